@@ -1,0 +1,20 @@
+/**
+ * `@consistent-avatar/core`: the tensor backend and training kernels, the `nn` module system, seeded randomness,
+ * file I/O (safetensors, npy/npz, PNG, video), checkpoints, progress reporting, FLAME, the rasterizer, the stage-1
+ * proxy avatar and the datasets.
+ *
+ * @packageDocumentation
+ */
+export { tf } from './backend/tf.js';
+export {
+  initBackend,
+  backendReport,
+  currentBackend,
+  useBackend,
+  availableBackends,
+  type BackendName,
+  type BackendInfo,
+  type BackendAttempt,
+} from './backend/init.js';
+export { ValidationError, FormatError, BackendUnavailableError, describeValue } from './errors.js';
+export { Rng, hashString, type RngState } from './random.js';

@@ -1,0 +1,191 @@
+/**
+ * Training kernels the wasm backend lacks, registered from fast wasm ops (matMul, conv2d, depthwiseConv2d,
+ * scatterND), plus gradients for dilated convolutions that tfjs refuses on every backend.
+ *
+ * Kernels built from tf ops run inside the engine's kernel scope, where the tape is off (engine.isTapeOn requires
+ * kernelDepth 0), so their inner ops never appear in gradient tapes.
+ */
+import { tf } from '../backend/tf.js';
+import {
+  conv2dFilterGrad,
+  conv2dInputGrad,
+  depthwiseFilterGrad,
+  depthwiseInputGrad,
+  type Pad,
+} from './conv-grads.js';
+
+type Attrs = Record<string, unknown>;
+type Rounding = 'floor' | 'round' | 'ceil' | undefined;
+
+/** Wrap a kernel input (a TensorInfo) as a Tensor that shares its data. */
+function asTensor<T extends tf.Tensor>(info: tf.TensorInfo): T {
+  return tf.engine().makeTensorFromTensorInfo(info) as T;
+}
+
+function kernelFromOps(kernelName: string, compute: (inputs: Record<string, tf.Tensor>, attrs: Attrs) => tf.Tensor): tf.KernelConfig {
+  return {
+    kernelName,
+    backendName: 'wasm',
+    kernelFunc: ({ inputs, attrs }) => {
+      const wrapped: Record<string, tf.Tensor> = {};
+      for (const [key, info] of Object.entries(inputs)) if (info) wrapped[key] = asTensor(info as tf.TensorInfo);
+      const out = tf.tidy(() => compute(wrapped, attrs as Attrs));
+      for (const t of Object.values(wrapped)) t.dispose();
+      return out;
+    },
+  };
+}
+
+function checkChannelsLast(kernel: string, dataFormat: unknown): void {
+  if (dataFormat != null && dataFormat !== 'NHWC' && dataFormat !== 'channelsLast') {
+    throw new Error(`${kernel} (wasm, @consistent-avatar/core): only NHWC is supported, got dataFormat ${String(dataFormat)}`);
+  }
+}
+
+/**
+ * UnsortedSegmentSum as a scatterND with accumulation (duplicates summed). Out-of-range ids are dropped, as
+ * TensorFlow does.
+ */
+export function unsortedSegmentSumFromScatter(x: tf.Tensor, segmentIds: tf.Tensor, numSegments: number): tf.Tensor {
+  return tf.tidy(() => {
+    const idsRank = segmentIds.rank;
+    const rest = x.shape.slice(idsRank);
+    const n = segmentIds.size;
+    const flatIds = segmentIds.reshape([n]).toInt(); // [N]
+    const flatX = x.reshape([n, ...rest]); // [N, ...rest]
+    const outShape = [numSegments, ...rest];
+    const valid = tf.logicalAnd(tf.greaterEqual(flatIds, 0), tf.less(flatIds, numSegments));
+    const ids = tf.where(valid, flatIds, tf.zerosLike(flatIds)); // dropped rows point at 0 with zero updates
+    const mask = valid.cast(x.dtype).reshape([n, ...rest.map(() => 1)]);
+    const updates = tf.mul(flatX, mask);
+    return tf.scatterND(ids.reshape([n, 1]), updates, outShape);
+  });
+}
+
+const WASM_KERNELS: tf.KernelConfig[] = [
+  kernelFromOps('Conv2DBackpropFilter', ({ x, dy }, attrs) => {
+    checkChannelsLast('Conv2DBackpropFilter', attrs.dataFormat);
+    return conv2dFilterGrad(
+      x as tf.Tensor4D,
+      dy as tf.Tensor4D,
+      attrs.filterShape as [number, number, number, number],
+      attrs.strides as number[],
+      attrs.pad as Pad,
+      (attrs.dilations as number[] | undefined) ?? 1,
+      attrs.dimRoundingMode as Rounding,
+    );
+  }),
+  kernelFromOps('DepthwiseConv2dNativeBackpropFilter', ({ x, dy }, attrs) =>
+    depthwiseFilterGrad(
+      x as tf.Tensor4D,
+      dy as tf.Tensor4D,
+      attrs.filterShape as [number, number, number, number],
+      attrs.strides as number[],
+      attrs.pad as Pad,
+      attrs.dilations as number[] | undefined,
+      attrs.dimRoundingMode as Rounding,
+    ),
+  ),
+  kernelFromOps('DepthwiseConv2dNativeBackpropInput', ({ dy, filter }, attrs) =>
+    depthwiseInputGrad(
+      attrs.inputShape as [number, number, number, number],
+      dy as tf.Tensor4D,
+      filter as tf.Tensor4D,
+      attrs.strides as number[],
+      attrs.pad as Pad,
+      attrs.dilations as number[] | undefined,
+      attrs.dimRoundingMode as Rounding,
+    ),
+  ),
+  kernelFromOps('UnsortedSegmentSum', ({ x, segmentIds }, attrs) =>
+    unsortedSegmentSumFromScatter(x!, segmentIds!, attrs.numSegments as number),
+  ),
+];
+
+function dilated(d: unknown): boolean {
+  if (d == null) return false;
+  if (typeof d === 'number') return d !== 1;
+  return (d as number[]).some((v) => v !== 1);
+}
+
+/**
+ * Conv2D and DepthwiseConv2dNative gradients that also handle dilation > 1 (tfjs asserts dilation 1). For
+ * dilation 1 they call the same backprop kernels tfjs's own gradients call.
+ */
+const GRADIENTS: tf.GradConfig[] = [
+  {
+    kernelName: 'Conv2D',
+    inputsToSave: ['x', 'filter'],
+    gradFunc: (dy, saved, attrs) => {
+      const [x, filter] = saved as [tf.Tensor4D, tf.Tensor4D];
+      const { dilations, strides, pad, dataFormat, dimRoundingMode } = attrs as unknown as {
+        dilations: number | [number, number];
+        strides: number | [number, number];
+        pad: Pad;
+        dataFormat: 'NHWC' | 'NCHW';
+        dimRoundingMode?: 'floor' | 'round' | 'ceil';
+      };
+      const g = dy as tf.Tensor4D;
+      if (!dilated(dilations)) {
+        const run = (name: string, inputs: tf.NamedTensorMap, a: object) =>
+          tf.engine().runKernel(name, inputs, a as unknown as tf.NamedAttrMap) as tf.Tensor4D;
+        return {
+          x: () => run('Conv2DBackpropInput', { dy: g, filter }, { strides, pad, dataFormat, dimRoundingMode, inputShape: x.shape }),
+          filter: () => run('Conv2DBackpropFilter', { x, dy: g }, { strides, pad, dataFormat, dimRoundingMode, filterShape: filter.shape }),
+        };
+      }
+      checkChannelsLast('Conv2D gradient', dataFormat);
+      return {
+        x: () => conv2dInputGrad(x.shape, g, filter, strides, pad, dilations, dimRoundingMode),
+        filter: () => conv2dFilterGrad(x, g, filter.shape, strides, pad, dilations, dimRoundingMode),
+      };
+    },
+  },
+  {
+    kernelName: 'DepthwiseConv2dNative',
+    inputsToSave: ['x', 'filter'],
+    gradFunc: (dy, saved, attrs) => {
+      const [x, filter] = saved as [tf.Tensor4D, tf.Tensor4D];
+      const { dilations, strides, pad, dimRoundingMode } = attrs as unknown as {
+        dilations: number | [number, number];
+        strides: number | [number, number];
+        pad: Pad;
+        dimRoundingMode?: 'floor' | 'round' | 'ceil';
+      };
+      const g = dy as tf.Tensor4D;
+      if (!dilated(dilations)) {
+        const run = (name: string, inputs: tf.NamedTensorMap, a: object) =>
+          tf.engine().runKernel(name, inputs, a as unknown as tf.NamedAttrMap) as tf.Tensor4D;
+        const d: [number, number] = [1, 1];
+        return {
+          x: () => run('DepthwiseConv2dNativeBackpropInput', { dy: g, filter }, { strides, pad, dilations: d, dimRoundingMode, inputShape: x.shape }),
+          filter: () => run('DepthwiseConv2dNativeBackpropFilter', { x, dy: g }, { strides, pad, dilations: d, dimRoundingMode, filterShape: filter.shape }),
+        };
+      }
+      return {
+        x: () => depthwiseInputGrad(x.shape, g, filter, strides, pad, dilations, dimRoundingMode),
+        filter: () => depthwiseFilterGrad(x, g, filter.shape, strides, pad, dilations, dimRoundingMode),
+      };
+    },
+  },
+];
+
+let registered = false;
+
+/**
+ * Register the wasm training kernels and the dilation-aware conv gradients. Idempotent; called by `initBackend`.
+ * Kernels already provided by the installed wasm backend are left alone.
+ */
+export function registerWasmTrainingKernels(): void {
+  if (registered) return;
+  for (const kernel of WASM_KERNELS) {
+    if (tf.getKernel(kernel.kernelName, 'wasm') == null) tf.registerKernel(kernel);
+  }
+  for (const grad of GRADIENTS) tf.registerGradient(grad);
+  registered = true;
+}
+
+/** Names of the wasm kernels this library registered. */
+export function registeredWasmKernels(): string[] {
+  return registered ? WASM_KERNELS.map((k) => k.kernelName) : [];
+}

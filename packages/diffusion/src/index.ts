@@ -1,0 +1,6 @@
+/**
+ * `@consistent-avatar/diffusion`.
+ *
+ * @packageDocumentation
+ */
+export {};

@@ -1,0 +1,6 @@
+/**
+ * `@consistent-avatar/emotion`.
+ *
+ * @packageDocumentation
+ */
+export {};

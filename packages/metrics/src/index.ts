@@ -1,0 +1,6 @@
+/**
+ * `@consistent-avatar/metrics`.
+ *
+ * @packageDocumentation
+ */
+export {};

@@ -1,0 +1,6 @@
+/**
+ * `@consistent-avatar/tsd`.
+ *
+ * @packageDocumentation
+ */
+export {};

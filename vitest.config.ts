@@ -1,0 +1,25 @@
+import { defineConfig } from 'vitest/config';
+import { fileURLToPath } from 'node:url';
+
+const pkg = (name: string) => fileURLToPath(new URL(`./packages/${name}/src/index.ts`, import.meta.url));
+
+// Tests run against src (not dist): the workspace packages resolve to their sources.
+export default defineConfig({
+  resolve: {
+    alias: {
+      '@consistent-avatar/core': pkg('core'),
+      '@consistent-avatar/tsd': pkg('tsd'),
+      '@consistent-avatar/diffusion': pkg('diffusion'),
+      '@consistent-avatar/emotion': pkg('emotion'),
+      '@consistent-avatar/metrics': pkg('metrics'),
+    },
+  },
+  test: {
+    include: ['packages/*/src/**/*.test.ts', 'packages/*/test/**/*.test.ts'],
+    // Two cores on the reference machine; tensor tests are CPU-bound, so one worker at a time per core.
+    pool: 'forks',
+    maxWorkers: 2,
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+  },
+});
