@@ -1,6 +1,8 @@
 /**
- * `@consistent-avatar/emotion`.
+ * `@consistent-avatar/emotion`: emotion vocabularies (MEAD-8, MEAD-7, AffectNet-8), expression databases in the
+ * MEAD layout, the cosine emotion retriever of Eq. 7, the CLIP tokenizer and text encoder, and the learned
+ * label-embedding fallback.
  *
  * @packageDocumentation
  */
-export {};
+export * from './vocabulary.js';
