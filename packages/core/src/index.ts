@@ -18,3 +18,14 @@ export {
 } from './backend/init.js';
 export { ValidationError, FormatError, BackendUnavailableError, describeValue } from './errors.js';
 export { Rng, hashString, type RngState } from './random.js';
+export * as nn from './nn/index.js';
+export { Adam, AdamW, type AdamConfig, type StepResult } from './optim/adam.js';
+export { clipGradNorm } from './optim/clip.js';
+export { Ema } from './optim/ema.js';
+export {
+  conv2dFilterGrad,
+  conv2dInputGrad,
+  depthwiseFilterGrad,
+  depthwiseInputGrad,
+} from './kernels/conv-grads.js';
+export { registerWasmTrainingKernels, registeredWasmKernels, unsortedSegmentSumFromScatter } from './kernels/register.js';

@@ -17,9 +17,15 @@ import {
 type Attrs = Record<string, unknown>;
 type Rounding = 'floor' | 'round' | 'ceil' | undefined;
 
-/** Wrap a kernel input (a TensorInfo) as a Tensor that shares its data. */
-function asTensor<T extends tf.Tensor>(info: tf.TensorInfo): T {
-  return tf.engine().makeTensorFromTensorInfo(info) as T;
+/**
+ * Kernel inputs arrive as the Tensors the op passed to runKernel; a bare TensorInfo (a backend calling a kernel
+ * directly) is wrapped in a Tensor that holds its own reference to the data.
+ */
+function asTensor(info: tf.TensorInfo): { tensor: tf.Tensor; owned: boolean } {
+  if ((info as tf.Tensor).rank != null) return { tensor: info as tf.Tensor, owned: false };
+  const engine = tf.engine();
+  engine.backend.incRef(info.dataId);
+  return { tensor: engine.makeTensorFromTensorInfo(info), owned: true };
 }
 
 function kernelFromOps(kernelName: string, compute: (inputs: Record<string, tf.Tensor>, attrs: Attrs) => tf.Tensor): tf.KernelConfig {
@@ -28,9 +34,15 @@ function kernelFromOps(kernelName: string, compute: (inputs: Record<string, tf.T
     backendName: 'wasm',
     kernelFunc: ({ inputs, attrs }) => {
       const wrapped: Record<string, tf.Tensor> = {};
-      for (const [key, info] of Object.entries(inputs)) if (info) wrapped[key] = asTensor(info as tf.TensorInfo);
+      const owned: tf.Tensor[] = [];
+      for (const [key, info] of Object.entries(inputs)) {
+        if (!info) continue;
+        const { tensor, owned: isOwned } = asTensor(info as tf.TensorInfo);
+        wrapped[key] = tensor;
+        if (isOwned) owned.push(tensor);
+      }
       const out = tf.tidy(() => compute(wrapped, attrs as Attrs));
-      for (const t of Object.values(wrapped)) t.dispose();
+      for (const t of owned) t.dispose();
       return out;
     },
   };
