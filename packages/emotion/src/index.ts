@@ -6,3 +6,4 @@
  * @packageDocumentation
  */
 export * from './vocabulary.js';
+export * from './database.js';
