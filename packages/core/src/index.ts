@@ -29,3 +29,16 @@ export {
   depthwiseInputGrad,
 } from './kernels/conv-grads.js';
 export { registerWasmTrainingKernels, registeredWasmKernels, unsortedSegmentSumFromScatter } from './kernels/register.js';
+// Stage 1: FLAME (linear blend skinning as smplx / FLAME_PyTorch compute it).
+export { batchRodrigues } from './flame/rodrigues.js';
+export { linearBlendSkinning, type LbsModelTensors, type LbsOutput } from './flame/lbs.js';
+export { barycentricLandmarks } from './flame/landmarks.js';
+export { paperPoseToFull, fullPoseToPaper, FLAME_JOINT_NAMES, FLAME_PARENTS } from './flame/pose.js';
+export {
+  FlameModel,
+  type FlameLoadOptions,
+  type FlameParams,
+  type FlameOutput,
+  type MeshUvs,
+  type NdArrayLike,
+} from './flame/model.js';
