@@ -20,7 +20,7 @@ export function describeValue(value: unknown): string {
   if (value === null) return 'null';
   if (value === undefined) return 'undefined';
   if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
-  if (typeof value === 'string') return JSON.stringify(value.length > 60 ? value.slice(0, 57) + '...' : value);
+  if (typeof value === 'string') return JSON.stringify(value.length > 2000 ? value.slice(0, 1997) + '...' : value);
   if (ArrayBuffer.isView(value)) return `${value.constructor.name}(${(value as unknown as { length: number }).length})`;
   if (Array.isArray(value)) return `array(${value.length})`;
   const maybeTensor = value as { shape?: unknown; dtype?: unknown; rankType?: unknown };

@@ -42,3 +42,26 @@ export {
   type MeshUvs,
   type NdArrayLike,
 } from './flame/model.js';
+export {
+  float16ToFloat32,
+  bfloat16ToFloat32,
+  toFloat32Array,
+  toInt32Array,
+  type NumericArray,
+} from './io/dtype.js';
+export { writeFileAtomic } from './io/atomic.js';
+export {
+  readSafetensors,
+  loadSafetensorsAsTensors,
+  inspectSafetensors,
+  writeSafetensors,
+  encodeSafetensors,
+  SAFETENSORS_MAX_HEADER_BYTES,
+  type SafetensorsDtype,
+  type SafetensorsEntry,
+  type SafetensorsHeader,
+  type SafetensorsTensor,
+  type SafetensorsSource,
+  type SafetensorsWritable,
+  type ReadSafetensorsOptions,
+} from './io/safetensors.js';

@@ -11,7 +11,8 @@
  * // wasm: SIMD on, threads off (1 thread) — training kernels registered: Conv2DBackpropFilter, …
  * ```
  */
-import { tf } from '../backend/tf.js';
+import { createRequire } from 'node:module';
+import { tf } from './tf.js';
 import { BackendUnavailableError, ValidationError } from '../errors.js';
 import { registerWasmTrainingKernels, registeredWasmKernels } from '../kernels/register.js';
 
@@ -58,6 +59,11 @@ function isBackendName(value: unknown): value is BackendName {
 
 async function tryNative(name: 'gpu' | 'node'): Promise<string | null> {
   const spec = NATIVE_PACKAGES[name];
+  try {
+    createRequire(import.meta.url).resolve(spec);
+  } catch {
+    return `${spec} not installed`;
+  }
   try {
     // A variable specifier keeps bundlers and TypeScript from resolving an optional package at build time.
     await import(/* @vite-ignore */ spec);

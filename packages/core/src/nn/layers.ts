@@ -62,9 +62,9 @@ export class Linear extends Module {
     return tf.tidy(() => {
       const lead = x.shape.slice(0, -1);
       const x2 = x.rank === 2 ? (x as tf.Tensor2D) : x.reshape([-1, this.inFeatures]) as tf.Tensor2D; // [N, in]
-      const y = this.bias
-        ? tf.fused.matMul({ a: x2, b: this.weight as tf.Tensor2D, transposeB: true, bias: this.bias })
-        : tf.matMul(x2, this.weight as tf.Tensor2D, false, true); // [N, out]
+      // Not tf.fused.matMul: tfjs-wasm 4.22 applies the bias along the wrong axis when transposeB is set.
+      const xw = tf.matMul(x2, this.weight as tf.Tensor2D, false, true); // [N, out]
+      const y = this.bias ? tf.add(xw, this.bias) : xw;
       return x.rank === 2 ? y : y.reshape([...lead, this.outFeatures]);
     });
   }
