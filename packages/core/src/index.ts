@@ -65,3 +65,15 @@ export {
   type SafetensorsWritable,
   type ReadSafetensorsOptions,
 } from './io/safetensors.js';
+// Stage 1: the typed-array rasterizer.
+export {
+  lookAtCamera,
+  projectPoints,
+  invertRigid,
+  worldToCameraCv,
+  validateCamera,
+  type PinholeCamera,
+  type CameraConvention,
+} from './raster/camera.js';
+export { rasterize, vertexNormals, type RasterMesh, type RasterOptions, type RasterOutput } from './raster/rasterize.js';
+export { sampleTextureBilinear, shBasis, defaultShCoefficients, SH_CONSTANTS, type Texture } from './raster/shading.js';

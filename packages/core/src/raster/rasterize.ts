@@ -91,11 +91,9 @@ export function vertexNormals(positions: Float32Array, faces: Uint32Array): Floa
     const e1x = positions[b]! - positions[a]!, e1y = positions[b + 1]! - positions[a + 1]!, e1z = positions[b + 2]! - positions[a + 2]!;
     const e2x = positions[c]! - positions[a]!, e2y = positions[c + 1]! - positions[a + 1]!, e2z = positions[c + 2]! - positions[a + 2]!;
     const nx = e1y * e2z - e1z * e2y, ny = e1z * e2x - e1x * e2z, nz = e1x * e2y - e1y * e2x;
-    for (const v of [a, b, c]) {
-      n[v] = n[v]! + nx;
-      n[v + 1] = n[v + 1]! + ny;
-      n[v + 2] = n[v + 2]! + nz;
-    }
+    n[a] = n[a]! + nx; n[a + 1] = n[a + 1]! + ny; n[a + 2] = n[a + 2]! + nz;
+    n[b] = n[b]! + nx; n[b + 1] = n[b + 1]! + ny; n[b + 2] = n[b + 2]! + nz;
+    n[c] = n[c]! + nx; n[c + 1] = n[c + 1]! + ny; n[c + 2] = n[c + 2]! + nz;
   }
   for (let i = 0; i < n.length; i += 3) {
     const l = Math.hypot(n[i]!, n[i + 1]!, n[i + 2]!) || 1;
