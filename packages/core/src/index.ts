@@ -77,3 +77,5 @@ export {
 } from './raster/camera.js';
 export { rasterize, vertexNormals, type RasterMesh, type RasterOptions, type RasterOutput } from './raster/rasterize.js';
 export { sampleTextureBilinear, shBasis, defaultShCoefficients, SH_CONSTANTS, type Texture } from './raster/shading.js';
+export { readNpy, parseNpy, encodeNpy, writeNpy, type NpyArray, type NpyDtype } from './io/npy.js';
+export { readNpz, encodeNpz, writeNpz, type ReadNpzOptions, type WriteNpzOptions } from './io/npz.js';

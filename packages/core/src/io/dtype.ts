@@ -23,6 +23,28 @@ export type NumericArray =
   | BigInt64Array
   | BigUint64Array;
 
+/** Constructors of the typed arrays in {@link NumericArray}, by name. */
+export const TYPED_ARRAY_CONSTRUCTORS = {
+  Float32Array,
+  Float64Array,
+  Int8Array,
+  Uint8Array,
+  Int16Array,
+  Uint16Array,
+  Int32Array,
+  Uint32Array,
+  BigInt64Array,
+  BigUint64Array,
+} as const;
+
+/** Name of a typed array type in {@link NumericArray}. */
+export type NumericArrayName = keyof typeof TYPED_ARRAY_CONSTRUCTORS;
+
+/** View a whole ArrayBuffer (native byte order) as the named typed array. */
+export function viewAs(name: NumericArrayName, buffer: ArrayBuffer): NumericArray {
+  return new TYPED_ARRAY_CONSTRUCTORS[name](buffer);
+}
+
 /** True on little-endian hosts (every platform Node ships for except s390x). */
 export const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 

@@ -34,7 +34,9 @@ import {
   byteSwapInPlace,
   float16ToFloat32,
   shapeSize,
+  viewAs,
   type NumericArray,
+  type NumericArrayName,
 } from './dtype.js';
 
 /** The safetensors dtypes this module reads. (`F8_*` and sub-byte float types are rejected as unsupported.) */
@@ -139,7 +141,7 @@ interface ByteSource {
   label: string;
   size: number;
   /** A fresh copy of bytes [offset, offset + length) in its own ArrayBuffer (offset 0, so any view is aligned). */
-  read(offset: number, length: number): Uint8Array;
+  read(offset: number, length: number): Uint8Array<ArrayBuffer>;
   close(): void;
 }
 
@@ -302,38 +304,12 @@ function parseHeader(src: ByteSource): SafetensorsHeader {
   return { entries, metadata, headerLength, dataStart: 8 + headerLength, byteLength: src.size };
 }
 
-function decode(entry: SafetensorsEntry, bytes: Uint8Array): NumericArray {
-  const size = SAFETENSORS_ITEM_SIZE[entry.dtype];
-  if (!HOST_LITTLE_ENDIAN) byteSwapInPlace(bytes, size);
-  const n = bytes.length / size;
-  const buffer = bytes.buffer; // fresh, offset 0: aligned for every view
-  switch (entry.dtype) {
-    case 'F64':
-      return new Float64Array(buffer, 0, n);
-    case 'F32':
-      return new Float32Array(buffer, 0, n);
-    case 'F16':
-      return float16ToFloat32(new Uint16Array(buffer, 0, n));
-    case 'BF16':
-      return bfloat16ToFloat32(new Uint16Array(buffer, 0, n));
-    case 'I64':
-      return new BigInt64Array(buffer, 0, n);
-    case 'U64':
-      return new BigUint64Array(buffer, 0, n);
-    case 'I32':
-      return new Int32Array(buffer, 0, n);
-    case 'U32':
-      return new Uint32Array(buffer, 0, n);
-    case 'I16':
-      return new Int16Array(buffer, 0, n);
-    case 'U16':
-      return new Uint16Array(buffer, 0, n);
-    case 'I8':
-      return new Int8Array(buffer, 0, n);
-    case 'U8':
-    case 'BOOL':
-      return new Uint8Array(buffer, 0, n);
-  }
+function decode(entry: SafetensorsEntry, bytes: Uint8Array<ArrayBuffer>): NumericArray {
+  if (!HOST_LITTLE_ENDIAN) byteSwapInPlace(bytes, SAFETENSORS_ITEM_SIZE[entry.dtype]);
+  // `bytes` is a fresh copy at offset 0 of its own buffer, so every view is aligned.
+  if (entry.dtype === 'F16') return float16ToFloat32(new Uint16Array(bytes.buffer));
+  if (entry.dtype === 'BF16') return bfloat16ToFloat32(new Uint16Array(bytes.buffer));
+  return viewAs(ARRAY_FOR_DTYPE[entry.dtype], bytes.buffer);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -422,7 +398,7 @@ export function loadSafetensorsAsTensors(
 // ---------------------------------------------------------------------------------------------------------------
 // Writer.
 
-const ARRAY_FOR_DTYPE: Readonly<Record<SafetensorsDtype, string>> = {
+const ARRAY_FOR_DTYPE: Readonly<Record<SafetensorsDtype, NumericArrayName>> = {
   F64: 'Float64Array',
   F32: 'Float32Array',
   F16: 'Uint16Array',
