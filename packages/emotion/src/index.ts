@@ -7,3 +7,6 @@
  */
 export * from './vocabulary.js';
 export * from './database.js';
+export * from './cosine-search.js';
+export * from './temporal-smoothing.js';
+export * from './retriever.js';
