@@ -1,0 +1,85 @@
+/**
+ * Scheduler registry: build a scheduler from a diffusers `scheduler_config.json` (`_class_name` + fields), or read
+ * one from disk. Unknown fields are ignored as in diffusers' `from_config`, so an SD 1.5 config (written for
+ * `PNDMScheduler`) can drive `LCMScheduler` by passing `className`.
+ *
+ * @example
+ * ```ts
+ * import { schedulerFromConfig } from '@consistent-avatar/diffusion';
+ * const lcm = schedulerFromConfig({ _class_name: 'LCMScheduler', original_inference_steps: 50 });
+ * const again = schedulerFromConfig(JSON.parse(JSON.stringify(lcm.toJSON())));  // round trip
+ * const fromSd = schedulerFromConfig(sdSchedulerConfig, { className: 'LCMScheduler' }); // LCM-LoRA style
+ * ```
+ */
+import { readFileSync } from 'node:fs';
+import { FormatError, ValidationError } from '@consistent-avatar/core';
+import { DDIMScheduler } from './ddim.js';
+import { DDPMScheduler } from './ddpm.js';
+import { LCMScheduler } from './lcm.js';
+import type { Scheduler, SchedulerClassName } from './types.js';
+
+/** Constructors by diffusers class name. Add an entry to register a new scheduler. */
+export const SCHEDULER_REGISTRY: Record<SchedulerClassName, (config: Record<string, unknown>) => Scheduler> = {
+  DDPMScheduler: (config) => DDPMScheduler.fromConfig(config),
+  DDIMScheduler: (config) => DDIMScheduler.fromConfig(config),
+  LCMScheduler: (config) => LCMScheduler.fromConfig(config),
+};
+
+/** Options of {@link schedulerFromConfig}. */
+export interface SchedulerFromConfigOptions {
+  /** Build this class instead of the config's `_class_name` (diffusers `OtherScheduler.from_config(config)`). */
+  className?: SchedulerClassName;
+}
+
+/**
+ * Build a scheduler from a diffusers `scheduler_config.json` object or its JSON text.
+ *
+ * @param json - the parsed object (or the JSON string).
+ * @param options - `className` to override `_class_name`.
+ * @throws ValidationError for an unknown or missing class name or an invalid field; FormatError for invalid JSON text.
+ */
+export function schedulerFromConfig(json: Record<string, unknown> | string, options: SchedulerFromConfigOptions = {}): Scheduler {
+  const fn = 'schedulerFromConfig';
+  let config: unknown = json;
+  if (typeof json === 'string') {
+    try {
+      config = JSON.parse(json);
+    } catch (error) {
+      throw new FormatError('json', '<string>', `not valid JSON: ${(error as Error).message}`);
+    }
+  }
+  if (config === null || typeof config !== 'object' || Array.isArray(config)) {
+    throw new ValidationError(fn, 'json', 'a scheduler_config.json object', config);
+  }
+  const record = config as Record<string, unknown>;
+  const className = options.className ?? record._class_name;
+  const known = Object.keys(SCHEDULER_REGISTRY);
+  if (typeof className !== 'string' || !known.includes(className)) {
+    throw new ValidationError(fn, options.className !== undefined ? 'options.className' : 'json._class_name', `one of ${known.join(', ')}`, className);
+  }
+  return SCHEDULER_REGISTRY[className as SchedulerClassName](record);
+}
+
+/**
+ * Read a diffusers `scheduler_config.json` (e.g. `<model>/scheduler/scheduler_config.json`) and build the scheduler.
+ *
+ * @throws FormatError when the file is unreadable or not JSON; ValidationError as {@link schedulerFromConfig}.
+ */
+export function readSchedulerConfig(path: string, options: SchedulerFromConfigOptions = {}): Scheduler {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new FormatError('json', path, `cannot read: ${(error as Error).message}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new FormatError('json', path, `not valid JSON: ${(error as Error).message}`);
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new FormatError('json', path, 'expected a JSON object with _class_name and scheduler fields');
+  }
+  return schedulerFromConfig(parsed as Record<string, unknown>, options);
+}
