@@ -94,6 +94,7 @@ async function tryWasm(): Promise<string | null> {
 }
 
 async function tryCpu(): Promise<string | null> {
+  registerWasmTrainingKernels();
   // The cpu backend is registered by @tensorflow/tfjs itself.
   const ok = await tf.setBackend('cpu');
   return ok ? null : 'cpu backend failed to initialise';

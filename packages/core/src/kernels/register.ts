@@ -13,6 +13,7 @@ import {
   depthwiseInputGrad,
   type Pad,
 } from './conv-grads.js';
+import { maxPoolGrad, resizeNearestGrad } from './pool-resize-grads.js';
 
 type Attrs = Record<string, unknown>;
 type Rounding = 'floor' | 'round' | 'ceil' | undefined;
@@ -28,10 +29,14 @@ function asTensor(info: tf.TensorInfo): { tensor: tf.Tensor; owned: boolean } {
   return { tensor: engine.makeTensorFromTensorInfo(info), owned: true };
 }
 
-function kernelFromOps(kernelName: string, compute: (inputs: Record<string, tf.Tensor>, attrs: Attrs) => tf.Tensor): tf.KernelConfig {
+function kernelFromOps(
+  kernelName: string,
+  compute: (inputs: Record<string, tf.Tensor>, attrs: Attrs) => tf.Tensor,
+  backendName = 'wasm',
+): tf.KernelConfig {
   return {
     kernelName,
-    backendName: 'wasm',
+    backendName,
     kernelFunc: ({ inputs, attrs }) => {
       const wrapped: Record<string, tf.Tensor> = {};
       const owned: tf.Tensor[] = [];
@@ -109,6 +114,20 @@ const WASM_KERNELS: tf.KernelConfig[] = [
       attrs.dimRoundingMode as Rounding,
     ),
   ),
+  kernelFromOps('MaxPoolGrad', ({ dy, input, output }, attrs) =>
+    maxPoolGrad(
+      dy as tf.Tensor4D,
+      input as tf.Tensor4D,
+      output as tf.Tensor4D,
+      attrs.filterSize as [number, number],
+      attrs.strides as [number, number],
+      attrs.pad as Pad,
+      attrs.dimRoundingMode as Rounding,
+    ),
+  ),
+  kernelFromOps('ResizeNearestNeighborGrad', ({ images, dy }, attrs) =>
+    resizeNearestGrad(dy as tf.Tensor4D, images!.shape, Boolean(attrs.alignCorners), Boolean(attrs.halfPixelCenters)),
+  ),
   kernelFromOps('UnsortedSegmentSum', ({ x, segmentIds }, attrs) =>
     unsortedSegmentSumFromScatter(x!, segmentIds!, attrs.numSegments as number),
   ),
@@ -184,20 +203,48 @@ const GRADIENTS: tf.GradConfig[] = [
 
 let registered = false;
 
+/** wasm kernels that exist upstream but compute wrong gradients (tfjs-wasm 4.22); ours replace them. */
+const REPLACED = new Set(['MaxPoolGrad', 'ResizeNearestNeighborGrad']);
+
+/**
+ * tfjs-backend-cpu 4.22's ResizeNearestNeighborGrad is wrong whenever the batch or channel count exceeds 1 (checked
+ * against a float64 scatter reference); the same composed kernel replaces it on cpu.
+ */
+const CPU_REPLACEMENTS: tf.KernelConfig[] = [
+  kernelFromOps(
+    'ResizeNearestNeighborGrad',
+    ({ images, dy }, attrs) =>
+      resizeNearestGrad(dy as tf.Tensor4D, images!.shape, Boolean(attrs.alignCorners), Boolean(attrs.halfPixelCenters)),
+    'cpu',
+  ),
+];
+
 /**
  * Register the wasm training kernels and the dilation-aware conv gradients. Idempotent; called by `initBackend`.
- * Kernels already provided by the installed wasm backend are left alone.
+ * Missing kernels are added; `MaxPoolGrad` and `ResizeNearestNeighborGrad`, which tfjs-wasm 4.22 gets wrong, are
+ * replaced.
  */
 export function registerWasmTrainingKernels(): void {
   if (registered) return;
   for (const kernel of WASM_KERNELS) {
-    if (tf.getKernel(kernel.kernelName, 'wasm') == null) tf.registerKernel(kernel);
+    const existing = tf.getKernel(kernel.kernelName, 'wasm');
+    if (existing && REPLACED.has(kernel.kernelName)) tf.unregisterKernel(kernel.kernelName, 'wasm');
+    if (existing == null || REPLACED.has(kernel.kernelName)) tf.registerKernel(kernel);
+  }
+  for (const kernel of CPU_REPLACEMENTS) {
+    if (tf.getKernel(kernel.kernelName, 'cpu')) tf.unregisterKernel(kernel.kernelName, 'cpu');
+    tf.registerKernel(kernel);
   }
   for (const grad of GRADIENTS) tf.registerGradient(grad);
   registered = true;
 }
 
-/** Names of the wasm kernels this library registered. */
+/** Names of the wasm kernels this library registered (added or replaced). */
 export function registeredWasmKernels(): string[] {
   return registered ? WASM_KERNELS.map((k) => k.kernelName) : [];
+}
+
+/** Names of the cpu kernels this library replaced. */
+export function replacedCpuKernels(): string[] {
+  return registered ? CPU_REPLACEMENTS.map((k) => k.kernelName) : [];
 }
