@@ -1,31 +1,15 @@
 import { describe, it, expect, beforeAll } from 'vitest';
-import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { unzipSync } from 'fflate';
 import { tf } from '../backend/tf.js';
 import { useBackend } from '../backend/init.js';
 import { FlameModel, type NdArrayLike } from './model.js';
+import { readNpz } from '../io/npz.js';
 import { batchRodrigues } from './rodrigues.js';
 import { paperPoseToFull, fullPoseToPaper } from './pose.js';
 
 const fixture = (name: string) => fileURLToPath(new URL(`../../test/fixtures/flame/${name}`, import.meta.url));
 
-// Temporary local .npz parse (until core's readNpz lands): little-endian f8 / i8 / u4 / f4 only.
-function loadNpz(path: string): Record<string, NdArrayLike> {
-  const files = unzipSync(readFileSync(path));
-  const out: Record<string, NdArrayLike> = {};
-  for (const [name, bytes] of Object.entries(files)) {
-    const headerLen = bytes[8]! | (bytes[9]! << 8);
-    const header = new TextDecoder().decode(bytes.subarray(10, 10 + headerLen));
-    const descr = /'descr': '([^']+)'/.exec(header)![1]!;
-    const shape = /'shape': \(([^)]*)\)/.exec(header)![1]!.split(',').map((s) => s.trim()).filter(Boolean).map(Number);
-    const body = bytes.slice(10 + headerLen).buffer;
-    const data = { '<f8': Float64Array, '<f4': Float32Array, '<i8': BigInt64Array, '<u4': Uint32Array, '<i4': Int32Array }[descr];
-    if (!data) throw new Error(`unsupported ${descr}`);
-    out[name.replace(/\.npy$/, '')] = { data: new data(body), shape };
-  }
-  return out;
-}
+const loadNpz = (path: string) => readNpz(path) as Record<string, NdArrayLike>;
 
 const maxAbsDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
   let m = 0;
@@ -39,7 +23,7 @@ for (const backend of ['cpu', 'wasm'] as const) {
     let cases: Record<string, NdArrayLike>;
     beforeAll(async () => {
       await useBackend(backend);
-      model = FlameModel.fromArrays(loadNpz(fixture('toy_flame_model.npz')), {}, 'toy_flame_model.npz');
+      model = FlameModel.fromNpz(fixture('toy_flame_model.npz'));
       cases = loadNpz(fixture('toy_flame_lbs_cases.npz'));
     });
 

@@ -21,7 +21,7 @@
  * @example
  * ```ts
  * import { tf, FlameModel } from '@consistent-avatar/core';
- * const flame = await FlameModel.fromNpz('flame2020.npz');       // 300 shape + 100 expression components
+ * const flame = FlameModel.fromNpz('flame2020.npz');       // 300 shape + 100 expression components
  * const { vertices, joints } = flame.forward({
  *   expression: tf.zeros([1, 100]) as tf.Tensor2D,
  *   paperPose: tf.tensor2d([[0, 0.2, 0, 0.15, 0, 0]]),            // P ∈ R^6 = [global, jaw]
@@ -34,6 +34,7 @@ import { tf } from '../backend/tf.js';
 import { FormatError, ValidationError } from '../errors.js';
 import { linearBlendSkinning, type LbsModelTensors } from './lbs.js';
 import { barycentricLandmarks } from './landmarks.js';
+import { readNpz } from '../io/npz.js';
 import { paperPoseToFull } from './pose.js';
 
 /** A numeric array with its shape (what `readNpz` returns per key). */
@@ -137,7 +138,7 @@ export class FlameModel {
    * @param source - label used in error messages (a path).
    * @example
    * ```ts
-   * const flame = FlameModel.fromArrays(await readNpz('flame2020.npz'));
+   * const flame = FlameModel.fromArrays(readNpz('flame2020.npz'));
    * ```
    */
   static fromArrays(arrays: Record<string, NdArrayLike>, options: FlameLoadOptions = {}, source = '<arrays>'): FlameModel {
@@ -250,15 +251,12 @@ export class FlameModel {
    *
    * @example
    * ```ts
-   * const flame = await FlameModel.fromNpz('flame2020.npz', { shapeComponents: 100, expressionComponents: 50 }); // DECA dims
+   * const flame = FlameModel.fromNpz('flame2020.npz', { shapeComponents: 100, expressionComponents: 50 }); // DECA dims
    * ```
    */
-  static async fromNpz(path: string, options: FlameLoadOptions = {}): Promise<FlameModel> {
+  static fromNpz(path: string, options: FlameLoadOptions = {}): FlameModel {
     if (typeof path !== 'string' || path.length === 0) throw new ValidationError('FlameModel.fromNpz', 'path', 'a file path', path);
-    // TODO(stage1): static import once core's io/npz.ts lands (a variable specifier keeps tsc quiet until then).
-    const npzModule = '../io/npz.js';
-    const { readNpz } = (await import(/* @vite-ignore */ npzModule)) as { readNpz: (p: string) => Promise<unknown> };
-    const arrays = (await readNpz(path)) as Record<string, NdArrayLike>;
+    const arrays = readNpz(path) as Record<string, NdArrayLike>;
     return FlameModel.fromArrays(arrays, options, path);
   }
 
