@@ -1,0 +1,212 @@
+/**
+ * Attention processors: what an {@link Attention} layer does with its inputs on each call. Processors are
+ * `nn.Module`s registered as the layer's `processor` child, so a processor with weights (IP-Adapter's `to_k_ip` /
+ * `to_v_ip`) saves and loads under diffusers' names (`…attn2.processor.to_k_ip.0.weight`). Conditions attach to the
+ * UNet only by swapping processors (`unet.setAttentionProcessors`) — the UNet code never changes.
+ *
+ * - {@link AttnProcessor}: plain attention (diffusers `AttnProcessor`).
+ * - {@link IPAdapterAttnProcessor}: IP-Adapter decoupled cross-attention (diffusers `IPAdapterAttnProcessor2_0`,
+ *   Ye et al. 2023): out = Attn(q, K_text, V_text) + Σᵢ scaleᵢ · Attn(q, to_k_ipᵢ(ipᵢ), to_v_ipᵢ(ipᵢ)).
+ *
+ * @example
+ * ```ts
+ * import { tf } from '@consistent-avatar/core';
+ * import { Attention, IPAdapterAttnProcessor } from '@consistent-avatar/diffusion';
+ * const attn = new Attention({ queryDim: 32, crossAttentionDim: 24, heads: 4, dimHead: 8, seed: 0 });
+ * attn.setProcessor(new IPAdapterAttnProcessor({ hiddenSize: 32, crossAttentionDim: 24, numTokens: [4], scale: [0.7], seed: 1 }));
+ * const text = tf.zeros([2, 5, 24]), image = tf.zeros([2, 4, 24]);
+ * attn.forward(tf.zeros([2, 10, 32]), { text, ipTokens: [image] });                              // [2, 10, 32]
+ * attn.forward(tf.zeros([2, 10, 32]), { text, ipTokens: [image] }, { ipAdapterScale: 0.3 });     // per-call scale
+ * ```
+ */
+import { nn, tf, ValidationError, type Rng } from '@consistent-avatar/core';
+import type { Attention } from './attention.js';
+import { modelRng, type ModelInitOptions } from './init.js';
+
+/** Text tokens plus one token tensor per IP-Adapter (diffusers' tuple form `(text, [ip…])`). */
+export interface TextAndImageTokens {
+  /** `[B, Lt, crossAttentionDim]`. */
+  text: tf.Tensor;
+  /** One `[B, Ni, crossAttentionDim]` tensor per adapter. */
+  ipTokens: tf.Tensor[];
+}
+
+/** Keys/values source of an attention call: a token tensor, or text + image tokens. */
+export type EncoderHiddenStates = tf.Tensor | TextAndImageTokens;
+
+/** Call-time options (diffusers' `cross_attention_kwargs`). */
+export interface AttentionCallOptions {
+  /** Override every IP-Adapter processor's scale for this call (one number, or one per adapter). */
+  ipAdapterScale?: number | number[];
+  /** Dropout masks in training mode. */
+  rng?: Rng;
+}
+
+/** True for the `{ text, ipTokens }` form. */
+export function isTextAndImageTokens(x: unknown): x is TextAndImageTokens {
+  return typeof x === 'object' && x !== null && !(x instanceof tf.Tensor) && 'text' in x && 'ipTokens' in x;
+}
+
+/** What every processor implements. */
+export interface AttentionProcessor extends nn.Module {
+  /** Processor kind, e.g. `'AttnProcessor'`, `'IPAdapterAttnProcessor'`. */
+  readonly kind: string;
+  /** Run `attn` on `hiddenStates` (`[B, L, C]` or `[B, H, W, C]`) with keys/values from `encoderHiddenStates`. */
+  process(attn: Attention, hiddenStates: tf.Tensor, encoderHiddenStates: EncoderHiddenStates | null, options: AttentionCallOptions): tf.Tensor;
+}
+
+/** Flatten `[B, H, W, C]` to `[B, H·W, C]`; returns the spatial shape to restore. */
+function flattenSpatial(x: tf.Tensor): { tokens: tf.Tensor3D; spatial: [number, number, number, number] | null } {
+  if (x.rank === 4) {
+    const [B, H, W, C] = x.shape as [number, number, number, number];
+    return { tokens: x.reshape([B, H * W, C]) as tf.Tensor3D, spatial: [B, H, W, C] }; // [B, H·W, C]
+  }
+  return { tokens: x as tf.Tensor3D, spatial: null };
+}
+
+function checkTokens(fn: string, arg: string, x: unknown, batch: number, dim: number): asserts x is tf.Tensor3D {
+  if (!(x instanceof tf.Tensor) || x.rank !== 3 || x.shape[0] !== batch || x.shape[2] !== dim) {
+    throw new ValidationError(fn, arg, `[${batch}, L, ${dim}]`, x);
+  }
+}
+
+/**
+ * Shared tail of every processor: `to_out`, restore the spatial shape, residual, ÷ rescale_output_factor.
+ */
+function finish(attn: Attention, merged: tf.Tensor, residual: tf.Tensor, spatial: [number, number, number, number] | null, rng?: Rng): tf.Tensor {
+  let out = attn.projectOut(merged, rng);
+  if (spatial) out = out.reshape(spatial); // [B, H, W, C]
+  if (attn.residualConnection) out = tf.add(out, residual);
+  return attn.rescaleOutputFactor === 1 ? out : tf.div(out, attn.rescaleOutputFactor);
+}
+
+/**
+ * Plain attention (diffusers `AttnProcessor`): optional group norm, q from the hidden states, k/v from the encoder
+ * states (or the hidden states for self-attention). Given `{ text, ipTokens }` it attends to the text only (like
+ * IP-Adapter's ControlNet processor). No weights.
+ */
+export class AttnProcessor extends nn.Module implements AttentionProcessor {
+  readonly kind = 'AttnProcessor';
+  process(attn: Attention, hiddenStates: tf.Tensor, encoderHiddenStates: EncoderHiddenStates | null, options: AttentionCallOptions = {}): tf.Tensor {
+    return tf.tidy(() => {
+      const residual = hiddenStates;
+      const { tokens, spatial } = flattenSpatial(hiddenStates);
+      const x = attn.group_norm ? attn.group_norm.forward(tokens) : tokens;
+      const context = encoderHiddenStates === null ? x : isTextAndImageTokens(encoderHiddenStates) ? encoderHiddenStates.text : encoderHiddenStates;
+      checkTokens('AttnProcessor.process', 'encoderHiddenStates', context, x.shape[0]!, attn.crossAttentionDim);
+      const merged = attn.multiHeadAttention(attn.to_q.forward(x), attn.to_k.forward(context), attn.to_v.forward(context));
+      return finish(attn, merged, residual, spatial, options.rng);
+    });
+  }
+}
+
+/** Construction options of {@link IPAdapterAttnProcessor}. */
+export interface IPAdapterAttnProcessorOptions extends ModelInitOptions {
+  /** Channels of the attention layer (its query dim, = heads·dimHead). */
+  hiddenSize: number;
+  /** Size of the image tokens (the UNet's cross_attention_dim). */
+  crossAttentionDim: number;
+  /** Image tokens per adapter (default [4]); only used to split the legacy concatenated input. */
+  numTokens?: number[];
+  /** Scale per adapter (default [1]). */
+  scale?: number[];
+}
+
+/**
+ * IP-Adapter decoupled cross-attention (diffusers `IPAdapterAttnProcessor2_0`). Holds one `to_k_ip.i` /
+ * `to_v_ip.i` (Linear crossAttentionDim → hiddenSize, no bias) per adapter. The query is shared: text attention
+ * over the text tokens plus scaleᵢ × attention over adapter i's image tokens, summed before `to_out.0`
+ * (an adapter with scale 0 is skipped). Accepts `{ text, ipTokens }` or the legacy concatenated tensor whose last
+ * `numTokens[0]` tokens are the image tokens. Keys: `to_k_ip.<i>.weight`, `to_v_ip.<i>.weight`.
+ */
+export class IPAdapterAttnProcessor extends nn.Module implements AttentionProcessor {
+  readonly kind = 'IPAdapterAttnProcessor';
+  readonly hiddenSize: number;
+  readonly crossAttentionDim: number;
+  readonly numTokens: number[];
+  /** Per-adapter scales; settable (`processor.scale = [0.5]`) or per call (`ipAdapterScale`). */
+  scale: number[];
+  readonly to_k_ip: nn.ModuleList<nn.Linear>;
+  readonly to_v_ip: nn.ModuleList<nn.Linear>;
+
+  constructor(options: IPAdapterAttnProcessorOptions) {
+    super();
+    const rng = modelRng(options, 'IPAdapterAttnProcessor');
+    this.hiddenSize = options.hiddenSize;
+    this.crossAttentionDim = options.crossAttentionDim;
+    this.numTokens = options.numTokens ?? [4];
+    if (!Array.isArray(this.numTokens) || this.numTokens.length === 0 || !this.numTokens.every((n) => Number.isInteger(n) && n > 0)) {
+      throw new ValidationError('IPAdapterAttnProcessor', 'options.numTokens', 'a non-empty array of positive integers', options.numTokens);
+    }
+    this.scale = IPAdapterAttnProcessor.checkScale('IPAdapterAttnProcessor', 'options.scale', options.scale ?? this.numTokens.map(() => 1), this.numTokens.length);
+    this.to_k_ip = this.registerModule('to_k_ip', new nn.ModuleList<nn.Linear>());
+    this.to_v_ip = this.registerModule('to_v_ip', new nn.ModuleList<nn.Linear>());
+    for (let i = 0; i < this.numTokens.length; i++) {
+      this.to_k_ip.push(new nn.Linear(this.crossAttentionDim, this.hiddenSize, { rng, bias: false }));
+      this.to_v_ip.push(new nn.Linear(this.crossAttentionDim, this.hiddenSize, { rng, bias: false }));
+    }
+  }
+
+  private static checkScale(fn: string, arg: string, scale: number | number[], count: number): number[] {
+    const list = typeof scale === 'number' ? new Array<number>(count).fill(scale) : scale;
+    if (!Array.isArray(list) || list.length !== count || !list.every((s) => typeof s === 'number' && Number.isFinite(s))) {
+      throw new ValidationError(fn, arg, `a finite number or ${count} finite numbers (one per adapter)`, scale);
+    }
+    return [...list];
+  }
+
+  /** Set the scale of every adapter (one number) or each adapter. */
+  setScale(scale: number | number[]): void {
+    this.scale = IPAdapterAttnProcessor.checkScale('IPAdapterAttnProcessor.setScale', 'scale', scale, this.numTokens.length);
+  }
+
+  process(attn: Attention, hiddenStates: tf.Tensor, encoderHiddenStates: EncoderHiddenStates | null, options: AttentionCallOptions = {}): tf.Tensor {
+    const fn = 'IPAdapterAttnProcessor.process';
+    if (attn.innerDim !== this.hiddenSize || attn.crossAttentionDim !== this.crossAttentionDim) {
+      throw new ValidationError(fn, 'attn', `an attention layer with ${this.hiddenSize} channels and cross_attention_dim ${this.crossAttentionDim}`, `${attn.innerDim} channels, cross dim ${attn.crossAttentionDim}`);
+    }
+    const scales = options.ipAdapterScale === undefined ? this.scale : IPAdapterAttnProcessor.checkScale(fn, 'options.ipAdapterScale', options.ipAdapterScale, this.numTokens.length);
+    return tf.tidy(() => {
+      const residual = hiddenStates;
+      const { tokens, spatial } = flattenSpatial(hiddenStates);
+      const x = attn.group_norm ? attn.group_norm.forward(tokens) : tokens;
+      const B = x.shape[0]!;
+      // 1. Split the encoder states into text tokens and per-adapter image tokens.
+      let text: tf.Tensor;
+      let ipTokens: tf.Tensor[];
+      if (encoderHiddenStates === null) {
+        text = x;
+        ipTokens = [];
+      } else if (isTextAndImageTokens(encoderHiddenStates)) {
+        text = encoderHiddenStates.text;
+        ipTokens = encoderHiddenStates.ipTokens;
+        if (!Array.isArray(ipTokens) || ipTokens.length !== this.numTokens.length) {
+          throw new ValidationError(fn, 'encoderHiddenStates.ipTokens', `${this.numTokens.length} token tensor(s), one per adapter`, ipTokens);
+        }
+      } else {
+        // Legacy form: the last numTokens[0] tokens are the image tokens (single adapter).
+        checkTokens(fn, 'encoderHiddenStates', encoderHiddenStates, B, this.crossAttentionDim);
+        const L = encoderHiddenStates.shape[1]!;
+        const n = this.numTokens[0]!;
+        if (this.numTokens.length !== 1 || L <= n) {
+          throw new ValidationError(fn, 'encoderHiddenStates', `more than ${n} tokens with a single adapter (or pass { text, ipTokens })`, encoderHiddenStates);
+        }
+        text = tf.slice(encoderHiddenStates, [0, 0, 0], [B, L - n, this.crossAttentionDim]); // [B, L−n, D]
+        ipTokens = [tf.slice(encoderHiddenStates, [0, L - n, 0], [B, n, this.crossAttentionDim])]; // [B, n, D]
+      }
+      checkTokens(fn, 'encoderHiddenStates (text)', text, B, this.crossAttentionDim);
+      // 2. Text branch: ordinary attention.
+      const query = attn.to_q.forward(x);
+      let merged: tf.Tensor = attn.multiHeadAttention(query, attn.to_k.forward(text), attn.to_v.forward(text));
+      // 3. Image branches: same query, own keys/values, own softmax; added with their scales before to_out.
+      ipTokens.forEach((ip, i) => {
+        const s = scales[i]!;
+        if (s === 0) return;
+        checkTokens(fn, `encoderHiddenStates.ipTokens[${i}]`, ip, B, this.crossAttentionDim);
+        const ipOut = attn.multiHeadAttention(query, this.to_k_ip.at(i).forward(ip), this.to_v_ip.at(i).forward(ip));
+        merged = tf.add(merged, tf.mul(ipOut, s));
+      });
+      return finish(attn, merged, residual, spatial, options.rng);
+    });
+  }
+}

@@ -1,0 +1,488 @@
+/**
+ * diffusers `UNet2DConditionModel` (the Stable Diffusion 1.x/2.x denoiser) with diffusers' config fields and
+ * state-dict key names, so SD checkpoints (`config.json` + `diffusion_pytorch_model.safetensors`) load by name
+ * (see `fromPretrained`). Conditions attach without touching this class: ControlNet through
+ * `downBlockAdditionalResiduals` / `midBlockAdditionalResidual`, IP-Adapter through attention processors
+ * (`setAttentionProcessors`) and the `encoder_hid_proj` image projection, LCM's guidance through `timestepCond`.
+ *
+ * Layout: `forward` takes and returns **NHWC** latents (`[B, H, W, C]`); convert PyTorch NCHW tensors once with
+ * `nchwToNhwc` / `nhwcToNchw`. ControlNet residuals are NHWC too.
+ *
+ * @example
+ * ```ts
+ * import { tf } from '@consistent-avatar/core';
+ * import { UNet2DConditionModel } from '@consistent-avatar/diffusion';
+ * const unet = new UNet2DConditionModel({
+ *   block_out_channels: [32, 48], layers_per_block: 1, norm_num_groups: 8, cross_attention_dim: 32,
+ *   down_block_types: ['CrossAttnDownBlock2D', 'DownBlock2D'], up_block_types: ['UpBlock2D', 'CrossAttnUpBlock2D'],
+ * }, { seed: 0 });
+ * const eps = unet.forward(tf.randomNormal([2, 16, 16, 4], 0, 1, 'float32', 1), [10, 500], tf.zeros([2, 7, 32])); // [2, 16, 16, 4]
+ * console.log(unet.parameterCount()); // 546724
+ * ```
+ */
+import { nn, tf, ValidationError, type Rng } from '@consistent-avatar/core';
+import { Attention } from './attention.js';
+import { isTextAndImageTokens, type AttentionProcessor, type EncoderHiddenStates } from './attention-processors.js';
+import { timestepEmbedding, TimestepEmbedding } from './embeddings.js';
+import type { MultiIPAdapterImageProjection } from './image-projection.js';
+import { modelRng, type ModelInitOptions } from './init.js';
+import { fromPretrained, savePretrained, type FromPretrainedOptions } from './pretrained.js';
+import { CrossAttnDownBlock2D, CrossAttnUpBlock2D, DownBlock2D, UNetMidBlock2DCrossAttn, UpBlock2D, type BlockCallOptions } from './unet-blocks.js';
+
+/** Block types this implementation builds. */
+export type UNetDownBlockType = 'CrossAttnDownBlock2D' | 'DownBlock2D';
+export type UNetUpBlockType = 'CrossAttnUpBlock2D' | 'UpBlock2D';
+
+/**
+ * The diffusers config (field names exactly as in `config.json`). Defaults are diffusers' class defaults, except
+ * that fields describing features this library does not implement must keep their null / default values.
+ */
+export interface UNet2DConditionConfig {
+  sample_size: number | null;
+  in_channels: number;
+  out_channels: number;
+  center_input_sample: boolean;
+  flip_sin_to_cos: boolean;
+  freq_shift: number;
+  down_block_types: UNetDownBlockType[];
+  mid_block_type: 'UNetMidBlock2DCrossAttn';
+  up_block_types: UNetUpBlockType[];
+  only_cross_attention: boolean;
+  block_out_channels: number[];
+  layers_per_block: number | number[];
+  downsample_padding: number;
+  mid_block_scale_factor: number;
+  dropout: number;
+  act_fn: 'silu';
+  norm_num_groups: number;
+  norm_eps: number;
+  cross_attention_dim: number;
+  transformer_layers_per_block: number | number[];
+  reverse_transformer_layers_per_block: number[] | null;
+  /** diffusers' historic name: for this class it is the NUMBER of heads when `num_attention_heads` is null. */
+  attention_head_dim: number | number[];
+  num_attention_heads: number | number[] | null;
+  use_linear_projection: boolean;
+  upcast_attention: boolean;
+  resnet_time_scale_shift: 'default';
+  /** Kept for round-trip; diffusers does not pass it to the SD block types built here, so it has no effect. */
+  resnet_out_scale_factor: number;
+  time_embedding_type: 'positional';
+  time_embedding_dim: number | null;
+  /** LCM guidance embedding size (TimestepEmbedding.cond_proj); null = none. */
+  time_cond_proj_dim: number | null;
+  conv_in_kernel: number;
+  conv_out_kernel: number;
+  encoder_hid_dim_type: null | 'ip_image_proj';
+  /** Fields kept for JSON round-trip (must be null / false / default): class / addition embeddings etc. */
+  [extra: string]: unknown;
+}
+
+/** diffusers' defaults (`UNet2DConditionModel.__init__`). */
+export const UNET_2D_CONDITION_DEFAULTS: UNet2DConditionConfig = {
+  sample_size: null,
+  in_channels: 4,
+  out_channels: 4,
+  center_input_sample: false,
+  flip_sin_to_cos: true,
+  freq_shift: 0,
+  down_block_types: ['CrossAttnDownBlock2D', 'CrossAttnDownBlock2D', 'CrossAttnDownBlock2D', 'DownBlock2D'],
+  mid_block_type: 'UNetMidBlock2DCrossAttn',
+  up_block_types: ['UpBlock2D', 'CrossAttnUpBlock2D', 'CrossAttnUpBlock2D', 'CrossAttnUpBlock2D'],
+  only_cross_attention: false,
+  block_out_channels: [320, 640, 1280, 1280],
+  layers_per_block: 2,
+  downsample_padding: 1,
+  mid_block_scale_factor: 1,
+  dropout: 0,
+  act_fn: 'silu',
+  norm_num_groups: 32,
+  norm_eps: 1e-5,
+  cross_attention_dim: 1280,
+  transformer_layers_per_block: 1,
+  reverse_transformer_layers_per_block: null,
+  attention_head_dim: 8,
+  num_attention_heads: null,
+  use_linear_projection: false,
+  upcast_attention: false,
+  resnet_time_scale_shift: 'default',
+  resnet_out_scale_factor: 1,
+  time_embedding_type: 'positional',
+  time_embedding_dim: null,
+  time_cond_proj_dim: null,
+  conv_in_kernel: 3,
+  conv_out_kernel: 3,
+  encoder_hid_dim_type: null,
+};
+
+/** The Stable Diffusion 1.5 UNet config (runwayml/stable-diffusion-v1-5 `unet/config.json`). */
+export const SD15_UNET_CONFIG: Partial<UNet2DConditionConfig> = {
+  sample_size: 64,
+  block_out_channels: [320, 640, 1280, 1280],
+  cross_attention_dim: 768,
+  attention_head_dim: 8,
+  layers_per_block: 2,
+  down_block_types: ['CrossAttnDownBlock2D', 'CrossAttnDownBlock2D', 'CrossAttnDownBlock2D', 'DownBlock2D'],
+  up_block_types: ['UpBlock2D', 'CrossAttnUpBlock2D', 'CrossAttnUpBlock2D', 'CrossAttnUpBlock2D'],
+};
+
+/** Config fields that select features not implemented here, with the only value accepted. */
+const UNSUPPORTED_FIELDS: Record<string, unknown> = {
+  class_embed_type: null,
+  addition_embed_type: null,
+  num_class_embeds: null,
+  encoder_hid_dim: null,
+  dual_cross_attention: false,
+  time_embedding_act_fn: null,
+  timestep_post_act: null,
+  projection_class_embeddings_input_dim: null,
+  class_embeddings_concat: false,
+  mid_block_only_cross_attention: null,
+  cross_attention_norm: null,
+  attention_type: 'default',
+  resnet_skip_time_act: false,
+};
+
+const FN = 'UNet2DConditionModel';
+
+function perBlock<T>(v: T | T[], n: number, name: string): T[] {
+  const list = Array.isArray(v) ? v : new Array<T>(n).fill(v);
+  if (list.length !== n) throw new ValidationError(FN, `config.${name}`, `one value or ${n} values (one per down block)`, v);
+  return list;
+}
+
+/** Merge `partial` over the defaults and validate every field this implementation reads. */
+export function resolveUNetConfig(partial: Partial<UNet2DConditionConfig> = {}): UNet2DConditionConfig {
+  if (typeof partial !== 'object' || partial === null) throw new ValidationError(FN, 'config', 'an object of diffusers config fields', partial);
+  const c: UNet2DConditionConfig = { ...UNET_2D_CONDITION_DEFAULTS, ...partial };
+  const posInt = (name: string, v: unknown) => {
+    if (!Number.isInteger(v) || (v as number) <= 0) throw new ValidationError(FN, `config.${name}`, 'a positive integer', v);
+  };
+  posInt('in_channels', c.in_channels);
+  posInt('out_channels', c.out_channels);
+  posInt('norm_num_groups', c.norm_num_groups);
+  posInt('cross_attention_dim', c.cross_attention_dim);
+  if (!Array.isArray(c.block_out_channels) || c.block_out_channels.length === 0) throw new ValidationError(FN, 'config.block_out_channels', 'a non-empty array', c.block_out_channels);
+  c.block_out_channels.forEach((ch, i) => {
+    posInt(`block_out_channels[${i}]`, ch);
+    if (ch % c.norm_num_groups) throw new ValidationError(FN, `config.block_out_channels[${i}]`, `a multiple of norm_num_groups (${c.norm_num_groups})`, ch);
+  });
+  const n = c.block_out_channels.length;
+  if (!Array.isArray(c.down_block_types) || c.down_block_types.length !== n || !c.down_block_types.every((t) => t === 'CrossAttnDownBlock2D' || t === 'DownBlock2D')) {
+    throw new ValidationError(FN, 'config.down_block_types', `${n} of 'CrossAttnDownBlock2D' | 'DownBlock2D'`, c.down_block_types);
+  }
+  if (!Array.isArray(c.up_block_types) || c.up_block_types.length !== n || !c.up_block_types.every((t) => t === 'CrossAttnUpBlock2D' || t === 'UpBlock2D')) {
+    throw new ValidationError(FN, 'config.up_block_types', `${n} of 'CrossAttnUpBlock2D' | 'UpBlock2D'`, c.up_block_types);
+  }
+  if (c.mid_block_type !== 'UNetMidBlock2DCrossAttn') throw new ValidationError(FN, 'config.mid_block_type', "'UNetMidBlock2DCrossAttn'", c.mid_block_type);
+  if (c.act_fn !== 'silu') throw new ValidationError(FN, 'config.act_fn', "'silu'", c.act_fn);
+  if (c.only_cross_attention !== false) throw new ValidationError(FN, 'config.only_cross_attention', 'false (only_cross_attention is not implemented)', c.only_cross_attention);
+  if (c.resnet_time_scale_shift !== 'default') throw new ValidationError(FN, 'config.resnet_time_scale_shift', "'default'", c.resnet_time_scale_shift);
+  if (c.time_embedding_type !== 'positional') throw new ValidationError(FN, 'config.time_embedding_type', "'positional'", c.time_embedding_type);
+  if (c.encoder_hid_dim_type !== null && c.encoder_hid_dim_type !== 'ip_image_proj') {
+    throw new ValidationError(FN, 'config.encoder_hid_dim_type', "null or 'ip_image_proj'", c.encoder_hid_dim_type);
+  }
+  for (const [k, only] of Object.entries(UNSUPPORTED_FIELDS)) {
+    if (k in c && c[k] !== undefined && c[k] !== only) throw new ValidationError(FN, `config.${k}`, `${JSON.stringify(only)} (this feature is not implemented)`, c[k]);
+  }
+  for (const k of ['conv_in_kernel', 'conv_out_kernel'] as const) {
+    if (!Number.isInteger(c[k]) || c[k] % 2 === 0) throw new ValidationError(FN, `config.${k}`, 'an odd positive integer', c[k]);
+  }
+  if (typeof c.cross_attention_dim !== 'number') throw new ValidationError(FN, 'config.cross_attention_dim', 'one number', c.cross_attention_dim);
+  perBlock(c.layers_per_block, n, 'layers_per_block').forEach((v, i) => posInt(`layers_per_block[${i}]`, v));
+  perBlock(c.transformer_layers_per_block, n, 'transformer_layers_per_block').forEach((v, i) => posInt(`transformer_layers_per_block[${i}]`, v));
+  const heads = perBlock(c.num_attention_heads ?? c.attention_head_dim, n, c.num_attention_heads ? 'num_attention_heads' : 'attention_head_dim');
+  heads.forEach((h, i) => {
+    posInt(`heads[${i}]`, h);
+    if (c.block_out_channels[i]! % h) throw new ValidationError(FN, 'config.attention_head_dim', `head counts dividing block_out_channels (${c.block_out_channels.join(', ')})`, h);
+  });
+  if (c.time_cond_proj_dim !== null) posInt('time_cond_proj_dim', c.time_cond_proj_dim);
+  if (c.time_embedding_dim !== null) posInt('time_embedding_dim', c.time_embedding_dim);
+  return c;
+}
+
+/** Call-time inputs of {@link UNet2DConditionModel.forward} besides sample / timestep / text. */
+export interface UNetForwardOptions {
+  /** `[B, time_cond_proj_dim]`: LCM's guidance embedding (diffusers `timestep_cond`). */
+  timestepCond?: tf.Tensor | null;
+  /** ControlNet residuals, NHWC, one per skip (conv_in output first), added to the skips after the down pass. */
+  downBlockAdditionalResiduals?: tf.Tensor[] | null;
+  /** ControlNet residual added to the mid-block output (NHWC). */
+  midBlockAdditionalResidual?: tf.Tensor | null;
+  /** diffusers `cross_attention_kwargs`: `{ scale }` overrides every IP-Adapter scale for this call. */
+  crossAttentionKwargs?: { scale?: number | number[] };
+  /** diffusers `added_cond_kwargs.image_embeds`: one `[B, imageEmbedDim]` per adapter, projected by `encoder_hid_proj`. */
+  imageEmbeds?: tf.Tensor[] | null;
+  /** Dropout masks in training mode (only needed when config.dropout > 0). */
+  rng?: Rng;
+}
+
+type DownBlock = CrossAttnDownBlock2D | DownBlock2D;
+type UpBlock = CrossAttnUpBlock2D | UpBlock2D;
+
+/**
+ * The SD UNet. Keys: `conv_in`, `time_embedding.{linear_1,linear_2,cond_proj}`, `down_blocks.<i>`, `up_blocks.<i>`,
+ * `mid_block`, `conv_norm_out`, `conv_out`, and `encoder_hid_proj.*` once an IP-Adapter projection is attached.
+ */
+export class UNet2DConditionModel extends nn.Module {
+  /** The resolved diffusers config (JSON round-trips through `savePretrained` / `fromPretrained`). */
+  readonly config: UNet2DConditionConfig;
+  readonly conv_in: nn.Conv2d;
+  readonly time_embedding: TimestepEmbedding;
+  readonly down_blocks: nn.ModuleList<DownBlock>;
+  readonly up_blocks: nn.ModuleList<UpBlock>;
+  readonly mid_block: UNetMidBlock2DCrossAttn;
+  readonly conv_norm_out: nn.GroupNorm;
+  readonly conv_out: nn.Conv2d;
+  private hidProj: MultiIPAdapterImageProjection | null = null;
+
+  /**
+   * @param config - diffusers config fields (missing ones take diffusers' defaults).
+   * @param options - initialisation: seeded PyTorch-default random weights (default) or `init: 'zeros'`.
+   */
+  /**
+   * Load a diffusers folder (`config.json` + `diffusion_pytorch_model.safetensors` or `model.safetensors`).
+   * Missing / unexpected / mis-shaped keys throw an error naming them and the file (or, with `strict: false`, are
+   * reported through `onReport`).
+   */
+  static fromPretrained(dir: string, options: FromPretrainedOptions = {}): UNet2DConditionModel {
+    return fromPretrained(UNet2DConditionModel, dir, options);
+  }
+
+  /** Write this model as a diffusers folder (PyTorch layouts, F32). */
+  savePretrained(dir: string): void {
+    savePretrained(this, dir);
+  }
+
+  constructor(config: Partial<UNet2DConditionConfig> = {}, options: ModelInitOptions = {}) {
+    super();
+    const c = resolveUNetConfig(config);
+    this.config = c;
+    const rng = modelRng(options, FN);
+    const n = c.block_out_channels.length;
+    const ch = c.block_out_channels;
+    const layers = perBlock(c.layers_per_block, n, 'layers_per_block');
+    const tLayers = perBlock(c.transformer_layers_per_block, n, 'transformer_layers_per_block');
+    // diffusers: num_attention_heads = num_attention_heads or attention_head_dim (the historic naming quirk).
+    const heads = perBlock(c.num_attention_heads ?? c.attention_head_dim, n, 'attention_head_dim');
+    const timeEmbedDim = c.time_embedding_dim ?? ch[0]! * 4;
+    const common = { tembChannels: timeEmbedDim, resnetEps: c.norm_eps, resnetGroups: c.norm_num_groups, dropout: c.dropout, crossAttentionDim: c.cross_attention_dim, useLinearProjection: c.use_linear_projection, rng };
+
+    this.conv_in = this.registerModule('conv_in', new nn.Conv2d(c.in_channels, ch[0]!, c.conv_in_kernel, { padding: (c.conv_in_kernel - 1) / 2, rng }));
+    this.time_embedding = this.registerModule('time_embedding', new TimestepEmbedding(ch[0]!, timeEmbedDim, { condProjDim: c.time_cond_proj_dim, rng }));
+    this.down_blocks = this.registerModule('down_blocks', new nn.ModuleList<DownBlock>());
+    this.up_blocks = this.registerModule('up_blocks', new nn.ModuleList<UpBlock>());
+
+    let outCh = ch[0]!;
+    for (let i = 0; i < n; i++) {
+      const inCh = outCh;
+      outCh = ch[i]!;
+      const o = { ...common, inChannels: inCh, outChannels: outCh, numLayers: layers[i]!, addDownsample: i < n - 1, downsamplePadding: c.downsample_padding };
+      this.down_blocks.push(
+        c.down_block_types[i] === 'CrossAttnDownBlock2D'
+          ? new CrossAttnDownBlock2D({ ...o, numAttentionHeads: heads[i]!, transformerLayersPerBlock: tLayers[i]! })
+          : new DownBlock2D(o),
+      );
+    }
+
+    this.mid_block = this.registerModule(
+      'mid_block',
+      new UNetMidBlock2DCrossAttn({ ...common, inChannels: ch[n - 1]!, numAttentionHeads: heads[n - 1]!, transformerLayersPerBlock: tLayers[n - 1]!, outputScaleFactor: c.mid_block_scale_factor }),
+    );
+
+    const revCh = [...ch].reverse();
+    const revHeads = [...heads].reverse();
+    const revLayers = [...layers].reverse();
+    const revT = c.reverse_transformer_layers_per_block ?? [...tLayers].reverse();
+    outCh = revCh[0]!;
+    for (let i = 0; i < n; i++) {
+      const prevOut = outCh;
+      outCh = revCh[i]!;
+      const inCh = revCh[Math.min(i + 1, n - 1)]!;
+      const o = { ...common, inChannels: inCh, outChannels: outCh, prevOutputChannels: prevOut, numLayers: revLayers[i]! + 1, addUpsample: i < n - 1 };
+      this.up_blocks.push(
+        c.up_block_types[i] === 'CrossAttnUpBlock2D'
+          ? new CrossAttnUpBlock2D({ ...o, numAttentionHeads: revHeads[i]!, crossAttentionDim: c.cross_attention_dim, transformerLayersPerBlock: revT[i]! })
+          : new UpBlock2D(o),
+      );
+    }
+
+    this.conv_norm_out = this.registerModule('conv_norm_out', new nn.GroupNorm(c.norm_num_groups, ch[0]!, c.norm_eps));
+    this.conv_out = this.registerModule('conv_out', new nn.Conv2d(ch[0]!, c.out_channels, c.conv_out_kernel, { padding: (c.conv_out_kernel - 1) / 2, rng }));
+  }
+
+  /** Number of skip tensors the down path produces (= ControlNet residuals expected). */
+  get numSkips(): number {
+    return 1 + this.down_blocks.items.reduce((s, b) => s + b.resnets.length + (b.downsamplers ? 1 : 0), 0);
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Attention-processor registry (diffusers `attn_processors` / `set_attn_processor`).
+
+  /** Every attention layer with its diffusers module path (`down_blocks.0.attentions.0.transformer_blocks.0.attn2`). */
+  attentionLayers(): Array<[string, Attention]> {
+    const out: Array<[string, Attention]> = [];
+    for (const [path, m] of this.namedModules()) {
+      if (m instanceof Attention) out.push([path, m]);
+    }
+    return out;
+  }
+
+  /**
+   * Processors by name (`<layer path>.processor`), in diffusers' order (module registration: all down blocks, then
+   * all up blocks, then the mid block).
+   */
+  attentionProcessors(): Record<string, AttentionProcessor> {
+    const out: Record<string, AttentionProcessor> = {};
+    for (const [path, attn] of this.attentionLayers()) out[`${path}.processor`] = attn.processor;
+    return out;
+  }
+
+  /**
+   * Install processors by name. Names not in {@link attentionProcessors} throw; layers not named keep theirs. Replaced
+   * processors are disposed.
+   */
+  setAttentionProcessors(processors: Record<string, AttentionProcessor>): void {
+    if (typeof processors !== 'object' || processors === null) throw new ValidationError(`${FN}.setAttentionProcessors`, 'processors', 'an object {name: processor}', processors);
+    const layers = new Map(this.attentionLayers().map(([p, a]) => [`${p}.processor`, a]));
+    const unknown = Object.keys(processors).filter((k) => !layers.has(k));
+    if (unknown.length) {
+      throw new ValidationError(`${FN}.setAttentionProcessors`, 'processors', `names from attentionProcessors() (e.g. ${[...layers.keys()][0]})`, unknown.slice(0, 5).join(', '));
+    }
+    for (const [name, proc] of Object.entries(processors)) layers.get(name)!.setProcessor(proc);
+  }
+
+  /**
+   * Install one processor kind on every layer: a weight-free processor instance is shared; a factory
+   * `(name, layer) => processor` builds one per layer (needed for processors with weights).
+   */
+  setAttentionProcessor(processor: AttentionProcessor | ((name: string, layer: Attention) => AttentionProcessor)): void {
+    if (typeof processor !== 'function' && processor.parameterCount() > 0) {
+      throw new ValidationError(`${FN}.setAttentionProcessor`, 'processor', 'a weight-free processor or a factory (name, layer) => processor', processor.kind);
+    }
+    for (const [path, attn] of this.attentionLayers()) {
+      attn.setProcessor(typeof processor === 'function' ? processor(`${path}.processor`, attn) : processor, attn.processor !== processor);
+    }
+  }
+
+  /** The IP-Adapter image projection (`encoder_hid_proj`), or null. */
+  get encoderHidProj(): MultiIPAdapterImageProjection | null {
+    return this.hidProj;
+  }
+
+  /** Attach (or replace) the image projection run on `imageEmbeds` (diffusers' `encoder_hid_proj`, `ip_image_proj`). */
+  setEncoderHidProj(projection: MultiIPAdapterImageProjection): void {
+    if (!(projection instanceof nn.Module)) throw new ValidationError(`${FN}.setEncoderHidProj`, 'projection', 'a MultiIPAdapterImageProjection', projection);
+    this.hidProj = this.hidProj ? this.replaceModule('encoder_hid_proj', projection) : this.registerModule('encoder_hid_proj', projection);
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+
+  private checkInputs(sample: tf.Tensor, encoderHiddenStates: EncoderHiddenStates, options: UNetForwardOptions): void {
+    const c = this.config;
+    if (!(sample instanceof tf.Tensor) || sample.rank !== 4 || sample.shape[3] !== c.in_channels) {
+      throw new ValidationError(`${FN}.forward`, 'sample', `[B, H, W, ${c.in_channels}] (NHWC; convert NCHW with nchwToNhwc)`, sample);
+    }
+    const B = sample.shape[0];
+    const text = isTextAndImageTokens(encoderHiddenStates) ? encoderHiddenStates.text : encoderHiddenStates;
+    if (!(text instanceof tf.Tensor) || text.rank !== 3 || text.shape[0] !== B || text.shape[2] !== c.cross_attention_dim) {
+      throw new ValidationError(`${FN}.forward`, 'encoderHiddenStates', `[${B}, L, ${c.cross_attention_dim}] (or { text, ipTokens })`, text);
+    }
+    if (options.timestepCond && !c.time_cond_proj_dim) {
+      throw new ValidationError(`${FN}.forward`, 'options.timestepCond', 'nothing: config.time_cond_proj_dim is null', options.timestepCond);
+    }
+    if (options.timestepCond && (options.timestepCond.rank !== 2 || options.timestepCond.shape[0] !== B || options.timestepCond.shape[1] !== c.time_cond_proj_dim)) {
+      throw new ValidationError(`${FN}.forward`, 'options.timestepCond', `[${B}, ${c.time_cond_proj_dim}]`, options.timestepCond);
+    }
+    const res = options.downBlockAdditionalResiduals;
+    if (res && (!Array.isArray(res) || res.length !== this.numSkips)) {
+      throw new ValidationError(`${FN}.forward`, 'options.downBlockAdditionalResiduals', `${this.numSkips} NHWC tensors (one per skip)`, res);
+    }
+    if (options.imageEmbeds && !this.hidProj) {
+      throw new ValidationError(`${FN}.forward`, 'options.imageEmbeds', 'nothing: no IP-Adapter image projection attached (attachIPAdapter)', options.imageEmbeds);
+    }
+  }
+
+  /** Timesteps as a `[B]` float tensor. */
+  private timestepTensor(timestep: number | number[] | tf.Tensor, batch: number): tf.Tensor1D {
+    if (typeof timestep === 'number') return tf.fill([batch], timestep, 'float32') as tf.Tensor1D;
+    const t = Array.isArray(timestep) ? tf.tensor1d(timestep, 'float32') : tf.cast(timestep, 'float32').reshape([-1]);
+    if (t.shape[0] === 1 && batch !== 1) return tf.tile(t, [batch]) as tf.Tensor1D;
+    if (t.shape[0] !== batch) throw new ValidationError(`${FN}.forward`, 'timestep', `a number, or ${batch} timesteps (one per batch item)`, timestep);
+    return t as tf.Tensor1D;
+  }
+
+  /**
+   * Predict the noise (or v / x0, per how the weights were trained).
+   * @param sample - noisy latents `[B, H, W, in_channels]` (NHWC).
+   * @param timestep - a number (broadcast), `[B]` numbers, or a tensor `[]` / `[1]` / `[B]`.
+   * @param encoderHiddenStates - text tokens `[B, L, cross_attention_dim]`, or `{ text, ipTokens }` for IP-Adapter.
+   * @returns `[B, H, W, out_channels]` (NHWC).
+   */
+  forward(sample: tf.Tensor4D, timestep: number | number[] | tf.Tensor, encoderHiddenStates: EncoderHiddenStates, options: UNetForwardOptions = {}): tf.Tensor4D {
+    this.checkInputs(sample, encoderHiddenStates, options);
+    const c = this.config;
+    return tf.tidy(() => {
+      const [B, H, W] = sample.shape;
+      // 1. Time embedding: sinusoidal features of t, (+ cond_proj(w) for LCM), MLP.
+      const tFeatures = timestepEmbedding(this.timestepTensor(timestep, B), c.block_out_channels[0]!, { flipSinToCos: c.flip_sin_to_cos, downscaleFreqShift: c.freq_shift });
+      const emb = this.time_embedding.forward(tFeatures, options.timestepCond ?? null);
+      // 2. IP-Adapter image tokens (diffusers encoder_hid_dim_type 'ip_image_proj').
+      let context: EncoderHiddenStates = encoderHiddenStates;
+      if (options.imageEmbeds) {
+        const text = isTextAndImageTokens(encoderHiddenStates) ? encoderHiddenStates.text : encoderHiddenStates;
+        context = { text, ipTokens: this.hidProj!.forward(options.imageEmbeds) };
+      }
+      const call: BlockCallOptions = {
+        encoderHiddenStates: context,
+        attention: { ipAdapterScale: options.crossAttentionKwargs?.scale, rng: options.rng },
+      };
+      // 3. Pre-process.
+      let h = (c.center_input_sample ? tf.sub(tf.mul(sample, 2), 1) : sample) as tf.Tensor4D;
+      h = this.conv_in.forward(h);
+      // 4. Down path, collecting skips.
+      let skips: tf.Tensor4D[] = [h];
+      for (const block of this.down_blocks) {
+        const out = block.forward(h, emb, call);
+        h = out.hidden;
+        skips.push(...out.skips);
+      }
+      // ControlNet: add residual k to skip k.
+      const residuals = options.downBlockAdditionalResiduals;
+      if (residuals) {
+        skips = skips.map((s, k) => {
+          const r = residuals[k]!;
+          if (!(r instanceof tf.Tensor) || r.shape.some((d, i) => d !== s.shape[i])) {
+            throw new ValidationError(`${FN}.forward`, `options.downBlockAdditionalResiduals[${k}]`, `[${s.shape.join(', ')}] (NHWC)`, r);
+          }
+          return tf.add(s, r) as tf.Tensor4D;
+        });
+      }
+      // 5. Mid block (+ ControlNet mid residual).
+      h = this.mid_block.forward(h, emb, call);
+      const mid = options.midBlockAdditionalResidual;
+      if (mid) {
+        if (!(mid instanceof tf.Tensor) || mid.shape.some((d, i) => d !== h.shape[i])) {
+          throw new ValidationError(`${FN}.forward`, 'options.midBlockAdditionalResidual', `[${h.shape.join(', ')}] (NHWC)`, mid);
+        }
+        h = tf.add(h, mid) as tf.Tensor4D;
+      }
+      // 6. Up path: each block takes layers+1 skips from the end; explicit upsample sizes when H, W are not
+      //    divisible by 2^upsamplers.
+      const upFactor = 2 ** (this.up_blocks.length - 1);
+      const forwardUpsampleSize = H % upFactor !== 0 || W % upFactor !== 0;
+      for (let i = 0; i < this.up_blocks.length; i++) {
+        const block = this.up_blocks.at(i);
+        const k = block.resnets.length;
+        const blockSkips = skips.slice(skips.length - k);
+        skips = skips.slice(0, skips.length - k);
+        const isFinal = i === this.up_blocks.length - 1;
+        const next = skips[skips.length - 1];
+        const size: [number, number] | undefined = !isFinal && forwardUpsampleSize && next ? [next.shape[1], next.shape[2]] : undefined;
+        h = block.forward(h, blockSkips, emb, call, size);
+      }
+      // 7. Post-process.
+      return this.conv_out.forward(nn.silu(this.conv_norm_out.forward(h)));
+    });
+  }
+}

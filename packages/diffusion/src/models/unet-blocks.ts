@@ -1,0 +1,254 @@
+/**
+ * The down / mid / up blocks of SD's UNet (diffusers `unet_2d_blocks.py`): `CrossAttnDownBlock2D`, `DownBlock2D`,
+ * `UNetMidBlock2DCrossAttn`, `CrossAttnUpBlock2D`, `UpBlock2D`. NHWC activations. Down blocks return their output
+ * plus the skip tensors they produce (after every layer and after the downsampler); up blocks consume
+ * `layersPerBlock + 1` skips, last in first out, concatenating `[current, skip]` along channels.
+ *
+ * @example
+ * ```ts
+ * import { tf } from '@consistent-avatar/core';
+ * import { DownBlock2D } from '@consistent-avatar/diffusion';
+ * const block = new DownBlock2D({ inChannels: 32, outChannels: 32, tembChannels: 128, numLayers: 1, resnetGroups: 8, addDownsample: true, seed: 0 });
+ * const { hidden, skips } = block.forward(tf.zeros([1, 16, 16, 32]) as tf.Tensor4D, tf.zeros([1, 128]));
+ * // hidden [1, 8, 8, 32]; skips: [1, 16, 16, 32], [1, 8, 8, 32]
+ * ```
+ */
+import { nn, tf } from '@consistent-avatar/core';
+import type { AttentionCallOptions, EncoderHiddenStates } from './attention-processors.js';
+import { modelRng, type ModelInitOptions } from './init.js';
+import { Downsample2D, Upsample2D } from './resampling.js';
+import { ResnetBlock2D } from './resnet.js';
+import { Transformer2DModel } from './transformer-2d.js';
+
+/** Options shared by the UNet blocks (diffusers `get_down_block` / `get_up_block` arguments). */
+export interface UNetBlockOptions extends ModelInitOptions {
+  inChannels: number;
+  outChannels: number;
+  tembChannels: number;
+  /** ResNets in the block (for up blocks: layers_per_block + 1). */
+  numLayers: number;
+  resnetEps?: number;
+  resnetGroups?: number;
+  dropout?: number;
+  /** ResNet output_scale_factor (default 1). */
+  outputScaleFactor?: number;
+}
+
+/** Extra options of the blocks with attention. */
+export interface CrossAttnBlockOptions extends UNetBlockOptions {
+  numAttentionHeads: number;
+  crossAttentionDim: number;
+  /** Transformer layers per attention (one number, or one per layer). Default 1. */
+  transformerLayersPerBlock?: number | number[];
+  useLinearProjection?: boolean;
+}
+
+/** What a down block returns. */
+export interface DownBlockOutput {
+  hidden: tf.Tensor4D;
+  /** Skip tensors in production order. */
+  skips: tf.Tensor4D[];
+}
+
+/** Per-call inputs every block accepts. */
+export interface BlockCallOptions {
+  encoderHiddenStates?: EncoderHiddenStates | null;
+  attention?: AttentionCallOptions;
+}
+
+function perLayer(v: number | number[] | undefined, n: number): number[] {
+  return Array.isArray(v) ? v : new Array<number>(n).fill(v ?? 1);
+}
+
+function makeResnet(o: UNetBlockOptions, inCh: number, rng: ModelInitOptions['rng']): ResnetBlock2D {
+  return new ResnetBlock2D({ inChannels: inCh, outChannels: o.outChannels, tembChannels: o.tembChannels, eps: o.resnetEps ?? 1e-6, groups: o.resnetGroups ?? 32, dropout: o.dropout, outputScaleFactor: o.outputScaleFactor, rng });
+}
+
+function makeTransformer(o: CrossAttnBlockOptions, channels: number, layers: number, rng: ModelInitOptions['rng']): Transformer2DModel {
+  return new Transformer2DModel({
+    numAttentionHeads: o.numAttentionHeads,
+    attentionHeadDim: channels / o.numAttentionHeads,
+    inChannels: channels,
+    numLayers: layers,
+    crossAttentionDim: o.crossAttentionDim,
+    normNumGroups: o.resnetGroups ?? 32,
+    useLinearProjection: o.useLinearProjection,
+    dropout: o.dropout,
+    rng,
+  });
+}
+
+/** ResNets (+ downsampler), no attention. Keys: `resnets.<i>`, `downsamplers.0.conv`. */
+export class DownBlock2D extends nn.Module {
+  readonly resnets: nn.ModuleList<ResnetBlock2D>;
+  readonly downsamplers: nn.ModuleList<Downsample2D> | null;
+  constructor(options: UNetBlockOptions & { addDownsample?: boolean; downsamplePadding?: number }) {
+    super();
+    const rng = modelRng(options, 'DownBlock2D');
+    this.resnets = this.registerModule('resnets', new nn.ModuleList<ResnetBlock2D>());
+    for (let i = 0; i < options.numLayers; i++) this.resnets.push(makeResnet(options, i === 0 ? options.inChannels : options.outChannels, rng));
+    this.downsamplers = options.addDownsample ?? true
+      ? this.registerModule('downsamplers', new nn.ModuleList([new Downsample2D(options.outChannels, { padding: options.downsamplePadding ?? 1, rng })]))
+      : null;
+  }
+  /** `[B, H, W, in]` → hidden `[B, H/2, W/2, out]` (or `[B, H, W, out]` without downsampler) and the skips. */
+  forward(x: tf.Tensor4D, temb: tf.Tensor, call: BlockCallOptions = {}): DownBlockOutput {
+    return tf.tidy(() => {
+      const skips: tf.Tensor4D[] = [];
+      let h = x;
+      for (const resnet of this.resnets) {
+        h = resnet.forward(h, temb, call.attention?.rng);
+        skips.push(h);
+      }
+      if (this.downsamplers) {
+        h = this.downsamplers.at(0).forward(h);
+        skips.push(h);
+      }
+      return { hidden: h, skips };
+    });
+  }
+}
+
+/** ResNet + Transformer2D pairs (+ downsampler). Keys: `attentions.<i>`, `resnets.<i>`, `downsamplers.0.conv`. */
+export class CrossAttnDownBlock2D extends nn.Module {
+  readonly attentions: nn.ModuleList<Transformer2DModel>;
+  readonly resnets: nn.ModuleList<ResnetBlock2D>;
+  readonly downsamplers: nn.ModuleList<Downsample2D> | null;
+  constructor(options: CrossAttnBlockOptions & { addDownsample?: boolean; downsamplePadding?: number }) {
+    super();
+    const rng = modelRng(options, 'CrossAttnDownBlock2D');
+    const layers = perLayer(options.transformerLayersPerBlock, options.numLayers);
+    // diffusers registers attentions before resnets (state-dict / processor order).
+    const resnets: ResnetBlock2D[] = [];
+    const attentions: Transformer2DModel[] = [];
+    for (let i = 0; i < options.numLayers; i++) {
+      resnets.push(makeResnet(options, i === 0 ? options.inChannels : options.outChannels, rng));
+      attentions.push(makeTransformer(options, options.outChannels, layers[i]!, rng));
+    }
+    this.attentions = this.registerModule('attentions', new nn.ModuleList(attentions));
+    this.resnets = this.registerModule('resnets', new nn.ModuleList(resnets));
+    this.downsamplers = options.addDownsample ?? true
+      ? this.registerModule('downsamplers', new nn.ModuleList([new Downsample2D(options.outChannels, { padding: options.downsamplePadding ?? 1, rng })]))
+      : null;
+  }
+  forward(x: tf.Tensor4D, temb: tf.Tensor, call: BlockCallOptions = {}): DownBlockOutput {
+    return tf.tidy(() => {
+      const skips: tf.Tensor4D[] = [];
+      let h = x;
+      for (let i = 0; i < this.resnets.length; i++) {
+        h = this.resnets.at(i).forward(h, temb, call.attention?.rng);
+        h = this.attentions.at(i).forward(h, call.encoderHiddenStates ?? null, call.attention);
+        skips.push(h);
+      }
+      if (this.downsamplers) {
+        h = this.downsamplers.at(0).forward(h);
+        skips.push(h);
+      }
+      return { hidden: h, skips };
+    });
+  }
+}
+
+/** ResNet → (Transformer2D → ResNet)×n. Keys: `attentions.<i>`, `resnets.<i>`. */
+export class UNetMidBlock2DCrossAttn extends nn.Module {
+  readonly attentions: nn.ModuleList<Transformer2DModel>;
+  readonly resnets: nn.ModuleList<ResnetBlock2D>;
+  /** @param options - `inChannels` = `outChannels`; `numLayers` = number of attention layers (default 1). */
+  constructor(options: Omit<CrossAttnBlockOptions, 'outChannels' | 'numLayers'> & { numLayers?: number }) {
+    super();
+    const rng = modelRng(options, 'UNetMidBlock2DCrossAttn');
+    const n = options.numLayers ?? 1;
+    const o = { ...options, outChannels: options.inChannels, numLayers: n };
+    const layers = perLayer(options.transformerLayersPerBlock, n);
+    const resnets = [makeResnet(o, o.inChannels, rng)];
+    const attentions: Transformer2DModel[] = [];
+    for (let i = 0; i < n; i++) {
+      attentions.push(makeTransformer(o, o.inChannels, layers[i]!, rng));
+      resnets.push(makeResnet(o, o.inChannels, rng));
+    }
+    this.attentions = this.registerModule('attentions', new nn.ModuleList(attentions));
+    this.resnets = this.registerModule('resnets', new nn.ModuleList(resnets));
+  }
+  forward(x: tf.Tensor4D, temb: tf.Tensor, call: BlockCallOptions = {}): tf.Tensor4D {
+    return tf.tidy(() => {
+      let h = this.resnets.at(0).forward(x, temb, call.attention?.rng);
+      for (let i = 0; i < this.attentions.length; i++) {
+        h = this.attentions.at(i).forward(h, call.encoderHiddenStates ?? null, call.attention);
+        h = this.resnets.at(i + 1).forward(h, temb, call.attention?.rng);
+      }
+      return h;
+    });
+  }
+}
+
+/** Options of the up blocks: `prevOutputChannels` is the incoming feature size, `inChannels` the last skip's. */
+export interface UpBlockOptions extends UNetBlockOptions {
+  prevOutputChannels: number;
+  addUpsample?: boolean;
+}
+
+/** Channel counts of up-block ResNet j (diffusers: skip of the last ResNet has `inChannels` channels). */
+function upResnetInput(o: UpBlockOptions, j: number): number {
+  const skip = j === o.numLayers - 1 ? o.inChannels : o.outChannels;
+  const current = j === 0 ? o.prevOutputChannels : o.outChannels;
+  return current + skip;
+}
+
+/** ResNets over [current, skip] concatenations (+ upsampler). Keys: `resnets.<i>`, `upsamplers.0.conv`. */
+export class UpBlock2D extends nn.Module {
+  readonly resnets: nn.ModuleList<ResnetBlock2D>;
+  readonly upsamplers: nn.ModuleList<Upsample2D> | null;
+  constructor(options: UpBlockOptions) {
+    super();
+    const rng = modelRng(options, 'UpBlock2D');
+    this.resnets = this.registerModule('resnets', new nn.ModuleList<ResnetBlock2D>());
+    for (let j = 0; j < options.numLayers; j++) this.resnets.push(makeResnet(options, upResnetInput(options, j), rng));
+    this.upsamplers = options.addUpsample ?? true ? this.registerModule('upsamplers', new nn.ModuleList([new Upsample2D(options.outChannels, { rng })])) : null;
+  }
+  /**
+   * @param skips - this block's skips in production order (the last one is consumed first).
+   * @param upsampleSize - explicit `[H, W]` for the upsampler (when the latent is not divisible by 2^upsamplers).
+   */
+  forward(x: tf.Tensor4D, skips: tf.Tensor4D[], temb: tf.Tensor, call: BlockCallOptions = {}, upsampleSize?: [number, number]): tf.Tensor4D {
+    return tf.tidy(() => {
+      let h = x;
+      for (let j = 0; j < this.resnets.length; j++) {
+        const skip = skips[skips.length - 1 - j]!;
+        h = this.resnets.at(j).forward(tf.concat([h, skip], 3) as tf.Tensor4D, temb, call.attention?.rng); // [B, H, W, C + Cskip]
+      }
+      return this.upsamplers ? this.upsamplers.at(0).forward(h, upsampleSize) : h;
+    });
+  }
+}
+
+/** ResNet + Transformer2D pairs over skip concatenations (+ upsampler). Keys: `attentions.<i>`, `resnets.<i>`, `upsamplers.0.conv`. */
+export class CrossAttnUpBlock2D extends nn.Module {
+  readonly attentions: nn.ModuleList<Transformer2DModel>;
+  readonly resnets: nn.ModuleList<ResnetBlock2D>;
+  readonly upsamplers: nn.ModuleList<Upsample2D> | null;
+  constructor(options: UpBlockOptions & Omit<CrossAttnBlockOptions, keyof UNetBlockOptions>) {
+    super();
+    const rng = modelRng(options, 'CrossAttnUpBlock2D');
+    const layers = perLayer(options.transformerLayersPerBlock, options.numLayers);
+    const resnets: ResnetBlock2D[] = [];
+    const attentions: Transformer2DModel[] = [];
+    for (let j = 0; j < options.numLayers; j++) {
+      resnets.push(makeResnet(options, upResnetInput(options, j), rng));
+      attentions.push(makeTransformer(options as CrossAttnBlockOptions, options.outChannels, layers[j]!, rng));
+    }
+    this.attentions = this.registerModule('attentions', new nn.ModuleList(attentions));
+    this.resnets = this.registerModule('resnets', new nn.ModuleList(resnets));
+    this.upsamplers = options.addUpsample ?? true ? this.registerModule('upsamplers', new nn.ModuleList([new Upsample2D(options.outChannels, { rng })])) : null;
+  }
+  forward(x: tf.Tensor4D, skips: tf.Tensor4D[], temb: tf.Tensor, call: BlockCallOptions = {}, upsampleSize?: [number, number]): tf.Tensor4D {
+    return tf.tidy(() => {
+      let h = x;
+      for (let j = 0; j < this.resnets.length; j++) {
+        const skip = skips[skips.length - 1 - j]!;
+        h = this.resnets.at(j).forward(tf.concat([h, skip], 3) as tf.Tensor4D, temb, call.attention?.rng); // [B, H, W, C + Cskip]
+        h = this.attentions.at(j).forward(h, call.encoderHiddenStates ?? null, call.attention);
+      }
+      return this.upsamplers ? this.upsamplers.at(0).forward(h, upsampleSize) : h;
+    });
+  }
+}
