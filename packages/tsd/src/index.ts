@@ -1,6 +1,32 @@
 /**
- * `@consistent-avatar/tsd`.
+ * `@consistent-avatar/tsd`: Temporally-Sensitive Detail (TSD) — the Fourier high-pass filter, its normalisation
+ * for networks, and (later) the TSD encoder and the stage-2 TSDM.
  *
  * @packageDocumentation
  */
-export {};
+export {
+  extractTsd,
+  releaseTsdMagnitude,
+  type TsdImage,
+  type TsdReleaseImage,
+  type TsdResultFor,
+} from './extract-tsd.js';
+export { extractTsdTensor } from './tensor-tsd.js';
+export { normalizeTsd, type NormalizeTsdOptions, type TsdRange } from './normalize-tsd.js';
+export {
+  resolveTsdOptions,
+  TSD_DEFAULTS,
+  TSD_PAPER_PRESET,
+  TSD_RELEASE_FILTER,
+  type TsdOptions,
+  type TsdChannels,
+  type TsdOutput,
+  type TsdPreset,
+  type TsdRequest,
+  type ResolvedTsdOptions,
+} from './tsd-options.js';
+export { highPassMask, type HighPassMask, type TsdMaskKind, type TsdCentre } from './high-pass-mask.js';
+export { TsdFilter, getTsdFilter, type PlaneFill, type PlaneEmit } from './tsd-filter.js';
+export { Fft2d } from './fft2d.js';
+export { fmaExact } from './fma.js';
+export type { ImageLike, PixelData } from './image-input.js';

@@ -1,0 +1,250 @@
+import { describe, expect, it } from 'vitest';
+import ndarray from 'ndarray';
+import { Rng } from '@consistent-avatar/core';
+import { extractTsd, releaseTsdMagnitude, type TsdImage, type TsdReleaseImage } from './extract-tsd.js';
+import { Fft2d } from './fft2d.js';
+import { fmaExact } from './fma.js';
+import type { TsdOptions } from './tsd-options.js';
+import { readCases, readNpyFloat, readPngBytes, readPngFloat } from '../test/fixture-io.js';
+
+/** max |a − b| and max |b|. */
+function maxErrors(actual: ArrayLike<number>, expected: ArrayLike<number>): { err: number; ref: number } {
+  let err = 0;
+  let ref = 0;
+  for (let i = 0; i < expected.length; i++) {
+    err = Math.max(err, Math.abs(actual[i]! - expected[i]!));
+    ref = Math.max(ref, Math.abs(expected[i]!));
+  }
+  return { err, ref };
+}
+
+describe('extractTsd: parity with the numpy fixtures (test/fixtures/cases.json)', () => {
+  for (const c of readCases()) {
+    if (c.preset === 'release') {
+      it(`${c.input} preset release: identical bytes except pixels on an integer boundary`, () => {
+        const input = readPngFloat(c.input);
+        const expected = readPngBytes(c.expected);
+        const ours = extractTsd(input, { preset: 'release' });
+        expect(ours.shape).toEqual(expected.shape);
+        const [h, w] = expected.shape;
+        // Exempt pixels: pre-truncation magnitude (float64) within 1e-6 of an integer.
+        const magnitude = releaseTsdMagnitude(input);
+        const nonExemptMismatches: string[] = [];
+        let exemptMismatches = 0;
+        let maxExemptDiff = 0;
+        for (let t = 0; t < h * w; t++) {
+          const exempt = Math.abs(magnitude[t]! - Math.round(magnitude[t]!)) <= 1e-6;
+          let pixelDiffers = false;
+          for (let c3 = 0; c3 < 3; c3++) {
+            const d = Math.abs(ours.data[3 * t + c3]! - expected.data[3 * t + c3]!);
+            if (d === 0) continue;
+            pixelDiffers = true;
+            if (exempt) maxExemptDiff = Math.max(maxExemptDiff, d);
+            else nonExemptMismatches.push(`pixel [${Math.floor(t / w)}, ${t % w}] channel ${c3}: ${ours.data[3 * t + c3]} vs ${expected.data[3 * t + c3]}`);
+          }
+          if (pixelDiffers && exempt) exemptMismatches++;
+        }
+        expect(nonExemptMismatches.slice(0, 10)).toEqual([]);
+        expect(maxExemptDiff).toBeLessThanOrEqual(1); // off by one at most
+        expect(exemptMismatches).toBeLessThanOrEqual(1e-4 * h * w);
+      });
+      continue;
+    }
+    const options: TsdOptions = { mask: c.mask, radius: c.radius, channels: c.channels, output: c.output };
+    it(`${c.expected}: max abs error ≤ 1e-4 · max|reference|`, () => {
+      const input = readPngFloat(c.input);
+      const expected = readNpyFloat(c.expected);
+      const ours = extractTsd(input, options);
+      expect(ours.shape).toEqual(expected.shape);
+      expect(ours.data).toBeInstanceOf(Float32Array);
+      const { err, ref } = maxErrors(ours.data, expected.data);
+      expect(ref).toBeCloseTo(Math.max(Math.abs(c.min!), Math.abs(c.max!)), 5);
+      expect(err).toBeLessThanOrEqual(1e-4 * ref);
+    });
+  }
+
+  it('release preset: uint8 input and float input give the same bytes', () => {
+    const bytes = readPngBytes('astronaut_64.png');
+    const floats = readPngFloat('astronaut_64.png');
+    expect(Array.from(extractTsd(bytes, { preset: 'release' }).data)).toEqual(
+      Array.from(extractTsd(floats, { preset: 'release' }).data),
+    );
+  });
+});
+
+/** Brute-force 2-D DFT `Σ x·e^{sign·2πi(uk/H + vl/W)}` (unscaled) by the O((HW)²) sum. */
+function bruteDft2(xr: Float64Array, xi: Float64Array, h: number, w: number, sign: 1 | -1): [Float64Array, Float64Array] {
+  const outR = new Float64Array(h * w);
+  const outI = new Float64Array(h * w);
+  for (let u = 0; u < h; u++) {
+    for (let v = 0; v < w; v++) {
+      let sr = 0;
+      let si = 0;
+      for (let i = 0; i < h; i++) {
+        for (let j = 0; j < w; j++) {
+          const a = sign * 2 * Math.PI * ((u * i) / h + (v * j) / w);
+          sr += xr[i * w + j]! * Math.cos(a) - xi[i * w + j]! * Math.sin(a);
+          si += xr[i * w + j]! * Math.sin(a) + xi[i * w + j]! * Math.cos(a);
+        }
+      }
+      outR[u * w + v] = sr;
+      outI[u * w + v] = si;
+    }
+  }
+  return [outR, outI];
+}
+
+/** Brute-force TSD of one plane, written straight from the definition (centred DFT, explicit fftshift). */
+function bruteForceTsd(plane: Float64Array, h: number, w: number, o: Required<Omit<TsdOptions, 'preset'>>): Float64Array {
+  // F = fft2(x).
+  const [fr, fi] = bruteDft2(plane, new Float64Array(h * w), h, w, -1);
+  // Fs = fftshift(F): Fs[i] = F[(i − ⌊n/2⌋) mod n]; multiply by the mask around the centre.
+  const ci = o.centre === 'dc' ? Math.floor(h / 2) : Math.floor((h - 1) / 2);
+  const cj = o.centre === 'dc' ? Math.floor(w / 2) : Math.floor((w - 1) / 2);
+  const gr = new Float64Array(h * w);
+  const gi = new Float64Array(h * w);
+  for (let i = 0; i < h; i++) {
+    for (let j = 0; j < w; j++) {
+      const d2 = (i - ci) ** 2 + (j - cj) ** 2;
+      let m: number;
+      if (o.mask === 'gaussian') m = 1 - Math.exp(-d2 / (2 * o.radius ** 2));
+      else if (o.mask === 'circle') m = d2 <= o.radius ** 2 ? 0 : 1;
+      else m = Math.abs(i - ci) <= o.radius && Math.abs(j - cj) <= o.radius ? 0 : 1;
+      const src = ((((i - Math.floor(h / 2)) % h) + h) % h) * w + ((((j - Math.floor(w / 2)) % w) + w) % w);
+      gr[i * w + j] = fr[src]! * m;
+      gi[i * w + j] = fi[src]! * m;
+    }
+  }
+  // G = ifftshift(Gs): G[k] = Gs[(k + ⌊n/2⌋) mod n]; z = ifft2(G).
+  const ur = new Float64Array(h * w);
+  const ui = new Float64Array(h * w);
+  for (let k = 0; k < h; k++) {
+    for (let l = 0; l < w; l++) {
+      const src = ((k + Math.floor(h / 2)) % h) * w + ((l + Math.floor(w / 2)) % w);
+      ur[k * w + l] = gr[src]!;
+      ui[k * w + l] = gi[src]!;
+    }
+  }
+  const [zr, zi] = bruteDft2(ur, ui, h, w, 1);
+  return zr.map((re, t) => (o.output === 'abs' ? Math.hypot(re, zi[t]!) : re) / (h * w));
+}
+
+describe('extractTsd: any H × W (odd and non-power-of-two sizes) against a brute-force DFT', () => {
+  const h = 13;
+  const w = 18;
+  const rgb = new Rng(11).uniform(h * w * 3); // [H, W, 3] in [0, 1)
+  const image = { data: rgb, shape: [h, w, 3] };
+  const settings: Required<Omit<TsdOptions, 'preset'>>[] = [
+    { mask: 'gaussian', radius: 3, channels: 'rgb', output: 'real', centre: 'dc' },
+    { mask: 'gaussian', radius: 2.5, channels: 'luma', output: 'abs', centre: 'release' },
+    { mask: 'circle', radius: 4, channels: 'rgb', output: 'abs', centre: 'dc' },
+    { mask: 'box', radius: 2, channels: 'luma', output: 'real', centre: 'release' },
+  ];
+  for (const o of settings) {
+    it(`${h}×${w} ${o.mask} r${o.radius} ${o.channels} ${o.output} centre ${o.centre}`, () => {
+      const ours = extractTsd(image, o);
+      const planes = o.channels === 'luma' ? 1 : 3;
+      expect(ours.shape).toEqual([h, w, planes]);
+      for (let p = 0; p < planes; p++) {
+        const plane = new Float64Array(h * w);
+        for (let t = 0; t < h * w; t++) {
+          plane[t] =
+            o.channels === 'luma' ? 0.299 * rgb[3 * t]! + 0.587 * rgb[3 * t + 1]! + 0.114 * rgb[3 * t + 2]! : rgb[3 * t + p]!;
+        }
+        const expected = bruteForceTsd(plane, h, w, o);
+        const actual = Float64Array.from({ length: h * w }, (_, t) => ours.data[t * planes + p]!);
+        const { err, ref } = maxErrors(actual, expected);
+        // float32 output of float64 math: relative 1e-6 of the range.
+        expect(err).toBeLessThanOrEqual(1e-6 * ref);
+      }
+    });
+  }
+
+  it('Fft2d matches the brute-force DFT on a 7 × 9 complex input (Bluestein on both axes)', () => {
+    const plan = new Fft2d(7, 9);
+    const rng = new Rng(3);
+    const xr = Float64Array.from(rng.normal(63));
+    const xi = Float64Array.from(rng.normal(63));
+    plan.re.set(xr);
+    plan.im.set(xi);
+    plan.forward();
+    const [sr, si] = bruteDft2(xr, xi, 7, 9, -1);
+    for (let t = 0; t < 63; t++) {
+      expect(plan.re[t]).toBeCloseTo(sr[t]!, 10);
+      expect(plan.im[t]).toBeCloseTo(si[t]!, 10);
+    }
+    plan.inverse();
+    for (let t = 0; t < 63; t++) {
+      expect(plan.re[t]).toBeCloseTo(xr[t]!, 12);
+      expect(plan.im[t]).toBeCloseTo(xi[t]!, 12);
+    }
+  });
+});
+
+describe('extractTsd: batch, array and frame-stream forms agree with single images', () => {
+  const rng = new Rng(5);
+  const frames = Array.from({ length: 3 }, () => ({ data: rng.uniform(20 * 24 * 3), shape: [20, 24, 3] }));
+  const options: TsdOptions = { channels: 'luma', output: 'abs', radius: 4 };
+  const singles = frames.map((f) => extractTsd(f, options));
+  const close = (a: TsdImage, b: TsdImage): void => {
+    expect(a.shape).toEqual(b.shape);
+    const { err, ref } = maxErrors(a.data, b.data);
+    expect(err).toBeLessThanOrEqual(1e-6 * ref);
+  };
+
+  it('rank-4 [B, H, W, C] batch', () => {
+    const batch = new Float32Array(3 * 20 * 24 * 3);
+    frames.forEach((f, b) => batch.set(f.data, b * f.data.length));
+    const out = extractTsd({ data: batch, shape: [3, 20, 24, 3] }, options);
+    expect(out.shape).toEqual([3, 20, 24, 1]);
+    singles.forEach((s, b) => close(ndarray(out.data.subarray(b * 480, (b + 1) * 480), [20, 24, 1]), s));
+  });
+
+  it('array of images', () => {
+    const out = extractTsd(frames, options);
+    expect(out).toHaveLength(3);
+    out.forEach((o, b) => close(o, singles[b]!));
+  });
+
+  it('sync iterator → generator, async iterator → async generator', async () => {
+    function* gen(): Generator<(typeof frames)[number]> {
+      yield* frames;
+    }
+    async function* agen(): AsyncGenerator<(typeof frames)[number]> {
+      for (const f of frames) yield f;
+    }
+    const syncOut = [...extractTsd(gen(), options)];
+    const asyncOut: TsdImage[] = [];
+    for await (const t of extractTsd(agen(), options)) asyncOut.push(t);
+    expect(syncOut).toHaveLength(3);
+    expect(asyncOut).toHaveLength(3);
+    syncOut.forEach((o, b) => close(o, singles[b]!));
+    asyncOut.forEach((o, b) => close(o, singles[b]!));
+  });
+
+  it('release preset over a stream returns uint8 frames', () => {
+    const out = [...extractTsd(frames.values(), { preset: 'release' })] as TsdReleaseImage[];
+    expect(out[0]!.data).toBeInstanceOf(Uint8Array);
+    expect(out[0]!.shape).toEqual([20, 24, 3]);
+  });
+
+  it('strided ndarray views (a transposed image) are read correctly', () => {
+    const f = frames[0]!;
+    // Store the image as [W, H, C] and view it transposed as [H, W, C].
+    const wh = new Float32Array(f.data.length);
+    for (let i = 0; i < 20; i++) for (let j = 0; j < 24; j++) for (let c = 0; c < 3; c++) wh[(j * 20 + i) * 3 + c] = f.data[(i * 24 + j) * 3 + c]!;
+    const view = ndarray(wh, [24, 20, 3]).transpose(1, 0, 2); // [H, W, C] view
+    close(extractTsd(view, options), singles[0]!);
+  });
+});
+
+describe('fmaExact', () => {
+  it('rounds a·b + c once', () => {
+    expect(fmaExact(0.1, 10, -1)).toBe(5.551115123125783e-17);
+    expect(fmaExact(3, 4, 5)).toBe(17);
+    expect(fmaExact(-1.5, 2, 0.25)).toBe(-2.75);
+    // (1 + 2⁻⁵²)² − 1 = 2⁻⁵¹ + 2⁻¹⁰⁴ exactly; plain arithmetic loses the 2⁻¹⁰⁴ term.
+    const x = 1 + 2 ** -52;
+    expect(fmaExact(x, x, -1)).toBe(2 ** -51 + 2 ** -104);
+  });
+});
