@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import ndarray from 'ndarray';
-import { ValidationError } from '@consistent-avatar/core';
+import { expectValidationError } from '../test/expect-validation.js';
 import { normalizeTsd } from './normalize-tsd.js';
 
 describe('normalizeTsd', () => {
@@ -55,16 +55,6 @@ describe('normalizeTsd', () => {
       [() => normalizeTsd(signedTsd, '[0,1]', { scale: 0 }), 'options.scale'],
       [() => normalizeTsd(signedTsd, '[0,1]', { clip: true } as object), 'options.clip'],
     ];
-    for (const [run, argument] of bad) {
-      let caught: unknown;
-      try {
-        run();
-      } catch (e) {
-        caught = e;
-      }
-      expect(caught).toBeInstanceOf(ValidationError);
-      expect((caught as ValidationError).fn).toBe('normalizeTsd');
-      expect((caught as ValidationError).argument).toBe(argument);
-    }
+    for (const [run, argument] of bad) expectValidationError(run, 'normalizeTsd', argument);
   });
 });

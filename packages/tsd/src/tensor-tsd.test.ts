@@ -6,7 +6,7 @@ import { extractTsdTensor } from './tensor-tsd.js';
 describe('extractTsdTensor', () => {
   it('matches extractTsd on the same data, keeps the shape, and leaks no tensors', async () => {
     await useBackend('cpu');
-    const frames = tf.randomUniform([2, 12, 10, 3], 0, 1, 'float32', 7); // [B, H, W, C]
+    const frames = tf.randomUniform([2, 12, 10, 3], 0, 1, 'float32', 7) as tf.Tensor4D; // [B, H, W, C]
     const expected = extractTsd({ data: frames.dataSync() as Float32Array, shape: [2, 12, 10, 3] }, { preset: 'paper' });
     const before = tf.memory().numTensors;
     for (let k = 0; k < 3; k++) {

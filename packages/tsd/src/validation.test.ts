@@ -1,22 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import ndarray from 'ndarray';
-import { ValidationError } from '@consistent-avatar/core';
 import { extractTsd } from './extract-tsd.js';
 import type { TsdOptions } from './tsd-options.js';
+import { expectValidationError } from '../test/expect-validation.js';
 
 /** Expect a ValidationError from extractTsd naming `argument`. */
 function expectRejected(run: () => unknown, argument: string): void {
-  let caught: unknown;
-  try {
-    run();
-  } catch (e) {
-    caught = e;
-  }
-  expect(caught).toBeInstanceOf(ValidationError);
-  const error = caught as ValidationError;
-  expect(error.fn).toBe('extractTsd');
-  expect(error.argument).toBe(argument);
-  expect(error.message).toMatch(/^extractTsd: argument '/);
+  expectValidationError(run, 'extractTsd', argument);
 }
 
 const good = { data: new Float32Array(8 * 8 * 3).fill(0.5), shape: [8, 8, 3] };
