@@ -100,7 +100,7 @@ export interface CosineSearchResult {
 }
 
 /** Below this many multiply-adds (Q·N·D) `'auto'` uses the JS kernel (measured crossover, see the bench). */
-export const AUTO_JS_MAX_WORK = 1e6;
+export const AUTO_JS_MAX_WORK = 1e5;
 
 /**
  * A prepared cosine-similarity index over database vectors `[N, D]` (Eq. 7 retrieval). Stateful because the
@@ -164,11 +164,14 @@ export class CosineIndex {
     const r0 = i * this.blockRows;
     const r1 = Math.min(this.size, r0 + this.blockRows);
     const b = r1 - r0;
-    const unitT = new Float32Array(d * b); // [D, B]
-    for (let r = 0; r < b; r++) {
-      const inv = this.inverseNorms[r0 + r]!;
-      const o = (r0 + r) * d;
-      for (let j = 0; j < d; j++) unitT[j * b + r] = this.database[o + j]! * inv;
+    const unitT = new Float32Array(d * b); // [D, B]: row-major [B, D] rows scaled to unit norm, transposed
+    const tile = 64; // tiles of 64 rows keep the strided writes in cache
+    for (let t0 = 0; t0 < b; t0 += tile) {
+      const t1 = Math.min(b, t0 + tile);
+      for (let j = 0; j < d; j++) {
+        const o = j * b;
+        for (let r = t0; r < t1; r++) unitT[o + r] = this.database[(r0 + r) * d + j]! * this.inverseNorms[r0 + r]!;
+      }
     }
     return tf.tensor2d(unitT, [d, b]);
   }

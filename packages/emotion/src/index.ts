@@ -10,3 +10,5 @@ export * from './database.js';
 export * from './cosine-search.js';
 export * from './temporal-smoothing.js';
 export * from './retriever.js';
+export * from './database-file.js';
+export * from './mead.js';
