@@ -28,6 +28,8 @@ function expectClose(actual: tf.Tensor, reference: tf.Tensor, label: string): vo
 }
 
 for (const backend of ['cpu', 'wasm'] as BackendName[]) {
+  // The cpu backend runs ~20× slower: every fixture case runs on it, the extra input variants only on wasm.
+  const full = backend !== 'cpu';
   describe(`models vs diffusers fixtures (${backend})`, () => {
     beforeAll(async () => {
       await useBackend(backend);
@@ -80,7 +82,7 @@ for (const backend of ['cpu', 'wasm'] as BackendName[]) {
       const sample = npyNhwc('controlnet/in_sample.npy');
       const t = npyTensor('controlnet/in_timestep.npy');
       const text = npyTensor('controlnet/in_encoder_hidden_states.npy');
-      for (const s of ['s100', 's050']) {
+      for (const s of full ? ['s100', 's050'] : ['s100']) {
         // diffusers returns one residual per skip; the fixture stores down_0..3 and mid.
         const down = [0, 1, 2, 3].map((i) => npyNhwc(`controlnet/out_${s}_down_${i}.npy`));
         const mid = npyNhwc(`controlnet/out_${s}_mid.npy`);
@@ -109,8 +111,10 @@ for (const backend of ['cpu', 'wasm'] as BackendName[]) {
       const ref = npyNhwc(`${dir}/out_sample.npy`);
       tf.tidy(() => {
         expectClose(unet.forward(sample, t, concat), ref, 'ip concatenated');
-        expectClose(unet.forward(sample, t, { text, ipTokens: [tokens] }), ref, 'ip tuple');
-        expectClose(unet.forward(sample, t, text, { imageEmbeds: [imageEmbeds] }), ref, 'ip image_embeds');
+        if (full) {
+          expectClose(unet.forward(sample, t, { text, ipTokens: [tokens] }), ref, 'ip tuple');
+          expectClose(unet.forward(sample, t, text, { imageEmbeds: [imageEmbeds] }), ref, 'ip image_embeds');
+        }
         expectClose(unet.encoderHidProj!.forward([imageEmbeds])[0]!, tokens, 'image projection');
       });
       unet.dispose();
@@ -120,7 +124,7 @@ for (const backend of ['cpu', 'wasm'] as BackendName[]) {
       tf.tidy(() => expectClose(plain.forward(sample, t, text, { imageEmbeds: [imageEmbeds] }), ref, 'ip original checkpoint'));
       // Per-call scale 0 reproduces the plain UNet output.
       const plainRef = npyNhwc('unet/out_sample.npy');
-      tf.tidy(() => expectClose(plain.forward(sample, t, text, { imageEmbeds: [imageEmbeds], crossAttentionKwargs: { scale: 0 } }), plainRef, 'ip scale 0'));
+      if (full) tf.tidy(() => expectClose(plain.forward(sample, t, text, { imageEmbeds: [imageEmbeds], crossAttentionKwargs: { scale: 0 } }), plainRef, 'ip scale 0'));
       plain.dispose();
       tf.dispose([sample, t, concat, text, tokens, imageEmbeds, ref, plainRef]);
     });

@@ -78,26 +78,39 @@ function makeTransformer(o: CrossAttnBlockOptions, channels: number, layers: num
   });
 }
 
-/** ResNets (+ downsampler), no attention. Keys: `resnets.<i>`, `downsamplers.0.conv`. */
-export class DownBlock2D extends nn.Module {
-  readonly resnets: nn.ModuleList<ResnetBlock2D>;
-  readonly downsamplers: nn.ModuleList<Downsample2D> | null;
-  constructor(options: UNetBlockOptions & { addDownsample?: boolean; downsamplePadding?: number }) {
-    super();
-    const rng = modelRng(options, 'DownBlock2D');
-    this.resnets = this.registerModule('resnets', new nn.ModuleList<ResnetBlock2D>());
-    for (let i = 0; i < options.numLayers; i++) this.resnets.push(makeResnet(options, i === 0 ? options.inChannels : options.outChannels, rng));
-    this.downsamplers = options.addDownsample ?? true
-      ? this.registerModule('downsamplers', new nn.ModuleList([new Downsample2D(options.outChannels, { padding: options.downsamplePadding ?? 1, rng })]))
-      : null;
+/**
+ * Shared body of the two down blocks: ResNet [→ Transformer2D] per layer, then the optional downsampler. diffusers
+ * registers `attentions` before `resnets` (state-dict / processor order), which {@link DownBlockBase.build} keeps.
+ */
+abstract class DownBlockBase extends nn.Module {
+  attentions: nn.ModuleList<Transformer2DModel> | null = null;
+  resnets!: nn.ModuleList<ResnetBlock2D>;
+  downsamplers: nn.ModuleList<Downsample2D> | null = null;
+  protected build(
+    options: UNetBlockOptions & { addDownsample?: boolean; downsamplePadding?: number },
+    rng: ModelInitOptions['rng'],
+    attention: ((i: number) => Transformer2DModel) | null,
+  ): void {
+    const resnets: ResnetBlock2D[] = [];
+    const attentions: Transformer2DModel[] = [];
+    for (let i = 0; i < options.numLayers; i++) {
+      resnets.push(makeResnet(options, i === 0 ? options.inChannels : options.outChannels, rng));
+      if (attention) attentions.push(attention(i));
+    }
+    if (attention) this.attentions = this.registerModule('attentions', new nn.ModuleList(attentions));
+    this.resnets = this.registerModule('resnets', new nn.ModuleList(resnets));
+    if (options.addDownsample ?? true) {
+      this.downsamplers = this.registerModule('downsamplers', new nn.ModuleList([new Downsample2D(options.outChannels, { padding: options.downsamplePadding ?? 1, rng })]));
+    }
   }
   /** `[B, H, W, in]` → hidden `[B, H/2, W/2, out]` (or `[B, H, W, out]` without downsampler) and the skips. */
   forward(x: tf.Tensor4D, temb: tf.Tensor, call: BlockCallOptions = {}): DownBlockOutput {
     return tf.tidy(() => {
       const skips: tf.Tensor4D[] = [];
       let h = x;
-      for (const resnet of this.resnets) {
-        h = resnet.forward(h, temb, call.attention?.rng);
+      for (let i = 0; i < this.resnets.length; i++) {
+        h = this.resnets.at(i).forward(h, temb, call.attention?.rng);
+        if (this.attentions) h = this.attentions.at(i).forward(h, call.encoderHiddenStates ?? null, call.attention);
         skips.push(h);
       }
       if (this.downsamplers) {
@@ -109,43 +122,21 @@ export class DownBlock2D extends nn.Module {
   }
 }
 
+/** ResNets (+ downsampler), no attention. Keys: `resnets.<i>`, `downsamplers.0.conv`. */
+export class DownBlock2D extends DownBlockBase {
+  constructor(options: UNetBlockOptions & { addDownsample?: boolean; downsamplePadding?: number }) {
+    super();
+    this.build(options, modelRng(options, 'DownBlock2D'), null);
+  }
+}
+
 /** ResNet + Transformer2D pairs (+ downsampler). Keys: `attentions.<i>`, `resnets.<i>`, `downsamplers.0.conv`. */
-export class CrossAttnDownBlock2D extends nn.Module {
-  readonly attentions: nn.ModuleList<Transformer2DModel>;
-  readonly resnets: nn.ModuleList<ResnetBlock2D>;
-  readonly downsamplers: nn.ModuleList<Downsample2D> | null;
+export class CrossAttnDownBlock2D extends DownBlockBase {
   constructor(options: CrossAttnBlockOptions & { addDownsample?: boolean; downsamplePadding?: number }) {
     super();
     const rng = modelRng(options, 'CrossAttnDownBlock2D');
     const layers = perLayer(options.transformerLayersPerBlock, options.numLayers);
-    // diffusers registers attentions before resnets (state-dict / processor order).
-    const resnets: ResnetBlock2D[] = [];
-    const attentions: Transformer2DModel[] = [];
-    for (let i = 0; i < options.numLayers; i++) {
-      resnets.push(makeResnet(options, i === 0 ? options.inChannels : options.outChannels, rng));
-      attentions.push(makeTransformer(options, options.outChannels, layers[i]!, rng));
-    }
-    this.attentions = this.registerModule('attentions', new nn.ModuleList(attentions));
-    this.resnets = this.registerModule('resnets', new nn.ModuleList(resnets));
-    this.downsamplers = options.addDownsample ?? true
-      ? this.registerModule('downsamplers', new nn.ModuleList([new Downsample2D(options.outChannels, { padding: options.downsamplePadding ?? 1, rng })]))
-      : null;
-  }
-  forward(x: tf.Tensor4D, temb: tf.Tensor, call: BlockCallOptions = {}): DownBlockOutput {
-    return tf.tidy(() => {
-      const skips: tf.Tensor4D[] = [];
-      let h = x;
-      for (let i = 0; i < this.resnets.length; i++) {
-        h = this.resnets.at(i).forward(h, temb, call.attention?.rng);
-        h = this.attentions.at(i).forward(h, call.encoderHiddenStates ?? null, call.attention);
-        skips.push(h);
-      }
-      if (this.downsamplers) {
-        h = this.downsamplers.at(0).forward(h);
-        skips.push(h);
-      }
-      return { hidden: h, skips };
-    });
+    this.build(options, rng, (i) => makeTransformer(options, options.outChannels, layers[i]!, rng));
   }
 }
 
@@ -194,16 +185,21 @@ function upResnetInput(o: UpBlockOptions, j: number): number {
   return current + skip;
 }
 
-/** ResNets over [current, skip] concatenations (+ upsampler). Keys: `resnets.<i>`, `upsamplers.0.conv`. */
-export class UpBlock2D extends nn.Module {
-  readonly resnets: nn.ModuleList<ResnetBlock2D>;
-  readonly upsamplers: nn.ModuleList<Upsample2D> | null;
-  constructor(options: UpBlockOptions) {
-    super();
-    const rng = modelRng(options, 'UpBlock2D');
-    this.resnets = this.registerModule('resnets', new nn.ModuleList<ResnetBlock2D>());
-    for (let j = 0; j < options.numLayers; j++) this.resnets.push(makeResnet(options, upResnetInput(options, j), rng));
-    this.upsamplers = options.addUpsample ?? true ? this.registerModule('upsamplers', new nn.ModuleList([new Upsample2D(options.outChannels, { rng })])) : null;
+/** Shared body of the two up blocks: ResNet over [current, skip] [→ Transformer2D] per layer, then the upsampler. */
+abstract class UpBlockBase extends nn.Module {
+  attentions: nn.ModuleList<Transformer2DModel> | null = null;
+  resnets!: nn.ModuleList<ResnetBlock2D>;
+  upsamplers: nn.ModuleList<Upsample2D> | null = null;
+  protected build(options: UpBlockOptions, rng: ModelInitOptions['rng'], attention: ((j: number) => Transformer2DModel) | null): void {
+    const resnets: ResnetBlock2D[] = [];
+    const attentions: Transformer2DModel[] = [];
+    for (let j = 0; j < options.numLayers; j++) {
+      resnets.push(makeResnet(options, upResnetInput(options, j), rng));
+      if (attention) attentions.push(attention(j));
+    }
+    if (attention) this.attentions = this.registerModule('attentions', new nn.ModuleList(attentions));
+    this.resnets = this.registerModule('resnets', new nn.ModuleList(resnets));
+    if (options.addUpsample ?? true) this.upsamplers = this.registerModule('upsamplers', new nn.ModuleList([new Upsample2D(options.outChannels, { rng })]));
   }
   /**
    * @param skips - this block's skips in production order (the last one is consumed first).
@@ -215,40 +211,27 @@ export class UpBlock2D extends nn.Module {
       for (let j = 0; j < this.resnets.length; j++) {
         const skip = skips[skips.length - 1 - j]!;
         h = this.resnets.at(j).forward(tf.concat([h, skip], 3) as tf.Tensor4D, temb, call.attention?.rng); // [B, H, W, C + Cskip]
+        if (this.attentions) h = this.attentions.at(j).forward(h, call.encoderHiddenStates ?? null, call.attention);
       }
       return this.upsamplers ? this.upsamplers.at(0).forward(h, upsampleSize) : h;
     });
   }
 }
 
+/** ResNets over [current, skip] concatenations (+ upsampler). Keys: `resnets.<i>`, `upsamplers.0.conv`. */
+export class UpBlock2D extends UpBlockBase {
+  constructor(options: UpBlockOptions) {
+    super();
+    this.build(options, modelRng(options, 'UpBlock2D'), null);
+  }
+}
+
 /** ResNet + Transformer2D pairs over skip concatenations (+ upsampler). Keys: `attentions.<i>`, `resnets.<i>`, `upsamplers.0.conv`. */
-export class CrossAttnUpBlock2D extends nn.Module {
-  readonly attentions: nn.ModuleList<Transformer2DModel>;
-  readonly resnets: nn.ModuleList<ResnetBlock2D>;
-  readonly upsamplers: nn.ModuleList<Upsample2D> | null;
+export class CrossAttnUpBlock2D extends UpBlockBase {
   constructor(options: UpBlockOptions & Omit<CrossAttnBlockOptions, keyof UNetBlockOptions>) {
     super();
     const rng = modelRng(options, 'CrossAttnUpBlock2D');
     const layers = perLayer(options.transformerLayersPerBlock, options.numLayers);
-    const resnets: ResnetBlock2D[] = [];
-    const attentions: Transformer2DModel[] = [];
-    for (let j = 0; j < options.numLayers; j++) {
-      resnets.push(makeResnet(options, upResnetInput(options, j), rng));
-      attentions.push(makeTransformer(options as CrossAttnBlockOptions, options.outChannels, layers[j]!, rng));
-    }
-    this.attentions = this.registerModule('attentions', new nn.ModuleList(attentions));
-    this.resnets = this.registerModule('resnets', new nn.ModuleList(resnets));
-    this.upsamplers = options.addUpsample ?? true ? this.registerModule('upsamplers', new nn.ModuleList([new Upsample2D(options.outChannels, { rng })])) : null;
-  }
-  forward(x: tf.Tensor4D, skips: tf.Tensor4D[], temb: tf.Tensor, call: BlockCallOptions = {}, upsampleSize?: [number, number]): tf.Tensor4D {
-    return tf.tidy(() => {
-      let h = x;
-      for (let j = 0; j < this.resnets.length; j++) {
-        const skip = skips[skips.length - 1 - j]!;
-        h = this.resnets.at(j).forward(tf.concat([h, skip], 3) as tf.Tensor4D, temb, call.attention?.rng); // [B, H, W, C + Cskip]
-        h = this.attentions.at(j).forward(h, call.encoderHiddenStates ?? null, call.attention);
-      }
-      return this.upsamplers ? this.upsamplers.at(0).forward(h, upsampleSize) : h;
-    });
+    this.build(options, rng, (j) => makeTransformer(options as CrossAttnBlockOptions, options.outChannels, layers[j]!, rng));
   }
 }
