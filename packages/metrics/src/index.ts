@@ -17,3 +17,26 @@ export {
 export { mse, mseFrames, type MseOptions } from './mse.js';
 export { psnr, psnrFrames, type PsnrOptions } from './psnr.js';
 export { ssim, ssimFrames, type SsimOptions, type SsimVariant } from './ssim.js';
+export { loadOpenCv, type OpenCv, type CvMat } from './opencv.js';
+export {
+  FarnebackFlow,
+  FARNEBACK_DEFAULTS,
+  resolveFarnebackConfig,
+  type FarnebackConfig,
+  type FlowField,
+} from './farneback.js';
+export {
+  meanFlowMagnitude,
+  flowMagnitudeCurve,
+  curveAgreement,
+  type CurveAgreement,
+  type FlowRegionOptions,
+} from './flow-curve.js';
+export { endPointError } from './end-point-error.js';
+export { warpingError, type WarpingErrorOptions, type WarpingErrorResult } from './warping-error.js';
+export {
+  temporalConsistency,
+  type TemporalConsistencyOptions,
+  type TemporalConsistencyResult,
+} from './temporal-consistency.js';
+export { flowCurveSvg, type PlotSeries, type FlowPlotOptions } from './flow-plot.js';
