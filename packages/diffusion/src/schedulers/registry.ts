@@ -7,8 +7,12 @@
  * ```ts
  * import { schedulerFromConfig } from '@consistent-avatar/diffusion';
  * const lcm = schedulerFromConfig({ _class_name: 'LCMScheduler', original_inference_steps: 50 });
- * const again = schedulerFromConfig(JSON.parse(JSON.stringify(lcm.toJSON())));  // round trip
- * const fromSd = schedulerFromConfig(sdSchedulerConfig, { className: 'LCMScheduler' }); // LCM-LoRA style
+ * const again = schedulerFromConfig(JSON.stringify(lcm.toJSON()));            // JSON round trip
+ * // SD 1.5's scheduler_config.json names PNDMScheduler; build LCM from it (diffusers `LCMScheduler.from_config`):
+ * const sd15 = { _class_name: 'PNDMScheduler', beta_start: 0.00085, beta_end: 0.012, beta_schedule: 'scaled_linear',
+ *   num_train_timesteps: 1000, set_alpha_to_one: false, skip_prk_steps: true, steps_offset: 1, clip_sample: false };
+ * const fromSd = schedulerFromConfig(sd15, { className: 'LCMScheduler' });
+ * fromSd.setTimesteps(4); // [999, 759, 499, 259]
  * ```
  */
 import { readFileSync } from 'node:fs';

@@ -9,12 +9,13 @@
  *
  * @example
  * ```ts
- * import { tf } from '@consistent-avatar/core';
+ * import { tf, Rng } from '@consistent-avatar/core';
  * import { DDPMScheduler } from '@consistent-avatar/diffusion';
- * const scheduler = new DDPMScheduler();               // any subclass
- * const x0 = tf.ones([2, 8, 8, 4]);
- * const noise = tf.randomNormal([2, 8, 8, 4], 0, 1, 'float32', 7);
+ * const scheduler = new DDPMScheduler();                  // any subclass
+ * const x0 = tf.ones([2, 8, 8, 4]);                       // [B, H, W, C]
+ * const noise = tf.tensor(new Rng(7).normal(512), [2, 8, 8, 4]);
  * const noisy = scheduler.addNoise(x0, noise, [10, 900]); // one timestep per batch item
+ * const target = scheduler.getVelocity(x0, noise, [10, 900]); // v-prediction training target
  * ```
  */
 import { tf, ValidationError, type Rng } from '@consistent-avatar/core';

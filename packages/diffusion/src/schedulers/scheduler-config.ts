@@ -5,8 +5,11 @@
  *
  * @example
  * ```ts
- * import { resolveSchedulerConfig, BASE_CONFIG_FIELDS } from '@consistent-avatar/diffusion';
- * const config = resolveSchedulerConfig('MyScheduler', { num_train_timesteps: 1000, … }, BASE_CONFIG_FIELDS, {});
+ * import { resolveSchedulerConfig, BASE_CONFIG_FIELDS, DDIM_DEFAULTS } from '@consistent-avatar/diffusion';
+ * const config = resolveSchedulerConfig('MyScheduler', DDIM_DEFAULTS, BASE_CONFIG_FIELDS, { steps_offset: 1, skip_prk_steps: true });
+ * console.log(config.steps_offset, 'skip_prk_steps' in config); // 1 false
+ * resolveSchedulerConfig('MyScheduler', DDIM_DEFAULTS, BASE_CONFIG_FIELDS, { beta_schedule: 'cosine' });
+ * // throws ValidationError: MyScheduler: argument 'config.beta_schedule' expected one of 'linear', …, got "cosine"
  * ```
  */
 import { ValidationError } from '@consistent-avatar/core';
