@@ -27,6 +27,7 @@ export {
   type NoiseScheduleConfig,
 } from './schedulers/beta-schedules.js';
 export { spacedTimesteps, roundHalfEven, TIMESTEP_SPACINGS } from './schedulers/timestep-spacing.js';
+export { resolveSchedulerConfig, BASE_CONFIG_FIELDS, type ConfigField } from './schedulers/scheduler-config.js';
 export { SchedulerBase } from './schedulers/scheduler-base.js';
 export { DDPMScheduler, DDPM_DEFAULTS, type DDPMSchedulerConfig, type DDPMVarianceType } from './schedulers/ddpm.js';
 export { DDIMScheduler, DDIM_DEFAULTS, type DDIMSchedulerConfig } from './schedulers/ddim.js';
@@ -52,3 +53,83 @@ export {
   denoisingCutoff,
   type TimestepSplit,
 } from './schedulers/handoff.js';
+// Networks: SD-compatible UNet, VAE, attention processors, IP-Adapter (src/models).
+export { nchwToNhwc, nhwcToNchw } from './models/layout.js';
+export { modelRng, ZeroRng, type ModelInitOptions } from './models/init.js';
+export { timestepEmbedding, TimestepEmbedding, type TimestepEmbeddingOptions, type TimestepEmbeddingModuleOptions } from './models/embeddings.js';
+export { ResnetBlock2D, type ResnetBlock2DOptions } from './models/resnet.js';
+export { Downsample2D, Upsample2D, upsampleNearest2x } from './models/resampling.js';
+export { Attention, type AttentionOptions } from './models/attention.js';
+export {
+  AttnProcessor,
+  IPAdapterAttnProcessor,
+  isTextAndImageTokens,
+  type AttentionProcessor,
+  type AttentionCallOptions,
+  type EncoderHiddenStates,
+  type TextAndImageTokens,
+  type IPAdapterAttnProcessorOptions,
+} from './models/attention-processors.js';
+export {
+  GEGLU,
+  FeedForward,
+  BasicTransformerBlock,
+  Transformer2DModel,
+  type BasicTransformerBlockOptions,
+  type Transformer2DModelOptions,
+} from './models/transformer-2d.js';
+export {
+  DownBlock2D,
+  CrossAttnDownBlock2D,
+  UNetMidBlock2DCrossAttn,
+  UpBlock2D,
+  CrossAttnUpBlock2D,
+  type UNetBlockOptions,
+  type CrossAttnBlockOptions,
+  type UpBlockOptions,
+  type DownBlockOutput,
+  type BlockCallOptions,
+} from './models/unet-blocks.js';
+export {
+  UNet2DConditionModel,
+  UNET_2D_CONDITION_DEFAULTS,
+  SD15_UNET_CONFIG,
+  resolveUNetConfig,
+  type UNet2DConditionConfig,
+  type UNetForwardOptions,
+  type UNetDownBlockType,
+  type UNetUpBlockType,
+} from './models/unet-2d-condition.js';
+export { DownEncoderBlock2D, UpDecoderBlock2D, UNetMidBlock2D, type VaeBlockOptions } from './models/vae-blocks.js';
+export {
+  AutoencoderKL,
+  Encoder,
+  Decoder,
+  DiagonalGaussianDistribution,
+  AUTOENCODER_KL_DEFAULTS,
+  SD_VAE_CONFIG,
+  resolveAutoencoderKLConfig,
+  type AutoencoderKLConfig,
+  type LatentAutoencoder,
+  type LatentDistribution,
+} from './models/vae.js';
+export { IdentityAutoencoder } from './models/identity-autoencoder.js';
+export { ImageProjection, MultiIPAdapterImageProjection, type ImageProjectionOptions } from './models/image-projection.js';
+export {
+  attachIPAdapter,
+  detachIPAdapter,
+  setIPAdapterScale,
+  convertIPAdapterStateDict,
+  loadIPAdapter,
+  type AttachIPAdapterOptions,
+} from './models/ip-adapter.js';
+export {
+  fromPretrained,
+  savePretrained,
+  readModelConfig,
+  findWeightsFile,
+  loadWeightsFile,
+  WEIGHT_FILE_NAMES,
+  type FromPretrainedOptions,
+  type PretrainedModelClass,
+} from './models/pretrained.js';
