@@ -12,3 +12,4 @@ export * from './temporal-smoothing.js';
 export * from './retriever.js';
 export * from './database-file.js';
 export * from './mead.js';
+export * from './clip-tokenizer.js';
