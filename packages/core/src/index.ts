@@ -90,3 +90,44 @@ export {
   type WritePngOptions,
 } from './io/png.js';
 
+// Stage 1: the synthetic head (procedural, FLAME-compatible; labelled "synthetic" everywhere).
+export {
+  SyntheticHead,
+  createSyntheticHead,
+  syntheticFlameArrays,
+  syntheticIdentityShape,
+  SYNTHETIC_NUM_SHAPE,
+  SYNTHETIC_NUM_EXPRESSION,
+  type SyntheticHeadOptions,
+  type SyntheticFrameParams,
+} from './head/synthetic-head.js';
+export { buildSyntheticTopology, type SyntheticTopology } from './head/geometry.js';
+export { SYNTHETIC_EXPRESSION_NAMES, SYNTHETIC_SHAPE_NAMES, syntheticBlendshapes } from './head/blendshapes.js';
+export { SYNTHETIC_FACE, syntheticSurfacePoint } from './head/surface.js';
+export {
+  buildSyntheticTexture,
+  wrinkledTexture,
+  syntheticAppearance,
+  WRINKLE_DRIVERS,
+  type SyntheticTexture,
+  type SyntheticAppearance,
+} from './head/texture.js';
+export {
+  MEAD_EMOTIONS,
+  SYNTHETIC_EMOTION_PROTOTYPES,
+  syntheticEmotionExpression,
+  type MeadEmotion,
+} from './head/emotions.js';
+export { readJson, writeJsonAtomic, findJsonErrorOffset } from './io/json.js';
+export {
+  saveCheckpoint,
+  loadCheckpoint,
+  listCheckpoints,
+  latestCheckpoint,
+  checkpointName,
+  parseCheckpointStep,
+  CheckpointManager,
+  CHECKPOINT_FILES,
+  type CheckpointData,
+  type LoadedCheckpoint,
+} from './io/checkpoint.js';

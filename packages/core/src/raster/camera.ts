@@ -114,8 +114,8 @@ export function lookAtCamera(o: {
   };
   const cross = (a: number[], b: number[]) => [a[1]! * b[2]! - a[2]! * b[1]!, a[2]! * b[0]! - a[0]! * b[2]!, a[0]! * b[1]! - a[1]! * b[0]!];
   const z = norm(sub(o.target, o.eye)); // forward
-  const x = norm(cross(z, up.map((u) => -u))); // right (y points down in OpenCV)
-  const y = cross(z, x); // down
+  const x = norm(cross(z, up)); // right
+  const y = cross(z, x); // down (OpenCV)
   const c2w = [x[0]!, y[0]!, z[0]!, o.eye[0], x[1]!, y[1]!, z[1]!, o.eye[1], x[2]!, y[2]!, z[2]!, o.eye[2], 0, 0, 0, 1];
   const cam: PinholeCamera = {
     width: o.width, height: o.height, fx: o.fx, fy: o.fy,

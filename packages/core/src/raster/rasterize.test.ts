@@ -155,6 +155,14 @@ describe('rasterize', () => {
     expect(Math.abs(total1 - total3) / total1).toBeLessThan(0.05);
   });
 
+  it('lookAtCamera puts world up at the top of the image and the subject\'s left (+x seen from +z) on the right', () => {
+    const cam = lookAtCamera({ eye: [0, 0, 2], target: [0, 0, 0], fx: 100, fy: 100, width: 64, height: 64 });
+    const { pixels, depth } = projectPoints(cam, new Float32Array([0, 0.5, 0, 0.5, 0, 0]));
+    expect(pixels[1]).toBeLessThan(32); // +y above the centre
+    expect(pixels[2]).toBeGreaterThan(32); // +x right of the centre
+    expect(depth[0]).toBeCloseTo(2, 6);
+  });
+
   it('bilinear texture sampling hits texel centres exactly', () => {
     const tex = { width: 4, height: 2, channels: 3, data: Float32Array.from({ length: 24 }, (_, i) => i) };
     const out = new Float32Array(3);
