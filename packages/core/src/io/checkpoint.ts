@@ -1,0 +1,288 @@
+/**
+ * Training checkpoints as folders:
+ *
+ * ```
+ * step-000300/
+ *   config.json             the model / run config (any JSON)
+ *   model.safetensors       parameters by dotted name (Module.stateDict())
+ *   optimizer.safetensors   optional: optimiser tensors (Adam.stateTensors())
+ *   state.json              optional: step, RNG state, optimiser JSON, anything JSON
+ * ```
+ *
+ * Writes are atomic at the folder level: everything is written into `<dir>.tmp-<pid>-<n>` and then renamed into
+ * place; an existing checkpoint of the same name is moved aside first and removed only after the new one is in
+ * place (and restored if that rename fails). A crash or kill at any point leaves the previous checkpoint complete
+ * and loadable; leftovers are folders whose names are not `step-NNNNNN` and are ignored (and removed by
+ * {@link CheckpointManager} once their process is gone).
+ *
+ * Everything works on plain records `name → tf.Tensor`, so an `nn.Module` (`stateDict()` / `loadStateDict()`) and
+ * an optimiser (`stateTensors()` / `loadState()`) plug in directly.
+ *
+ * @example
+ * ```ts
+ * import { CheckpointManager, nn, Adam, Rng } from '@consistent-avatar/core';
+ * const model = new nn.Linear(4, 2, { rng: new Rng(0) });
+ * const optimizer = new Adam(model, { lr: 1e-3 });
+ * const checkpoints = new CheckpointManager('runs/tsdm', { keepLast: 3 });
+ * // resume if a checkpoint exists
+ * const last = checkpoints.loadLatest();
+ * if (last) { model.loadStateDict(last.tensors); optimizer.loadState(last.optimizerTensors!, last.state!.optimizer as { step: number }); }
+ * // … train …
+ * checkpoints.save(300, { config: { lr: 1e-3 }, tensors: model.stateDict(), optimizerTensors: optimizer.stateTensors(),
+ *   state: { step: 300, optimizer: optimizer.stateJson() } });
+ * ```
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { tf } from '../backend/tf.js';
+import { FormatError, ValidationError } from '../errors.js';
+import { readJson, writeJsonAtomic } from './json.js';
+import { loadSafetensorsAsTensors, writeSafetensors, type SafetensorsWritable } from './safetensors.js';
+
+/** File names inside a checkpoint folder. */
+export const CHECKPOINT_FILES = {
+  config: 'config.json',
+  model: 'model.safetensors',
+  optimizer: 'optimizer.safetensors',
+  state: 'state.json',
+} as const;
+
+/** What {@link saveCheckpoint} writes. Tensors are read, not disposed. */
+export interface CheckpointData {
+  /** Any JSON value (the model / run config). */
+  config: unknown;
+  /** Model tensors by name (e.g. `module.stateDict()`); float32 / int32 / bool, or typed-array records. */
+  tensors: Record<string, SafetensorsWritable>;
+  /** Optimiser tensors by name (e.g. `adam.stateTensors()`). */
+  optimizerTensors?: Record<string, SafetensorsWritable>;
+  /** Anything JSON: step, RNG state (`rng.getState()`), optimiser JSON, data-loader position … */
+  state?: Record<string, unknown>;
+  /** String metadata stored in the safetensors headers (`format: 'pt'` is added). */
+  metadata?: Record<string, string>;
+}
+
+/** What {@link loadCheckpoint} returns. The caller owns (and disposes) the tensors. */
+export interface LoadedCheckpoint {
+  /** The folder that was loaded. */
+  dir: string;
+  config: unknown;
+  tensors: Record<string, tf.Tensor>;
+  optimizerTensors?: Record<string, tf.Tensor>;
+  state?: Record<string, unknown>;
+}
+
+let counter = 0;
+
+/** Folder name of the checkpoint for `step`: `step-000123` (at least 6 digits). */
+export function checkpointName(step: number): string {
+  if (!Number.isSafeInteger(step) || step < 0) throw new ValidationError('checkpointName', 'step', 'a non-negative integer', step);
+  return `step-${String(step).padStart(6, '0')}`;
+}
+
+/** The step of a checkpoint folder name (`step-000123` → 123), or null for anything else (temporaries included). */
+export function parseCheckpointStep(name: string): number | null {
+  const match = /^step-(\d{6,})$/.exec(name);
+  return match ? Number(match[1]) : null;
+}
+
+function isComplete(dir: string): boolean {
+  return fs.existsSync(path.join(dir, CHECKPOINT_FILES.config)) && fs.existsSync(path.join(dir, CHECKPOINT_FILES.model));
+}
+
+/** A sibling `<dir>.old-*` left by a save that was killed between its two renames (complete, by construction). */
+function interruptedSwap(dir: string): string | null {
+  const parent = path.dirname(dir);
+  const prefix = `${path.basename(dir)}.old-`;
+  if (!fs.existsSync(parent)) return null;
+  const candidates = fs.readdirSync(parent).filter((n) => n.startsWith(prefix)).map((n) => path.join(parent, n));
+  return candidates.find(isComplete) ?? null;
+}
+
+/**
+ * Write a checkpoint folder atomically (see the module docs). If `dir` exists it is replaced only once the new
+ * checkpoint is complete. Returns `dir`.
+ */
+export function saveCheckpoint(dir: string, data: CheckpointData): string {
+  const fn = 'saveCheckpoint';
+  if (typeof dir !== 'string' || dir.length === 0) throw new ValidationError(fn, 'dir', 'a non-empty path', dir);
+  if (data === null || typeof data !== 'object') throw new ValidationError(fn, 'data', '{config, tensors, …}', data);
+  if (data.tensors === null || typeof data.tensors !== 'object') {
+    throw new ValidationError(fn, 'data.tensors', 'a record of name → tensor', data.tensors);
+  }
+  if (data.state !== undefined && (data.state === null || typeof data.state !== 'object' || Array.isArray(data.state))) {
+    throw new ValidationError(fn, 'data.state', 'a JSON object', data.state);
+  }
+  const target = path.resolve(dir);
+  fs.mkdirSync(path.dirname(target), { recursive: true });
+  // A previous save killed between its renames left the old checkpoint aside: put it back first.
+  const aside = fs.existsSync(target) ? null : interruptedSwap(target);
+  if (aside) fs.renameSync(aside, target);
+
+  const tmp = `${target}.tmp-${process.pid}-${counter++}`;
+  fs.rmSync(tmp, { recursive: true, force: true });
+  fs.mkdirSync(tmp);
+  try {
+    // 1. Everything into the temporary folder.
+    const metadata = { format: 'pt', ...(data.metadata ?? {}) };
+    writeJsonAtomic(path.join(tmp, CHECKPOINT_FILES.config), data.config ?? null);
+    writeSafetensors(path.join(tmp, CHECKPOINT_FILES.model), data.tensors, metadata);
+    if (data.optimizerTensors) writeSafetensors(path.join(tmp, CHECKPOINT_FILES.optimizer), data.optimizerTensors, metadata);
+    if (data.state) writeJsonAtomic(path.join(tmp, CHECKPOINT_FILES.state), data.state);
+    syncDirectory(tmp);
+    // 2. Swap it into place; the old folder is removed only after the new one is there.
+    if (fs.existsSync(target)) {
+      const old = `${target}.old-${process.pid}-${counter++}`;
+      fs.renameSync(target, old);
+      try {
+        fs.renameSync(tmp, target);
+      } catch (error) {
+        fs.renameSync(old, target);
+        throw error;
+      }
+      fs.rmSync(old, { recursive: true, force: true });
+    } else {
+      fs.renameSync(tmp, target);
+    }
+    syncDirectory(path.dirname(target));
+  } catch (error) {
+    fs.rmSync(tmp, { recursive: true, force: true });
+    throw error;
+  }
+  return dir;
+}
+
+/** fsync a directory so renames inside it are durable (best effort: not every platform allows it). */
+function syncDirectory(dir: string): void {
+  let fd: number | null = null;
+  try {
+    fd = fs.openSync(dir, 'r');
+    fs.fsyncSync(fd);
+  } catch {
+    // Windows cannot open directories; durability then rests on the OS.
+  } finally {
+    if (fd !== null) fs.closeSync(fd);
+  }
+}
+
+/**
+ * Load a checkpoint folder written by {@link saveCheckpoint} (tensors as float32 / int32 / bool tfjs tensors).
+ * Missing or malformed files raise {@link FormatError}. If `dir` is absent because a save was killed between its
+ * two renames, the set-aside copy is loaded.
+ */
+export function loadCheckpoint(dir: string, options: { optimizer?: boolean } = {}): LoadedCheckpoint {
+  if (typeof dir !== 'string' || dir.length === 0) throw new ValidationError('loadCheckpoint', 'dir', 'a non-empty path', dir);
+  let source = path.resolve(dir);
+  if (!fs.existsSync(source)) source = interruptedSwap(source) ?? source;
+  if (!fs.existsSync(source) || !fs.statSync(source).isDirectory()) {
+    throw new FormatError('checkpoint', dir, 'no such checkpoint folder');
+  }
+  for (const required of [CHECKPOINT_FILES.config, CHECKPOINT_FILES.model]) {
+    if (!fs.existsSync(path.join(source, required))) throw new FormatError('checkpoint', dir, `missing ${required}`);
+  }
+  const config = readJson(path.join(source, CHECKPOINT_FILES.config));
+  const statePath = path.join(source, CHECKPOINT_FILES.state);
+  const state = fs.existsSync(statePath)
+    ? readJson(statePath, (v) => {
+        if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new Error('state.json must hold a JSON object');
+        return v as Record<string, unknown>;
+      })
+    : undefined;
+  const tensors = loadSafetensorsAsTensors(path.join(source, CHECKPOINT_FILES.model));
+  const loaded: LoadedCheckpoint = { dir: source, config, tensors, state };
+  const optimizerPath = path.join(source, CHECKPOINT_FILES.optimizer);
+  if ((options.optimizer ?? true) && fs.existsSync(optimizerPath)) {
+    try {
+      loaded.optimizerTensors = loadSafetensorsAsTensors(optimizerPath);
+    } catch (error) {
+      tf.dispose(Object.values(tensors));
+      throw error;
+    }
+  }
+  return loaded;
+}
+
+/** Complete checkpoints (`step-NNNNNN` folders with config + model) in `runDir`, by ascending step. */
+export function listCheckpoints(runDir: string): Array<{ step: number; dir: string }> {
+  if (typeof runDir !== 'string' || runDir.length === 0) throw new ValidationError('listCheckpoints', 'runDir', 'a non-empty path', runDir);
+  if (!fs.existsSync(runDir)) return [];
+  const found: Array<{ step: number; dir: string }> = [];
+  for (const name of fs.readdirSync(runDir)) {
+    const step = parseCheckpointStep(name);
+    const dir = path.join(runDir, name);
+    if (step !== null && fs.statSync(dir).isDirectory() && isComplete(dir)) found.push({ step, dir });
+  }
+  return found.sort((a, b) => a.step - b.step);
+}
+
+/** The folder of the latest complete checkpoint in `runDir`, or null when there is none. */
+export function latestCheckpoint(runDir: string): string | null {
+  const all = listCheckpoints(runDir);
+  return all.length > 0 ? all[all.length - 1]!.dir : null;
+}
+
+function processIsAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Saves `step-NNNNNN` checkpoints into a run folder and keeps the last `keepLast` (default 3). Also removes
+ * temporary folders left by processes that no longer exist.
+ */
+export class CheckpointManager {
+  readonly runDir: string;
+  readonly keepLast: number;
+
+  constructor(runDir: string, options: { keepLast?: number } = {}) {
+    if (typeof runDir !== 'string' || runDir.length === 0) throw new ValidationError('CheckpointManager', 'runDir', 'a non-empty path', runDir);
+    const keepLast = options.keepLast ?? 3;
+    if (!Number.isInteger(keepLast) || keepLast < 1) {
+      throw new ValidationError('CheckpointManager', 'options.keepLast', 'an integer >= 1', keepLast);
+    }
+    this.runDir = runDir;
+    this.keepLast = keepLast;
+  }
+
+  /** Save the checkpoint for `step`, then prune older ones and stale temporaries. Returns its folder. */
+  save(step: number, data: CheckpointData): string {
+    const dir = saveCheckpoint(path.join(this.runDir, checkpointName(step)), data);
+    this.prune();
+    return dir;
+  }
+
+  /** Complete checkpoints by ascending step. */
+  list(): Array<{ step: number; dir: string }> {
+    return listCheckpoints(this.runDir);
+  }
+
+  /** Folder of the latest complete checkpoint, or null. */
+  latest(): string | null {
+    return latestCheckpoint(this.runDir);
+  }
+
+  /** Load the latest complete checkpoint, or null when the run has none (a fresh start). */
+  loadLatest(options: { optimizer?: boolean } = {}): LoadedCheckpoint | null {
+    const dir = this.latest();
+    return dir ? loadCheckpoint(dir, options) : null;
+  }
+
+  /** Remove all but the newest `keepLast` checkpoints and temporaries of dead processes. */
+  prune(): void {
+    const all = this.list();
+    for (const { dir } of all.slice(0, Math.max(0, all.length - this.keepLast))) fs.rmSync(dir, { recursive: true, force: true });
+    if (!fs.existsSync(this.runDir)) return;
+    for (const name of fs.readdirSync(this.runDir)) {
+      // `<step>.tmp-<pid>-<n>`: an unfinished save; `<step>.old-<pid>-<n>`: a replaced copy not yet removed (kept
+      // while its checkpoint folder is missing, since loadCheckpoint / saveCheckpoint recover it then).
+      const match = /^(step-\d+)\.(tmp|old)-(\d+)-\d+$/.exec(name);
+      if (!match || processIsAlive(Number(match[3]))) continue;
+      if (match[2] === 'tmp' || fs.existsSync(path.join(this.runDir, match[1]!))) {
+        fs.rmSync(path.join(this.runDir, name), { recursive: true, force: true });
+      }
+    }
+  }
+}
