@@ -131,16 +131,3 @@ export {
   type CheckpointData,
   type LoadedCheckpoint,
 } from './io/checkpoint.js';
-export { readJson, writeJsonAtomic, findJsonErrorOffset } from './io/json.js';
-export {
-  saveCheckpoint,
-  loadCheckpoint,
-  listCheckpoints,
-  latestCheckpoint,
-  checkpointName,
-  parseCheckpointStep,
-  CheckpointManager,
-  CHECKPOINT_FILES,
-  type CheckpointData,
-  type LoadedCheckpoint,
-} from './io/checkpoint.js';
