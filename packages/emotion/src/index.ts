@@ -13,3 +13,4 @@ export * from './retriever.js';
 export * from './database-file.js';
 export * from './mead.js';
 export * from './clip-tokenizer.js';
+export * from './clip-text-model.js';
