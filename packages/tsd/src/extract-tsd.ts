@@ -14,11 +14,37 @@ import { releaseTsdFromMagnitude, releaseTsdMagnitudeOfView } from './release-ts
 import { getTsdFilter, type PlaneEmit } from './tsd-filter.js';
 import { resolveTsdOptions, type ResolvedTsdOptions, type TsdOptions, type TsdRequest } from './tsd-options.js';
 
-/** A float TSD: `[H, W, P]` (or `[B, H, W, P]` for a rank-4 batch), P = 1 for luma, else the input's C (≤ 3). */
+/**
+ * A float TSD: `[H, W, P]` (or `[B, H, W, P]` for a rank-4 batch), P = 1 for luma, else the input's C (≤ 3).
+ *
+ * @example
+ * ```ts
+ * import { extractTsd, type TsdImage } from '@consistent-avatar/tsd';
+ * const tsd: TsdImage = extractTsd({ data: new Float32Array(48), shape: [4, 4, 3] });
+ * console.log(tsd.shape, tsd.get(0, 0, 0)); // [ 4, 4, 1 ] 0
+ * ```
+ */
 export type TsdImage = ndarray.NdArray<Float32Array>;
-/** The released TSD PNG pixels: uint8 `[H, W, 3]` (or `[B, H, W, 3]`), R = G = scaled magnitude, B = 0. */
+/**
+ * The released TSD PNG pixels: uint8 `[H, W, 3]` (or `[B, H, W, 3]`), R = G = scaled magnitude, B = 0.
+ *
+ * @example
+ * ```ts
+ * import { extractTsd, type TsdReleaseImage } from '@consistent-avatar/tsd';
+ * const png: TsdReleaseImage = extractTsd({ data: new Uint8Array(48), shape: [4, 4, 3] }, { preset: 'release' });
+ * console.log(png.get(0, 0, 2)); // 255: an all-black frame has max = min = 0, so everything scales to 255
+ * ```
+ */
 export type TsdReleaseImage = ndarray.NdArray<Uint8Array>;
-/** The result type for given options: uint8 for `preset: 'release'`, float32 otherwise. */
+/**
+ * The result type for given options: uint8 for `preset: 'release'`, float32 otherwise.
+ *
+ * @example
+ * ```ts
+ * import type { TsdResultFor } from '@consistent-avatar/tsd';
+ * type Png = TsdResultFor<{ preset: 'release' }>; // TsdReleaseImage
+ * ```
+ */
 export type TsdResultFor<O> = O extends { preset: 'release' } ? TsdReleaseImage : TsdImage;
 
 const FN = 'extractTsd';

@@ -14,13 +14,40 @@
  * @packageDocumentation
  */
 
-/** The mask shape. */
+/**
+ * The mask shape.
+ *
+ * @example
+ * ```ts
+ * import { highPassMask, type TsdMaskKind } from '@consistent-avatar/tsd';
+ * const kind: TsdMaskKind = 'box';
+ * console.log(highPassMask(16, 16, kind, 2, 'dc').weights[1]); // 0 (inside the box)
+ * ```
+ */
 export type TsdMaskKind = 'gaussian' | 'circle' | 'box';
 
-/** Where the mask is centred in the fftshift-ed spectrum (see the module comment). */
+/**
+ * Where the mask is centred in the fftshift-ed spectrum (see the module comment).
+ *
+ * @example
+ * ```ts
+ * import { highPassMask, type TsdCentre } from '@consistent-avatar/tsd';
+ * const centre: TsdCentre = 'release';
+ * console.log(highPassMask(8, 8, 'circle', 1, centre).weights[0]); // 1 (DC is √2 bins from the off-by-one centre)
+ * ```
+ */
 export type TsdCentre = 'dc' | 'release';
 
-/** A mask stored in the *unshifted* layout of `fft2` output, row-major `[H, W]`, index 0 = DC. */
+/**
+ * A mask stored in the *unshifted* layout of `fft2` output, row-major `[H, W]`, index 0 = DC.
+ *
+ * @example
+ * ```ts
+ * import { highPassMask } from '@consistent-avatar/tsd';
+ * const { weights, hermitian } = highPassMask(6, 9, 'gaussian', 2, 'dc');
+ * console.log(weights.length, hermitian); // 54 true
+ * ```
+ */
 export interface HighPassMask {
   /** `[H, W]` row-major weights, `ifftshift` of the centred mask. */
   readonly weights: Float64Array;

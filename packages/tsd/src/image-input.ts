@@ -9,12 +9,28 @@
  */
 import { ValidationError } from '@consistent-avatar/core';
 
-/** Pixel storage accepted by the TSD functions. */
+/**
+ * Pixel storage accepted by the TSD functions.
+ *
+ * @example
+ * ```ts
+ * import type { PixelData } from '@consistent-avatar/tsd';
+ * const bytes: PixelData = new Uint8Array(12); // 0..255, divided by 255 on read
+ * ```
+ */
 export type PixelData = Float32Array | Float64Array | Uint8Array | Uint8ClampedArray;
 
 /**
  * An image or batch: an `ndarray` (any strides) or a plain object with contiguous row-major `data` and `shape`
  * `[H, W, C]` (one image) or `[B, H, W, C]` (a batch).
+ *
+ * @example
+ * ```ts
+ * import ndarray from 'ndarray';
+ * import type { ImageLike } from '@consistent-avatar/tsd';
+ * const plain: ImageLike = { data: new Float32Array(2 * 2 * 3), shape: [2, 2, 3] };
+ * const view: ImageLike = ndarray(new Float32Array(2 * 2 * 3), [2, 2, 3]).transpose(1, 0, 2);
+ * ```
  */
 export interface ImageLike {
   readonly data: PixelData;

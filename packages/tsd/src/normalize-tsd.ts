@@ -25,10 +25,27 @@
 import ndarray from 'ndarray';
 import { ValidationError } from '@consistent-avatar/core';
 
-/** Target range. */
+/**
+ * Target range.
+ *
+ * @example
+ * ```ts
+ * import type { TsdRange } from '@consistent-avatar/tsd';
+ * const forControlNet: TsdRange = '[0,1]';
+ * const forVae: TsdRange = '[-1,1]';
+ * ```
+ */
 export type TsdRange = '[-1,1]' | '[0,1]';
 
-/** Options of {@link normalizeTsd}. */
+/**
+ * Options of {@link normalizeTsd}.
+ *
+ * @example
+ * ```ts
+ * import type { NormalizeTsdOptions } from '@consistent-avatar/tsd';
+ * const forSequences: NormalizeTsdOptions = { mode: 'fixed', scale: 0.5, signed: true };
+ * ```
+ */
 export interface NormalizeTsdOptions {
   /** `'fixed'` (default; temporally consistent) or `'minmax'` (per image). */
   mode?: 'fixed' | 'minmax';

@@ -12,11 +12,26 @@ import { Fft2d } from './fft2d.js';
 import { highPassMask, type HighPassMask } from './high-pass-mask.js';
 import type { ResolvedTsdOptions } from './tsd-options.js';
 
-/** Fills a `[H, W]` float64 buffer with one input plane. */
+/**
+ * Fills a `[H, W]` float64 buffer with one input plane.
+ *
+ * @example
+ * ```ts
+ * import type { PlaneFill } from '@consistent-avatar/tsd';
+ * const ramp: PlaneFill = (target) => target.forEach((_, t) => (target[t] = t / target.length));
+ * ```
+ */
 export type PlaneFill = (target: Float64Array) => void;
 /**
  * Receives one filtered plane: `re` (and `im`, or `null` when the result is real by symmetry), `[H, W]` float64.
  * The buffers are reused by the next transform: copy what you need.
+ *
+ * @example
+ * ```ts
+ * import type { PlaneEmit } from '@consistent-avatar/tsd';
+ * const keep = new Float64Array(64 * 64);
+ * const magnitude: PlaneEmit = (re, im) => re.forEach((v, t) => (keep[t] = Math.hypot(v, im ? im[t] : 0)));
+ * ```
  */
 export type PlaneEmit = (re: Float64Array, im: Float64Array | null) => void;
 

@@ -9,10 +9,27 @@
 import { ValidationError } from '@consistent-avatar/core';
 import type { TsdCentre, TsdMaskKind } from './high-pass-mask.js';
 
-/** Which planes are filtered: one luma plane `0.299R + 0.587G + 0.114B`, or every channel on its own. */
+/**
+ * Which planes are filtered: one luma plane `0.299R + 0.587G + 0.114B`, or every channel on its own.
+ *
+ * @example
+ * ```ts
+ * import { extractTsd, type TsdChannels } from '@consistent-avatar/tsd';
+ * const channels: TsdChannels = 'rgb';
+ * console.log(extractTsd({ data: new Float32Array(48), shape: [4, 4, 3] }, { channels }).shape); // [ 4, 4, 3 ]
+ * ```
+ */
 export type TsdChannels = 'luma' | 'rgb';
 
-/** What is kept of the complex inverse transform `z`: the magnitude `|z|` or the real part `Re z`. */
+/**
+ * What is kept of the complex inverse transform `z`: the magnitude `|z|` or the real part `Re z`.
+ *
+ * @example
+ * ```ts
+ * import type { TsdOutput } from '@consistent-avatar/tsd';
+ * const output: TsdOutput = 'real'; // signed, zero-mean TSD
+ * ```
+ */
 export type TsdOutput = 'abs' | 'real';
 
 /**
@@ -27,10 +44,25 @@ export type TsdOutput = 'abs' | 'real';
  *   detail, so the TSD is a *linear* function of the frame (small frame changes give proportionally small TSD
  *   changes, and it is zero-mean), whereas `abs` rectifies edges into double ridges; `'rgb'` fills the three input
  *   channels that the VAE / ControlNet / encoder expect with real colour detail instead of R = G, B = 0.
+ *
+ * @example
+ * ```ts
+ * import { extractTsd, type TsdPreset } from '@consistent-avatar/tsd';
+ * const preset: TsdPreset = 'paper';
+ * const tsd = extractTsd({ data: new Float32Array(48).fill(0.5), shape: [4, 4, 3] }, { preset });
+ * ```
  */
 export type TsdPreset = 'release' | 'paper';
 
-/** Options of {@link extractTsd}. Every field is optional; see {@link TSD_DEFAULTS}. */
+/**
+ * Options of {@link extractTsd}. Every field is optional; see {@link TSD_DEFAULTS}.
+ *
+ * @example
+ * ```ts
+ * import type { TsdOptions } from '@consistent-avatar/tsd';
+ * const options: TsdOptions = { mask: 'circle', radius: 4, channels: 'rgb', output: 'abs' }; // as in cases.json
+ * ```
+ */
 export interface TsdOptions {
   /** Mask shape: `'gaussian'` (default, `1 − exp(−d²/2ω²)`), `'circle'` or `'box'`. */
   mask?: TsdMaskKind;
@@ -46,7 +78,16 @@ export interface TsdOptions {
   preset?: TsdPreset;
 }
 
-/** Fully resolved filter options (no preset). */
+/**
+ * Fully resolved filter options (no preset).
+ *
+ * @example
+ * ```ts
+ * import { resolveTsdOptions } from '@consistent-avatar/tsd';
+ * const request = resolveTsdOptions('myFunction', { radius: 4 });
+ * if (request.kind === 'filter') console.log(request.options.radius); // 4
+ * ```
+ */
 export interface ResolvedTsdOptions {
   readonly mask: TsdMaskKind;
   readonly radius: number;
@@ -89,7 +130,16 @@ export const TSD_PAPER_PRESET: ResolvedTsdOptions = Object.freeze({
   centre: 'dc',
 });
 
-/** The filter inside `preset: 'release'` (applied to the 8-bit luma plane, in 0..255 units). */
+/**
+ * The filter inside `preset: 'release'` (applied to the 8-bit luma plane, in 0..255 units).
+ *
+ * @example
+ * ```ts
+ * import { TSD_RELEASE_FILTER, highPassMask } from '@consistent-avatar/tsd';
+ * const { mask, radius, centre } = TSD_RELEASE_FILTER;
+ * console.log(highPassMask(512, 512, mask, radius, centre).weights[0].toFixed(5)); // 0.00995 (DC leak)
+ * ```
+ */
 export const TSD_RELEASE_FILTER: ResolvedTsdOptions = Object.freeze({
   mask: 'gaussian',
   radius: 10,
@@ -107,7 +157,15 @@ const ALLOWED: Record<Exclude<keyof TsdOptions, 'radius'>, readonly string[]> = 
 };
 const KNOWN_KEYS = ['mask', 'radius', 'channels', 'output', 'centre', 'preset'];
 
-/** Resolved options: either the release preset or a plain filter. */
+/**
+ * Resolved options: either the release preset or a plain filter.
+ *
+ * @example
+ * ```ts
+ * import { resolveTsdOptions } from '@consistent-avatar/tsd';
+ * console.log(resolveTsdOptions('myFunction', { preset: 'release' })); // { kind: 'release' }
+ * ```
+ */
 export type TsdRequest = { readonly kind: 'release' } | { readonly kind: 'filter'; readonly options: ResolvedTsdOptions };
 
 /**

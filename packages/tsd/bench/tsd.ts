@@ -1,0 +1,101 @@
+/**
+ * bench/tsd: the Fourier TSD filter, ours (extractTsd) against numpy's FFT (pocketfft, float64) running the same
+ * filter in the same run, through /usr/bin/python3 and bench/tsd_numpy.py.
+ *
+ * Workloads: one 512×512 RGB image (the astronaut fixture) and a 100-frame 256×256 sequence (a crop sliding over
+ * the same photograph, fed to extractTsd as a frame stream, so the cached mask / FFT plan is reused), each with
+ * the `paper` settings (gaussian ω = 10, rgb, real) and the released code's filter (gaussian ω = 10, luma, abs).
+ * Reports the median seconds per frame over repeats and the ratio ours ÷ numpy (lower is better).
+ *
+ *   node --import tsx packages/tsd/bench/tsd.ts [--repeats 5]
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { readPng } from '@consistent-avatar/core';
+import { extractTsd, type TsdOptions } from '../src/index.js';
+
+const here = (rel: string): string => fileURLToPath(new URL(rel, import.meta.url));
+const args = process.argv.slice(2);
+const repeatsArg = args.indexOf('--repeats');
+const repeats = repeatsArg >= 0 ? Number(args[repeatsArg + 1]) : 5;
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+// 1. Inputs: the 512² photograph and 100 sliding 256² crops of it.
+const photo = readPng(here('../test/fixtures/astronaut_512.png'), { channels: 3 }); // [512, 512, 3] in [0, 1]
+const frames = Array.from({ length: 100 }, (_, k) => {
+  const data = new Float32Array(256 * 256 * 3); // [256, 256, 3]
+  const top = 2 * k;
+  const left = k;
+  for (let i = 0; i < 256; i++) {
+    data.set(photo.data.subarray(((top + i) * 512 + left) * 3, ((top + i) * 512 + left + 256) * 3), i * 256 * 3);
+  }
+  return { data, shape: [256, 256, 3] };
+});
+
+const settings: { name: string; options: TsdOptions; numpy: string[] }[] = [
+  { name: 'paper (gaussian ω=10, rgb, real)', options: { preset: 'paper' }, numpy: ['gaussian', '10', 'rgb', 'real'] },
+  {
+    name: 'released filter (gaussian ω=10, luma, abs)',
+    options: { mask: 'gaussian', radius: 10, channels: 'luma', output: 'abs' },
+    numpy: ['gaussian', '10', 'luma', 'abs'],
+  },
+];
+
+/** Median seconds per frame of `run` (which processes `count` frames), after one warm-up run. */
+function timeOurs(run: () => void, count: number): number {
+  run();
+  const times: number[] = [];
+  for (let r = 0; r < repeats; r++) {
+    const t0 = performance.now();
+    run();
+    times.push((performance.now() - t0) / 1000 / count);
+  }
+  return median(times);
+}
+
+/** numpy's median seconds per frame for raw float32 frames [n, h, w, 3]. */
+function timeNumpy(dir: string, name: string, data: Float32Array[], h: number, w: number, filter: string[]): number {
+  const file = join(dir, `${name}.f32`);
+  const all = new Float32Array(data.length * h * w * 3);
+  data.forEach((d, n) => all.set(d, n * h * w * 3));
+  writeFileSync(file, all);
+  const result = spawnSync(
+    '/usr/bin/python3',
+    [here('./tsd_numpy.py'), file, String(data.length), String(h), String(w), ...filter, String(repeats)],
+    { encoding: 'utf8' },
+  );
+  if (result.status !== 0) throw new Error(`numpy reference failed: ${result.stderr}`);
+  return (JSON.parse(result.stdout) as { seconds_per_frame: number }).seconds_per_frame;
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'tsd-bench-'));
+const rows: { workload: string; setting: string; ours: number; numpy: number }[] = [];
+try {
+  for (const s of settings) {
+    // 2. One 512×512 RGB image.
+    const ours512 = timeOurs(() => void extractTsd({ data: photo.data, shape: [512, 512, 3] }, s.options), 1);
+    const numpy512 = timeNumpy(dir, 'photo', [photo.data], 512, 512, s.numpy);
+    rows.push({ workload: '512² image', setting: s.name, ours: ours512, numpy: numpy512 });
+    // 3. The 100-frame 256² sequence as a frame stream.
+    const oursSeq = timeOurs(() => {
+      for (const tsd of extractTsd(frames.values(), s.options)) void tsd;
+    }, frames.length);
+    const numpySeq = timeNumpy(dir, 'sequence', frames.map((f) => f.data), 256, 256, s.numpy);
+    rows.push({ workload: '100 × 256² stream', setting: s.name, ours: oursSeq, numpy: numpySeq });
+  }
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+console.log(`TSD filter, ${cpus().length} cores (${cpus()[0]?.model ?? 'cpu'}), Node ${process.version}, repeats ${repeats}`);
+console.log('| workload | setting | ours ms/frame | numpy ms/frame | ours ÷ numpy |');
+console.log('|---|---|---|---|---|');
+for (const r of rows) {
+  console.log(
+    `| ${r.workload} | ${r.setting} | ${(r.ours * 1e3).toFixed(2)} | ${(r.numpy * 1e3).toFixed(2)} | ${(r.ours / r.numpy).toFixed(2)} |`,
+  );
+}
