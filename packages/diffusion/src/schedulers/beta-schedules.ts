@@ -133,6 +133,13 @@ export type NoiseScheduleConfig = Pick<
  * @param config - the noise-schedule fields of a scheduler config.
  * @param fn - name of the calling function for error messages.
  * @throws ValidationError for an unknown `beta_schedule` or `trained_betas` of the wrong length.
+ * @example
+ * ```ts
+ * import { computeBetas } from '@consistent-avatar/diffusion';
+ * const betas = computeBetas({ num_train_timesteps: 1000, beta_start: 0.0001, beta_end: 0.02,
+ *   beta_schedule: 'linear', trained_betas: null, rescale_betas_zero_snr: false });
+ * console.log(betas[0], betas[999]); // 0.00009999999747378752 0.019999999552965164 (float32 of 1e-4, 0.02)
+ * ```
  */
 export function computeBetas(config: NoiseScheduleConfig, fn = 'computeBetas'): Float32Array {
   const T = config.num_train_timesteps;

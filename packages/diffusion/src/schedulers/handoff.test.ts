@@ -3,7 +3,7 @@
  * rules in reference-notes §5–6 (not from this code).
  */
 import { describe, expect, it } from 'vitest';
-import { ValidationError } from '@consistent-avatar/core';
+import { ValidationError, tf } from '@consistent-avatar/core';
 import { DDIMScheduler } from './ddim.js';
 import { LCMScheduler } from './lcm.js';
 import { DDPMScheduler } from './ddpm.js';
@@ -49,6 +49,20 @@ describe('SDXL ensemble-of-experts hand-off (40 steps, 0.8)', () => {
       const refiner = splitForDenoisingStart(scheduler.timesteps, f, 1000);
       expect([...base.timesteps, ...refiner.timesteps]).toEqual([...scheduler.timesteps]);
     }
+  });
+
+  it('setBeginIndex hands a latent to LCM mid-schedule: steps continue from that index, the last adds no noise', () => {
+    const lcm = new LCMScheduler();
+    lcm.setTimesteps(4); // [999, 759, 499, 259]
+    const refinerPart = splitForDenoisingStart(lcm.timesteps, 0.6, 1000); // cutoff round(1000 − 600) = 400: t < 400 → [259]
+    expect(refinerPart.timesteps).toEqual([259]);
+    lcm.setBeginIndex(2);
+    expect(() => lcm.step(tf.zeros([1, 2]), 259, tf.zeros([1, 2]))).toThrow(/timestep 499 \(step 2/);
+    lcm.setBeginIndex(refinerPart.beginIndex);
+    const x = tf.ones([1, 2]);
+    const { prevSample, denoised } = lcm.step(tf.zeros([1, 2]), 259, x); // last step: no noise source needed
+    expect(Array.from(prevSample.dataSync())).toEqual(Array.from(denoised.dataSync()));
+    tf.dispose([x, prevSample, denoised]);
   });
 
   it('second-order schedulers get one more refiner step when the count is even', () => {

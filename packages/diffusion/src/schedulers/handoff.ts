@@ -74,6 +74,12 @@ export function strengthStartIndex(numInferenceSteps: number, strength: number, 
  * @param scheduler - any {@link Scheduler}.
  * @param numInferenceSteps - n.
  * @param strength - in (0, 1]; 1 runs the full schedule.
+ * @example
+ * ```ts
+ * import { DDIMScheduler, timestepsForStrength } from '@consistent-avatar/diffusion';
+ * const split = timestepsForStrength(new DDIMScheduler({ steps_offset: 1 }), 50, 0.3);
+ * console.log(split.numInferenceSteps, split.timesteps[0]); // 15 281 — noise the clean latent at t = 281
+ * ```
  */
 export function timestepsForStrength(scheduler: Scheduler, numInferenceSteps: number, strength: number): TimestepSplit {
   checkStrength('timestepsForStrength', strength);
@@ -93,6 +99,11 @@ export function denoisingCutoff(fraction: number, numTrainTimesteps: number): nu
  * @param timesteps - the full schedule (descending).
  * @param fraction - f in (0, 1), e.g. 0.8.
  * @param numTrainTimesteps - T (1000).
+ * @example
+ * ```ts
+ * // SD/SDXL 40-step "leading" schedule 976, 951, …, 1:
+ * splitForDenoisingEnd(scheduler.timesteps, 0.8, 1000); // { timesteps: [976, …, 201], numInferenceSteps: 32, cutoff: 200 }
+ * ```
  */
 export function splitForDenoisingEnd(timesteps: readonly number[], fraction: number, numTrainTimesteps: number): TimestepSplit {
   const fn = 'splitForDenoisingEnd';
@@ -112,6 +123,11 @@ export function splitForDenoisingEnd(timesteps: readonly number[], fraction: num
  * @param fraction - f in (0, 1), e.g. 0.8.
  * @param numTrainTimesteps - T (1000).
  * @param order - the scheduler's order (1 for DDPM / DDIM / LCM).
+ * @example
+ * ```ts
+ * const refiner = splitForDenoisingStart(scheduler.timesteps, 0.8, 1000); // [176, 151, …, 1], beginIndex 32
+ * scheduler.setBeginIndex(refiner.beginIndex); // then step through refiner.timesteps on the handed-over latent
+ * ```
  */
 export function splitForDenoisingStart(
   timesteps: readonly number[],

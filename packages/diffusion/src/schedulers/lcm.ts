@@ -88,6 +88,12 @@ export interface LCMSetTimestepsOptions extends SetTimestepsOptions {
  * @param timestep - t (integer or not).
  * @param timestepScaling - s (10).
  * @returns `[cSkip, cOut]` in float64; c_skip(0) = 1, c_out(0) = 0.
+ * @example
+ * ```ts
+ * import { lcmBoundaryScalings } from '@consistent-avatar/diffusion';
+ * lcmBoundaryScalings(0);   // [1, 0]
+ * lcmBoundaryScalings(999); // [2.505e-9, 0.9999999987]
+ * ```
  */
 export function lcmBoundaryScalings(timestep: number, timestepScaling = 10): [number, number] {
   const scaled = timestep * timestepScaling;
