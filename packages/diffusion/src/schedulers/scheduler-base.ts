@@ -56,6 +56,7 @@ export abstract class SchedulerBase<C extends BaseSchedulerConfig> implements Sc
 
   protected constructor(className: SchedulerClassName, config: C) {
     this.className = className;
+    if (Array.isArray(config.trained_betas)) Object.freeze(config.trained_betas);
     this.config = Object.freeze(config);
     this.betas = computeBetas(config, className);
     this.alphasCumprod = alphasCumprodFromBetas(this.betas);
