@@ -131,3 +131,13 @@ export {
   type CheckpointData,
   type LoadedCheckpoint,
 } from './io/checkpoint.js';
+export {
+  createProgress,
+  formatDuration,
+  type ProgressEvent,
+  type OnProgress,
+  type ProgressOptions,
+  type ProgressReporter,
+  type ProgressStream,
+} from './progress.js';
+export { writeRunManifest, gitState, type RunManifest, type RunManifestInput } from './manifest.js';
