@@ -14,3 +14,6 @@ export * from './database-file.js';
 export * from './mead.js';
 export * from './clip-tokenizer.js';
 export * from './clip-text-model.js';
+export * from './text-encoder.js';
+export * from './clip-emotion-encoder.js';
+export * from './label-embedding.js';

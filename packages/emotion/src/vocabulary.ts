@@ -15,21 +15,19 @@
  *
  * @packageDocumentation
  */
-import { ValidationError } from '@consistent-avatar/core';
+import { MEAD_EMOTIONS, ValidationError, type MeadEmotion } from '@consistent-avatar/core';
 
 /**
  * MEAD's eight emotions, in the order the MEAD paper lists them and the folder names of the dataset
- * (`{actor}/video/front/{emotion}/level_{n}/…`).
+ * (`{actor}/video/front/{emotion}/level_{n}/…`). The same constant as core's (the synthetic head's prototypes use
+ * it), re-exported here so the vocabulary has one source of truth.
  *
  * @example
  * ```ts
  * MEAD_EMOTIONS.indexOf('happy'); // 4
  * ```
  */
-export const MEAD_EMOTIONS = ['angry', 'disgusted', 'contempt', 'fear', 'happy', 'neutral', 'sad', 'surprised'] as const;
-
-/** One of MEAD's eight emotion labels (a folder name of the dataset). */
-export type MeadEmotion = (typeof MEAD_EMOTIONS)[number];
+export { MEAD_EMOTIONS, type MeadEmotion };
 
 /**
  * The seven-class MEAD vocabulary (MEAD order without `contempt`), the label set of NED's MEAD database.
