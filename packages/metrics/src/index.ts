@@ -40,3 +40,4 @@ export {
   type TemporalConsistencyResult,
 } from './temporal-consistency.js';
 export { flowCurveSvg, type PlotSeries, type FlowPlotOptions } from './flow-plot.js';
+export { Lpips, lpipsFrames, type LpipsNet, type LpipsOptions, type LpipsResult } from './lpips.js';
