@@ -141,3 +141,25 @@ export {
   type ProgressStream,
 } from './progress.js';
 export { writeRunManifest, gitState, type RunManifest, type RunManifestInput } from './manifest.js';
+// Stage 1: datasets (INSTA / NeRFace / IMAvatar layouts) and the synthetic dataset generator.
+export { splitLastFrames, resolveInside, type AvatarDataset, type AvatarFrame } from './datasets/common.js';
+export {
+  readInstaDataset,
+  writeInstaDataset,
+  type ReadInstaOptions,
+  type InstaFrameInput,
+  type InstaDatasetInput,
+} from './datasets/insta.js';
+export { readNerfaceDataset, writeNerfaceDataset, type NerfaceFrameInput } from './datasets/nerface.js';
+export { readImavatarDataset, writeImavatarDataset, type ImavatarFrameInput } from './datasets/imavatar.js';
+export {
+  synthesizeDataset,
+  scriptPerformance,
+  trackPerformance,
+  syntheticCamera,
+  readSyntheticTruth,
+  type SynthesizeOptions,
+  type PerformanceFrame,
+  type TrackedFrame,
+  type SyntheticTruth,
+} from './datasets/synthesize.js';
