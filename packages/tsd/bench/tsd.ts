@@ -3,7 +3,8 @@
  * filter in the same run, through /usr/bin/python3 and bench/tsd_numpy.py.
  *
  * Workloads: one 512×512 RGB image (the astronaut fixture) and a 100-frame 256×256 sequence (a crop sliding over
- * the same photograph, fed to extractTsd as a frame stream, so the cached mask / FFT plan is reused), each with
+ * the same photograph, fed to extractTsd as a frame stream, so the cached mask / FFT plan is reused), plus a
+ * 500×500 crop (not a power of two: Bluestein's algorithm in ndarray-fft, mixed radix in pocketfft), each with
  * the `paper` settings (gaussian ω = 10, rgb, real) and the released code's filter (gaussian ω = 10, luma, abs).
  * Reports the median seconds per frame over repeats and the ratio ours ÷ numpy (lower is better).
  *
@@ -35,6 +36,9 @@ const frames = Array.from({ length: 100 }, (_, k) => {
   }
   return { data, shape: [256, 256, 3] };
 });
+
+const crop500 = { data: new Float32Array(500 * 500 * 3), shape: [500, 500, 3] }; // [500, 500, 3]
+for (let i = 0; i < 500; i++) crop500.data.set(photo.data.subarray(i * 512 * 3, (i * 512 + 500) * 3), i * 500 * 3);
 
 const settings: { name: string; options: TsdOptions; numpy: string[] }[] = [
   { name: 'paper (gaussian ω=10, rgb, real)', options: { preset: 'paper' }, numpy: ['gaussian', '10', 'rgb', 'real'] },
@@ -86,6 +90,10 @@ try {
     }, frames.length);
     const numpySeq = timeNumpy(dir, 'sequence', frames.map((f) => f.data), 256, 256, s.numpy);
     rows.push({ workload: '100 × 256² stream', setting: s.name, ours: oursSeq, numpy: numpySeq });
+    // 4. A non-power-of-two size (Bluestein path): a 500×500 crop.
+    const oursOdd = timeOurs(() => void extractTsd(crop500, s.options), 1);
+    const numpyOdd = timeNumpy(dir, 'crop500', [crop500.data], 500, 500, s.numpy);
+    rows.push({ workload: '500² image (not 2ⁿ)', setting: s.name, ours: oursOdd, numpy: numpyOdd });
   }
 } finally {
   rmSync(dir, { recursive: true, force: true });
