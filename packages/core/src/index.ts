@@ -163,3 +163,11 @@ export {
   type TrackedFrame,
   type SyntheticTruth,
 } from './datasets/synthesize.js';
+export {
+  writeFrames,
+  writeVideo,
+  hasFfmpeg,
+  type WriteFramesOptions,
+  type WriteVideoOptions,
+  type WriteVideoResult,
+} from './io/video.js';

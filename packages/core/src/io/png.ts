@@ -162,8 +162,11 @@ export function readPngTensor(source: string | Uint8Array, options: ReadPngOptio
   return tf.tensor3d(image.data, [image.height, image.width, image.channels], 'float32');
 }
 
-/** Normalise writer input to {width, height, channels, data}. */
-function imageFromInput(fn: string, image: PngInput): { width: number; height: number; channels: number; data: ArrayLike<number> } {
+/**
+ * Normalise writer input (tensor [H, W] / [H, W, C] or {width, height, channels, data}) to
+ * {width, height, channels, data}, validating it; `fn` names the caller in errors. Shared with the video writers.
+ */
+export function imageFromInput(fn: string, image: PngInput): { width: number; height: number; channels: number; data: ArrayLike<number> } {
   if (image instanceof tf.Tensor) {
     if (image.isDisposed) throw new ValidationError(fn, 'image', 'a tensor that is not disposed', image);
     const rank2 = image.rank === 2;
