@@ -17,3 +17,5 @@ export * from './clip-text-model.js';
 export * from './text-encoder.js';
 export * from './clip-emotion-encoder.js';
 export * from './label-embedding.js';
+export * from './classification-metrics.js';
+export * from './synthetic.js';
