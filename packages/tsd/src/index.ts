@@ -30,3 +30,4 @@ export { TsdFilter, getTsdFilter, type PlaneFill, type PlaneEmit } from './tsd-f
 export { Fft2d } from './fft2d.js';
 export { fmaExact } from './fma.js';
 export type { ImageLike, PixelData } from './image-input.js';
+export { TsdEncoder, TSD_ENCODER_DEFAULTS, type TsdEncoderConfig } from './encoder.js';
