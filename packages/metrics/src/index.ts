@@ -41,3 +41,19 @@ export {
 } from './temporal-consistency.js';
 export { flowCurveSvg, type PlotSeries, type FlowPlotOptions } from './flow-plot.js';
 export { Lpips, lpipsFrames, type LpipsNet, type LpipsOptions, type LpipsResult } from './lpips.js';
+export {
+  FaceAnalyzer,
+  FACE_EMOTIONS,
+  type FaceEmotion,
+  type FaceAnalysis,
+  type FaceAnalyzerOptions,
+} from './face-analyzer.js';
+export {
+  faceConsistency,
+  compareFaces,
+  cosineSimilarity,
+  MESH_REGIONS,
+  type FaceConsistencyResult,
+  type FaceFrameComparison,
+} from './face-consistency.js';
+export { procrustes2d, applySimilarity2d, type Similarity2D } from './procrustes.js';
