@@ -57,3 +57,10 @@ export {
   type FaceFrameComparison,
 } from './face-consistency.js';
 export { procrustes2d, applySimilarity2d, type Similarity2D } from './procrustes.js';
+export {
+  poseExpressionError,
+  evaluatePoseExpression,
+  type PoseExpressionEstimator,
+  type PoseExpressionCodes,
+  type PoseExpressionErrorResult,
+} from './pose-expression.js';
