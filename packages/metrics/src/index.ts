@@ -64,3 +64,10 @@ export {
   type PoseExpressionCodes,
   type PoseExpressionErrorResult,
 } from './pose-expression.js';
+export {
+  evaluate,
+  type EvaluateOptions,
+  type EvaluationReport,
+  type EvaluationRow,
+  type EvaluationSummary,
+} from './evaluate.js';

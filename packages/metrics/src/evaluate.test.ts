@@ -1,0 +1,90 @@
+import { describe, expect, it } from 'vitest';
+import { initBackend, Rng } from '@consistent-avatar/core';
+import { evaluate } from './evaluate.js';
+import { Lpips } from './lpips.js';
+import { mse } from './mse.js';
+import { ssim } from './ssim.js';
+import type { MetricImage } from './image.js';
+import type { PoseExpressionEstimator } from './pose-expression.js';
+import { fixture, readPngImage } from '../test/png.js';
+
+const ref = readPngImage(fixture('metrics/astronaut256_ref.png'));
+/** Shift right by dx pixels (edge-replicated): a 3-frame "real" video panning slowly. */
+const pan = (img: MetricImage, dx: number): MetricImage => {
+  const { height, width, channels } = img;
+  const data = new Float32Array(img.data.length);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const sx = Math.max(0, x - dx);
+      for (let c = 0; c < channels; c++) data[(y * width + x) * channels + c] = img.data[(y * width + sx) * channels + c]!;
+    }
+  }
+  return { data, height, width, channels };
+};
+const real = [0, 2, 4].map((dx) => pan(ref, dx));
+const generated = real.map((f, i) => {
+  const noise = new Rng(40 + i).normal(f.data.length, 0, 0.02);
+  return { ...f, data: f.data.map((v, j) => Math.min(1, Math.max(0, v + noise[j]!))) };
+});
+
+describe('evaluate', () => {
+  it('minimal run: image quality + temporal, with notes for what was not computed', async () => {
+    const r = await evaluate(generated, real, { stripFrames: 2 });
+    expect(r.perFrame).toHaveLength(3);
+    expect(r.perFrame[1]!.mse).toBeCloseTo(mse(generated[1]!, real[1]!), 12);
+    expect(r.summary.ssim).toBeCloseTo((ssim(generated[0]!, real[0]!) + ssim(generated[1]!, real[1]!) + ssim(generated[2]!, real[2]!)) / 3, 12);
+    expect(r.summary.lpips).toBeNull();
+    expect(r.summary.faces).toBeNull();
+    expect(r.summary.notes.join(' ')).toMatch(/LPIPS not computed/);
+    expect(r.perFrame[2]!.flowEpe).toBeNull(); // last frame has no pair
+    expect(r.perFrame[0]!.flowMagnitudeReference).toBeGreaterThan(1); // the pan moves 2 px per frame
+    const csv = r.csv.trim().split('\n');
+    expect(csv).toHaveLength(4);
+    expect(csv[0]!.split(',')).toHaveLength(19);
+    expect(csv[1]!.split(',')).toHaveLength(19);
+    expect(JSON.parse(r.json).frames).toBe(3);
+    expect(r.markdown).toMatch(/\| PSNR ↑ \| \d+\.\d\d \| dB \|/);
+    expect(r.html).toContain('<svg');
+    expect(r.html.match(/data:image\/png;base64,/g)).toHaveLength(4);
+  });
+
+  it('full run: LPIPS, faces and PE / EE; failures reported, not invented', async () => {
+    await initBackend('wasm');
+    const lpips = Lpips.fromSafetensors(fixture('lpips/alex/model.safetensors.gz'));
+    const estimator: PoseExpressionEstimator = {
+      specificationVersion: 'v1',
+      name: 'test estimator (mean colour)',
+      expressionSize: 3,
+      async estimate(frames) {
+        return frames.map((f) => {
+          const m = [0, 0, 0];
+          for (let i = 0; i < f.data.length; i++) m[i % 3]! += f.data[i]! / (f.height * f.width);
+          return { pose: new Float32Array(6), expression: Float32Array.from(m) };
+        });
+      },
+    };
+    // Frame 2 of the generated video is blank: the face analyser must report it as a failure.
+    const gen = [generated[0]!, generated[1]!, { ...generated[2]!, data: new Float32Array(256 * 256 * 3).fill(0.5) }];
+    const r = await evaluate(gen, real, { lpips, faces: true, poseExpression: estimator, temporal: false, stripFrames: 0 });
+    lpips.dispose();
+    expect(r.summary.lpips!.net).toBe('alex');
+    expect(r.perFrame.every((row) => row.lpips !== null && row.lpips >= 0)).toBe(true);
+    expect(r.summary.faces!.failures.generated).toEqual([2]);
+    expect(r.summary.faces!.comparedFrames).toBe(2);
+    expect(r.perFrame[2]!.faceFound).toEqual({ generated: false, reference: true });
+    expect(r.perFrame[2]!.identitySimilarity).toBeNull();
+    expect(r.summary.faces!.identitySimilarity!).toBeGreaterThan(0.8);
+    expect(r.summary.poseExpression!.pe).toBe(0);
+    expect(r.summary.poseExpression!.ee).toBeGreaterThan(0);
+    expect(r.summary.temporal).toBeNull();
+    expect(r.markdown).toMatch(/CSIM/);
+    expect(r.summary.notes.join(' ')).toMatch(/no face found in 1 generated/);
+    expect(r.html).not.toContain('<svg');
+  });
+
+  it('validates inputs', async () => {
+    await expect(evaluate([], [])).rejects.toThrow(/evaluate: argument 'generated'/);
+    await expect(evaluate(real, real.slice(0, 2))).rejects.toThrow(/evaluate: argument 'reference'/);
+    await expect(evaluate(real, real, { stripFrames: -1 })).rejects.toThrow(/options.stripFrames/);
+  });
+});
