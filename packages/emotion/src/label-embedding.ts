@@ -24,7 +24,14 @@
 import { FormatError, Rng, ValidationError, nn, readSafetensors, tf, writeSafetensors } from '@consistent-avatar/core';
 import type { EmotionTextEncoder } from './text-encoder.js';
 
-/** The name every output uses for this encoder. */
+/**
+ * The name every output uses for this encoder.
+ *
+ * @example
+ * ```ts
+ * console.log(`text embedding: ${LABEL_EMBEDDING_NAME}`);
+ * ```
+ */
 export const LABEL_EMBEDDING_NAME = 'learned label embedding (no CLIP weights)';
 
 const FORMAT = 'consistent-avatar.label-embedding';

@@ -37,7 +37,14 @@ export interface EmotionTextEncoder {
   dispose(): void;
 }
 
-/** The paper's prompt: `"a photo of a {label} face"`. */
+/**
+ * The paper's prompt: `"a photo of a {label} face"`.
+ *
+ * @example
+ * ```ts
+ * DEFAULT_PROMPT_TEMPLATE.replace('{label}', 'sad'); // 'a photo of a sad face'
+ * ```
+ */
 export const DEFAULT_PROMPT_TEMPLATE = 'a photo of a {label} face';
 
 /**

@@ -50,7 +50,14 @@ export const MEAD_EMOTIONS_7 = ['angry', 'disgusted', 'fear', 'happy', 'neutral'
  */
 export const AFFECTNET_8 = ['Neutral', 'Happy', 'Sad', 'Surprise', 'Fear', 'Disgust', 'Anger', 'Contempt'] as const;
 
-/** An AffectNet-8 class name. */
+/**
+ * An AffectNet-8 class name.
+ *
+ * @example
+ * ```ts
+ * const name: AffectNetEmotion = 'Surprise';
+ * ```
+ */
 export type AffectNetEmotion = (typeof AFFECTNET_8)[number];
 
 /** MEAD label of each AffectNet-8 index (index i → MEAD label). */
