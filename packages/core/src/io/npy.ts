@@ -20,6 +20,7 @@
 import * as fs from 'node:fs';
 import { FormatError, ValidationError } from '../errors.js';
 import { writeFileAtomic } from './atomic.js';
+import { copyRange, readRangeSync } from './read-range.js';
 import {
   HOST_LITTLE_ENDIAN,
   byteSwapInPlace,
@@ -181,29 +182,32 @@ function fortranToC<T extends NumericArray>(data: T, shape: number[]): T {
   return out;
 }
 
-/**
- * Parse the bytes of a `.npy` file. `label` names the source in errors (a file path, `'arrays.npz:foo.npy'`).
- * Used by {@link readNpy} and `readNpz`.
- */
-export function parseNpy(bytes: Uint8Array, label = '<buffer>', format = 'npy'): NpyArray {
+/** Random access to the bytes of a `.npy` file: `read` returns a fresh copy at offset 0 of its own buffer. */
+interface NpySource {
+  size: number;
+  read(offset: number, length: number): Uint8Array<ArrayBuffer>;
+}
+
+function decodeNpy(src: NpySource, label: string, format: string): NpyArray {
   const fail = (problem: string): never => {
     throw new FormatError(format, label, problem);
   };
   // 1. Magic, version, header length.
-  if (bytes.length < 10 || !MAGIC.every((b, i) => bytes[i] === b)) fail('missing the \\x93NUMPY magic string');
-  const major = bytes[6]!;
-  const minor = bytes[7]!;
+  const lead = src.read(0, Math.min(src.size, 12));
+  if (lead.length < 10 || !MAGIC.every((b, i) => lead[i] === b)) fail('missing the \\x93NUMPY magic string');
+  const major = lead[6]!;
+  const minor = lead[7]!;
   if (![1, 2, 3].includes(major) || minor !== 0) fail(`unsupported format version ${major}.${minor}`);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const prefix = major === 1 ? 10 : 12;
-  if (bytes.length < prefix) fail('file ends inside the header length field');
+  if (lead.length < prefix) fail('file ends inside the header length field');
+  const view = new DataView(lead.buffer);
   const headerLength = major === 1 ? view.getUint16(8, true) : view.getUint32(8, true);
-  if (prefix + headerLength > bytes.length) {
-    fail(`header length ${headerLength} is larger than the rest of the file (${bytes.length - prefix} bytes)`);
+  if (prefix + headerLength > src.size) {
+    fail(`header length ${headerLength} is larger than the rest of the file (${src.size - prefix} bytes)`);
   }
 
   // 2. The header dict.
-  const headerBytes = bytes.subarray(prefix, prefix + headerLength);
+  const headerBytes = src.read(prefix, headerLength);
   const text = major === 3 ? new TextDecoder('utf-8').decode(headerBytes) : Buffer.from(headerBytes).toString('latin1');
   const header = parsePythonLiteral(text, fail);
   if (header === null || typeof header !== 'object' || Array.isArray(header)) fail('header is not a dict');
@@ -220,16 +224,15 @@ export function parseNpy(bytes: Uint8Array, label = '<buffer>', format = 'npy'):
   }
   const dims = shape as number[];
 
-  // 3. The data: copy into a fresh buffer (aligned), fix the byte order, decode, reorder to C.
+  // 3. The data, read once into a fresh (aligned) buffer: fix the byte order, decode, reorder to C.
   const itemSize = Number(match[3]);
   const count = shapeSize(dims);
   const start = prefix + headerLength;
   const needed = count * itemSize;
-  if (start + needed > bytes.length) {
-    fail(`data truncated: shape [${dims}] of ${descr} needs ${needed} bytes, file has ${bytes.length - start}`);
+  if (start + needed > src.size) {
+    fail(`data truncated: shape [${dims}] of ${descr} needs ${needed} bytes, file has ${src.size - start}`);
   }
-  const raw = new Uint8Array(needed);
-  raw.set(bytes.subarray(start, start + needed));
+  const raw = src.read(start, needed);
   const fileLittle = match[1] === '<' || ((match[1] === '=' || match[1] === '') && HOST_LITTLE_ENDIAN);
   if (itemSize > 1 && fileLittle !== HOST_LITTLE_ENDIAN) byteSwapInPlace(raw, itemSize);
   let data = dtype === 'float16' ? float16ToFloat32(new Uint16Array(raw.buffer)) : viewAs(ARRAY_NAME[dtype], raw.buffer);
@@ -238,21 +241,49 @@ export function parseNpy(bytes: Uint8Array, label = '<buffer>', format = 'npy'):
 }
 
 /**
- * Read a `.npy` file (path) or its bytes. Throws {@link FormatError} (format `'npy'`) on a bad magic string or
- * version, an unparsable header, an unsupported dtype, or truncated data.
+ * Parse the bytes of a `.npy` file (the data is copied into a fresh array). `label` names the source in errors
+ * (a file path, `'arrays.npz:foo.npy'`); `format` is the FormatError format (`'npy'`, or `'npz'` for members).
+ */
+export function parseNpy(bytes: Uint8Array, label = '<buffer>', format = 'npy'): NpyArray {
+  return decodeNpy(
+    {
+      size: bytes.length,
+      read: (offset, length) => copyRange(bytes, offset, length),
+    },
+    label,
+    format,
+  );
+}
+
+/**
+ * Read a `.npy` file (path) or its bytes. From a path, the header and then the data are read with positioned
+ * reads straight into the returned array (one copy; files above 2 GiB work). Throws {@link FormatError} (format
+ * `'npy'`) on a bad magic string or version, an unparsable header, an unsupported dtype, or truncated data.
  */
 export function readNpy(source: string | Uint8Array): NpyArray {
-  if (typeof source === 'string') {
-    let bytes: Uint8Array;
-    try {
-      bytes = fs.readFileSync(source);
-    } catch (error) {
-      throw new FormatError('npy', source, `cannot read: ${(error as Error).message}`);
-    }
-    return parseNpy(bytes, source);
-  }
   if (source instanceof Uint8Array) return parseNpy(source);
-  throw new ValidationError('readNpy', 'source', 'a file path or a Uint8Array of .npy bytes', source);
+  if (typeof source !== 'string') {
+    throw new ValidationError('readNpy', 'source', 'a file path or a Uint8Array of .npy bytes', source);
+  }
+  let fd: number;
+  try {
+    fd = fs.openSync(source, 'r');
+  } catch (error) {
+    throw new FormatError('npy', source, `cannot read: ${(error as Error).message}`);
+  }
+  try {
+    const size = fs.fstatSync(fd).size;
+    return decodeNpy(
+      {
+        size,
+        read: (offset, length) => readRangeSync(fd, offset, length, 'npy', source),
+      },
+      source,
+      'npy',
+    );
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------------------

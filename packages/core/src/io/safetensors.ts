@@ -28,6 +28,7 @@ import { gunzipSync } from 'node:zlib';
 import { tf } from '../backend/tf.js';
 import { FormatError, ValidationError } from '../errors.js';
 import { writeAllSync, writeFileAtomic } from './atomic.js';
+import { copyRange, readRangeSync } from './read-range.js';
 import {
   HOST_LITTLE_ENDIAN,
   bfloat16ToFloat32,
@@ -149,11 +150,7 @@ function bufferSource(bytes: Uint8Array, label: string): ByteSource {
   return {
     label,
     size: bytes.length,
-    read: (offset, length) => {
-      const out = new Uint8Array(length); // a real copy (Buffer#slice would return a view into a shared pool)
-      out.set(bytes.subarray(offset, offset + length));
-      return out;
-    },
+    read: (offset, length) => copyRange(bytes, offset, length), // a copy: Buffer#slice would be a view
     close: () => {},
   };
 }
@@ -169,17 +166,7 @@ function fileSource(file: string): ByteSource {
   return {
     label: file,
     size,
-    read(offset, length) {
-      const out = new Uint8Array(length);
-      const CHUNK = 1 << 30; // one read(2) moves at most ~2 GiB
-      let done = 0;
-      while (done < length) {
-        const n = fs.readSync(fd, out, done, Math.min(CHUNK, length - done), offset + done);
-        if (n === 0) throw new FormatError('safetensors', file, `unexpected end of file at byte ${offset + done}`);
-        done += n;
-      }
-      return out;
-    },
+    read: (offset, length) => readRangeSync(fd, offset, length, 'safetensors', file),
     close: () => fs.closeSync(fd),
   };
 }
