@@ -20,7 +20,15 @@ import { ClipTextModel } from './clip-text-model.js';
 import { ClipTokenizer } from './clip-tokenizer.js';
 import { DEFAULT_PROMPT_TEMPLATE, formatPrompt, type EmotionTextEncoder } from './text-encoder.js';
 
-/** CLIP-based emotion text encoder (see the module description). Owns the model: `dispose()` frees it. */
+/**
+ * CLIP-based emotion text encoder (see the module description). Owns the model: `dispose()` frees it.
+ *
+ * @example
+ * ```ts
+ * const encoder = ClipEmotionTextEncoder.fromFolders('sd/tokenizer', 'sd/text_encoder');
+ * const t = encoder.encode(['happy']); // [1, 768]
+ * ```
+ */
 export class ClipEmotionTextEncoder implements EmotionTextEncoder {
   readonly name: string;
   readonly dimension: number;

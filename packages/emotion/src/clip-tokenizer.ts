@@ -114,7 +114,15 @@ export interface ClipEncoding {
   length: number;
 }
 
-/** A CLIP byte-level BPE tokenizer (see the module description). Plain data: nothing to dispose. */
+/**
+ * A CLIP byte-level BPE tokenizer (see the module description). Plain data: nothing to dispose.
+ *
+ * @example
+ * ```ts
+ * const tok = ClipTokenizer.fromFolder('sd/tokenizer');
+ * tok.encode('a photo of a sad face'); // [bos, …, eos]
+ * ```
+ */
 export class ClipTokenizer {
   /** Context length (77 for CLIP). */
   readonly maxLength: number;

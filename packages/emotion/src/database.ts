@@ -93,7 +93,15 @@ export interface ExpressionArrays {
   frameIndices?: ArrayLike<number>;
 }
 
-/** Labelled expression vectors `[N, D]` with clip / actor / intensity / frame metadata. */
+/**
+ * Labelled expression vectors `[N, D]` with clip / actor / intensity / frame metadata.
+ *
+ * @example
+ * ```ts
+ * const db = ExpressionDatabase.fromArrays({ dimension: 2, vectors: [1, 0, 0, 1], labels: ['happy', 'sad'] });
+ * db.row(1).label; // 'sad'
+ * ```
+ */
 export class ExpressionDatabase {
   /** D: length of each expression vector. */
   readonly dimension: number;

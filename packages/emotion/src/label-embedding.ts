@@ -36,7 +36,15 @@ export const LABEL_EMBEDDING_NAME = 'learned label embedding (no CLIP weights)';
 
 const FORMAT = 'consistent-avatar.label-embedding';
 
-/** Trainable label → vector table behind the {@link EmotionTextEncoder} interface. Dispose when done. */
+/**
+ * Trainable label → vector table behind the {@link EmotionTextEncoder} interface. Dispose when done.
+ *
+ * @example
+ * ```ts
+ * const table = new LabelEmbeddingTable(['happy', 'sad']);
+ * const vars = table.trainableVariables(); // hand to the stage-3 optimiser
+ * ```
+ */
 export class LabelEmbeddingTable extends nn.Module implements EmotionTextEncoder {
   readonly name = LABEL_EMBEDDING_NAME;
   readonly dimension: number;
