@@ -133,3 +133,19 @@ export {
   type FromPretrainedOptions,
   type PretrainedModelClass,
 } from './models/pretrained.js';
+// ControlNet (src/controlnet): conditioning embedding, ControlNetModel (diffusers keys, fromUnet), MultiControlNet.
+export {
+  ControlNetConditioningEmbedding,
+  type ControlNetConditioningEmbeddingOptions,
+} from './controlnet/conditioning-embedding.js';
+export {
+  ControlNetModel,
+  CONTROLNET_DEFAULTS,
+  resolveControlNetConfig,
+  guessModeScales,
+  type ControlNetConfig,
+  type ControlNetForwardOptions,
+  type ControlNetOutput,
+  type ControlNetFromUnetOptions,
+} from './controlnet/controlnet-model.js';
+export { MultiControlNet, type MultiControlNetForwardOptions } from './controlnet/multi-controlnet.js';
