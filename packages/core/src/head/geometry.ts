@@ -112,29 +112,43 @@ export function buildSyntheticTopology(): SyntheticTopology {
       if (r > 0) faces.push(a, cc, d);
     }
   }
-  // 3. Mouth cavity plate (inside the head behind the lips), facing +z, with teeth in its texture.
-  const plateCols = 16, plateRows = 10;
-  const plate: number[][] = [];
-  for (let j = 0; j <= plateRows; j++) {
-    const t = 1 - (2 * j) / plateRows; // +1 top … −1 bottom
-    const row: number[] = [];
-    for (let i = 0; i <= plateCols; i++) {
-      const s = -1 + (2 * i) / plateCols;
-      const x = s * (F.mouthHalfWidth + 0.06);
-      const y = F.lipY + t * 0.22;
-      const p = syntheticSurfacePoint(x, y);
-      const inset = 0.011 + 0.006 * (1 - s * s); // follow the face 11–17 mm inside
-      const len = Math.hypot(p[0], p[1], p[2]);
-      const q = [p[0] * (1 - inset / len), p[1] * (1 - inset / len), p[2] - inset * 0.6];
-      row.push(add(q, [0.25 + 0.75 * (i / plateCols), 0.125 * ((t + 1) / 2)], x, y, Region.Mouth));
+  // 3. Mouth cavity: two plates inside the head behind the lips, facing +z — an upper one fixed to the head and a
+  //    lower one riding on the jaw. They overlap at rest, so an opening mouth always shows cavity and teeth.
+  const plateCols = 16, plateRows = 8;
+  // Each plate is the lip-line curve (11–19 mm inside the skin) swept vertically: smooth, without the nose / chin
+  // relief, so it never pokes through the skin. t is the vertical offset in units of 20 mm from the lip line.
+  const sheets = [
+    { tTop: 1, tBottom: -1.0, tvTop: 1, tvBottom: 0.4, inset: 0.011, lower: false },
+    { tTop: 1.4, tBottom: -0.6, tvTop: 0.6, tvBottom: 0, inset: 0.013, lower: true },
+  ];
+  const plateLower = new Set<number>();
+  for (const sheet of sheets) {
+    const plate: number[][] = [];
+    for (let j = 0; j <= plateRows; j++) {
+      const a = j / plateRows;
+      const t = sheet.tTop + (sheet.tBottom - sheet.tTop) * a;
+      const row: number[] = [];
+      for (let i = 0; i <= plateCols; i++) {
+        const s = -1 + (2 * i) / plateCols;
+        // Narrower below the lip line (the jaw narrows towards the chin), deeper at the sides.
+        const x = s * (F.mouthHalfWidth + 0.15) * (1 - 0.45 * Math.max(0, -t));
+        const p = syntheticSurfacePoint(x, F.lipY);
+        const inset = sheet.inset + 0.004 * s * s;
+        const len = Math.hypot(p[0], p[2]);
+        const q = [p[0] * (1 - inset / len), p[1] + 0.02 * t, p[2] * (1 - inset / len) - 0.004 * t * t];
+        const tv = sheet.tvTop + (sheet.tvBottom - sheet.tvTop) * a;
+        const id = add(q, [0.25 + 0.75 * (i / plateCols), 0.125 * tv], x, F.lipY + 0.2 * t, Region.Mouth);
+        if (sheet.lower) plateLower.add(id);
+        row.push(id);
+      }
+      plate.push(row);
     }
-    plate.push(row);
-  }
-  for (let j = 0; j < plateRows; j++) {
-    for (let i = 0; i < plateCols; i++) {
-      const a = plate[j]![i]!, b = plate[j + 1]![i]!, c = plate[j + 1]![i + 1]!, d = plate[j]![i + 1]!;
-      // Seen from +z, top-left a, bottom-left b: CCW is a, b, c.
-      faces.push(a, b, c, a, c, d);
+    for (let j = 0; j < plateRows; j++) {
+      for (let i = 0; i < plateCols; i++) {
+        const a = plate[j]![i]!, b = plate[j + 1]![i]!, c = plate[j + 1]![i + 1]!, d = plate[j]![i + 1]!;
+        // Seen from +z, top-left a, bottom-left b: CCW is a, b, c.
+        faces.push(a, b, c, a, c, d);
+      }
     }
   }
   // 4. Eyeballs: lat-long spheres with poles on the optical (z) axis; centred so the front protrudes from the socket.
@@ -208,7 +222,7 @@ export function buildSyntheticTopology(): SyntheticTopology {
     const rootW = smoothstep(-0.085, -0.16, py); // lower neck follows the root
     let jaw = 0;
     if (r === Region.LowerLip) jaw = 1;
-    else if (r === Region.Mouth) jaw = smoothstep(F.lipY + 0.02, F.lipY - 0.04, y);
+    else if (r === Region.Mouth) jaw = plateLower.has(v) ? 1 : 0;
     else if (y < F.lipY + 1e-6 || Math.abs(x) >= F.mouthHalfWidth) {
       // Inside the mouth span the lower face is fully jaw right below the slit; outside it blends over the cheeks.
       const ex = Math.max(0, Math.abs(x) - F.mouthHalfWidth);
