@@ -78,7 +78,8 @@ function windowOf(variant: SsimVariant): Window {
 
 /**
  * Separable window mean over the valid region: `src` is `[H, W]`, `out` is `[H − 2r, W − 2r]`, `tmp` is
- * `[H, W − 2r]` scratch. Uniform windows use running sums; gaussian ones fold the symmetric taps.
+ * `[H, W − 2r]` scratch. Uniform windows use running sums; the gaussian window (radius 5, the only one the
+ * variants use) is unrolled with its symmetric taps folded.
  */
 function filterValid(
   src: Float64Array,
@@ -108,14 +109,18 @@ function filterValid(
       }
     }
   } else {
+    // Radius-5 gaussian ('wang'), unrolled with symmetric taps folded: 6 multiplies per output.
+    const [k0, k1, k2, k3, k4, k5] = [kernel[5]!, kernel[6]!, kernel[7]!, kernel[8]!, kernel[9]!, kernel[10]!];
     for (let y = 0; y < height; y++) {
-      const row = y * width;
       const o = y * wv;
-      for (let x = 0; x < wv; x++) {
-        const c = row + x + r;
-        let s = kernel[r]! * src[c]!;
-        for (let k = 1; k <= r; k++) s += kernel[r + k]! * (src[c - k]! + src[c + k]!);
-        tmp[o + x] = s;
+      for (let x = 0, c = y * width + 5; x < wv; x++, c++) {
+        tmp[o + x] =
+          k0 * src[c]! +
+          k1 * (src[c - 1]! + src[c + 1]!) +
+          k2 * (src[c - 2]! + src[c + 2]!) +
+          k3 * (src[c - 3]! + src[c + 3]!) +
+          k4 * (src[c - 4]! + src[c + 4]!) +
+          k5 * (src[c - 5]! + src[c + 5]!);
       }
     }
   }
@@ -134,16 +139,19 @@ function filterValid(
     }
     for (let i = 0; i < hv * wv; i++) out[i]! *= inv;
   } else {
+    const [k0, k1, k2, k3, k4, k5] = [kernel[5]!, kernel[6]!, kernel[7]!, kernel[8]!, kernel[9]!, kernel[10]!];
+    const s1 = wv;
+    const [s2, s3, s4, s5] = [2 * wv, 3 * wv, 4 * wv, 5 * wv];
     for (let y = 0; y < hv; y++) {
       const o = y * wv;
-      const c = (y + r) * wv;
-      const w0 = kernel[r]!;
-      for (let x = 0; x < wv; x++) out[o + x] = w0 * tmp[c + x]!;
-      for (let k = 1; k <= r; k++) {
-        const wk = kernel[r + k]!;
-        const up = c - k * wv;
-        const down = c + k * wv;
-        for (let x = 0; x < wv; x++) out[o + x]! += wk * (tmp[up + x]! + tmp[down + x]!);
+      for (let x = 0, c = (y + 5) * wv; x < wv; x++, c++) {
+        out[o + x] =
+          k0 * tmp[c]! +
+          k1 * (tmp[c - s1]! + tmp[c + s1]!) +
+          k2 * (tmp[c - s2]! + tmp[c + s2]!) +
+          k3 * (tmp[c - s3]! + tmp[c + s3]!) +
+          k4 * (tmp[c - s4]! + tmp[c + s4]!) +
+          k5 * (tmp[c - s5]! + tmp[c + s5]!);
       }
     }
   }
@@ -152,9 +160,50 @@ function filterValid(
 /**
  * Mean SSIM of one channel pair (planes `[H, W]`, float64) over the valid region, optionally mask-weighted.
  */
+/** Scratch buffers for one image size, reused across channels (allocation dominates at small sizes). */
+interface Workspace {
+  readonly x: Float64Array;
+  readonly y: Float64Array;
+  readonly xx: Float64Array;
+  readonly yy: Float64Array;
+  readonly xy: Float64Array;
+  readonly tmp: Float64Array;
+  readonly mx: Float64Array;
+  readonly my: Float64Array;
+  readonly mxx: Float64Array;
+  readonly myy: Float64Array;
+  readonly mxy: Float64Array;
+}
+
+function workspace(height: number, width: number, r: number): Workspace {
+  const n = height * width;
+  const nv = (height - 2 * r) * (width - 2 * r);
+  const f = (len: number) => new Float64Array(len);
+  return {
+    x: f(n), y: f(n), xx: f(n), yy: f(n), xy: f(n), tmp: f(height * (width - 2 * r)),
+    mx: f(nv), my: f(nv), mxx: f(nv), myy: f(nv), mxy: f(nv),
+  };
+}
+
+/** Copy channel `c` of both images (or their gray planes) into `ws.x` / `ws.y` with the products. */
+function loadPlanes(ws: Workspace, a: ArrayLike<number>, b: ArrayLike<number>, channels: number, c: number): void {
+  const { x, y, xx, yy, xy } = ws;
+  for (let i = 0, j = c; i < x.length; i++, j += channels) {
+    const u = a[j]!;
+    const v = b[j]!;
+    x[i] = u;
+    y[i] = v;
+    xx[i] = u * u;
+    yy[i] = v * v;
+    xy[i] = u * v;
+  }
+}
+
+/**
+ * Mean SSIM of the planes loaded in `ws` (`[H, W]`, float64) over the valid region, optionally mask-weighted.
+ */
 function ssimPlane(
-  x: Float64Array,
-  y: Float64Array,
+  ws: Workspace,
   height: number,
   width: number,
   win: Window,
@@ -164,28 +213,12 @@ function ssimPlane(
   const r = win.radius;
   const wv = width - 2 * r;
   const hv = height - 2 * r;
-  const n = height * width;
-  const xx = new Float64Array(n);
-  const yy = new Float64Array(n);
-  const xy = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    const a = x[i]!;
-    const b = y[i]!;
-    xx[i] = a * a;
-    yy[i] = b * b;
-    xy[i] = a * b;
-  }
-  const tmp = new Float64Array(height * wv);
-  const mx = new Float64Array(hv * wv);
-  const my = new Float64Array(hv * wv);
-  const mxx = new Float64Array(hv * wv);
-  const myy = new Float64Array(hv * wv);
-  const mxy = new Float64Array(hv * wv);
-  filterValid(x, height, width, win, tmp, mx);
-  filterValid(y, height, width, win, tmp, my);
-  filterValid(xx, height, width, win, tmp, mxx);
-  filterValid(yy, height, width, win, tmp, myy);
-  filterValid(xy, height, width, win, tmp, mxy);
+  const { tmp, mx, my, mxx, myy, mxy } = ws;
+  filterValid(ws.x, height, width, win, tmp, mx);
+  filterValid(ws.y, height, width, win, tmp, my);
+  filterValid(ws.xx, height, width, win, tmp, mxx);
+  filterValid(ws.yy, height, width, win, tmp, myy);
+  filterValid(ws.xy, height, width, win, tmp, mxy);
   const c1 = (K1 * dataRange) ** 2;
   const c2 = (K2 * dataRange) ** 2;
   const cov = win.covNorm;
@@ -212,13 +245,6 @@ function ssimPlane(
     throw new ValidationError('ssim', 'options.mask', 'a non-zero pixel inside the cropped valid region', m);
   }
   return sum / weight;
-}
-
-function plane(image: MetricImage, channel: number): Float64Array {
-  const { height, width, channels, data } = image;
-  const out = new Float64Array(height * width);
-  for (let i = 0, j = channel; i < out.length; i++, j += channels) out[i] = data[j]!;
-  return out;
 }
 
 /**
@@ -255,13 +281,15 @@ export function ssim(a: MetricImage, b: MetricImage, options: SsimOptions = {}):
   if (options.mask !== undefined) assertMask('ssim', options.mask, a);
   if (mode === 'gray') {
     const w = options.grayWeights ?? CHANNEL_MEAN;
-    const ga = toGray(a, w).data as Float64Array;
-    const gb = toGray(b, w).data as Float64Array;
-    return ssimPlane(ga, gb, a.height, a.width, win, dataRange, options.mask);
+    const ws = workspace(a.height, a.width, win.radius);
+    loadPlanes(ws, toGray(a, w).data, toGray(b, w).data, 1, 0);
+    return ssimPlane(ws, a.height, a.width, win, dataRange, options.mask);
   }
+  const ws = workspace(a.height, a.width, win.radius);
   let total = 0;
   for (let c = 0; c < a.channels; c++) {
-    total += ssimPlane(plane(a, c), plane(b, c), a.height, a.width, win, dataRange, options.mask);
+    loadPlanes(ws, a.data, b.data, a.channels, c);
+    total += ssimPlane(ws, a.height, a.width, win, dataRange, options.mask);
   }
   return total / a.channels;
 }
