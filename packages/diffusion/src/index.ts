@@ -149,3 +149,6 @@ export {
   type ControlNetFromUnetOptions,
 } from './controlnet/controlnet-model.js';
 export { MultiControlNet, type MultiControlNetForwardOptions } from './controlnet/multi-controlnet.js';
+// Sampling (src/pipelines): the k-diffusion-style sampler with CFG, ControlNet, IP tokens, img2img and the hand-off.
+export { guidanceScaleEmbedding } from './pipelines/guidance-embedding.js';
+export { sample, controlnetKeep, type SampleOptions, type SamplerCallback } from './pipelines/sampler.js';
