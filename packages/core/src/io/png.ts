@@ -19,6 +19,7 @@
  * ```
  */
 import * as fs from 'node:fs';
+import { inflateSync } from 'node:zlib';
 import { PNG, type PNGWithMetadata } from 'pngjs';
 import { tf } from '../backend/tf.js';
 import { FormatError, ValidationError } from '../errors.js';
@@ -82,12 +83,27 @@ function crc32(bytes: Uint8Array): number {
   return (c ^ 0xffffffff) >>> 0;
 }
 
+/** Samples per pixel of each PNG colour type. */
+const SAMPLES_PER_PIXEL: Readonly<Record<number, number>> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
+
+/** Bytes of filtered scanlines (one filter byte per row) a width × height image needs, Adam7 passes included. */
+function filteredSize(width: number, height: number, bitsPerPixel: number, interlaced: boolean): number {
+  const rows = (w: number, h: number) => (w > 0 && h > 0 ? h * (1 + Math.ceil((w * bitsPerPixel) / 8)) : 0);
+  if (!interlaced) return rows(width, height);
+  // Adam7: [x0, y0, dx, dy] of the 7 passes
+  const passes = [[0, 0, 8, 8], [4, 0, 8, 8], [0, 4, 4, 8], [2, 0, 4, 4], [0, 2, 2, 4], [1, 0, 2, 2], [0, 1, 1, 2]];
+  let total = 0;
+  for (const [x0, y0, dx, dy] of passes) total += rows(Math.ceil((width - x0!) / dx!), Math.ceil((height - y0!) / dy!));
+  return total;
+}
+
 /**
- * Walk the chunk structure before decoding so a damaged file gets a precise message (pngjs's synchronous reader
- * reports most damage only as "unrecognised content at end of stream"): signature, chunk lengths, CRCs, IHDR
- * first, IEND present.
+ * Check the file before decoding, so damage gets a precise message (pngjs's synchronous reader reports most damage
+ * only as "unrecognised content at end of stream", and its synchronous inflate can return garbage instead of
+ * failing on a corrupt stream): signature, chunk lengths, CRCs, IHDR first, IEND present, and the concatenated
+ * IDAT data must inflate (Node's zlib) to at least the size the header implies.
  */
-function checkChunks(bytes: Uint8Array, label: string): void {
+function checkPng(bytes: Uint8Array, label: string): void {
   const fail = (problem: string): never => {
     throw new FormatError('png', label, problem);
   };
@@ -95,18 +111,41 @@ function checkChunks(bytes: Uint8Array, label: string): void {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let pos = 8;
   let first = true;
+  const idat: Uint8Array[] = [];
+  let expected = 0;
   for (;;) {
     if (pos + 12 > bytes.length) fail(`truncated: no complete chunk at byte ${pos} (IEND missing)`);
     const length = view.getUint32(pos);
     const type = String.fromCharCode(...bytes.subarray(pos + 4, pos + 8));
     if (pos + 12 + length > bytes.length) fail(`truncated inside chunk '${type}' at byte ${pos}`);
     if (first && type !== 'IHDR') fail(`first chunk is '${type}', not IHDR`);
-    first = false;
     const stored = view.getUint32(pos + 8 + length);
     if (crc32(bytes.subarray(pos + 4, pos + 8 + length)) !== stored) fail(`CRC mismatch in chunk '${type}' at byte ${pos}`);
+    if (first) {
+      if (length !== 13) fail(`IHDR has ${length} bytes, not 13`);
+      const width = view.getUint32(pos + 8);
+      const height = view.getUint32(pos + 12);
+      const depth = bytes[pos + 16]!;
+      const samples = SAMPLES_PER_PIXEL[bytes[pos + 17]!];
+      if (width === 0 || height === 0) fail(`image size ${width}x${height} is empty`);
+      if (samples === undefined) fail(`unknown colour type ${bytes[pos + 17]}`);
+      expected = filteredSize(width, height, samples! * depth, bytes[pos + 20] === 1);
+    }
+    if (type === 'IDAT') idat.push(bytes.subarray(pos + 8, pos + 8 + length));
+    first = false;
     pos += 12 + length;
-    if (type === 'IEND') return;
+    if (type === 'IEND') break;
   }
+  if (idat.length === 0) fail('no IDAT chunk (no image data)');
+  let inflated: Buffer;
+  try {
+    inflated = inflateSync(Buffer.concat(idat), { maxOutputLength: expected });
+  } catch (error) {
+    // More data than the header implies is tolerated (pngjs ignores it); anything else is a broken stream.
+    if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') return;
+    return fail(`image data is not a valid zlib stream (${(error as Error).message})`);
+  }
+  if (inflated.length < expected) fail(`image data truncated: ${inflated.length} of ${expected} bytes after inflating`);
 }
 
 /** Decode a PNG (path or bytes) to a float image. Corrupt or truncated files raise {@link FormatError}. */
@@ -116,7 +155,7 @@ export function readPng(source: string | Uint8Array, options: ReadPngOptions = {
     throw new ValidationError(fn, 'options.channels', '1, 3 or 4', options.channels);
   }
   const { bytes, label } = sourceBytes(source, fn);
-  checkChunks(bytes, label);
+  checkPng(bytes, label);
   let png: PNGWithMetadata;
   try {
     png = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), { skipRescale: true });
