@@ -87,6 +87,22 @@ describe('ClipTextModel loading and masking', () => {
     legacy.dispose();
   });
 
+  it('legacy eos_token_id 2 pools at the argmax of the ids (same positions here: the end token is the largest id)', () => {
+    const d = legacyFolder();
+    writeFileSync(join(d, 'config.json'), JSON.stringify({ ...npyConfig(), eos_token_id: 2 }));
+    const legacy = ClipTextModel.fromPretrained(d);
+    const input = npy('input_ids.npy');
+    const ids = tf.tensor2d(input.data as Int32Array, [2, 77], 'int32');
+    const out = legacy.forward(ids);
+    expect(maxAbsDiff(out.poolerOutput.dataSync(), npy('pooler_output.npy').data as Float32Array)).toBeLessThan(ATOL);
+    // Overriding the end token with a token that occurs earlier moves the pooling position.
+    const moved = legacy.forward(ids, { eosTokenId: 320 }); // 'a</w>' at position 1 of both prompts
+    const last = out.lastHiddenState.arraySync();
+    expect(maxAbsDiff(moved.poolerOutput.arraySync()[0]!, last[0]![1]!)).toBe(0);
+    tf.dispose([out.lastHiddenState, out.poolerOutput, moved.lastHiddenState, moved.poolerOutput, ids]);
+    legacy.dispose();
+  });
+
   it('causal: changing a later token leaves earlier positions unchanged', () => {
     const model = ClipTextModel.fromPretrained(dir);
     const input = npy('input_ids.npy');

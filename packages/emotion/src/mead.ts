@@ -24,7 +24,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { FormatError, ValidationError, readNpy, readNpz, toFloat32Array, type NpyArray } from '@consistent-avatar/core';
-import { ExpressionDatabase } from './database.js';
+import { ClipRows } from './clip-rows.js';
+import type { ExpressionDatabase } from './database.js';
 import { MEAD_EMOTIONS, isMeadEmotion, vocabulary } from './vocabulary.js';
 
 /**
@@ -211,12 +212,7 @@ export function buildMeadDatabase(root: string, options: MeadBuildOptions = {}):
   }
   const vocab = vocabulary(classes === 7 ? 'mead7' : 'mead8');
 
-  const chunks: Float32Array[] = [];
-  const labels: string[] = [];
-  const clipIds: string[] = [];
-  const actors: string[] = [];
-  const intensities: number[] = [];
-  const frameIndices: number[] = [];
+  const rows = new ClipRows();
   let dimension = options.dimension;
   let dimensionSource = 'options.dimension';
 
@@ -275,20 +271,13 @@ export function buildMeadDatabase(root: string, options: MeadBuildOptions = {}):
             }
             const clipName = clipEntry.isDirectory() ? clipEntry.name : clipEntry.name.slice(0, -ext.length);
             const clipId = `${actor}/${view}/${emotion}/${levelEntry.name}/${clipName}`;
-            chunks.push(clip.data);
-            for (let t = 0; t < clip.frames; t++) {
-              labels.push(emotion);
-              clipIds.push(clipId);
-              actors.push(actor);
-              intensities.push(intensity);
-              frameIndices.push(t);
-            }
+            rows.add({ vectors: clip.data, frames: clip.frames, label: emotion, clipId, actor, intensity });
           }
         }
       }
     }
   }
-  if (labels.length === 0 || dimension === undefined) {
+  if (rows.size === 0 || dimension === undefined) {
     throw new ValidationError(
       fn,
       'root',
@@ -297,11 +286,5 @@ export function buildMeadDatabase(root: string, options: MeadBuildOptions = {}):
       root,
     );
   }
-  const vectors = new Float32Array(labels.length * dimension);
-  let offset = 0;
-  for (const c of chunks) {
-    vectors.set(c, offset);
-    offset += c.length;
-  }
-  return ExpressionDatabase.fromArrays({ dimension, vectors, labels, vocabulary: vocab, clipIds, actors, intensities, frameIndices });
+  return rows.build(dimension, vocab);
 }

@@ -33,7 +33,8 @@
  * @packageDocumentation
  */
 import { Rng, SYNTHETIC_EMOTION_PROTOTYPES, ValidationError } from '@consistent-avatar/core';
-import { ExpressionDatabase } from './database.js';
+import { ClipRows } from './clip-rows.js';
+import type { ExpressionDatabase } from './database.js';
 import { vocabulary } from './vocabulary.js';
 
 /**
@@ -113,12 +114,7 @@ export function syntheticMeadDatabase(options: SyntheticMeadOptions = {}): Expre
   const vocab = vocabulary(o.classes === 7 ? 'mead7' : 'mead8');
   const root = new Rng(o.seed);
 
-  const frames: number[] = [];
-  const labels: string[] = [];
-  const clipIds: string[] = [];
-  const actors: string[] = [];
-  const intensities: number[] = [];
-  const vectors: Float32Array[] = [];
+  const rows = new ClipRows();
 
   for (let a = 0; a < o.actors; a++) {
     const actor = `S${String(a + 1).padStart(3, '0')}`;
@@ -146,11 +142,12 @@ export function syntheticMeadDatabase(options: SyntheticMeadOptions = {}): Expre
           const syllableHz = 3 + 3 * rng.next();
           const phase = 2 * Math.PI * rng.next();
           const mouthWeights = rng.normal(MOUTH.length, 1, 0.3);
+          const clipVectors = new Float32Array(o.framesPerClip * DIM); // [T, D]
           for (let t = 0; t < o.framesPerClip; t++) {
             // 3. Envelope: rise from the onset to 1, hold, fade to 0.85 at the end.
             const u = o.framesPerClip === 1 ? 1 : t / (o.framesPerClip - 1);
             const envelope = u < rise ? onset + (1 - onset) * (u / rise) : 1 - 0.15 * ((u - rise) / (1 - rise));
-            const v = new Float32Array(DIM);
+            const v = clipVectors.subarray(t * DIM, (t + 1) * DIM);
             for (let j = 0; j < DIM; j++) v[j] = apex[j]! * scale * envelope;
             // 4. Speech on the mouth components (syllable rate at 25 fps).
             const speech = o.speechAmplitude * Math.max(0, Math.sin(2 * Math.PI * syllableHz * (t / 25) + phase));
@@ -160,27 +157,11 @@ export function syntheticMeadDatabase(options: SyntheticMeadOptions = {}): Expre
             const residual = rng.normal(DIM - NAMED, 0, o.residualNoiseStd);
             for (let j = 0; j < NAMED; j++) v[j]! += noise[j]!;
             for (let j = NAMED; j < DIM; j++) v[j]! += residual[j - NAMED]!;
-            vectors.push(v);
-            labels.push(emotion);
-            clipIds.push(clipId);
-            actors.push(actor);
-            intensities.push(level);
-            frames.push(t);
           }
+          rows.add({ vectors: clipVectors, frames: o.framesPerClip, label: emotion, clipId, actor, intensity: level });
         }
       }
     }
   }
-  const data = new Float32Array(vectors.length * DIM);
-  vectors.forEach((v, i) => data.set(v, i * DIM));
-  return ExpressionDatabase.fromArrays({
-    dimension: DIM,
-    vectors: data,
-    labels,
-    vocabulary: vocab,
-    clipIds,
-    actors,
-    intensities,
-    frameIndices: frames,
-  });
+  return rows.build(DIM, vocab);
 }
