@@ -18,7 +18,13 @@ import { FaceAnalyzer } from './face-analyzer.js';
 import { faceConsistency, type FaceConsistencyResult } from './face-consistency.js';
 import { evaluatePoseExpression, type PoseExpressionEstimator, type PoseExpressionErrorResult } from './pose-expression.js';
 
-/** Options of {@link evaluate}. */
+/**
+ * Options of {@link evaluate}.
+ * @example
+ * ```ts
+ * const options: EvaluateOptions = { ssimVariant: 'skimage-default', temporal: { border: 8 }, stripFrames: 6 };
+ * ```
+ */
 export interface EvaluateOptions {
   /** SSIM convention. Default `'wang'`. */
   readonly ssimVariant?: SsimVariant;
@@ -40,7 +46,13 @@ export interface EvaluateOptions {
   readonly onProgress?: (stage: string, done: number, total: number) => void;
 }
 
-/** Per-frame values; `null` where a metric was not computed or not defined for that frame. */
+/**
+ * Per-frame values; `null` where a metric was not computed or not defined for that frame.
+ * @example
+ * ```ts
+ * const worst: EvaluationRow = report.perFrame.reduce((a, b) => (b.psnr < a.psnr ? b : a));
+ * ```
+ */
 export interface EvaluationRow {
   readonly frame: number;
   readonly mse: number;
@@ -63,7 +75,14 @@ export interface EvaluationRow {
   readonly ee: number | null;
 }
 
-/** The summary (also serialised as `json`). */
+/**
+ * The summary (also serialised as `json`).
+ * @example
+ * ```ts
+ * const s: EvaluationSummary = report.summary;
+ * console.log(s.psnr, s.ssim, s.lpips?.mean ?? 'no LPIPS', s.notes);
+ * ```
+ */
 export interface EvaluationSummary {
   readonly frames: number;
   readonly size: readonly [number, number, number];
@@ -79,7 +98,14 @@ export interface EvaluationSummary {
   readonly notes: string[];
 }
 
-/** Result of {@link evaluate}. */
+/**
+ * Result of {@link evaluate}.
+ * @example
+ * ```ts
+ * const report: EvaluationReport = await evaluate(generatedFrames, realFrames);
+ * fs.writeFileSync('metrics.csv', report.csv);
+ * ```
+ */
 export interface EvaluationReport {
   readonly summary: EvaluationSummary;
   readonly perFrame: EvaluationRow[];

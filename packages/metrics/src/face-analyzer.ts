@@ -19,12 +19,31 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { tf, ValidationError } from '@consistent-avatar/core';
 import { assertImage, type MetricImage } from './image.js';
 
-/** The 7 emotion classes of human's emotion model (oarriaga / FER-2013 order). */
+/**
+ * The 7 emotion classes of human's emotion model (oarriaga / FER-2013 order).
+ * @example
+ * ```ts
+ * FACE_EMOTIONS.indexOf('happy'); // 3
+ * ```
+ */
 export const FACE_EMOTIONS = ['angry', 'disgust', 'fear', 'happy', 'sad', 'surprise', 'neutral'] as const;
-/** One of {@link FACE_EMOTIONS}. */
+/**
+ * One of {@link FACE_EMOTIONS}.
+ * @example
+ * ```ts
+ * const label: FaceEmotion = 'surprise';
+ * ```
+ */
 export type FaceEmotion = (typeof FACE_EMOTIONS)[number];
 
-/** One analysed face. Coordinates are pixels of the analysed image. */
+/**
+ * One analysed face. Coordinates are pixels of the analysed image.
+ * @example
+ * ```ts
+ * const [face]: FaceAnalysis[] = await analyzer.analyze(image);
+ * console.log(face?.rotation.yaw, face?.emotion.label);
+ * ```
+ */
 export interface FaceAnalysis {
   /** `[x, y, width, height]`. */
   readonly box: readonly [number, number, number, number];
@@ -40,7 +59,13 @@ export interface FaceAnalysis {
   readonly embedding: Float32Array;
 }
 
-/** Options of {@link FaceAnalyzer.create}. */
+/**
+ * Options of {@link FaceAnalyzer.create}.
+ * @example
+ * ```ts
+ * const analyzer = await FaceAnalyzer.create({ maxFaces: 1, minConfidence: 0.3 } satisfies FaceAnalyzerOptions);
+ * ```
+ */
 export interface FaceAnalyzerOptions {
   /** Maximum faces per image. Default 1. */
   readonly maxFaces?: number;

@@ -14,7 +14,13 @@ import { ValidationError } from '@consistent-avatar/core';
 import type { FaceAnalysis } from './face-analyzer.js';
 import { applySimilarity2d, procrustes2d } from './procrustes.js';
 
-/** MediaPipe face-mesh indices (from human's `facemeshcoords.ts`). */
+/**
+ * MediaPipe face-mesh indices (from human's `facemeshcoords.ts`).
+ * @example
+ * ```ts
+ * const upperLip = MESH_REGIONS.mouth.slice(0, 11); // face-mesh point indices
+ * ```
+ */
 export const MESH_REGIONS = {
   mouth: [
     61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291, 146, 91, 181, 84, 17, 314, 405, 321, 375, 78, 191, 80, 81, 82,
@@ -26,7 +32,14 @@ export const MESH_REGIONS = {
   ],
 } as const;
 
-/** Per compared frame (both faces found); `null` rows are frames with a detection failure. */
+/**
+ * Per compared frame (both faces found); `null` rows are frames with a detection failure.
+ * @example
+ * ```ts
+ * const row: FaceFrameComparison = compareFaces(generatedFace, realFace);
+ * console.log(row.poseErrorDeg.yaw, row.identitySimilarity);
+ * ```
+ */
 export interface FaceFrameComparison {
   readonly poseErrorDeg: { readonly pitch: number; readonly yaw: number; readonly roll: number };
   readonly mouthDistance: number;
@@ -36,7 +49,14 @@ export interface FaceFrameComparison {
   readonly identitySimilarity: number | null;
 }
 
-/** Result of {@link faceConsistency}. Means are `null` when no frame could be compared. */
+/**
+ * Result of {@link faceConsistency}. Means are `null` when no frame could be compared.
+ * @example
+ * ```ts
+ * const r: FaceConsistencyResult = faceConsistency(generatedFaces, realFaces);
+ * console.log(`${r.comparedFrames}/${r.frames} compared`, r.failures);
+ * ```
+ */
 export interface FaceConsistencyResult {
   readonly frames: number;
   /** Frame indices where no face was found in the generated / real frame. */

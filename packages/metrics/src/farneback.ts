@@ -15,6 +15,11 @@ import { loadOpenCv, type CvMat, type OpenCv } from './opencv.js';
  * Farnebäck sample and tutorial (`pyr_scale 0.5, levels 3, winsize 15, iterations 3, poly_n 5, poly_sigma 1.2,
  * flags 0`), which the reference fixtures also use. (`cv::FarnebackOpticalFlow::create()` has different defaults:
  * 5 levels, winsize 13, 10 iterations, poly_sigma 1.1.)
+ * @example
+ * ```ts
+ * const config: FarnebackConfig = { ...FARNEBACK_DEFAULTS, levels: 5 };
+ * JSON.parse(JSON.stringify(config)); // round-trips
+ * ```
  */
 export interface FarnebackConfig {
   /** Image scale between pyramid levels, < 1 [pyr_scale]. Default 0.5. */
@@ -33,7 +38,13 @@ export interface FarnebackConfig {
   readonly gaussianWindow: boolean;
 }
 
-/** The default {@link FarnebackConfig}. */
+/**
+ * The default {@link FarnebackConfig}.
+ * @example
+ * ```ts
+ * const flow = await FarnebackFlow.create(FARNEBACK_DEFAULTS);
+ * ```
+ */
 export const FARNEBACK_DEFAULTS: FarnebackConfig = Object.freeze({
   pyrScale: 0.5,
   levels: 3,

@@ -6,7 +6,13 @@
 import { ValidationError } from '@consistent-avatar/core';
 import type { FlowField } from './farneback.js';
 
-/** Options of {@link meanFlowMagnitude}. */
+/**
+ * Options of {@link meanFlowMagnitude}.
+ * @example
+ * ```ts
+ * meanFlowMagnitude(field, { border: 16 } satisfies FlowRegionOptions);
+ * ```
+ */
 export interface FlowRegionOptions {
   /** Pixels dropped on each side before averaging (flow is unreliable at the border). Default 0. */
   readonly border?: number;
@@ -65,7 +71,13 @@ export function flowMagnitudeCurve(fields: readonly FlowField[], options: FlowRe
   return fields.map((f) => meanFlowMagnitude(f, options));
 }
 
-/** Agreement of two curves of equal length. */
+/**
+ * Agreement of two curves of equal length.
+ * @example
+ * ```ts
+ * const { meanAbsDiff, pearson }: CurveAgreement = curveAgreement(generatedCurve, realCurve);
+ * ```
+ */
 export interface CurveAgreement {
   /** Mean of `|generated[t] − reference[t]|`. */
   readonly meanAbsDiff: number;

@@ -3,7 +3,13 @@
  */
 import { ValidationError } from '@consistent-avatar/core';
 
-/** One curve of the plot. */
+/**
+ * One curve of the plot.
+ * @example
+ * ```ts
+ * const baseline: PlotSeries = { label: 'baseline (w/o stage 2)', values: baselineCurve, color: '#999' };
+ * ```
+ */
 export interface PlotSeries {
   readonly label: string;
   readonly values: readonly number[];
@@ -11,7 +17,13 @@ export interface PlotSeries {
   readonly color?: string;
 }
 
-/** Options of {@link flowCurveSvg}. */
+/**
+ * Options of {@link flowCurveSvg}.
+ * @example
+ * ```ts
+ * flowCurveSvg(series, { width: 800, height: 300, title: 'Fig. 7' } satisfies FlowPlotOptions);
+ * ```
+ */
 export interface FlowPlotOptions {
   readonly width?: number;
   readonly height?: number;

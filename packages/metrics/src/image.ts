@@ -113,10 +113,21 @@ export function assertMask(fn: string, mask: MetricMask, image: MetricImage): vo
 /**
  * Weights of the gray conversion used by `mode: 'gray'`. The scikit-image fixtures of this package define gray as
  * the plain channel mean; pass `[0.299, 0.587, 0.114]` for BT.601 luma.
+ * @example
+ * ```ts
+ * const bt601: GrayWeights = [0.299, 0.587, 0.114];
+ * ssim(a, b, { mode: 'gray', grayWeights: bt601 });
+ * ```
  */
 export type GrayWeights = readonly [number, number, number];
 
-/** The channel mean — the definition used by this package's reference fixtures. */
+/**
+ * The channel mean — the definition used by this package's reference fixtures.
+ * @example
+ * ```ts
+ * toGray(image, CHANNEL_MEAN); // (R + G + B) / 3
+ * ```
+ */
 export const CHANNEL_MEAN: GrayWeights = [1 / 3, 1 / 3, 1 / 3];
 
 /**

@@ -14,7 +14,14 @@
 import { tf, readSafetensors, ValidationError, FormatError, type SafetensorsTensor } from '@consistent-avatar/core';
 import { assertSameShape, scoreFrames, type FrameScores, type MetricImage } from './image.js';
 
-/** LPIPS trunks. */
+/**
+ * LPIPS trunks.
+ * @example
+ * ```ts
+ * const net: LpipsNet = 'vgg';
+ * const lpips = Lpips.fromSafetensors(`lpips_${net}.safetensors`, net);
+ * ```
+ */
 export type LpipsNet = 'alex' | 'vgg';
 
 type Op =
@@ -57,7 +64,13 @@ const ARCH: Readonly<Record<LpipsNet, { ops: readonly Op[]; channels: readonly n
 const DEFAULT_SHIFT = [-0.03, -0.088, -0.188];
 const DEFAULT_SCALE = [0.458, 0.448, 0.45];
 
-/** Options of {@link Lpips.compute}. */
+/**
+ * Options of {@link Lpips.compute}.
+ * @example
+ * ```ts
+ * lpips.compute(a, b, { normalize: true, spatial: true } satisfies LpipsOptions);
+ * ```
+ */
 export interface LpipsOptions {
   /** Inputs are in [0, 1] and are mapped by `2x − 1` first (lpips' `normalize=True`). Default false: [−1, 1]. */
   readonly normalize?: boolean;
@@ -67,7 +80,14 @@ export interface LpipsOptions {
   readonly layerMaps?: boolean;
 }
 
-/** Result of {@link Lpips.compute} (plain typed arrays, already downloaded). */
+/**
+ * Result of {@link Lpips.compute} (plain typed arrays, already downloaded).
+ * @example
+ * ```ts
+ * const r: LpipsResult = lpips.compute(a, b, { spatial: true });
+ * console.log(r.distance[0], r.perLayer.slice(0, 5), r.spatial?.shape);
+ * ```
+ */
 export interface LpipsResult {
   /** `[N]` distances. */
   readonly distance: Float32Array;

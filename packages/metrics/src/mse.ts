@@ -14,7 +14,13 @@ import {
   type MetricMask,
 } from './image.js';
 
-/** Options of {@link mse} and {@link psnr}. */
+/**
+ * Options of {@link mse} and {@link psnr}.
+ * @example
+ * ```ts
+ * mse(a, b, { mask: faceMask } satisfies MseOptions);
+ * ```
+ */
 export interface MseOptions {
   /** `'rgb'` (default): mean over every pixel and channel; `'gray'`: on the gray conversion first. */
   readonly mode?: 'rgb' | 'gray';

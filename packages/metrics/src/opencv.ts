@@ -7,7 +7,16 @@
  */
 import { createRequire } from 'node:module';
 
-/** An OpenCV `cv.Mat` (only the members this package uses). Free it with `delete()`. */
+/**
+ * An OpenCV `cv.Mat` (only the members this package uses). Free it with `delete()`.
+ * @example
+ * ```ts
+ * const cv = await loadOpenCv();
+ * const m: CvMat = new cv.Mat(2, 2, cv.CV_32FC1);
+ * m.data32F.set([1, 2, 3, 4]);
+ * m.delete();
+ * ```
+ */
 export interface CvMat {
   readonly rows: number;
   readonly cols: number;
@@ -18,7 +27,13 @@ export interface CvMat {
   delete(): void;
 }
 
-/** The subset of the OpenCV.js namespace this package uses. */
+/**
+ * The subset of the OpenCV.js namespace this package uses.
+ * @example
+ * ```ts
+ * const cv: OpenCv = await loadOpenCv();
+ * ```
+ */
 export interface OpenCv {
   Mat: new (rows: number, cols: number, type: number) => CvMat;
   CV_8UC1: number;

@@ -9,7 +9,13 @@
 import { ValidationError } from '@consistent-avatar/core';
 import type { MetricImage } from './image.js';
 
-/** One frame's codes. */
+/**
+ * One frame's codes.
+ * @example
+ * ```ts
+ * const codes: PoseExpressionCodes = { pose: new Float32Array(6), expression: new Float32Array(50) };
+ * ```
+ */
 export interface PoseExpressionCodes {
   /** `[6]`: DECA convention — global head rotation (axis-angle, 3) then jaw rotation (axis-angle, 3). */
   readonly pose: Float32Array;
@@ -40,7 +46,13 @@ export interface PoseExpressionEstimator {
   dispose?(): void;
 }
 
-/** Result of {@link poseExpressionError}. */
+/**
+ * Result of {@link poseExpressionError}.
+ * @example
+ * ```ts
+ * const { pe, ee, failures }: PoseExpressionErrorResult = poseExpressionError(genCodes, realCodes);
+ * ```
+ */
 export interface PoseExpressionErrorResult {
   /** Mean Euclidean distance of pose codes over compared frames; `null` when none could be compared. */
   readonly pe: number | null;

@@ -3,7 +3,14 @@
  */
 import { ValidationError } from '@consistent-avatar/core';
 
-/** A 2-D similarity transform `q ≈ s·R(θ)·p + t`. */
+/**
+ * A 2-D similarity transform `q ≈ s·R(θ)·p + t`.
+ * @example
+ * ```ts
+ * const t: Similarity2D = procrustes2d(generatedPoints, realPoints);
+ * applySimilarity2d(t, generatedPoints);
+ * ```
+ */
 export interface Similarity2D {
   readonly scale: number;
   readonly angle: number;

@@ -5,7 +5,13 @@ import { ValidationError } from '@consistent-avatar/core';
 import { scoreFrames, type FrameScores, type MetricImage } from './image.js';
 import { mse, type MseOptions } from './mse.js';
 
-/** Options of {@link psnr}. */
+/**
+ * Options of {@link psnr}.
+ * @example
+ * ```ts
+ * psnr(a, b, { dataRange: 255 } satisfies PsnrOptions); // 8-bit data
+ * ```
+ */
 export interface PsnrOptions extends MseOptions {
   /** Range of the data (max − min possible value); default 1 for float images in `[0, 1]`. */
   readonly dataRange?: number;

@@ -23,10 +23,23 @@ import {
   type MetricMask,
 } from './image.js';
 
-/** Named SSIM window / covariance conventions (see the file header). */
+/**
+ * Named SSIM window / covariance conventions (see the file header).
+ * @example
+ * ```ts
+ * const variant: SsimVariant = 'skimage-default';
+ * ssim(a, b, { variant });
+ * ```
+ */
 export type SsimVariant = 'wang' | 'skimage-default';
 
-/** Options of {@link ssim}. */
+/**
+ * Options of {@link ssim}.
+ * @example
+ * ```ts
+ * ssim(a, b, { variant: 'wang', mode: 'gray', mask: faceMask } satisfies SsimOptions);
+ * ```
+ */
 export interface SsimOptions {
   /** Window and covariance convention; default `'wang'`. */
   readonly variant?: SsimVariant;

@@ -14,7 +14,13 @@ import { endPointError } from './end-point-error.js';
 import { warpingError } from './warping-error.js';
 import type { MetricImage } from './image.js';
 
-/** Options of {@link temporalConsistency}. */
+/**
+ * Options of {@link temporalConsistency}.
+ * @example
+ * ```ts
+ * await temporalConsistency(gen, real, { farneback: { winSize: 21 }, border: 8, warping: false } satisfies TemporalConsistencyOptions);
+ * ```
+ */
 export interface TemporalConsistencyOptions {
   /** Farnebäck parameters (defaults: {@link FARNEBACK_DEFAULTS}). */
   readonly farneback?: Partial<FarnebackConfig>;
@@ -26,7 +32,14 @@ export interface TemporalConsistencyOptions {
   readonly onProgress?: (done: number, total: number) => void;
 }
 
-/** Result of {@link temporalConsistency}; arrays have one value per adjacent frame pair (`T − 1`). */
+/**
+ * Result of {@link temporalConsistency}; arrays have one value per adjacent frame pair (`T − 1`).
+ * @example
+ * ```ts
+ * const r: TemporalConsistencyResult = await temporalConsistency(gen, real);
+ * flowCurveSvg([{ label: 'generated', values: r.generatedCurve }, { label: 'real', values: r.referenceCurve }]);
+ * ```
+ */
 export interface TemporalConsistencyResult {
   readonly generatedCurve: number[];
   readonly referenceCurve: number[];

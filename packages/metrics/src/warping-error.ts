@@ -18,7 +18,13 @@ import type { FlowField } from './farneback.js';
 import { flowBorder } from './flow-curve.js';
 import { loadOpenCv, type CvMat, type OpenCv } from './opencv.js';
 
-/** Options of {@link warpingError}. */
+/**
+ * Options of {@link warpingError}.
+ * @example
+ * ```ts
+ * const options: WarpingErrorOptions = { backward: flow.compute(real[1], real[0]), border: 8 };
+ * ```
+ */
 export interface WarpingErrorOptions {
   /**
    * Backward flow t+1 → t. When given (default behaviour of {@link temporalConsistency}), occlusions and motion
@@ -29,7 +35,13 @@ export interface WarpingErrorOptions {
   readonly border?: number;
 }
 
-/** Result of {@link warpingError}. */
+/**
+ * Result of {@link warpingError}.
+ * @example
+ * ```ts
+ * const { error, validFraction }: WarpingErrorResult = await warpingError(g0, g1, forward);
+ * ```
+ */
 export interface WarpingErrorResult {
   /** Mean over valid pixels of the channel-summed squared difference (units of the image data squared). */
   readonly error: number;
