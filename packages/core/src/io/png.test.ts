@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { deflateSync, inflateSync } from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../backend/tf.js';
 import { initBackend } from '../backend/init.js';
@@ -213,6 +214,21 @@ describe('readPng malformed files', () => {
     crc.writeUInt32BE(crc32Reference(Buffer.concat([header.subarray(4), half])));
     const rebuilt = Buffer.concat([bytes.subarray(0, idat), header, half, crc, bytes.subarray(idat + 12 + length)]);
     expectPngError(rebuilt, /image data (is not a valid zlib stream|truncated)/);
+  });
+  it('an unknown scanline filter type inside a valid zlib stream', () => {
+    const bytes = good();
+    const idat = bytes.indexOf('IDAT') - 4;
+    const length = bytes.readUInt32BE(idat);
+    const raw = inflateSync(bytes.subarray(idat + 8, idat + 8 + length));
+    raw[0] = 9; // filter types are 0..4
+    const data = deflateSync(raw);
+    const header = Buffer.alloc(8);
+    header.writeUInt32BE(data.length, 0);
+    header.write('IDAT', 4, 'latin1');
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(crc32Reference(Buffer.concat([header.subarray(4), data])));
+    const rebuilt = Buffer.concat([bytes.subarray(0, idat), header, data, crc, bytes.subarray(idat + 12 + length)]);
+    expectPngError(rebuilt, /filter type/i);
   });
   it('chunk order: IHDR must come first', () => {
     const bytes = Buffer.from(good());
