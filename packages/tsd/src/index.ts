@@ -27,7 +27,8 @@ export {
 } from './tsd-options.js';
 export { highPassMask, type HighPassMask, type TsdMaskKind, type TsdCentre } from './high-pass-mask.js';
 export { TsdFilter, getTsdFilter, type PlaneFill, type PlaneEmit } from './tsd-filter.js';
-export { Fft2d } from './fft2d.js';
+export { Fft2d, type FftEngine } from './fft2d.js';
+export { FftPlan } from './fft-plan.js';
 export { fmaExact } from './fma.js';
 export type { ImageLike, PixelData } from './image-input.js';
 export { TsdEncoder, TSD_ENCODER_DEFAULTS, type TsdEncoderConfig } from './encoder.js';
