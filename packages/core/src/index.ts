@@ -171,3 +171,14 @@ export {
   type WriteVideoOptions,
   type WriteVideoResult,
 } from './io/video.js';
+// Stage 1: the proxy avatar (low-resolution UV texture + SH fitted through differentiable texture sampling).
+export { bilinearPlan, sampleTexture, type BilinearPlan } from './proxy/texture-sampler.js';
+export {
+  ProxyAvatar,
+  fitProxyAvatar,
+  renderProxy,
+  evaluateProxy,
+  frameParams,
+  type ProxyFitOptions,
+  type ProxyFrameParams,
+} from './proxy/proxy-avatar.js';
