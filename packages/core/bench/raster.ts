@@ -40,16 +40,20 @@ function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)]!;
 }
+/** Wall-clock and CPU time per call (CPU time = this process's user + system time: robust when the machine is shared). */
 function time(label: string, f: () => unknown, runs = 30): number {
   for (let i = 0; i < 3; i++) f();
-  const t: number[] = [];
+  const t: number[] = [], cpu: number[] = [];
   for (let i = 0; i < runs; i++) {
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     f();
     t.push(performance.now() - t0);
+    const c = process.cpuUsage(c0);
+    cpu.push((c.user + c.system) / 1000);
   }
   const m = median(t);
-  console.log(`${label}: median ${m.toFixed(2)} ms (min ${Math.min(...t).toFixed(2)})`);
+  console.log(`${label}: wall median ${m.toFixed(2)} ms (min ${Math.min(...t).toFixed(2)}), CPU median ${median(cpu).toFixed(2)} ms`);
   return m;
 }
 
@@ -91,15 +95,16 @@ def render():
         sub[upd] = zz[upd]; st[upd] = f
     return depth
 render()
-ts = []
+ts = []; cs = []
 for _ in range(3):
-    t0 = time.perf_counter(); d = render(); ts.append((time.perf_counter() - t0) * 1000)
-print(json.dumps({'median_ms': sorted(ts)[1], 'covered': int(np.isfinite(d).sum())}))
+    t0 = time.perf_counter(); c0 = time.process_time(); d = render()
+    ts.append((time.perf_counter() - t0) * 1000); cs.append((time.process_time() - c0) * 1000)
+print(json.dumps({'median_ms': sorted(ts)[1], 'cpu_ms': sorted(cs)[1], 'covered': int(np.isfinite(d).sum())}))
 `;
 const res = spawnSync('/usr/bin/python3', ['-c', py], { encoding: 'utf8' });
 if (res.status === 0) {
-  const ref = JSON.parse(res.stdout.trim().split('\n').pop()!) as { median_ms: number; covered: number };
-  console.log(`numpy reference (visibility only): median ${ref.median_ms.toFixed(1)} ms, covered ${ref.covered} px (ours ${covered.toFixed(0)})`);
+  const ref = JSON.parse(res.stdout.trim().split('\n').pop()!) as { median_ms: number; cpu_ms: number; covered: number };
+  console.log(`numpy reference (visibility only): wall median ${ref.median_ms.toFixed(1)} ms, CPU ${ref.cpu_ms.toFixed(1)} ms, covered ${ref.covered} px (ours ${covered.toFixed(0)})`);
   console.log(`ratio ours(visibility+normals) / numpy(visibility): ${(tFlat / ref.median_ms).toFixed(3)}`);
 } else {
   console.log(`numpy reference unavailable: ${res.stderr.split('\n').filter(Boolean).pop()}`);

@@ -96,7 +96,7 @@ export function vertexNormals(positions: Float32Array, faces: Uint32Array): Floa
     n[c] = n[c]! + nx; n[c + 1] = n[c + 1]! + ny; n[c + 2] = n[c + 2]! + nz;
   }
   for (let i = 0; i < n.length; i += 3) {
-    const l = Math.hypot(n[i]!, n[i + 1]!, n[i + 2]!) || 1;
+    const l = Math.sqrt(n[i]! * n[i]! + n[i + 1]! * n[i + 1]! + n[i + 2]! * n[i + 2]!) || 1;
     n[i] = n[i]! / l;
     n[i + 1] = n[i + 1]! / l;
     n[i + 2] = n[i + 2]! / l;
@@ -295,7 +295,7 @@ export function rasterize(mesh: RasterMesh, camera: PinholeCamera, options: Rast
           let nx = b0 * camN[v0]! + b1 * camN[v1]! + b2 * camN[v2]!;
           let ny = b0 * camN[v0 + 1]! + b1 * camN[v1 + 1]! + b2 * camN[v2 + 1]!;
           let nz = b0 * camN[v0 + 2]! + b1 * camN[v1 + 2]! + b2 * camN[v2 + 2]!;
-          const nl = Math.hypot(nx, ny, nz) || 1;
+          const nl = Math.sqrt(nx * nx + ny * ny + nz * nz) || 1; // (Math.hypot is several times slower in V8)
           nx /= nl; ny /= nl; nz /= nl;
           let u = 0, vv = 0;
           if (uvs) {
