@@ -44,15 +44,13 @@ export class Downsample2D extends nn.Module {
 }
 
 /**
- * Nearest-neighbour ×2 upsampling of `[B, H, W, C]` → `[B, 2H, 2W, C]` (each pixel copied into a 2×2 block), built
- * from reshape + broadcast so it differentiates on every backend.
+ * Nearest-neighbour ×2 upsampling of `[B, H, W, C]` → `[B, 2H, 2W, C]` (each pixel copied into a 2×2 block, torch
+ * `interpolate(scale_factor=2, mode='nearest')`): tfjs's ResizeNearestNeighbor with src = ⌊dst/2⌋, which has a
+ * native wasm kernel and a gradient on every backend.
  */
 export function upsampleNearest2x(x: tf.Tensor4D): tf.Tensor4D {
-  return tf.tidy(() => {
-    const [B, H, W, C] = x.shape;
-    const expanded = x.reshape([B, H, 1, W, 1, C]); // [B, H, 1, W, 1, C]
-    return tf.broadcastTo(expanded, [B, H, 2, W, 2, C]).reshape([B, 2 * H, 2 * W, C]) as tf.Tensor4D; // [B, 2H, 2W, C]
-  });
+  const [, H, W] = x.shape;
+  return tf.image.resizeNearestNeighbor(x, [2 * H, 2 * W], false, false);
 }
 
 /** Nearest upsampler + 3×3 conv. Keys: `conv.weight`, `conv.bias`. */
