@@ -3,6 +3,8 @@ import ndarray from 'ndarray';
 import { Rng } from '@consistent-avatar/core';
 import { extractTsd, releaseTsdMagnitude, type TsdImage, type TsdReleaseImage } from './extract-tsd.js';
 import { fmaExact } from './fma.js';
+import { clearTsdFilterCache, getTsdFilter } from './tsd-filter.js';
+import { TSD_DEFAULTS } from './tsd-options.js';
 import type { TsdOptions } from './tsd-options.js';
 import { readCases, readNpyFloat, readPngBytes, readPngFloat } from '../test/fixture-io.js';
 
@@ -225,5 +227,18 @@ describe('fmaExact', () => {
     // (1 + 2⁻⁵²)² − 1 = 2⁻⁵¹ + 2⁻¹⁰⁴ exactly; plain arithmetic loses the 2⁻¹⁰⁴ term.
     const x = 1 + 2 ** -52;
     expect(fmaExact(x, x, -1)).toBe(2 ** -51 + 2 ** -104);
+  });
+});
+
+describe('filter plan cache', () => {
+  it('reuses one plan per (H, W, options), evicts least recently used, and can be cleared', () => {
+    const a = getTsdFilter(8, 8, TSD_DEFAULTS);
+    expect(getTsdFilter(8, 8, TSD_DEFAULTS)).toBe(a);
+    expect(getTsdFilter(8, 8, { ...TSD_DEFAULTS, radius: 3 })).not.toBe(a);
+    for (const size of [9, 10, 11, 12]) getTsdFilter(size, size, TSD_DEFAULTS);
+    expect(getTsdFilter(8, 8, TSD_DEFAULTS)).not.toBe(a); // evicted after four newer plans
+    const b = getTsdFilter(8, 8, TSD_DEFAULTS);
+    clearTsdFilterCache();
+    expect(getTsdFilter(8, 8, TSD_DEFAULTS)).not.toBe(b);
   });
 });

@@ -13,7 +13,16 @@ import ndarray from 'ndarray';
 import ndFft from 'ndarray-fft';
 import { FftPlan } from './fft-plan.js';
 
-/** Which FFT implementation a {@link Fft2d} uses. */
+/**
+ * Which FFT implementation a {@link Fft2d} uses: `'native'` ({@link FftPlan}, default) or `'ndarray-fft'`.
+ *
+ * @example
+ * ```ts
+ * import { Fft2d, type FftEngine } from '@consistent-avatar/tsd';
+ * const engine: FftEngine = 'ndarray-fft';
+ * const plan = new Fft2d(64, 64, engine);
+ * ```
+ */
 export type FftEngine = 'native' | 'ndarray-fft';
 
 // Small blocks: with 32×32 blocks a power-of-two row stride (512 doubles = 4 KiB) thrashes the cache sets;

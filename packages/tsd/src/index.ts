@@ -26,7 +26,7 @@ export {
   type ResolvedTsdOptions,
 } from './tsd-options.js';
 export { highPassMask, type HighPassMask, type TsdMaskKind, type TsdCentre } from './high-pass-mask.js';
-export { TsdFilter, getTsdFilter, type PlaneFill, type PlaneEmit } from './tsd-filter.js';
+export { TsdFilter, getTsdFilter, clearTsdFilterCache, type PlaneFill, type PlaneEmit } from './tsd-filter.js';
 export { Fft2d, type FftEngine } from './fft2d.js';
 export { FftPlan } from './fft-plan.js';
 export { fmaExact } from './fma.js';

@@ -92,12 +92,13 @@ export class TsdFilter {
   }
 }
 
-const CACHE_LIMIT = 8;
+// A 512² plan holds ~12 MB (four float64 work buffers and two masks), a 1024² plan ~50 MB.
+const CACHE_LIMIT = 4;
 const cache = new Map<string, TsdFilter>();
 
 /**
- * The cached {@link TsdFilter} for a size and options (least-recently-used cache of 8 plans), so a frame stream or
- * repeated calls at one size build the mask and FFT buffers once.
+ * The cached {@link TsdFilter} for a size and options (least-recently-used cache of 4 plans), so a frame stream or
+ * repeated calls at one size build the mask and FFT buffers once. {@link clearTsdFilterCache} frees them.
  *
  * @example
  * ```ts
@@ -116,4 +117,17 @@ export function getTsdFilter(height: number, width: number, options: ResolvedTsd
   }
   cache.set(key, filter);
   return filter;
+}
+
+/**
+ * Drop every cached {@link TsdFilter} (their float64 buffers are then garbage-collected).
+ *
+ * @example
+ * ```ts
+ * import { clearTsdFilterCache } from '@consistent-avatar/tsd';
+ * clearTsdFilterCache(); // e.g. after processing a high-resolution video
+ * ```
+ */
+export function clearTsdFilterCache(): void {
+  cache.clear();
 }
