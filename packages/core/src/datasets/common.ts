@@ -70,6 +70,11 @@ export function splitLastFrames(numFrames: number, testFrames = 350, valFrames =
  * Resolve a path from a dataset's JSON against its folder; rejects absolute paths and paths that leave the folder.
  *
  * @param file - the JSON file (for the error message).
+ * @example
+ * ```ts
+ * const abs = resolveInside('/data/actor', 'images/00001.png', 'transforms.json', 'frames[0].file_path', 'insta');
+ * // resolveInside('/data/actor', '../x.png', …) throws FormatError: … escapes the dataset folder
+ * ```
  */
 export function resolveInside(root: string, relative: unknown, file: string, field: string, format: string): string {
   if (typeof relative !== 'string' || relative.length === 0) throw new FormatError(format, file, `${field} should be a relative path string, got ${JSON.stringify(relative)}`);

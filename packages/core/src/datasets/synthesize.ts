@@ -185,7 +185,13 @@ export interface SynthesizeOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
-/** The fixed camera of synthetic datasets (OpenCV axes; the head is at the origin, looking along +z). */
+/**
+ * The fixed camera of synthetic datasets (OpenCV axes; the head is at the origin, looking along +z).
+ * @example
+ * ```ts
+ * const cam = syntheticCamera(128); // fx = fy = 249.6, principal point at the centre, OpenCV axes
+ * ```
+ */
 export function syntheticCamera(size: number): PinholeCamera {
   const f = 1.95 * size;
   return lookAtCamera({ eye: [0, -0.01, 0.62], target: [0, -0.018, 0], fx: f, fy: f, width: size, height: size });

@@ -20,6 +20,10 @@ import { ValidationError } from '../errors.js';
  * @param faceIndices - `[K]` triangle per landmark.
  * @param barycentrics - `[K*3]` barycentric weights per landmark.
  * @returns `[B, K, 3]` landmark positions.
+ * @example
+ * ```ts
+ * const lmk = barycentricLandmarks(out.vertices, flame.faces, embedding.faceIndices, embedding.barycentrics); // [B, 68, 3]
+ * ```
  */
 export function barycentricLandmarks(
   vertices: tf.Tensor3D,

@@ -95,7 +95,15 @@ function prod(shape: readonly number[]): number {
   return shape.reduce((p, s) => p * s, 1);
 }
 
-/** A FLAME-layout head model; holds tensors, so call {@link FlameModel.dispose} when done. */
+/**
+ * A FLAME-layout head model; holds tensors, so call {@link FlameModel.dispose} when done.
+ * @example
+ * ```ts
+ * const flame = FlameModel.fromNpz('flame2020.npz');
+ * const { vertices } = flame.forward({ paperPose: tf.tensor2d([[0, 0.3, 0, 0.2, 0, 0]]) }); // [1, 5023, 3]
+ * flame.dispose();
+ * ```
+ */
 export class FlameModel {
   /** Identity components used. */
   readonly numShape: number;

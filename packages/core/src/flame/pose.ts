@@ -14,9 +14,21 @@
 import { tf } from '../backend/tf.js';
 import { ValidationError } from '../errors.js';
 
-/** Joint names of the FLAME kinematic tree, in order (parents [−1, 0, 1, 1, 1]). */
+/**
+ * Joint names of the FLAME kinematic tree, in order (parents [−1, 0, 1, 1, 1]).
+ * @example
+ * ```ts
+ * console.log(FLAME_JOINT_NAMES.indexOf('jaw') * 3); // 6: the jaw's offset in the full pose
+ * ```
+ */
 export const FLAME_JOINT_NAMES = ['global', 'neck', 'jaw', 'eyeLeft', 'eyeRight'] as const;
-/** Parents of the FLAME joints (root −1, neck ← root, jaw / eyes ← neck). */
+/**
+ * Parents of the FLAME joints (root −1, neck ← root, jaw / eyes ← neck).
+ * @example
+ * ```ts
+ * console.log(FLAME_PARENTS[2]); // 1: the jaw hangs from the neck
+ * ```
+ */
 export const FLAME_PARENTS: readonly number[] = [-1, 0, 1, 1, 1];
 
 /**

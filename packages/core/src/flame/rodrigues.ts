@@ -18,6 +18,10 @@ import { ValidationError } from '../errors.js';
  *
  * @param axisAngle - `[N, 3]` axis-angle vectors (radians).
  * @returns `[N, 3, 3]` rotation matrices (row-major, R·x rotates column vectors).
+ * @example
+ * ```ts
+ * const R = batchRodrigues(tf.tensor2d([[0, 0, Math.PI / 2]])); // [1, 3, 3]: x → y
+ * ```
  */
 export function batchRodrigues(axisAngle: tf.Tensor2D): tf.Tensor3D {
   if (!(axisAngle instanceof tf.Tensor) || axisAngle.rank !== 2 || axisAngle.shape[1] !== 3) {

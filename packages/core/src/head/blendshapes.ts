@@ -22,13 +22,25 @@ import { Rng } from '../random.js';
 import { Region, type SyntheticTopology } from './geometry.js';
 import { SYNTHETIC_FACE, bump, smoothstep } from './surface.js';
 
-/** Names of the leading synthetic expression components. */
+/**
+ * Names of the leading synthetic expression components.
+ * @example
+ * ```ts
+ * const smile = new Float32Array(100); smile[SYNTHETIC_EXPRESSION_NAMES.indexOf('smile')] = 1.5;
+ * ```
+ */
 export const SYNTHETIC_EXPRESSION_NAMES = [
   'lipsPart', 'smile', 'frown', 'browRaise', 'browLower', 'blink', 'lipPress', 'pucker',
   'cheekPuff', 'innerBrowRaise', 'noseWrinkle', 'upperLipRaise', 'lipStretch', 'eyeWiden', 'smirk', 'cornerPullIn',
 ] as const;
 
-/** Names of the leading synthetic identity components. */
+/**
+ * Names of the leading synthetic identity components.
+ * @example
+ * ```ts
+ * const wideJaw = new Float32Array(300); wideJaw[SYNTHETIC_SHAPE_NAMES.indexOf('jawWidth')] = 1;
+ * ```
+ */
 export const SYNTHETIC_SHAPE_NAMES = [
   'headWidth', 'headHeight', 'faceDepth', 'noseSize', 'jawWidth', 'chin', 'browRidge', 'cheekFullness',
   'lipFullness', 'lowerFaceLength', 'noseWidth', 'eyeDepth',
@@ -175,6 +187,10 @@ function randomField(rng: Rng, amplitude: number, faceOnly: boolean): Field {
  * Evaluate blendshape bases at the topology's vertices.
  *
  * @returns `[V, 3, numComponents]` flattened (FLAME's `shapedirs` layout) for `kind`'s components.
+ * @example
+ * ```ts
+ * const exprDirs = syntheticBlendshapes(buildSyntheticTopology(), 'expression', 100, 0); // [V, 3, 100] flattened
+ * ```
  */
 export function syntheticBlendshapes(topology: SyntheticTopology, kind: 'shape' | 'expression', numComponents: number, seed: number): Float32Array {
   const named = kind === 'shape' ? SHAPE_FIELDS : EXPRESSION_FIELDS;

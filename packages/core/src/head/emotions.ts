@@ -12,7 +12,13 @@
  */
 import { ValidationError } from '../errors.js';
 
-/** MEAD's eight emotions. */
+/**
+ * MEAD's eight emotions.
+ * @example
+ * ```ts
+ * for (const e of MEAD_EMOTIONS) console.log(e); // angry, disgusted, contempt, fear, happy, neutral, sad, surprised
+ * ```
+ */
 export const MEAD_EMOTIONS = ['angry', 'disgusted', 'contempt', 'fear', 'happy', 'neutral', 'sad', 'surprised'] as const;
 /** One of {@link MEAD_EMOTIONS}. */
 export type MeadEmotion = (typeof MEAD_EMOTIONS)[number];
@@ -28,7 +34,13 @@ function proto(weights: Partial<Record<keyof typeof C, number>>, jaw: number): {
   return { expression, jaw };
 }
 
-/** Expression (100-d) and jaw opening (axis-angle x, radians) per emotion at intensity 1. */
+/**
+ * Expression (100-d) and jaw opening (axis-angle x, radians) per emotion at intensity 1.
+ * @example
+ * ```ts
+ * const { expression, jaw } = SYNTHETIC_EMOTION_PROTOTYPES.happy; // Float32Array(100), radians
+ * ```
+ */
 export const SYNTHETIC_EMOTION_PROTOTYPES: Record<MeadEmotion, { expression: Float32Array; jaw: number }> = {
   angry: proto({ browLower: 1.8, lipPress: 1.0, noseWrinkle: 0.4, eyeWiden: 0.5, frown: 0.4 }, 0),
   disgusted: proto({ noseWrinkle: 1.6, upperLipRaise: 1.3, browLower: 0.8, frown: 0.6, lipsPart: 0.3 }, 0.02),

@@ -55,7 +55,13 @@ function headUv(x: number, y: number): [number, number] {
   return [0.5 + x / (2 * Math.PI), 0.125 + (0.875 * (y + Math.PI / 2)) / Math.PI];
 }
 
-/** Build the synthetic head's topology and rig (deterministic; no randomness). */
+/**
+ * Build the synthetic head's topology and rig (deterministic; no randomness).
+ * @example
+ * ```ts
+ * const { positions, faces, uvs } = buildSyntheticTopology(); // rest mesh of the synthetic head
+ * ```
+ */
 export function buildSyntheticTopology(): SyntheticTopology {
   const F = SYNTHETIC_FACE;
   const pos: number[] = [], uv: number[] = [], ax: number[] = [], ay: number[] = [], reg: number[] = [];

@@ -12,7 +12,13 @@
  * ```
  */
 
-/** Landmark angles (radians) of the synthetic face layout. */
+/**
+ * Landmark angles (radians) of the synthetic face layout.
+ * @example
+ * ```ts
+ * const mouthCorner = syntheticSurfacePoint(SYNTHETIC_FACE.mouthHalfWidth, SYNTHETIC_FACE.lipY);
+ * ```
+ */
 export const SYNTHETIC_FACE = {
   eyeX: 0.4,
   eyeY: 0.02,
@@ -25,19 +31,37 @@ export const SYNTHETIC_FACE = {
   neckStartY: -0.95,
 } as const;
 
-/** Gaussian bump in face-angle space. */
+/**
+ * Gaussian bump in face-angle space.
+ * @example
+ * ```ts
+ * bump(0, 0, 0, 0, 1, 1); // 1 at the centre
+ * ```
+ */
 export function bump(x: number, y: number, cx: number, cy: number, sx: number, sy: number): number {
   const dx = (x - cx) / sx, dy = (y - cy) / sy;
   return Math.exp(-0.5 * (dx * dx + dy * dy));
 }
 
-/** Smoothstep from edge0 to edge1 (edge0 may exceed edge1 for a falling step). */
+/**
+ * Smoothstep from edge0 to edge1 (edge0 may exceed edge1 for a falling step).
+ * @example
+ * ```ts
+ * smoothstep(0, 1, 0.5); // 0.5
+ * ```
+ */
 export function smoothstep(edge0: number, edge1: number, v: number): number {
   const t = Math.min(1, Math.max(0, (v - edge0) / (edge1 - edge0)));
   return t * t * (3 - 2 * t);
 }
 
-/** Radial relief of the face (metres along the outward direction) at (X, Y): nose, brows, sockets, lips, chin, ears. */
+/**
+ * Radial relief of the face (metres along the outward direction) at (X, Y): nose, brows, sockets, lips, chin, ears.
+ * @example
+ * ```ts
+ * faceRelief(0, SYNTHETIC_FACE.noseTipY); // ≈ 0.02 m: the nose
+ * ```
+ */
 export function faceRelief(x: number, y: number): number {
   const F = SYNTHETIC_FACE;
   const ax = Math.abs(x);
@@ -59,7 +83,13 @@ export function faceRelief(x: number, y: number): number {
   return d;
 }
 
-/** Unit direction of face angles (X, Y). */
+/**
+ * Unit direction of face angles (X, Y).
+ * @example
+ * ```ts
+ * faceDirection(0, 0); // [0, 0, 1]: straight ahead
+ * ```
+ */
 export function faceDirection(x: number, y: number): [number, number, number] {
   return [Math.cos(y) * Math.sin(x), Math.sin(y), Math.cos(y) * Math.cos(x)];
 }
@@ -67,6 +97,10 @@ export function faceDirection(x: number, y: number): [number, number, number] {
 /**
  * Rest surface point at face angles (X, Y): a super-ellipsoid cranium with relief, narrowing jaw, and a neck
  * below `neckStartY` (Y = −π/2 is the bottom of the neck).
+ * @example
+ * ```ts
+ * const [x, y, z] = syntheticSurfacePoint(0, 0); // the skin between the eyes
+ * ```
  */
 export function syntheticSurfacePoint(x: number, y: number): [number, number, number] {
   const [dx, dy, dz] = faceDirection(x, y);

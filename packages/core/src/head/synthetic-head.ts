@@ -25,8 +25,21 @@ import { buildSyntheticTopology, type SyntheticTopology } from './geometry.js';
 import { SYNTHETIC_EMOTION_PROTOTYPES, syntheticEmotionExpression, type MeadEmotion } from './emotions.js';
 import { buildSyntheticTexture, wrinkledTexture, type SyntheticTexture } from './texture.js';
 
-/** Number of identity / expression components of the synthetic head (FLAME 2020's). */
+/**
+ * Number of identity / expression components of the synthetic head (FLAME 2020's).
+ * @example
+ * ```ts
+ * const beta = new Float32Array(SYNTHETIC_NUM_SHAPE); // 300 identity coefficients
+ * ```
+ */
 export const SYNTHETIC_NUM_SHAPE = 300;
+/**
+ * SYNTHETIC_NUM_EXPRESSION.
+ * @example
+ * ```ts
+ * const psi = new Float32Array(SYNTHETIC_NUM_EXPRESSION); // 100 expression coefficients
+ * ```
+ */
 export const SYNTHETIC_NUM_EXPRESSION = 100;
 
 /** Options of {@link createSyntheticHead}. */
@@ -51,7 +64,13 @@ export interface SyntheticFrameParams {
   translation?: ArrayLike<number>;
 }
 
-/** The arrays a FLAME `.npz` would hold, for the synthetic head (keys as FLAME's). */
+/**
+ * The arrays a FLAME `.npz` would hold, for the synthetic head (keys as FLAME's).
+ * @example
+ * ```ts
+ * const flame = FlameModel.fromArrays(syntheticFlameArrays(buildSyntheticTopology()), { shapeSplit: 300 });
+ * ```
+ */
 export function syntheticFlameArrays(topology: SyntheticTopology, seed = 0): Record<string, NdArrayLike> {
   const numV = topology.numVertices;
   const shape = syntheticBlendshapes(topology, 'shape', SYNTHETIC_NUM_SHAPE, seed);
@@ -99,7 +118,15 @@ export function syntheticIdentityShape(index: number): Float32Array {
   return out;
 }
 
-/** A synthetic head instance: model + identity + texture. Call {@link SyntheticHead.dispose}. */
+/**
+ * A synthetic head instance: model + identity + texture. Call {@link SyntheticHead.dispose}.
+ * @example
+ * ```ts
+ * const head = new SyntheticHead({ identity: 1 });
+ * const positions = head.vertices({ expression: head.emotion('surprised'), paperPose: [0, 0, 0, head.emotionJaw('surprised'), 0, 0] });
+ * head.dispose();
+ * ```
+ */
 export class SyntheticHead {
   /** Always `'synthetic'`: this is not FLAME and not a real person. */
   readonly label = 'synthetic' as const;

@@ -16,7 +16,13 @@ import { hashString } from '../random.js';
 import type { Texture } from '../raster/shading.js';
 import { SYNTHETIC_FACE, bump, smoothstep } from './surface.js';
 
-/** Wrinkle groups and the expression components that deepen them. */
+/**
+ * Wrinkle groups and the expression components that deepen them.
+ * @example
+ * ```ts
+ * console.log(WRINKLE_DRIVERS.forehead); // [{ component: 3, gain: 1 }, …]: brow raise deepens forehead lines
+ * ```
+ */
 export const WRINKLE_DRIVERS: Record<string, { component: number; gain: number }[]> = {
   forehead: [{ component: 3, gain: 1 }, { component: 9, gain: 0.6 }, { component: 13, gain: 0.4 }],
   glabella: [{ component: 4, gain: 1 }, { component: 9, gain: 0.4 }],
@@ -67,7 +73,13 @@ function fbm(x: number, y: number, seed: number, octaves: number): number {
   return s;
 }
 
-/** Appearance of identity `seed` (skin tone, lips, hair, iris), deterministic. */
+/**
+ * Appearance of identity `seed` (skin tone, lips, hair, iris), deterministic.
+ * @example
+ * ```ts
+ * const { skin, iris } = syntheticAppearance(3); // RGB in [0, 1]
+ * ```
+ */
 export function syntheticAppearance(seed: number): SyntheticAppearance {
   const r = (k: number) => hash2(seed, k, 0x51ed);
   const tone = 0.35 + 0.6 * r(1); // light … dark
@@ -87,6 +99,10 @@ export function syntheticAppearance(seed: number): SyntheticAppearance {
  *
  * @param options.size - texture size in texels (square). Default 512.
  * @param options.seed - identity seed (appearance and noise). Default 0.
+ * @example
+ * ```ts
+ * const { albedo, wrinkles } = buildSyntheticTexture({ size: 512, seed: 0 });
+ * ```
  */
 export function buildSyntheticTexture(options: { size?: number; seed?: number } = {}): SyntheticTexture {
   const size = options.size ?? 512;

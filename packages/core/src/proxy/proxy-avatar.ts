@@ -82,7 +82,15 @@ export interface ProxyFrameParams {
   camera?: PinholeCamera;
 }
 
-/** A fitted proxy avatar (typed arrays + the model). */
+/**
+ * A fitted proxy avatar (typed arrays + the model).
+ * @example
+ * ```ts
+ * const proxy = await fitProxyAvatar(ds);
+ * console.log(proxy.texture.width, proxy.lossLog.at(-1)); // 64, { step, loss }
+ * proxy.dispose();
+ * ```
+ */
 export class ProxyAvatar {
   readonly label = 'proxy' as const;
   constructor(
@@ -101,7 +109,13 @@ export class ProxyAvatar {
   }
 }
 
-/** Params of a dataset frame: expression as stored; pose 6 → paper pose, 15 → full pose. */
+/**
+ * Params of a dataset frame: expression as stored; pose 6 → paper pose, 15 → full pose.
+ * @example
+ * ```ts
+ * const { rgb } = renderProxy(proxy, frameParams(ds.frames[0]));
+ * ```
+ */
 export function frameParams(frame: AvatarFrame): ProxyFrameParams {
   const p: ProxyFrameParams = { camera: frame.camera };
   if (frame.expression) p.expression = frame.expression;

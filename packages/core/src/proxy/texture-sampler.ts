@@ -28,6 +28,10 @@ export interface BilinearPlan {
  * @param uvs - `[N*2]` texture coordinates (u, v) in [0, 1], v up.
  * @param width - texture width in texels.
  * @param height - texture height in texels.
+ * @example
+ * ```ts
+ * const plan = bilinearPlan(new Float32Array([0.25, 0.75]), 64, 64); // plan.indices [4], plan.weights [4]
+ * ```
  */
 export function bilinearPlan(uvs: Float32Array, width: number, height: number): BilinearPlan {
   if (!(uvs instanceof Float32Array) || uvs.length % 2 !== 0) throw new ValidationError('bilinearPlan', 'uvs', 'a Float32Array of N×2 coordinates', uvs);
@@ -61,6 +65,10 @@ export function bilinearPlan(uvs: Float32Array, width: number, height: number): 
  * @param texture - `[H*W, C]` texels, row-major, top row first.
  * @param plan - from {@link bilinearPlan} (or a subset of one).
  * @returns `[N, C]`.
+ * @example
+ * ```ts
+ * const rgb = sampleTexture(textureVariable, plan); // [N, 3], differentiable w.r.t. the texture
+ * ```
  */
 export function sampleTexture(texture: tf.Tensor2D, plan: BilinearPlan): tf.Tensor2D {
   if (!(texture instanceof tf.Tensor) || texture.rank !== 2) throw new ValidationError('sampleTexture', 'texture', 'a tensor [H*W, C]', texture);

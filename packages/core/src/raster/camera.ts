@@ -41,7 +41,13 @@ export interface PinholeCamera {
   pixelCenter?: number;
 }
 
-/** Check a camera and return the world→camera matrix in **OpenCV** axes (row-major 4×4, float64). */
+/**
+ * Check a camera and return the world→camera matrix in **OpenCV** axes (row-major 4×4, float64).
+ * @example
+ * ```ts
+ * const w2c = worldToCameraCv(camera); // Float64Array(16), OpenCV axes whatever camera.convention is
+ * ```
+ */
 export function worldToCameraCv(camera: PinholeCamera, fn = 'worldToCameraCv'): Float64Array {
   validateCamera(camera, fn);
   const m = Array.from(camera.cameraToWorld as ArrayLike<number>, Number);
@@ -55,7 +61,13 @@ export function worldToCameraCv(camera: PinholeCamera, fn = 'worldToCameraCv'): 
   return invertRigid(m);
 }
 
-/** Inverse of a rigid (rotation + translation) row-major 4×4 matrix. */
+/**
+ * Inverse of a rigid (rotation + translation) row-major 4×4 matrix.
+ * @example
+ * ```ts
+ * const w2c = invertRigid(camera.cameraToWorld);
+ * ```
+ */
 export function invertRigid(m: ArrayLike<number>): Float64Array {
   const out = new Float64Array(16);
   for (let r = 0; r < 3; r++) {
@@ -68,7 +80,13 @@ export function invertRigid(m: ArrayLike<number>): Float64Array {
   return out;
 }
 
-/** Validate a camera's fields (throws ValidationError naming `fn`). */
+/**
+ * Validate a camera's fields (throws ValidationError naming `fn`).
+ * @example
+ * ```ts
+ * validateCamera(camera, 'myRenderer'); // throws ValidationError naming myRenderer
+ * ```
+ */
 export function validateCamera(camera: PinholeCamera, fn: string): void {
   if (camera == null || typeof camera !== 'object') throw new ValidationError(fn, 'camera', 'a PinholeCamera object', camera);
   for (const k of ['width', 'height'] as const) {

@@ -83,7 +83,13 @@ export interface RasterOutput {
   barycentrics: Float32Array;
 }
 
-/** Area-weighted vertex normals `[V*3]` of a triangle mesh (CCW outward). */
+/**
+ * Area-weighted vertex normals `[V*3]` of a triangle mesh (CCW outward).
+ * @example
+ * ```ts
+ * const normals = vertexNormals(mesh.positions, mesh.faces); // [V*3], unit length
+ * ```
+ */
 export function vertexNormals(positions: Float32Array, faces: Uint32Array): Float32Array {
   const n = new Float32Array(positions.length);
   for (let f = 0; f < faces.length; f += 3) {

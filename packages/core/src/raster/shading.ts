@@ -23,6 +23,11 @@ export interface Texture {
 /**
  * Bilinear texture lookup with clamp-to-edge; writes `channels` values into `out` at `offset`.
  * Texel (i, j) centre is at u = (i + 0.5) / W, v = 1 − (j + 0.5) / H.
+ * @example
+ * ```ts
+ * const rgb = new Float32Array(3);
+ * sampleTextureBilinear(texture, 0.5, 0.5, rgb, 0);
+ * ```
  */
 export function sampleTextureBilinear(tex: Texture, u: number, v: number, out: Float32Array, offset: number): void {
   const w = tex.width, h = tex.height, c = tex.channels, d = tex.data;
@@ -38,7 +43,13 @@ export function sampleTextureBilinear(tex: Texture, u: number, v: number, out: F
   for (let k = 0; k < c; k++) out[offset + k] = w00 * d[i00 + k]! + w10 * d[i10 + k]! + w01 * d[i01 + k]! + w11 * d[i11 + k]!;
 }
 
-/** DECA's SH constant factors (bands 0–2, irradiance convolution folded in). */
+/**
+ * DECA's SH constant factors (bands 0–2, irradiance convolution folded in).
+ * @example
+ * ```ts
+ * console.log(SH_CONSTANTS[0]); // 1/√(4π)
+ * ```
+ */
 export const SH_CONSTANTS: readonly number[] = (() => {
   const pi = Math.PI;
   const c1 = ((2 * pi) / 3) * Math.sqrt(3 / (4 * pi));
@@ -49,13 +60,23 @@ export const SH_CONSTANTS: readonly number[] = (() => {
 /**
  * The 9 SH basis values (times DECA's constants) for a unit normal: [1, x, y, z, xy, xz, yz, x²−y², 3z²−1].
  * Shading for channel c is Σ_k coeffs[k·3 + c] · basis[k].
+ * @example
+ * ```ts
+ * const basis = shBasis(0, 0, 1); // 9 values for a normal facing the camera
+ * ```
  */
 export function shBasis(nx: number, ny: number, nz: number): number[] {
   const k = SH_CONSTANTS;
   return [k[0]!, k[1]! * nx, k[2]! * ny, k[3]! * nz, k[4]! * nx * ny, k[5]! * nx * nz, k[6]! * ny * nz, k[7]! * (nx * nx - ny * ny), k[8]! * (3 * nz * nz - 1)];
 }
 
-/** SH coefficients `[9*3]` (k-major, rgb-minor) of a soft frontal light with the given ambient level (basis 0 only → ambient). */
+/**
+ * SH coefficients `[9*3]` (k-major, rgb-minor) of a soft frontal light with the given ambient level (basis 0 only → ambient).
+ * @example
+ * ```ts
+ * rasterize(mesh, camera, { texture, shading: 'sh', sh: defaultShCoefficients() });
+ * ```
+ */
 export function defaultShCoefficients(ambient = 0.75, frontal = 0.35, fromAbove = 0.15): Float32Array {
   const coeffs = new Float32Array(27);
   for (let c = 0; c < 3; c++) {
