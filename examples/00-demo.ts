@@ -17,14 +17,15 @@ import {
   AdamW,
   Rng,
   backendReport,
+  createProgress,
   createSyntheticHead,
   initBackend,
   lookAtCamera,
   nn,
   rasterize,
   tf,
-  writeJsonAtomic,
   writePng,
+  writeRunManifest,
 } from '@consistent-avatar/core';
 import { extractTsd } from '@consistent-avatar/tsd';
 import { psnr, ssim, type MetricImage } from '@consistent-avatar/metrics';
@@ -129,6 +130,7 @@ const noisyBaseline = tf.tidy(() => {
 });
 const before = evaluate();
 const losses: number[] = [];
+const progress = createProgress({ total: STEPS, label: '  train', every: 20 });
 await time('train', () => {
   for (let step = 1; step <= STEPS; step++) {
     const idx = Array.from(noiseRng.permutation(FRAMES).subarray(0, 4));
@@ -137,7 +139,7 @@ await time('train', () => {
     const { loss } = optimizer.step(() => tf.mean(tf.square(tf.sub(model.forward(noisy), batch))) as tf.Scalar);
     tf.dispose([batch, noisy]);
     losses.push(loss);
-    if (step % 20 === 0 || step === 1) console.log(`  train step ${String(step).padStart(3)}/${STEPS}  loss ${loss.toExponential(3)}`);
+    progress.tick(1, { loss });
   }
 });
 const after = evaluate();
@@ -162,15 +164,12 @@ shown.forEach((f, row) => {
       }
 });
 writePng(join(outDir, 'strip.png'), { width: stripW, height: shown.length * SIZE, channels: 3, data: strip });
-writeJsonAtomic(join(outDir, 'manifest.json'), {
-  label: 'demo on the SYNTHETIC head (embedded default)',
-  date: new Date().toISOString(),
+writeRunManifest(outDir, {
+  config: { label: 'demo on the SYNTHETIC head (embedded default)', size: SIZE, frames: FRAMES, steps: STEPS, sigma, lr: 3e-3 },
   seed: SEED,
-  config: { size: SIZE, frames: FRAMES, steps: STEPS, sigma, lr: 3e-3 },
-  backend: { name: backend.name, tfjs: backend.tfjsVersion, simd: backend.simd ?? null },
-  node: process.version,
-  results: { noisyInputPsnr: noisyBaseline, before, after, firstLoss: losses[0], lastLoss: losses[losses.length - 1] },
-  timings_ms: timings,
+  backend: backendReport(backend),
+  timings,
+  extra: { results: { noisyInputPsnr: noisyBaseline, before, after, firstLoss: losses[0], lastLoss: losses[losses.length - 1] } },
 });
 console.log(`\nwrote ${join(outDir, 'strip.png')} (GT | normal map | TSD) and ${join(outDir, 'manifest.json')}`);
 tf.dispose(clean);
