@@ -8,7 +8,8 @@
  *   (target ≤ 3×).
  * - LPIPS alex / vgg (tfjs wasm, single thread) vs PyTorch CPU (1 thread) with the same weights, 2 pairs at 64² and 256².
  *
- * The reference side is bench/metrics_reference.py run with Debian's /usr/bin/python3. Median of `repeats` calls.
+ * The reference side is bench/metrics_reference.py run with Debian's /usr/bin/python3 (torch with 1 thread).
+ * Times are the median process CPU time of `repeats` calls on each side.
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -25,13 +26,19 @@ const repeats = Number(process.argv[2] ?? 5);
 const fixtures = fileURLToPath(new URL('../test/fixtures', import.meta.url));
 const script = fileURLToPath(new URL('./metrics_reference.py', import.meta.url));
 
+/**
+ * Median process CPU time (user + system) of `n` calls. On the shared 2-core machine wall time swings with other
+ * jobs; CPU time of single-threaded work on both sides does not (ours: JS + single-threaded wasm, plus whatever
+ * V8's helper threads add, which only counts against us).
+ */
 function medianTime<T>(fn: () => T, n = repeats): { seconds: number; value: T } {
   const times: number[] = [];
   let value!: T;
   for (let i = 0; i < n; i++) {
-    const t0 = performance.now();
+    const t0 = process.cpuUsage();
     value = fn();
-    times.push((performance.now() - t0) / 1000);
+    const d = process.cpuUsage(t0);
+    times.push((d.user + d.system) / 1e6);
   }
   times.sort((a, b) => a - b);
   return { seconds: times[Math.floor(n / 2)]!, value };
@@ -53,8 +60,12 @@ const rgb = (name: string, scale: number): MetricImage => {
 
 console.log(`machine: ${cpus().length} cores, load average ${loadavg().map((v) => v.toFixed(1)).join(' ')}; repeats ${repeats}`);
 console.log('running the Python reference (scikit-image, OpenCV, PyTorch)…');
-const ref = JSON.parse(execFileSync('/usr/bin/python3', [script, fixtures, String(repeats)], { encoding: 'utf8', maxBuffer: 1 << 26 }));
-const lines: string[] = ['| measure | ours (s) | reference (s) | ratio | agreement |', '|---|---|---|---|---|'];
+const ref = JSON.parse(execFileSync('/usr/bin/python3', [script, fixtures, String(repeats)], {
+    encoding: 'utf8',
+    maxBuffer: 1 << 26,
+    env: { ...process.env, OMP_NUM_THREADS: '1', OPENBLAS_NUM_THREADS: '1' },
+  }));
+const lines: string[] = ['| measure | ours (CPU s) | reference (CPU s) | ratio | agreement |', '|---|---|---|---|---|'];
 const row = (name: string, ours: number, theirs: number, agree: string) => {
   const line = `| ${name} | ${ours.toFixed(4)} | ${theirs.toFixed(4)} | ${(ours / theirs).toFixed(2)}× | ${agree} |`;
   lines.push(line);

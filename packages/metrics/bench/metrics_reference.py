@@ -21,15 +21,18 @@ from skimage.io import imread
 from skimage.metrics import structural_similarity
 
 fixtures, repeats = sys.argv[1], int(sys.argv[2])
+cv2.setNumThreads(1)  # single-threaded, like OpenCV.js and our wasm backend
+torch.set_num_threads(1)
 
 
 def median_time(fn, n):
+    """Median process CPU time (robust on a shared, overloaded machine; every reference runs single-threaded)."""
     times = []
     out = None
     for _ in range(n):
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         out = fn()
-        times.append(time.perf_counter() - t0)
+        times.append(time.process_time() - t0)
     return float(np.median(times)), out
 
 

@@ -245,8 +245,8 @@ export class Lpips {
         else if (op.kind === 'pool') h = tf.maxPool(h, op.size, op.stride, 'valid');
         else {
           const { weight, bias } = this.convs.get(op.index)!;
-          const padded = op.pad > 0 ? tf.pad(h, [[0, 0], [op.pad, op.pad], [op.pad, op.pad], [0, 0]]) : h;
-          h = tf.relu(tf.add(tf.conv2d(padded, weight, op.stride, 'valid'), bias)) as tf.Tensor4D;
+          // conv + bias + ReLU in one kernel (tfjs falls back to separate ops while recording gradients).
+          h = tf.fused.conv2d({ x: h, filter: weight, strides: op.stride, pad: op.pad, bias, activation: 'relu' });
         }
       }
       return taps;
