@@ -152,3 +152,14 @@ export { MultiControlNet, type MultiControlNetForwardOptions } from './controlne
 // Sampling (src/pipelines): the k-diffusion-style sampler with CFG, ControlNet, IP tokens, img2img and the hand-off.
 export { guidanceScaleEmbedding } from './pipelines/guidance-embedding.js';
 export { sample, controlnetKeep, type SampleOptions, type SamplerCallback } from './pipelines/sampler.js';
+// Training (src/training): latent consistency distillation with the skipping-step DDIM solver.
+export { ddimSolverGrid, ddimSolverStep, type DDIMSolverGrid } from './training/ddim-solver.js';
+export {
+  LcmDistillTrainer,
+  LCM_DISTILL_DEFAULTS,
+  lcmStudentFromTeacher,
+  type LcmDistillConfig,
+  type LcmDistillBatch,
+  type LcmDistillStepResult,
+} from './training/lcm-distill.js';
+export { linearForward } from './models/linear.js';

@@ -22,6 +22,7 @@
 import { nn, tf, ValidationError, type Rng } from '@consistent-avatar/core';
 import type { Attention } from './attention.js';
 import { modelRng, type ModelInitOptions } from './init.js';
+import { linearForward } from './linear.js';
 
 /** Text tokens plus one token tensor per IP-Adapter (diffusers' tuple form `(text, [ip…])`). */
 export interface TextAndImageTokens {
@@ -94,7 +95,7 @@ export class AttnProcessor extends nn.Module implements AttentionProcessor {
       const x = attn.group_norm ? attn.group_norm.forward(tokens) : tokens;
       const context = encoderHiddenStates === null ? x : isTextAndImageTokens(encoderHiddenStates) ? encoderHiddenStates.text : encoderHiddenStates;
       checkTokens('AttnProcessor.process', 'encoderHiddenStates', context, x.shape[0]!, attn.crossAttentionDim);
-      const merged = attn.multiHeadAttention(attn.to_q.forward(x), attn.to_k.forward(context), attn.to_v.forward(context));
+      const merged = attn.multiHeadAttention(linearForward(attn.to_q, x), linearForward(attn.to_k, context), linearForward(attn.to_v, context));
       return finish(attn, merged, residual, spatial, options.rng);
     });
   }
@@ -196,14 +197,14 @@ export class IPAdapterAttnProcessor extends nn.Module implements AttentionProces
       }
       checkTokens(fn, 'encoderHiddenStates (text)', text, B, this.crossAttentionDim);
       // 2. Text branch: ordinary attention.
-      const query = attn.to_q.forward(x);
-      let merged: tf.Tensor = attn.multiHeadAttention(query, attn.to_k.forward(text), attn.to_v.forward(text));
+      const query = linearForward(attn.to_q, x);
+      let merged: tf.Tensor = attn.multiHeadAttention(query, linearForward(attn.to_k, text), linearForward(attn.to_v, text));
       // 3. Image branches: same query, own keys/values, own softmax; added with their scales before to_out.
       ipTokens.forEach((ip, i) => {
         const s = scales[i]!;
         if (s === 0) return;
         checkTokens(fn, `encoderHiddenStates.ipTokens[${i}]`, ip, B, this.crossAttentionDim);
-        const ipOut = attn.multiHeadAttention(query, this.to_k_ip.at(i).forward(ip), this.to_v_ip.at(i).forward(ip));
+        const ipOut = attn.multiHeadAttention(query, linearForward(this.to_k_ip.at(i), ip), linearForward(this.to_v_ip.at(i), ip));
         merged = tf.add(merged, tf.mul(ipOut, s));
       });
       return finish(attn, merged, residual, spatial, options.rng);

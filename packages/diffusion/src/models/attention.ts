@@ -16,6 +16,7 @@
  */
 import { nn, tf, ValidationError, type Rng } from '@consistent-avatar/core';
 import { modelRng, type ModelInitOptions } from './init.js';
+import { linearForward } from './linear.js';
 import { AttnProcessor, type AttentionCallOptions, type AttentionProcessor, type EncoderHiddenStates } from './attention-processors.js';
 
 /** Construction options of {@link Attention} (diffusers' `Attention.__init__` arguments in camelCase). */
@@ -110,7 +111,7 @@ export class Attention extends nn.Module {
   projectOut(x: tf.Tensor, rng?: Rng): tf.Tensor {
     const linear = this.to_out.at(0) as nn.Linear;
     const drop = this.to_out.at(1) as nn.Dropout;
-    return drop.forward(linear.forward(x), rng);
+    return drop.forward(linearForward(linear, x), rng);
   }
 
   /**
@@ -130,13 +131,15 @@ export class Attention extends nn.Module {
       // Fold the 1/√d scale into q (Lq·D multiplies instead of Lq·Lk).
       const q = tf.mul(query, this.scale);
       if (H === 1) {
-        const probs = tf.softmax(tf.matMul(q as tf.Tensor3D, key as tf.Tensor3D, false, true)); // [B, Lq, Lk]
+        const kT = tf.transpose(key as tf.Tensor3D, [0, 2, 1]); // [B, D, Lk]
+        const probs = tf.softmax(tf.matMul(q as tf.Tensor3D, kT)); // [B, Lq, Lk]
         return tf.matMul(probs, value as tf.Tensor3D); // [B, Lq, D]
       }
       const qh = q.reshape([B, Lq, H, D]).transpose([0, 2, 1, 3]).reshape([B * H, Lq, D]) as tf.Tensor3D; // [B·H, Lq, D]
-      const kh = key.reshape([B, Lk, H, D]).transpose([0, 2, 1, 3]).reshape([B * H, Lk, D]) as tf.Tensor3D; // [B·H, Lk, D]
+      // k goes straight to [B·H, D, Lk]: a non-transposed matMul is faster than transposeB on wasm (bench profile).
+      const kT = key.reshape([B, Lk, H, D]).transpose([0, 2, 3, 1]).reshape([B * H, D, Lk]) as tf.Tensor3D; // [B·H, D, Lk]
       const vh = value.reshape([B, Lk, H, D]).transpose([0, 2, 1, 3]).reshape([B * H, Lk, D]) as tf.Tensor3D; // [B·H, Lk, D]
-      const probs = tf.softmax(tf.matMul(qh, kh, false, true)); // [B·H, Lq, Lk]
+      const probs = tf.softmax(tf.matMul(qh, kT)); // [B·H, Lq, Lk]
       const out = tf.matMul(probs, vh); // [B·H, Lq, D]
       return out.reshape([B, H, Lq, D]).transpose([0, 2, 1, 3]).reshape([B, Lq, H * D]) as tf.Tensor3D; // [B, Lq, H·D]
     });
