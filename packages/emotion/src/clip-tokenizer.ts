@@ -315,7 +315,7 @@ export class ClipTokenizer {
    *
    * @example
    * ```ts
-   * tok.encode('a photo of a happy face'); // [49406, 320, 1125, 539, 320, 900, 1710, 49407] with the real CLIP vocab
+   * tok.encode('a photo of a happy face'); // [49406, …, 49407] with the real CLIP vocab (start … end)
    * ```
    */
   encode(text: string, options: { truncation?: boolean } = {}): number[] {

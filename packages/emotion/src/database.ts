@@ -19,7 +19,7 @@
  *   labels: ['happy', 'sad'],
  * });
  * db.size;          // 2
- * db.classCounts(); // { happy: 1, sad: 1 }
+ * db.classCounts(); // { angry: 0, disgusted: 0, contempt: 0, fear: 0, happy: 1, neutral: 0, sad: 1, surprised: 0 }
  * ```
  *
  * @packageDocumentation
