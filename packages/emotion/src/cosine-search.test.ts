@@ -90,6 +90,19 @@ describe('cosine search equals a float64 brute-force reference', () => {
     }
   });
 
+  it("'auto' picks the JS kernel only for tiny problems (measured crossover) and both agree", async () => {
+    const rng = new Rng(9);
+    const tiny = await cosineTopK(rng.normal(4 * 10), rng.normal(20 * 10), { dimension: 10 }); // 800 multiply-adds
+    expect(tiny.kernel).toBe('js');
+    const db = rng.normal(2000 * 20);
+    const queries = rng.normal(10 * 20);
+    const large = await cosineTopK(queries, db, { dimension: 20, k: 3 }); // 400k multiply-adds
+    expect(large.kernel).toBe('tf');
+    const js = await cosineTopK(queries, db, { dimension: 20, k: 3, kernel: 'js' });
+    expect([...large.indices]).toEqual([...js.indices]);
+    large.similarities.forEach((s, i) => expect(Math.abs(s - js.similarities[i]!)).toBeLessThan(1e-12));
+  });
+
   it('rejects bad input with named errors', async () => {
     const db = new Float32Array(6).fill(1);
     await expect(cosineTopK(new Float32Array(3), db, { dimension: 2 })).rejects.toThrow(/queries/);
