@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, expectTypeOf, it } from 'vitest';
 import ndarray from 'ndarray';
 import { Rng } from '@consistent-avatar/core';
 import { extractTsd, releaseTsdMagnitude, type TsdImage, type TsdReleaseImage } from './extract-tsd.js';
@@ -165,7 +165,7 @@ describe('extractTsd: any H × W (odd and non-power-of-two sizes) against a brut
 describe('extractTsd: batch, array and frame-stream forms agree with single images', () => {
   const rng = new Rng(5);
   const frames = Array.from({ length: 3 }, () => ({ data: rng.uniform(20 * 24 * 3), shape: [20, 24, 3] }));
-  const options: TsdOptions = { channels: 'luma', output: 'abs', radius: 4 };
+  const options = { channels: 'luma', output: 'abs', radius: 4 } as const satisfies TsdOptions;
   const singles = frames.map((f) => extractTsd(f, options));
   const close = (a: TsdImage, b: TsdImage): void => {
     expect(a.shape).toEqual(b.shape);
@@ -240,5 +240,17 @@ describe('filter plan cache', () => {
     const b = getTsdFilter(8, 8, TSD_DEFAULTS);
     clearTsdFilterCache();
     expect(getTsdFilter(8, 8, TSD_DEFAULTS)).not.toBe(b);
+  });
+});
+
+describe('result types follow the options', () => {
+  it('uint8 for the release preset, float32 otherwise, the union when unknown', () => {
+    const image = { data: new Float32Array(4 * 4 * 3).fill(0.25), shape: [4, 4, 3] };
+    expectTypeOf(extractTsd(image, { preset: 'release' })).toEqualTypeOf<TsdReleaseImage>();
+    expectTypeOf(extractTsd(image, { channels: 'rgb', output: 'real' })).toEqualTypeOf<TsdImage>();
+    expectTypeOf(extractTsd(image)).toEqualTypeOf<TsdImage>();
+    const open: TsdOptions = { preset: 'paper' };
+    expectTypeOf(extractTsd(image, open)).toEqualTypeOf<TsdImage | TsdReleaseImage>();
+    expect(extractTsd(image, open).data).toBeInstanceOf(Float32Array);
   });
 });

@@ -37,15 +37,22 @@ export type TsdImage = ndarray.NdArray<Float32Array>;
  */
 export type TsdReleaseImage = ndarray.NdArray<Uint8Array>;
 /**
- * The result type for given options: uint8 for `preset: 'release'`, float32 otherwise.
+ * The result type for given options: uint8 for `preset: 'release'`, float32 when the preset cannot be `'release'`,
+ * and the union when the options' type leaves it open (e.g. a variable typed `TsdOptions`).
  *
  * @example
  * ```ts
- * import type { TsdResultFor } from '@consistent-avatar/tsd';
+ * import type { TsdOptions, TsdResultFor } from '@consistent-avatar/tsd';
  * type Png = TsdResultFor<{ preset: 'release' }>; // TsdReleaseImage
+ * type Float = TsdResultFor<{ channels: 'rgb' }>; // TsdImage
+ * type Either = TsdResultFor<TsdOptions>; // TsdImage | TsdReleaseImage
  * ```
  */
-export type TsdResultFor<O> = O extends { preset: 'release' } ? TsdReleaseImage : TsdImage;
+export type TsdResultFor<O> = O extends { preset: 'release' }
+  ? TsdReleaseImage
+  : 'release' extends (O extends { preset?: infer P } ? NonNullable<P> : never)
+    ? TsdImage | TsdReleaseImage
+    : TsdImage;
 
 const FN = 'extractTsd';
 
