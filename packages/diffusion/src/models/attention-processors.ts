@@ -43,7 +43,13 @@ export interface AttentionCallOptions {
   rng?: Rng;
 }
 
-/** True for the `{ text, ipTokens }` form. */
+/**
+ * True for the `{ text, ipTokens }` form.
+ * @example
+ * ```ts
+ * isTextAndImageTokens({ text: tf.zeros([1, 7, 32]), ipTokens: [] }); // true
+ * ```
+ */
 export function isTextAndImageTokens(x: unknown): x is TextAndImageTokens {
   return typeof x === 'object' && x !== null && !(x instanceof tf.Tensor) && 'text' in x && 'ipTokens' in x;
 }
@@ -85,6 +91,10 @@ function finish(attn: Attention, merged: tf.Tensor, residual: tf.Tensor, spatial
  * Plain attention (diffusers `AttnProcessor`): optional group norm, q from the hidden states, k/v from the encoder
  * states (or the hidden states for self-attention). Given `{ text, ipTokens }` it attends to the text only (like
  * IP-Adapter's ControlNet processor). No weights.
+ * @example
+ * ```ts
+ * attn.setProcessor(new AttnProcessor()); // back to plain attention
+ * ```
  */
 export class AttnProcessor extends nn.Module implements AttentionProcessor {
   readonly kind = 'AttnProcessor';
@@ -119,6 +129,11 @@ export interface IPAdapterAttnProcessorOptions extends ModelInitOptions {
  * over the text tokens plus scaleᵢ × attention over adapter i's image tokens, summed before `to_out.0`
  * (an adapter with scale 0 is skipped). Accepts `{ text, ipTokens }` or the legacy concatenated tensor whose last
  * `numTokens[0]` tokens are the image tokens. Keys: `to_k_ip.<i>.weight`, `to_v_ip.<i>.weight`.
+ * @example
+ * ```ts
+ * const p = new IPAdapterAttnProcessor({ hiddenSize: 320, crossAttentionDim: 768, numTokens: [4], scale: [0.6] });
+ * p.setScale(0.3);
+ * ```
  */
 export class IPAdapterAttnProcessor extends nn.Module implements AttentionProcessor {
   readonly kind = 'IPAdapterAttnProcessor';

@@ -46,7 +46,14 @@ export interface AttentionOptions extends ModelInitOptions {
   outDim?: number;
 }
 
-/** One attention layer. Keys: `group_norm.*`, `to_q.*`, `to_k.*`, `to_v.*`, `to_out.0.*`, `processor.*`. */
+/**
+ * One attention layer. Keys: `group_norm.*`, `to_q.*`, `to_k.*`, `to_v.*`, `to_out.0.*`, `processor.*`.
+ * @example
+ * ```ts
+ * const attn = new Attention({ queryDim: 64, heads: 1, dimHead: 64, bias: true, residualConnection: true, normNumGroups: 8, seed: 0 });
+ * attn.forward(tf.zeros([1, 8, 8, 64])).shape; // VAE-style self-attention on a map: [1, 8, 8, 64]
+ * ```
+ */
 export class Attention extends nn.Module {
   readonly queryDim: number;
   readonly crossAttentionDim: number;

@@ -35,6 +35,10 @@ export interface TimestepEmbeddingOptions {
  * @param timesteps - `[B]` float timesteps (integers allowed).
  * @param dim - feature size.
  * @returns `[B, dim]`.
+ * @example
+ * ```ts
+ * timestepEmbedding(tf.tensor1d([0, 500]), 320, { flipSinToCos: true, downscaleFreqShift: 0 }).shape; // [2, 320]
+ * ```
  */
 export function timestepEmbedding(timesteps: tf.Tensor, dim: number, options: TimestepEmbeddingOptions = {}): tf.Tensor2D {
   if (!(timesteps instanceof tf.Tensor) || timesteps.rank !== 1) {
@@ -72,6 +76,11 @@ export interface TimestepEmbeddingModuleOptions extends ModelInitOptions {
  * diffusers `TimestepEmbedding`: `linear_1 (in → timeEmbedDim) → SiLU → linear_2 (timeEmbedDim → out)`; with
  * `condProjDim`, `cond_proj(condition)` is added to the input features first (LCM's w embedding, `timestep_cond`).
  * Keys: `linear_1.*`, `linear_2.*`, `cond_proj.weight`.
+ * @example
+ * ```ts
+ * const emb = new TimestepEmbedding(320, 1280, { condProjDim: 256, seed: 0 });
+ * emb.forward(tf.zeros([1, 320]), tf.zeros([1, 256])).shape; // [1, 1280]
+ * ```
  */
 export class TimestepEmbedding extends nn.Module {
   readonly linear_1: nn.Linear;

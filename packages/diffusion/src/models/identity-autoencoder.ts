@@ -16,7 +16,14 @@
 import { tf, ValidationError } from '@consistent-avatar/core';
 import { DiagonalGaussianDistribution, type LatentAutoencoder } from './vae.js';
 
-/** Pixel space as the "latent" space. */
+/**
+ * Pixel space as the "latent" space.
+ * @example
+ * ```ts
+ * const ae = new IdentityAutoencoder(6); // normal ⊕ TSD images used directly as 'latents'
+ * ae.decode(tf.zeros([1, 64, 64, 6]) as tf.Tensor4D).shape; // [1, 64, 64, 6]
+ * ```
+ */
 export class IdentityAutoencoder implements LatentAutoencoder {
   readonly downsampleFactor = 1;
   readonly scalingFactor = 1;

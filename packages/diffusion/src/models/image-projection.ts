@@ -27,7 +27,13 @@ export interface ImageProjectionOptions extends ModelInitOptions {
   numImageTextEmbeds?: number;
 }
 
-/** Linear → N tokens → LayerNorm. */
+/**
+ * Linear → N tokens → LayerNorm.
+ * @example
+ * ```ts
+ * new ImageProjection({ imageEmbedDim: 1024, crossAttentionDim: 768, numImageTextEmbeds: 4 }).forward(tf.zeros([1, 1024])).shape; // [1, 4, 768]
+ * ```
+ */
 export class ImageProjection extends nn.Module {
   readonly imageEmbedDim: number;
   readonly crossAttentionDim: number;
@@ -58,7 +64,14 @@ export class ImageProjection extends nn.Module {
   }
 }
 
-/** One {@link ImageProjection} per adapter, registered as `image_projection_layers.<i>`. */
+/**
+ * One {@link ImageProjection} per adapter, registered as `image_projection_layers.<i>`.
+ * @example
+ * ```ts
+ * const proj = new MultiIPAdapterImageProjection([new ImageProjection({ imageEmbedDim: 24, crossAttentionDim: 32, numImageTextEmbeds: 4 })]);
+ * proj.forward([tf.zeros([2, 24])])[0]!.shape; // [2, 4, 32]
+ * ```
+ */
 export class MultiIPAdapterImageProjection extends nn.Module {
   readonly image_projection_layers: nn.ModuleList<ImageProjection>;
   constructor(layers: ImageProjection[]) {

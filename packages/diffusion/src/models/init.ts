@@ -22,7 +22,13 @@ export interface ModelInitOptions {
   rng?: Rng;
 }
 
-/** An {@link Rng} whose `uniform` / `normal` draws are all zero (used by `init: 'zeros'`). */
+/**
+ * An {@link Rng} whose `uniform` / `normal` draws are all zero (used by `init: 'zeros'`).
+ * @example
+ * ```ts
+ * new ZeroRng().uniform(3); // Float32Array [0, 0, 0]
+ * ```
+ */
 export class ZeroRng extends Rng {
   constructor() {
     super(0);
@@ -40,6 +46,10 @@ export class ZeroRng extends Rng {
 /**
  * The generator a network's layers draw from, given {@link ModelInitOptions}.
  * @param fn - the caller's name, for errors.
+ * @example
+ * ```ts
+ * const unet = new UNet2DConditionModel(SD15_UNET_CONFIG, { init: 'zeros' }); // modelRng({init:'zeros'}) inside
+ * ```
  */
 export function modelRng(options: ModelInitOptions = {}, fn = 'modelRng'): Rng {
   const init = options.init ?? 'random';

@@ -51,6 +51,10 @@ function isCrossAttention(path: string): boolean {
 /**
  * Install IP-Adapter processors on every `attn2` layer (and the image projection when `imageEmbedDim` is given).
  * @returns the processors by name.
+ * @example
+ * ```ts
+ * attachIPAdapter(unet, { numTokens: 3, crossAttentionDim: 256, scale: 0.7 }); // f_c tokens [B, 3, 256] go in { text, ipTokens }
+ * ```
  */
 export function attachIPAdapter(unet: UNet2DConditionModel, options: AttachIPAdapterOptions = {}): Record<string, IPAdapterAttnProcessor> {
   const FN = 'attachIPAdapter';
@@ -78,7 +82,13 @@ export function attachIPAdapter(unet: UNet2DConditionModel, options: AttachIPAda
   return installed;
 }
 
-/** Set λ on every IP-Adapter processor of `unet` (diffusers `set_ip_adapter_scale`). */
+/**
+ * Set λ on every IP-Adapter processor of `unet` (diffusers `set_ip_adapter_scale`).
+ * @example
+ * ```ts
+ * setIPAdapterScale(unet, 0.5);
+ * ```
+ */
 export function setIPAdapterScale(unet: UNet2DConditionModel, scale: number | number[]): void {
   for (const proc of Object.values(unet.attentionProcessors())) if (proc instanceof IPAdapterAttnProcessor) proc.setScale(scale);
 }
@@ -87,6 +97,11 @@ export function setIPAdapterScale(unet: UNet2DConditionModel, scale: number | nu
  * Rename an original IP-Adapter checkpoint (`image_proj.proj/norm`, `ip_adapter.<id>.to_{k,v}_ip.weight`) to the
  * diffusers keys of `unet`: ids index `unet.attentionProcessors()` (down, up, mid order). Keys already in diffusers
  * form pass through. The returned record shares the input tensors.
+ * @example
+ * ```ts
+ * const renamed = convertIPAdapterStateDict(unet, loadSafetensorsAsTensors('ip-adapter_sd15.safetensors'));
+ * // 'ip_adapter.1.to_k_ip.weight' → 'down_blocks.0.attentions.0.transformer_blocks.0.attn2.processor.to_k_ip.0.weight'
+ * ```
  */
 export function convertIPAdapterStateDict(unet: UNet2DConditionModel, dict: Record<string, tf.Tensor>): Record<string, tf.Tensor> {
   const names = Object.keys(unet.attentionProcessors());
@@ -113,6 +128,11 @@ export function convertIPAdapterStateDict(unet: UNet2DConditionModel, dict: Reco
 /**
  * Attach an IP-Adapter sized from a checkpoint file (original or diffusers key layout) and load its weights.
  * The UNet's own weights are untouched.
+ * @example
+ * ```ts
+ * loadIPAdapter(unet, 'ip-adapter_sd15.safetensors', { scale: 0.6 });
+ * unet.forward(latent, t, text, { imageEmbeds: [clipImageEmbeds] });
+ * ```
  */
 export function loadIPAdapter(unet: UNet2DConditionModel, file: string, options: { scale?: number } = {}): Record<string, IPAdapterAttnProcessor> {
   const raw = loadSafetensorsAsTensors(file);
@@ -155,7 +175,13 @@ class AdapterView {
   }
 }
 
-/** Remove IP-Adapter processors (back to plain attention). The image projection stays attached. */
+/**
+ * Remove IP-Adapter processors (back to plain attention). The image projection stays attached.
+ * @example
+ * ```ts
+ * detachIPAdapter(unet); // every attn2 back to AttnProcessor
+ * ```
+ */
 export function detachIPAdapter(unet: UNet2DConditionModel): void {
   const plain: Record<string, AttnProcessor> = {};
   for (const [name, proc] of Object.entries(unet.attentionProcessors())) if (proc instanceof IPAdapterAttnProcessor) plain[name] = new AttnProcessor();

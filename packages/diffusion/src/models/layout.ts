@@ -13,13 +13,25 @@
  */
 import { tf, ValidationError } from '@consistent-avatar/core';
 
-/** `[B, C, H, W]` → `[B, H, W, C]`. */
+/**
+ * `[B, C, H, W]` → `[B, H, W, C]`.
+ * @example
+ * ```ts
+ * nchwToNhwc(tf.zeros([2, 4, 16, 16])).shape; // [2, 16, 16, 4]
+ * ```
+ */
 export function nchwToNhwc(x: tf.Tensor): tf.Tensor4D {
   if (!(x instanceof tf.Tensor) || x.rank !== 4) throw new ValidationError('nchwToNhwc', 'x', 'a rank-4 tensor [B, C, H, W]', x);
   return tf.transpose(x as tf.Tensor4D, [0, 2, 3, 1]); // [B, H, W, C]
 }
 
-/** `[B, H, W, C]` → `[B, C, H, W]`. */
+/**
+ * `[B, H, W, C]` → `[B, C, H, W]`.
+ * @example
+ * ```ts
+ * nhwcToNchw(tf.zeros([2, 16, 16, 4])).shape; // [2, 4, 16, 16]
+ * ```
+ */
 export function nhwcToNchw(x: tf.Tensor): tf.Tensor4D {
   if (!(x instanceof tf.Tensor) || x.rank !== 4) throw new ValidationError('nhwcToNchw', 'x', 'a rank-4 tensor [B, H, W, C]', x);
   return tf.transpose(x as tf.Tensor4D, [0, 3, 1, 2]); // [B, C, H, W]

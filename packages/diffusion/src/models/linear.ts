@@ -15,7 +15,13 @@
  */
 import { nn, tf, ValidationError } from '@consistent-avatar/core';
 
-/** `[..., in]` → `[..., out]` through `layer`'s weights. */
+/**
+ * `[..., in]` → `[..., out]` through `layer`'s weights.
+ * @example
+ * ```ts
+ * linearForward(new nn.Linear(768, 320, { bias: false }), tf.zeros([1, 77, 768])).shape; // [1, 77, 320]
+ * ```
+ */
 export function linearForward(layer: nn.Linear, x: tf.Tensor): tf.Tensor {
   if (!(x instanceof tf.Tensor) || x.shape[x.rank - 1] !== layer.inFeatures) {
     throw new ValidationError('linearForward', 'x', `a tensor whose last dimension is ${layer.inFeatures}`, x);

@@ -39,7 +39,13 @@ export interface FromPretrainedOptions {
   onReport?: (report: nn.LoadReport & { file: string }) => void;
 }
 
-/** Read and parse `<dir>/config.json`. */
+/**
+ * Read and parse `<dir>/config.json`.
+ * @example
+ * ```ts
+ * readModelConfig('sd15/unet').block_out_channels; // [320, 640, 1280, 1280]
+ * ```
+ */
 export function readModelConfig(dir: string): Record<string, unknown> {
   if (typeof dir !== 'string' || dir.length === 0) throw new ValidationError('readModelConfig', 'dir', 'a folder path', dir);
   const file = path.join(dir, 'config.json');
@@ -54,7 +60,13 @@ export function readModelConfig(dir: string): Record<string, unknown> {
   return parsed as Record<string, unknown>;
 }
 
-/** The weight file of a model folder. */
+/**
+ * The weight file of a model folder.
+ * @example
+ * ```ts
+ * findWeightsFile('sd15/unet'); // 'sd15/unet/diffusion_pytorch_model.safetensors'
+ * ```
+ */
 export function findWeightsFile(dir: string, weightsName?: string): string {
   const names = weightsName ? [weightsName] : [...WEIGHT_FILE_NAMES];
   for (const n of names) {
@@ -72,6 +84,11 @@ function configFields(raw: Record<string, unknown>): Record<string, unknown> {
 /**
  * Load tensors from a safetensors file into `model` (torch layout). Errors name the file and the keys.
  * @returns the load report.
+ * @example
+ * ```ts
+ * const report = loadWeightsFile(unet, 'unet_ema.safetensors', { strict: false });
+ * console.log(report.missing, report.unexpected);
+ * ```
  */
 export function loadWeightsFile(model: nn.Module, file: string, options: { strict?: boolean } = {}): nn.LoadReport {
   const tensors = loadSafetensorsAsTensors(file);
@@ -86,6 +103,10 @@ export function loadWeightsFile(model: nn.Module, file: string, options: { stric
  * Build a model from a diffusers folder and load its weights.
  * @param ModelClass - e.g. `UNet2DConditionModel`, `AutoencoderKL`.
  * @param dir - folder with `config.json` and the weights.
+ * @example
+ * ```ts
+ * const vae = fromPretrained(AutoencoderKL, 'sd15/vae', { strict: false, onReport: (r) => console.log(r.missing) });
+ * ```
  */
 export function fromPretrained<M extends nn.Module & { config: object }, C>(ModelClass: PretrainedModelClass<M, C>, dir: string, options: FromPretrainedOptions = {}): M {
   if (options.dtype !== undefined && options.dtype !== 'float32') {
@@ -111,6 +132,10 @@ export function fromPretrained<M extends nn.Module & { config: object }, C>(Mode
 /**
  * Write `<dir>/config.json` (the model's diffusers config plus `_class_name`) and
  * `<dir>/diffusion_pytorch_model.safetensors` (every parameter in PyTorch layout, F32).
+ * @example
+ * ```ts
+ * savePretrained(unet, 'out/unet'); // diffusers' UNet2DConditionModel.from_pretrained('out/unet') reads it
+ * ```
  */
 export function savePretrained(model: nn.Module & { config: object }, dir: string): void {
   if (!(model instanceof nn.Module) || typeof model.config !== 'object') throw new ValidationError('savePretrained', 'model', 'a model with a diffusers config', model);

@@ -20,7 +20,13 @@ function checkInput(fn: string, x: tf.Tensor, channels: number): void {
   if (!(x instanceof tf.Tensor) || x.rank !== 4 || x.shape[3] !== channels) throw new ValidationError(fn, 'x', `[B, H, W, ${channels}] (NHWC)`, x);
 }
 
-/** Stride-2 conv downsampler. Keys: `conv.weight`, `conv.bias`. */
+/**
+ * Stride-2 conv downsampler. Keys: `conv.weight`, `conv.bias`.
+ * @example
+ * ```ts
+ * new Downsample2D(8, { padding: 0, seed: 0 }).forward(tf.zeros([1, 16, 16, 8]) as tf.Tensor4D).shape; // [1, 8, 8, 8]
+ * ```
+ */
 export class Downsample2D extends nn.Module {
   readonly conv: nn.Conv2d;
   readonly padding: number;
@@ -47,13 +53,23 @@ export class Downsample2D extends nn.Module {
  * Nearest-neighbour ×2 upsampling of `[B, H, W, C]` → `[B, 2H, 2W, C]` (each pixel copied into a 2×2 block, torch
  * `interpolate(scale_factor=2, mode='nearest')`): tfjs's ResizeNearestNeighbor with src = ⌊dst/2⌋, which has a
  * native wasm kernel and a gradient on every backend.
+ * @example
+ * ```ts
+ * upsampleNearest2x(tf.tensor4d([1, 2, 3, 4], [1, 2, 2, 1])).shape; // [1, 4, 4, 1]
+ * ```
  */
 export function upsampleNearest2x(x: tf.Tensor4D): tf.Tensor4D {
   const [, H, W] = x.shape;
   return tf.image.resizeNearestNeighbor(x, [2 * H, 2 * W], false, false);
 }
 
-/** Nearest upsampler + 3×3 conv. Keys: `conv.weight`, `conv.bias`. */
+/**
+ * Nearest upsampler + 3×3 conv. Keys: `conv.weight`, `conv.bias`.
+ * @example
+ * ```ts
+ * new Upsample2D(8, { seed: 0 }).forward(tf.zeros([1, 5, 5, 8]) as tf.Tensor4D, [9, 9]).shape; // [1, 9, 9, 8]
+ * ```
+ */
 export class Upsample2D extends nn.Module {
   readonly conv: nn.Conv2d;
   constructor(

@@ -32,7 +32,14 @@ export interface ResnetBlock2DOptions extends ModelInitOptions {
   outputScaleFactor?: number;
 }
 
-/** One residual block. Keys: `norm1`, `conv1`, `time_emb_proj`, `norm2`, `conv2`, `conv_shortcut`. */
+/**
+ * One residual block. Keys: `norm1`, `conv1`, `time_emb_proj`, `norm2`, `conv2`, `conv_shortcut`.
+ * @example
+ * ```ts
+ * const r = new ResnetBlock2D({ inChannels: 8, outChannels: 16, tembChannels: null, groups: 4, seed: 0 });
+ * r.forward(tf.zeros([1, 4, 4, 8]) as tf.Tensor4D).shape; // [1, 4, 4, 16]
+ * ```
+ */
 export class ResnetBlock2D extends nn.Module {
   readonly inChannels: number;
   readonly outChannels: number;

@@ -78,7 +78,13 @@ export interface UNet2DConditionConfig {
   [extra: string]: unknown;
 }
 
-/** diffusers' defaults (`UNet2DConditionModel.__init__`). */
+/**
+ * diffusers' defaults (`UNet2DConditionModel.__init__`).
+ * @example
+ * ```ts
+ * new UNet2DConditionModel({ ...UNET_2D_CONDITION_DEFAULTS, cross_attention_dim: 768 }, { init: 'zeros' });
+ * ```
+ */
 export const UNET_2D_CONDITION_DEFAULTS: UNet2DConditionConfig = {
   sample_size: null,
   in_channels: 4,
@@ -115,7 +121,13 @@ export const UNET_2D_CONDITION_DEFAULTS: UNet2DConditionConfig = {
   encoder_hid_dim_type: null,
 };
 
-/** The Stable Diffusion 1.5 UNet config (runwayml/stable-diffusion-v1-5 `unet/config.json`). */
+/**
+ * The Stable Diffusion 1.5 UNet config (runwayml/stable-diffusion-v1-5 `unet/config.json`).
+ * @example
+ * ```ts
+ * new UNet2DConditionModel(SD15_UNET_CONFIG, { init: 'zeros' }).parameterCount(); // 859520964
+ * ```
+ */
 export const SD15_UNET_CONFIG: Partial<UNet2DConditionConfig> = {
   sample_size: 64,
   block_out_channels: [320, 640, 1280, 1280],
@@ -151,7 +163,13 @@ function perBlock<T>(v: T | T[], n: number, name: string): T[] {
   return list;
 }
 
-/** Merge `partial` over the defaults and validate every field this implementation reads. */
+/**
+ * Merge `partial` over the defaults and validate every field this implementation reads.
+ * @example
+ * ```ts
+ * resolveUNetConfig({ block_out_channels: [32, 64] }); // throws: down_block_types needs 2 entries
+ * ```
+ */
 export function resolveUNetConfig(partial: Partial<UNet2DConditionConfig> = {}): UNet2DConditionConfig {
   if (typeof partial !== 'object' || partial === null) throw new ValidationError(FN, 'config', 'an object of diffusers config fields', partial);
   const c: UNet2DConditionConfig = { ...UNET_2D_CONDITION_DEFAULTS, ...partial };
@@ -223,6 +241,11 @@ type UpBlock = CrossAttnUpBlock2D | UpBlock2D;
 /**
  * The SD UNet. Keys: `conv_in`, `time_embedding.{linear_1,linear_2,cond_proj}`, `down_blocks.<i>`, `up_blocks.<i>`,
  * `mid_block`, `conv_norm_out`, `conv_out`, and `encoder_hid_proj.*` once an IP-Adapter projection is attached.
+ * @example
+ * ```ts
+ * const unet = new UNet2DConditionModel({ ...SD15_UNET_CONFIG, time_cond_proj_dim: 256 }, { init: 'zeros' });
+ * const eps = unet.forward(latent, 999, text, { timestepCond: wEmbedding, downBlockAdditionalResiduals: controlnetDown, midBlockAdditionalResidual: controlnetMid });
+ * ```
  */
 export class UNet2DConditionModel extends nn.Module {
   /** The resolved diffusers config (JSON round-trips through `savePretrained` / `fromPretrained`). */

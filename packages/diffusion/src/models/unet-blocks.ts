@@ -122,7 +122,13 @@ abstract class DownBlockBase extends nn.Module {
   }
 }
 
-/** ResNets (+ downsampler), no attention. Keys: `resnets.<i>`, `downsamplers.0.conv`. */
+/**
+ * ResNets (+ downsampler), no attention. Keys: `resnets.<i>`, `downsamplers.0.conv`.
+ * @example
+ * ```ts
+ * new DownBlock2D({ inChannels: 32, outChannels: 64, tembChannels: 128, numLayers: 2, resnetGroups: 8 });
+ * ```
+ */
 export class DownBlock2D extends DownBlockBase {
   constructor(options: UNetBlockOptions & { addDownsample?: boolean; downsamplePadding?: number }) {
     super();
@@ -130,7 +136,13 @@ export class DownBlock2D extends DownBlockBase {
   }
 }
 
-/** ResNet + Transformer2D pairs (+ downsampler). Keys: `attentions.<i>`, `resnets.<i>`, `downsamplers.0.conv`. */
+/**
+ * ResNet + Transformer2D pairs (+ downsampler). Keys: `attentions.<i>`, `resnets.<i>`, `downsamplers.0.conv`.
+ * @example
+ * ```ts
+ * new CrossAttnDownBlock2D({ inChannels: 32, outChannels: 32, tembChannels: 128, numLayers: 1, resnetGroups: 8, numAttentionHeads: 8, crossAttentionDim: 32 });
+ * ```
+ */
 export class CrossAttnDownBlock2D extends DownBlockBase {
   constructor(options: CrossAttnBlockOptions & { addDownsample?: boolean; downsamplePadding?: number }) {
     super();
@@ -140,7 +152,14 @@ export class CrossAttnDownBlock2D extends DownBlockBase {
   }
 }
 
-/** ResNet → (Transformer2D → ResNet)×n. Keys: `attentions.<i>`, `resnets.<i>`. */
+/**
+ * ResNet → (Transformer2D → ResNet)×n. Keys: `attentions.<i>`, `resnets.<i>`.
+ * @example
+ * ```ts
+ * const mid = new UNetMidBlock2DCrossAttn({ inChannels: 48, tembChannels: 128, resnetGroups: 8, numAttentionHeads: 8, crossAttentionDim: 32 });
+ * mid.forward(tf.zeros([1, 4, 4, 48]) as tf.Tensor4D, tf.zeros([1, 128]), { encoderHiddenStates: tf.zeros([1, 7, 32]) }).shape; // [1, 4, 4, 48]
+ * ```
+ */
 export class UNetMidBlock2DCrossAttn extends nn.Module {
   readonly attentions: nn.ModuleList<Transformer2DModel>;
   readonly resnets: nn.ModuleList<ResnetBlock2D>;
@@ -218,7 +237,13 @@ abstract class UpBlockBase extends nn.Module {
   }
 }
 
-/** ResNets over [current, skip] concatenations (+ upsampler). Keys: `resnets.<i>`, `upsamplers.0.conv`. */
+/**
+ * ResNets over [current, skip] concatenations (+ upsampler). Keys: `resnets.<i>`, `upsamplers.0.conv`.
+ * @example
+ * ```ts
+ * new UpBlock2D({ inChannels: 32, prevOutputChannels: 48, outChannels: 48, tembChannels: 128, numLayers: 2, resnetGroups: 8 });
+ * ```
+ */
 export class UpBlock2D extends UpBlockBase {
   constructor(options: UpBlockOptions) {
     super();
@@ -226,7 +251,13 @@ export class UpBlock2D extends UpBlockBase {
   }
 }
 
-/** ResNet + Transformer2D pairs over skip concatenations (+ upsampler). Keys: `attentions.<i>`, `resnets.<i>`, `upsamplers.0.conv`. */
+/**
+ * ResNet + Transformer2D pairs over skip concatenations (+ upsampler). Keys: `attentions.<i>`, `resnets.<i>`, `upsamplers.0.conv`.
+ * @example
+ * ```ts
+ * new CrossAttnUpBlock2D({ inChannels: 32, prevOutputChannels: 48, outChannels: 32, tembChannels: 128, numLayers: 2, resnetGroups: 8, numAttentionHeads: 8, crossAttentionDim: 32, addUpsample: false });
+ * ```
+ */
 export class CrossAttnUpBlock2D extends UpBlockBase {
   constructor(options: UpBlockOptions & Omit<CrossAttnBlockOptions, keyof UNetBlockOptions>) {
     super();

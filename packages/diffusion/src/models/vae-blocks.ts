@@ -30,7 +30,13 @@ function resnet(inCh: number, outCh: number, o: { resnetGroups?: number; resnetE
   return new ResnetBlock2D({ inChannels: inCh, outChannels: outCh, tembChannels: null, groups: o.resnetGroups ?? 32, eps: o.resnetEps ?? 1e-6, rng });
 }
 
-/** Encoder block: ResNets, then (optionally) Downsample2D with padding 0 (pad right/bottom by 1, conv stride 2). */
+/**
+ * Encoder block: ResNets, then (optionally) Downsample2D with padding 0 (pad right/bottom by 1, conv stride 2).
+ * @example
+ * ```ts
+ * new DownEncoderBlock2D({ inChannels: 32, outChannels: 64, numLayers: 1, resnetGroups: 8 }).forward(tf.zeros([1, 16, 16, 32]) as tf.Tensor4D).shape; // [1, 8, 8, 64]
+ * ```
+ */
 export class DownEncoderBlock2D extends nn.Module {
   readonly resnets: nn.ModuleList<ResnetBlock2D>;
   readonly downsamplers: nn.ModuleList<Downsample2D> | null;
@@ -52,7 +58,13 @@ export class DownEncoderBlock2D extends nn.Module {
   }
 }
 
-/** Decoder block: ResNets, then (optionally) Upsample2D. */
+/**
+ * Decoder block: ResNets, then (optionally) Upsample2D.
+ * @example
+ * ```ts
+ * new UpDecoderBlock2D({ inChannels: 64, outChannels: 32, numLayers: 2, resnetGroups: 8 }).forward(tf.zeros([1, 8, 8, 64]) as tf.Tensor4D).shape; // [1, 16, 16, 32]
+ * ```
+ */
 export class UpDecoderBlock2D extends nn.Module {
   readonly resnets: nn.ModuleList<ResnetBlock2D>;
   readonly upsamplers: nn.ModuleList<Upsample2D> | null;
@@ -75,6 +87,10 @@ export class UpDecoderBlock2D extends nn.Module {
 /**
  * VAE mid block: ResNet → (Attention → ResNet)×numLayers. The attention is single-head (head size = channels when
  * `attentionHeadDim` is left at the channel count), GroupNorm inside, biases on q/k/v, residual inside.
+ * @example
+ * ```ts
+ * new UNetMidBlock2D({ inChannels: 512 }); // SD VAE mid block: ResNet → single-head attention → ResNet
+ * ```
  */
 export class UNetMidBlock2D extends nn.Module {
   readonly attentions: nn.ModuleList<Attention> | null;

@@ -52,7 +52,15 @@ export interface LatentAutoencoder {
   dispose(): void;
 }
 
-/** diffusers `DiagonalGaussianDistribution` from `[B, h, w, 2·latent]` moments (mean first, then logvar). */
+/**
+ * diffusers `DiagonalGaussianDistribution` from `[B, h, w, 2·latent]` moments (mean first, then logvar).
+ * @example
+ * ```ts
+ * const post = new DiagonalGaussianDistribution(tf.zeros([1, 8, 8, 8]) as tf.Tensor4D);
+ * post.sample(tf.randomNormal([1, 8, 8, 4])).shape; // [1, 8, 8, 4]
+ * post.dispose();
+ * ```
+ */
 export class DiagonalGaussianDistribution implements LatentDistribution {
   readonly mean: tf.Tensor4D;
   readonly logvar: tf.Tensor4D;
@@ -107,7 +115,13 @@ export interface AutoencoderKLConfig {
   [extra: string]: unknown;
 }
 
-/** diffusers' class defaults. */
+/**
+ * diffusers' class defaults.
+ * @example
+ * ```ts
+ * resolveAutoencoderKLConfig({}).scaling_factor; // 0.18215
+ * ```
+ */
 export const AUTOENCODER_KL_DEFAULTS: AutoencoderKLConfig = {
   in_channels: 3,
   out_channels: 3,
@@ -129,7 +143,13 @@ export const AUTOENCODER_KL_DEFAULTS: AutoencoderKLConfig = {
   mid_block_add_attention: true,
 };
 
-/** The SD 1.x VAE config (stable-diffusion-v1-5 `vae/config.json`). */
+/**
+ * The SD 1.x VAE config (stable-diffusion-v1-5 `vae/config.json`).
+ * @example
+ * ```ts
+ * new AutoencoderKL(SD_VAE_CONFIG, { init: 'zeros' }).downsampleFactor; // 8
+ * ```
+ */
 export const SD_VAE_CONFIG: Partial<AutoencoderKLConfig> = {
   block_out_channels: [128, 256, 512, 512],
   down_block_types: ['DownEncoderBlock2D', 'DownEncoderBlock2D', 'DownEncoderBlock2D', 'DownEncoderBlock2D'],
@@ -138,7 +158,13 @@ export const SD_VAE_CONFIG: Partial<AutoencoderKLConfig> = {
   sample_size: 512,
 };
 
-/** Merge over the defaults and validate. */
+/**
+ * Merge over the defaults and validate.
+ * @example
+ * ```ts
+ * resolveAutoencoderKLConfig({ block_out_channels: [128, 256], down_block_types: ['DownEncoderBlock2D', 'DownEncoderBlock2D'], up_block_types: ['UpDecoderBlock2D', 'UpDecoderBlock2D'] });
+ * ```
+ */
 export function resolveAutoencoderKLConfig(partial: Partial<AutoencoderKLConfig> = {}): AutoencoderKLConfig {
   const FN = 'AutoencoderKL';
   if (typeof partial !== 'object' || partial === null) throw new ValidationError(FN, 'config', 'an object of diffusers config fields', partial);
@@ -161,7 +187,14 @@ export function resolveAutoencoderKLConfig(partial: Partial<AutoencoderKLConfig>
   return c;
 }
 
-/** VAE encoder. Keys: `conv_in`, `down_blocks.<i>`, `mid_block`, `conv_norm_out`, `conv_out`. */
+/**
+ * VAE encoder. Keys: `conv_in`, `down_blocks.<i>`, `mid_block`, `conv_norm_out`, `conv_out`.
+ * @example
+ * ```ts
+ * const enc = new Encoder(resolveAutoencoderKLConfig({}), { seed: 0 });
+ * enc.forward(tf.zeros([1, 32, 32, 3]) as tf.Tensor4D).shape; // [1, 32, 32, 8] (one block: no downsampling)
+ * ```
+ */
 export class Encoder extends nn.Module {
   readonly conv_in: nn.Conv2d;
   readonly down_blocks: nn.ModuleList<DownEncoderBlock2D>;
@@ -196,7 +229,14 @@ export class Encoder extends nn.Module {
   }
 }
 
-/** VAE decoder. Keys: `conv_in`, `mid_block`, `up_blocks.<i>`, `conv_norm_out`, `conv_out`. */
+/**
+ * VAE decoder. Keys: `conv_in`, `mid_block`, `up_blocks.<i>`, `conv_norm_out`, `conv_out`.
+ * @example
+ * ```ts
+ * const dec = new Decoder(resolveAutoencoderKLConfig({}), { seed: 0 });
+ * dec.forward(tf.zeros([1, 32, 32, 4]) as tf.Tensor4D).shape; // [1, 32, 32, 3]
+ * ```
+ */
 export class Decoder extends nn.Module {
   readonly conv_in: nn.Conv2d;
   readonly up_blocks: nn.ModuleList<UpDecoderBlock2D>;
@@ -231,7 +271,16 @@ export class Decoder extends nn.Module {
   }
 }
 
-/** The KL autoencoder. Keys: `encoder.*`, `decoder.*`, `quant_conv.*`, `post_quant_conv.*`. */
+/**
+ * The KL autoencoder. Keys: `encoder.*`, `decoder.*`, `quant_conv.*`, `post_quant_conv.*`.
+ * @example
+ * ```ts
+ * const vae = AutoencoderKL.fromPretrained('sd15/vae');
+ * const post = vae.encode(images);                                       // images NHWC in [−1, 1]
+ * const z = tf.mul(post.sample(noise), vae.scalingFactor);               // UNet latents
+ * const back = vae.decode(tf.div(z, vae.scalingFactor) as tf.Tensor4D);
+ * ```
+ */
 export class AutoencoderKL extends nn.Module implements LatentAutoencoder {
   readonly config: AutoencoderKLConfig;
   readonly encoder: Encoder;
