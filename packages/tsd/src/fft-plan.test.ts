@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Rng } from '@consistent-avatar/core';
 import { FftPlan } from './fft-plan.js';
 import { Fft2d, type FftEngine } from './fft2d.js';
+import { highPassMask } from './high-pass-mask.js';
 
 /** Direct O(n²) DFT `Σ x_j e^{sign·2πi jk/n}`. */
 function dft(xr: Float64Array, xi: Float64Array, sign: number): [Float64Array, Float64Array] {
@@ -101,6 +102,36 @@ describe('Fft2d engines against the direct 2-D DFT', () => {
         plan.im.set(xi);
         plan.filter(mask);
         expect(relativeError(plan.re, plan.im, expected.re, expected.im)).toBeLessThan(1e-12);
+      });
+    }
+  }
+});
+
+describe('Fft2d.filterReal (real plane, Hermitian mask) equals the complex filter', () => {
+  for (const engine of ['native', 'ndarray-fft'] as FftEngine[]) {
+    for (const [h, w] of [[7, 9], [12, 10], [17, 8], [16, 16], [1, 5], [5, 1], [6, 1], [3, 2]] as const) {
+      it(`${engine} ${h}×${w}`, () => {
+        const rng = new Rng(h * 31 + w);
+        const x = Float64Array.from(rng.normal(h * w));
+        for (const kind of ['gaussian', 'box'] as const) {
+          const { weights, hermitian } = highPassMask(h, w, kind, 1.5, 'dc');
+          expect(hermitian).toBe(true);
+          const complex = new Fft2d(h, w, engine);
+          complex.re.set(x);
+          complex.filter(weights);
+          const real = new Fft2d(h, w, engine);
+          real.re.set(x);
+          real.im.fill(123); // work space: its content must not matter
+          real.filterReal(weights);
+          let err = 0;
+          let ref = 0;
+          for (let t = 0; t < h * w; t++) {
+            err = Math.max(err, Math.abs(real.re[t]! - complex.re[t]!));
+            ref = Math.max(ref, Math.abs(complex.re[t]!), Math.abs(x[t]!));
+            expect(Math.abs(complex.im[t]!)).toBeLessThan(1e-12 * h * w); // the complex result is real
+          }
+          expect(err).toBeLessThan(1e-12 * ref);
+        }
       });
     }
   }

@@ -90,6 +90,9 @@ export class Fft2d {
   /** Mask transposed to `[W, H]` and scaled by 1/(H·W), for the mask last given to {@link filter}. */
   private maskSource: Float64Array | null = null;
   private maskTransposed: Float64Array | null = null;
+  /** One row of work space (native engine, {@link filterReal}). */
+  private readonly rowRe: Float64Array;
+  private readonly rowIm: Float64Array;
 
   constructor(
     readonly height: number,
@@ -98,6 +101,8 @@ export class Fft2d {
   ) {
     this.re = new Float64Array(height * width);
     this.im = new Float64Array(height * width);
+    this.rowRe = new Float64Array(width);
+    this.rowIm = new Float64Array(width);
     if (engine === 'native') {
       this.rowPlan = new FftPlan(width);
       this.colPlan = width === height ? this.rowPlan : new FftPlan(height);
@@ -182,16 +187,8 @@ export class Fft2d {
       this.inverse();
       return;
     }
-    if (this.maskSource !== weights) {
-      // Transpose the mask to the spectrum's [W, H] layout once, with the inverse's 1/(H·W) folded in.
-      const scaled = new Float64Array(height * width);
-      const scale = 1 / (height * width);
-      for (let i = 0; i < height; i++) for (let j = 0; j < width; j++) scaled[j * height + i] = weights[i * width + j]! * scale;
-      this.maskSource = weights;
-      this.maskTransposed = scaled;
-    }
     this.forwardToTransposed();
-    const m = this.maskTransposed!;
+    const m = this.transposedMask(weights);
     const tRe = this.tRe!;
     const tIm = this.tIm!;
     for (let t = 0; t < m.length; t++) {
@@ -199,5 +196,95 @@ export class Fft2d {
       tIm[t]! *= m[t]!;
     }
     this.inverseFromTransposed();
+  }
+
+  /** The mask in the spectrum's `[W, H]` layout with the inverse's 1/(H·W) folded in (built once per mask). */
+  private transposedMask(weights: Float64Array): Float64Array {
+    if (this.maskSource !== weights) {
+      const { height, width } = this;
+      const scaled = new Float64Array(height * width);
+      const scale = 1 / (height * width);
+      for (let i = 0; i < height; i++) for (let j = 0; j < width; j++) scaled[j * height + i] = weights[i * width + j]! * scale;
+      this.maskSource = weights;
+      this.maskTransposed = scaled;
+    }
+    return this.maskTransposed!;
+  }
+
+  /**
+   * `re ← ifft2(fft2(re) · weights)` for a REAL plane `re` and a Hermitian-symmetric mask (so the result is real);
+   * `im` is used as work space. About half the work of {@link filter}: rows are transformed two at a time as one
+   * complex row (`row_i + i·row_{i+1}`, separated by Hermitian symmetry), and only the ⌊W/2⌋ + 1 non-redundant
+   * spectrum columns are transformed and filtered.
+   *
+   * @example
+   * ```ts
+   * import { Fft2d, highPassMask } from '@consistent-avatar/tsd';
+   * const plan = new Fft2d(6, 8);
+   * plan.re.fill(3);
+   * plan.filterReal(highPassMask(6, 8, 'gaussian', 1, 'dc').weights);
+   * console.log(Math.abs(plan.re[10]) < 1e-12); // true: DC removed
+   * ```
+   */
+  filterReal(weights: Float64Array): void {
+    if (this.engine !== 'native') {
+      this.im.fill(0);
+      this.filter(weights);
+      return;
+    }
+    const { height: h, width: w, re, rowRe, rowIm } = this;
+    const tRe = this.tRe!;
+    const tIm = this.tIm!;
+    const half = Math.floor(w / 2) + 1; // non-redundant columns k = 0 … ⌊W/2⌋
+    const m = this.transposedMask(weights); // [W, H]; its first `half` rows are the columns kept
+    // 1. Rows two at a time: Z = fft(row_a + i·row_b); A_k = (Z_k + conj Z_{−k})/2, B_k = (Z_k − conj Z_{−k})/(2i).
+    for (let a = 0; a < h; a += 2) {
+      const b = a + 1;
+      rowRe.set(re.subarray(a * w, (a + 1) * w));
+      if (b < h) rowIm.set(re.subarray(b * w, (b + 1) * w));
+      else rowIm.fill(0);
+      this.rowPlan!.transform(rowRe, rowIm, 0, -1);
+      for (let k = 0; k < half; k++) {
+        const kk = (w - k) % w;
+        const zr = rowRe[k]!;
+        const zi = rowIm[k]!;
+        const cr = rowRe[kk]!;
+        const ci = rowIm[kk]!;
+        tRe[k * h + a] = 0.5 * (zr + cr); // [half, H] transposed half-spectrum
+        tIm[k * h + a] = 0.5 * (zi - ci);
+        if (b < h) {
+          tRe[k * h + b] = 0.5 * (zi + ci);
+          tIm[k * h + b] = -0.5 * (zr - cr);
+        }
+      }
+    }
+    // 2. Columns: forward, mask (scaled by 1/(H·W)), inverse — only the `half` kept columns.
+    for (let k = 0; k < half; k++) {
+      this.colPlan!.transform(tRe, tIm, k * h, -1);
+      for (let t = k * h; t < (k + 1) * h; t++) {
+        tRe[t]! *= m[t]!;
+        tIm[t]! *= m[t]!;
+      }
+      this.colPlan!.transform(tRe, tIm, k * h, 1);
+    }
+    // 3. Rows two at a time back: rebuild A, B on all W bins (A_{W−k} = conj A_k: the result is real), Z = A + i·B,
+    //    z = ifft(Z): Re z = row_a, Im z = row_b.
+    for (let a = 0; a < h; a += 2) {
+      const b = a + 1;
+      for (let k = 0; k < w; k++) {
+        const mirrored = k >= half;
+        const kk = mirrored ? w - k : k;
+        const sign = mirrored ? -1 : 1;
+        const ar = tRe[kk * h + a]!;
+        const ai = sign * tIm[kk * h + a]!;
+        const br = b < h ? tRe[kk * h + b]! : 0;
+        const bi = b < h ? sign * tIm[kk * h + b]! : 0;
+        rowRe[k] = ar - bi;
+        rowIm[k] = ai + br;
+      }
+      this.rowPlan!.transform(rowRe, rowIm, 0, 1);
+      re.set(rowRe, a * w);
+      if (b < h) re.set(rowIm, b * w);
+    }
   }
 }

@@ -78,9 +78,13 @@ export class TsdFilter {
       // 1. x = a (+ i·b).
       a.fill(re);
       if (b) b.fill(im);
-      else im.fill(0);
-      // 2. z = ifft2(fft2(x) · ifftshift(M)).
-      this.fft.filter(this.mask.weights);
+      // 2. z = ifft2(fft2(x) · ifftshift(M)); a lone real plane with a symmetric mask takes the real-input path.
+      if (b) this.fft.filter(this.mask.weights);
+      else if (this.mask.hermitian) this.fft.filterReal(this.mask.weights);
+      else {
+        im.fill(0);
+        this.fft.filter(this.mask.weights);
+      }
       // 3. Hand back filt(a) (= Re z when symmetric) and filt(b) (= Im z).
       if (this.mask.hermitian) {
         a.emit(re, null);
