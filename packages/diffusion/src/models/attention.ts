@@ -44,6 +44,12 @@ export interface AttentionOptions extends ModelInitOptions {
   eps?: number;
   /** Output size (default `queryDim`). */
   outDim?: number;
+  /**
+   * Largest score matrix materialised at once, in elements (default 2²⁴ = 64 MB of float32). Longer sequences run
+   * in query chunks — the same softmax per query row, so identical results — instead of allocating
+   * B·heads·Lq·Lk at once (SD 1.5 at 512²: 8·4096² = 134 M floats per image in the first block).
+   */
+  maxScoreElements?: number;
 }
 
 /**
@@ -63,6 +69,7 @@ export class Attention extends nn.Module {
   readonly isCrossAttention: boolean;
   readonly residualConnection: boolean;
   readonly rescaleOutputFactor: number;
+  readonly maxScoreElements: number;
   /** Softmax scale 1/√dimHead. */
   readonly scale: number;
   readonly group_norm: nn.GroupNorm | null;
@@ -87,6 +94,10 @@ export class Attention extends nn.Module {
     this.residualConnection = options.residualConnection ?? false;
     this.rescaleOutputFactor = options.rescaleOutputFactor ?? 1;
     this.scale = 1 / Math.sqrt(this.dimHead);
+    this.maxScoreElements = options.maxScoreElements ?? 2 ** 24;
+    if (!Number.isInteger(this.maxScoreElements) || this.maxScoreElements <= 0) {
+      throw new ValidationError('Attention', 'options.maxScoreElements', 'a positive integer', options.maxScoreElements);
+    }
     const bias = options.bias ?? false;
     this.group_norm = options.normNumGroups ? this.registerModule('group_norm', new nn.GroupNorm(options.normNumGroups, this.queryDim, options.eps ?? 1e-5)) : null;
     this.to_q = this.registerModule('to_q', new nn.Linear(this.queryDim, this.innerDim, { rng, bias }));
@@ -137,17 +148,28 @@ export class Attention extends nn.Module {
       const D = this.dimHead;
       // Fold the 1/√d scale into q (Lq·D multiplies instead of Lq·Lk).
       const q = tf.mul(query, this.scale);
+      let qh: tf.Tensor3D; // [B·H, Lq, D]
+      let kT: tf.Tensor3D; // [B·H, D, Lk]: a non-transposed matMul is faster than transposeB on wasm (bench profile)
+      let vh: tf.Tensor3D; // [B·H, Lk, D]
       if (H === 1) {
-        const kT = tf.transpose(key as tf.Tensor3D, [0, 2, 1]); // [B, D, Lk]
-        const probs = tf.softmax(tf.matMul(q as tf.Tensor3D, kT)); // [B, Lq, Lk]
-        return tf.matMul(probs, value as tf.Tensor3D); // [B, Lq, D]
+        qh = q as tf.Tensor3D;
+        kT = tf.transpose(key as tf.Tensor3D, [0, 2, 1]);
+        vh = value as tf.Tensor3D;
+      } else {
+        qh = q.reshape([B, Lq, H, D]).transpose([0, 2, 1, 3]).reshape([B * H, Lq, D]) as tf.Tensor3D;
+        kT = key.reshape([B, Lk, H, D]).transpose([0, 2, 3, 1]).reshape([B * H, D, Lk]) as tf.Tensor3D;
+        vh = value.reshape([B, Lk, H, D]).transpose([0, 2, 1, 3]).reshape([B * H, Lk, D]) as tf.Tensor3D;
       }
-      const qh = q.reshape([B, Lq, H, D]).transpose([0, 2, 1, 3]).reshape([B * H, Lq, D]) as tf.Tensor3D; // [B·H, Lq, D]
-      // k goes straight to [B·H, D, Lk]: a non-transposed matMul is faster than transposeB on wasm (bench profile).
-      const kT = key.reshape([B, Lk, H, D]).transpose([0, 2, 3, 1]).reshape([B * H, D, Lk]) as tf.Tensor3D; // [B·H, D, Lk]
-      const vh = value.reshape([B, Lk, H, D]).transpose([0, 2, 1, 3]).reshape([B * H, Lk, D]) as tf.Tensor3D; // [B·H, Lk, D]
-      const probs = tf.softmax(tf.matMul(qh, kT)); // [B·H, Lq, Lk]
-      const out = tf.matMul(probs, vh); // [B·H, Lq, D]
+      // softmax(q·kᵀ)·v, in query chunks when the score matrix would exceed maxScoreElements.
+      const chunk = Math.max(1, Math.floor(this.maxScoreElements / (B * H * Lk)));
+      const parts: tf.Tensor3D[] = [];
+      for (let start = 0; start < Lq; start += chunk) {
+        const n = Math.min(chunk, Lq - start);
+        const qc = n === Lq ? qh : tf.slice(qh, [0, start, 0], [B * H, n, D]); // [B·H, n, D]
+        parts.push(tf.matMul(tf.softmax(tf.matMul(qc, kT)), vh)); // [B·H, n, D]
+      }
+      const out = parts.length === 1 ? parts[0]! : tf.concat(parts, 1); // [B·H, Lq, D]
+      if (H === 1) return out;
       return out.reshape([B, H, Lq, D]).transpose([0, 2, 1, 3]).reshape([B, Lq, H * D]) as tf.Tensor3D; // [B, Lq, H·D]
     });
   }

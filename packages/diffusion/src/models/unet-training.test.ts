@@ -4,7 +4,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Adam, Rng, tf, useBackend } from '@consistent-avatar/core';
-import { AutoencoderKL, UNet2DConditionModel, attachIPAdapter, type UNet2DConditionConfig } from '../index.js';
+import { Attention, AutoencoderKL, UNet2DConditionModel, attachIPAdapter, type UNet2DConditionConfig } from '../index.js';
 
 const TINY: Partial<UNet2DConditionConfig> = {
   in_channels: 3,
@@ -109,5 +109,23 @@ describe('UNet2DConditionModel training and memory', () => {
     tf.dispose([x, text, embeds, mid, ...residuals]);
     unet.dispose();
     vae.dispose();
+  });
+
+  it('query-chunked attention (maxScoreElements) equals the one-shot softmax, with gradients', () => {
+    const make = (maxScoreElements?: number) => new Attention({ queryDim: 32, crossAttentionDim: 16, heads: 4, dimHead: 8, seed: 9, maxScoreElements });
+    const whole = make();
+    const chunked = make(4 * 10 * 7); // B·H·Lk·10 → chunks of 10 queries (of 37)
+    const x = tf.randomNormal([2, 37, 32], 0, 2, 'float32', 4);
+    const ctx = tf.randomNormal([2, 7, 16], 0, 1, 'float32', 5);
+    tf.tidy(() => {
+      const diff = tf.max(tf.abs(tf.sub(whole.forward(x, ctx), chunked.forward(x, ctx)))).dataSync()[0]!;
+      expect(diff).toBeLessThan(1e-6);
+      const g = tf.grad((xx: tf.Tensor) => tf.sum(tf.square(chunked.forward(xx, ctx))))(x);
+      const g0 = tf.grad((xx: tf.Tensor) => tf.sum(tf.square(whole.forward(xx, ctx))))(x);
+      expect(tf.max(tf.abs(tf.sub(g, g0))).dataSync()[0]!).toBeLessThan(1e-4);
+    });
+    tf.dispose([x, ctx]);
+    whole.dispose();
+    chunked.dispose();
   });
 });
