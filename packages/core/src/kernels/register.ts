@@ -201,6 +201,39 @@ const GRADIENTS: tf.GradConfig[] = [
   },
 ];
 
+/**
+ * tfjs-wasm 4.22's BatchMatMul / _FusedMatMul are 9–26× slower with `transposeA` / `transposeB` than without (XNNPACK
+ * gets a non-packed path), and every matMul gradient sets those flags. The wrapped kernels transpose the flagged
+ * operand with the wasm Transpose kernel and call the original with both flags off. This also avoids _FusedMatMul
+ * applying its bias along the wrong axis when `transposeB` is set.
+ */
+function wrapMatMulKernel(kernelName: 'BatchMatMul' | '_FusedMatMul'): void {
+  const original = tf.getKernel(kernelName, 'wasm');
+  const transpose = tf.getKernel('Transpose', 'wasm');
+  if (!original || !transpose) return;
+  tf.unregisterKernel(kernelName, 'wasm');
+  tf.registerKernel({
+    ...original,
+    kernelFunc: ({ inputs, backend, attrs }) => {
+      const { transposeA, transposeB } = attrs as { transposeA?: boolean; transposeB?: boolean };
+      if (!transposeA && !transposeB) return original.kernelFunc({ inputs, backend, attrs });
+      const temporaries: tf.TensorInfo[] = [];
+      const flip = (t: tf.TensorInfo): tf.TensorInfo => {
+        const rank = t.shape.length;
+        const perm = [...Array.from({ length: rank - 2 }, (_, i) => i), rank - 1, rank - 2]; // swap the last two axes
+        const out = transpose.kernelFunc({ inputs: { x: t }, backend, attrs: { perm } }) as tf.TensorInfo;
+        temporaries.push(out);
+        return out;
+      };
+      const a = transposeA ? flip(inputs.a as tf.TensorInfo) : inputs.a;
+      const b = transposeB ? flip(inputs.b as tf.TensorInfo) : inputs.b;
+      const out = original.kernelFunc({ inputs: { ...inputs, a, b }, backend, attrs: { ...attrs, transposeA: false, transposeB: false } });
+      for (const t of temporaries) (backend as { disposeData(id: object): void }).disposeData(t.dataId);
+      return out;
+    },
+  });
+}
+
 let registered = false;
 
 /** wasm kernels that exist upstream but compute wrong gradients (tfjs-wasm 4.22); ours replace them. */
@@ -231,6 +264,8 @@ export function registerWasmTrainingKernels(): void {
     if (existing && REPLACED.has(kernel.kernelName)) tf.unregisterKernel(kernel.kernelName, 'wasm');
     if (existing == null || REPLACED.has(kernel.kernelName)) tf.registerKernel(kernel);
   }
+  wrapMatMulKernel('BatchMatMul');
+  wrapMatMulKernel('_FusedMatMul');
   for (const kernel of CPU_REPLACEMENTS) {
     if (tf.getKernel(kernel.kernelName, 'cpu')) tf.unregisterKernel(kernel.kernelName, 'cpu');
     tf.registerKernel(kernel);
