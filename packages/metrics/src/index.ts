@@ -71,3 +71,4 @@ export {
   type EvaluationRow,
   type EvaluationSummary,
 } from './evaluate.js';
+export { DecaEstimator, DECA_CODE_SIZES } from './deca-estimator.js';
