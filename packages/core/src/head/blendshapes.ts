@@ -127,7 +127,7 @@ const EXPRESSION_FIELDS: Field[] = [
   // 12 lip stretch: corners out horizontally and back.
   (x, y) => {
     const c = cornerL(x, y) + cornerR(x, y);
-    return [Math.sign(x) * 5 * mm * c, -0.5 * mm * c, -2 * mm * c];
+    return [Math.sign(x) * 4 * mm * c, -0.5 * mm * c, -2 * mm * c];
   },
   // 13 eye widen: upper lids up (the eyeballs show more).
   (x, y) => {

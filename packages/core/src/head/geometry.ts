@@ -125,7 +125,7 @@ export function buildSyntheticTopology(): SyntheticTopology {
   // relief, so it never pokes through the skin. t is the vertical offset in units of 20 mm from the lip line.
   const sheets = [
     { tTop: 1, tBottom: -1.0, tvTop: 1, tvBottom: 0.4, inset: 0.011, lower: false },
-    { tTop: 1.4, tBottom: -0.6, tvTop: 0.6, tvBottom: 0, inset: 0.013, lower: true },
+    { tTop: 1.4, tBottom: -1.0, tvTop: 0.6, tvBottom: 0, inset: 0.013, lower: true },
   ];
   const plateLower = new Set<number>();
   for (const sheet of sheets) {
@@ -137,11 +137,12 @@ export function buildSyntheticTopology(): SyntheticTopology {
       for (let i = 0; i <= plateCols; i++) {
         const s = -1 + (2 * i) / plateCols;
         // Narrower below the lip line (the jaw narrows towards the chin), deeper at the sides.
-        const x = s * (F.mouthHalfWidth + 0.15) * (1 - 0.45 * Math.max(0, -t));
+        const x = s * (F.mouthHalfWidth + 0.42) * (1 - 0.15 * Math.max(0, -t));
         const p = syntheticSurfacePoint(x, F.lipY);
         const inset = sheet.inset + 0.004 * s * s;
         const len = Math.hypot(p[0], p[2]);
-        const q = [p[0] * (1 - inset / len), p[1] + 0.02 * t, p[2] * (1 - inset / len) - 0.004 * t * t];
+        const below = Math.max(0, -t); // the chin recedes under the lower lip
+        const q = [p[0] * (1 - inset / len), p[1] + 0.02 * t, p[2] * (1 - inset / len) - 0.004 * t * t - 0.006 * below * below];
         const tv = sheet.tvTop + (sheet.tvBottom - sheet.tvTop) * a;
         const id = add(q, [0.25 + 0.75 * (i / plateCols), 0.125 * tv], x, F.lipY + 0.2 * t, Region.Mouth);
         if (sheet.lower) plateLower.add(id);

@@ -131,6 +131,31 @@ describe('synthetic head', () => {
     expect(eyePixels(expr(13, 1))).toBeGreaterThan(open); // eye widen shows more eyeball
   });
 
+  it('an open mouth shows the cavity, not the background (no see-through holes inside the silhouette)', () => {
+    const cam256 = lookAtCamera({ eye: [0, -0.01, 0.62], target: [0, -0.018, 0], fx: 499, fy: 499, width: 256, height: 256 });
+    for (const [name, jaw, lips] of [['surprised', 0.25, 1.2], ['surprised', 0.4, 0.5], ['fear', 0.2, 0.8], ['happy', 0.12, 0.5]] as const) {
+      const e = head.emotion(name);
+      e[0] = e[0]! + lips;
+      const out = rasterize({ positions: head.vertices({ expression: e, paperPose: [0, 0.1, 0, jaw, 0, 0] }), faces: head.faces }, cam256);
+      let holes = 0;
+      for (let y = 0; y < 256; y++) {
+        let first = -1, last = -1;
+        for (let x = 0; x < 256; x++) if (out.mask[y * 256 + x]) { if (first < 0) first = x; last = x; }
+        for (let x = first + 1; x < last; x++) if (!out.mask[y * 256 + x]) holes++;
+      }
+      expect(holes, name).toBeLessThan(12);
+    }
+    // With the mouth closed the cavity stays hidden behind the skin, from the front and turned ±30°.
+    for (const yaw of [-0.5, 0, 0.5]) {
+      for (const name of ['neutral', 'angry', 'sad'] as const) {
+        const out = rasterize({ positions: head.vertices({ expression: head.emotion(name), paperPose: [0, yaw, 0, 0, 0, 0] }), faces: head.faces }, cam256);
+        let cavity = 0;
+        for (const f of out.triangleId) if (f >= 0 && head.topology.region[head.faces[f * 3]!] === Region.Mouth) cavity++;
+        expect(cavity, `${name} yaw ${yaw}`).toBe(0);
+      }
+    }
+  });
+
   it('eye pose rotates the eyeballs about their centres', () => {
     const { region } = head.topology;
     const rest = head.vertices();
