@@ -218,7 +218,7 @@ function brightCentroid(img: Float32Array, S: number): [number, number] {
  * The ControlNet check: train an unconditional disk UNet (random positions), then a ControlNet from it (UNet frozen)
  * on the centre-dot condition, and measure how well the output follows the condition with and without it.
  */
-export async function controlnetToy(o: { baseSteps: number; controlSteps: number; batch: number; evalCount: number; seed: number; onLog?: (s: string) => void }): Promise<ControlNetToyResult> {
+export async function controlnetToy(o: { baseSteps: number; controlSteps: number; batch: number; evalCount: number; seed: number; sampleSteps?: number; onLog?: (s: string) => void }): Promise<ControlNetToyResult> {
   const { UNet2DConditionModel, ControlNetModel, DDIMScheduler, DDPMScheduler: Ddpm, sample } = await import('../src/index.js');
   const start = Date.now();
   const rng = new Rng(o.seed);
@@ -270,11 +270,8 @@ export async function controlnetToy(o: { baseSteps: number; controlSteps: number
       shuf += x0Mse(withRes(shuffled)) / 4;
     });
   }
-  // Sampled centroids, same starting noise with and without the ControlNet.
-  const latents = tf.tensor4d(erng.normal(o.evalCount * 256), [o.evalCount, 16, 16, 1]);
-  const ddim = () => new DDIMScheduler({ ...TOY_NOISE, timestep_spacing: 'trailing', set_alpha_to_one: true });
-  const plain = sample({ unet, scheduler: ddim(), numInferenceSteps: 20, latents, encoderHiddenStates: evalText });
-  const controlled = sample({ unet, scheduler: ddim(), numInferenceSteps: 20, latents, encoderHiddenStates: evalText, controlnet, controlImage: condition });
+  // Sampled centroids, same starting noise with and without the ControlNet (skipped with sampleSteps 0).
+  const sampleSteps = o.sampleSteps ?? 20;
   const centreError = (imgs: tf.Tensor) => {
     const d = imgs.dataSync() as Float32Array;
     return mean(centres.map(([cy, cx], b) => {
@@ -282,6 +279,16 @@ export async function controlnetToy(o: { baseSteps: number; controlSteps: number
       return Math.hypot(y - cy, x - cx);
     }));
   };
+  let centreErrorWithout = Number.NaN, centreErrorWith = Number.NaN;
+  if (sampleSteps > 0) {
+    const latents = tf.tensor4d(erng.normal(o.evalCount * 256), [o.evalCount, 16, 16, 1]);
+    const ddim = () => new DDIMScheduler({ ...TOY_NOISE, timestep_spacing: 'trailing', set_alpha_to_one: true });
+    const plain = sample({ unet, scheduler: ddim(), numInferenceSteps: sampleSteps, latents, encoderHiddenStates: evalText });
+    const controlled = sample({ unet, scheduler: ddim(), numInferenceSteps: sampleSteps, latents, encoderHiddenStates: evalText, controlnet, controlImage: condition });
+    centreErrorWithout = centreError(plain);
+    centreErrorWith = centreError(controlled);
+    tf.dispose([latents, plain, controlled]);
+  }
   const result: ControlNetToyResult = {
     baseLoss,
     controlLossFirst: mean(losses.slice(0, k)),
@@ -289,11 +296,11 @@ export async function controlnetToy(o: { baseSteps: number; controlSteps: number
     x0MseWithout: without,
     x0MseWith: withC,
     x0MseShuffled: shuf,
-    centreErrorWithout: centreError(plain),
-    centreErrorWith: centreError(controlled),
+    centreErrorWithout,
+    centreErrorWith,
     seconds: (Date.now() - start) / 1000,
   };
-  tf.dispose([x0, condition, shuffled, evalText, latents, plain, controlled]);
+  tf.dispose([x0, condition, shuffled, evalText]);
   controlnet.dispose();
   unet.dispose();
   return result;

@@ -32,7 +32,13 @@ export interface ControlNetConditioningEmbeddingOptions extends ModelInitOptions
 
 const FN = 'ControlNetConditioningEmbedding';
 
-/** The conditioning-image encoder. NHWC in and out. */
+/**
+ * The conditioning-image encoder. NHWC in and out.
+ * @example
+ * ```ts
+ * const embed = new ControlNetConditioningEmbedding({ conditioningEmbeddingChannels: 320, conditioningChannels: 6 }); // SD: 512² → 64²
+ * ```
+ */
 export class ControlNetConditioningEmbedding extends nn.Module {
   readonly conv_in: nn.Conv2d;
   readonly blocks: nn.ModuleList<nn.Conv2d>;

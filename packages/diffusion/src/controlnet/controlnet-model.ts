@@ -71,7 +71,13 @@ export interface ControlNetConfig {
   [extra: string]: unknown;
 }
 
-/** diffusers' `ControlNetModel.__init__` defaults. */
+/**
+ * diffusers' `ControlNetModel.__init__` defaults (the SD 1.x ControlNet).
+ * @example
+ * ```ts
+ * const sdControlNet = new ControlNetModel({ ...CONTROLNET_DEFAULTS, cross_attention_dim: 768, conditioning_channels: 6 }, { init: 'zeros' });
+ * ```
+ */
 export const CONTROLNET_DEFAULTS: ControlNetConfig = {
   in_channels: 4,
   conditioning_channels: 3,
@@ -225,7 +231,14 @@ export function guessModeScales(count: number, scale = 1): number[] {
   return Array.from({ length: count }, (_, i) => Math.fround(10 ** (-1 + i / (count - 1))) * scale);
 }
 
-/** The ControlNet. Keys as diffusers' `ControlNetModel`. */
+/**
+ * The ControlNet. Keys as diffusers' `ControlNetModel`.
+ * @example
+ * ```ts
+ * const controlnet = ControlNetModel.fromPretrained('lllyasviel/sd-controlnet-normal'); // a local diffusers folder
+ * const { downBlockResSamples, midBlockResSample } = controlnet.forward(latents, t, textTokens, normalMap, { conditioningScale: 0.8 });
+ * ```
+ */
 export class ControlNetModel extends nn.Module {
   /** The resolved diffusers config. */
   readonly config: ControlNetConfig;

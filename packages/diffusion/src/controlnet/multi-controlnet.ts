@@ -27,7 +27,14 @@ export interface MultiControlNetForwardOptions {
   guessMode?: boolean;
 }
 
-/** A list of ControlNets whose residuals add up. Does not own the nets (dispose them yourself). */
+/**
+ * A list of ControlNets whose residuals add up. Does not own the nets (dispose them yourself).
+ * @example
+ * ```ts
+ * const multi = new MultiControlNet([normalNet, tsdNet]);
+ * const { downBlockResSamples, midBlockResSample } = multi.forward(latents, t, text, [normals, tsd], { conditioningScale: [1, 0.6] });
+ * ```
+ */
 export class MultiControlNet {
   readonly nets: ControlNetModel[];
   /** @param nets - at least one ControlNet; all must produce the same residual layout. */

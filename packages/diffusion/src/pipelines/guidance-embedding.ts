@@ -16,6 +16,11 @@ import { tf, ValidationError } from '@consistent-avatar/core';
 import { timestepEmbedding } from '../models/embeddings.js';
 
 /**
+ * The embedding of w (see the file comment).
+ * @example
+ * ```ts
+ * guidanceScaleEmbedding([3.5], 16).shape; // [1, 16]
+ * ```
  * @param w - guidance weights, one per batch item (`[B]` numbers or a rank-1 tensor).
  * @param dim - embedding size (the UNet's `time_cond_proj_dim`), ≥ 4.
  * @returns `[B, dim]`.

@@ -120,6 +120,15 @@ export function controlnetKeep(numSteps: number, start = 0, end = 1): number[] {
 
 /**
  * Run the denoising loop.
+ * @example
+ * ```ts
+ * // LCM student, 4 steps, guidance 8.5 through the w embedding:
+ * const x0 = sample({ unet: student, scheduler: new LCMScheduler(), numInferenceSteps: 4, shape: [1, 64, 64, 4], rng: new Rng(1),
+ *   encoderHiddenStates: text, guidanceScale: 8.5 });
+ * // img2img at strength 0.3, then the refiner half of a hand-off:
+ * const edited = sample({ unet, scheduler, numInferenceSteps: 50, encoderHiddenStates: text, initLatents: clean, strength: 0.3 });
+ * const refined = sample({ unet: refiner, scheduler, numInferenceSteps: 40, encoderHiddenStates: text, initLatents: handed, denoisingStart: 0.8 });
+ * ```
  * @returns the final latents `[B, H, W, C]` (for LCM's last step this is its `denoised`; with `denoisingEnd` the
  *   noisy latent to hand to the refiner).
  */

@@ -32,6 +32,10 @@ export interface DDIMSolverGrid {
 
 /**
  * Build the solver grid.
+ * @example
+ * ```ts
+ * ddimSolverGrid(new DDPMScheduler().alphasCumprod, 10).timesteps; // [99, 199, …, 999]
+ * ```
  * @param alphasCumprod - ᾱ over the T training timesteps (a scheduler's `alphasCumprod`).
  * @param numDdimTimesteps - N (50 in the LCM recipe).
  */
@@ -51,6 +55,10 @@ export function ddimSolverGrid(alphasCumprod: Float32Array | readonly number[], 
 
 /**
  * One DDIM step from grid index i to i − 1, per batch item.
+ * @example
+ * ```ts
+ * const xPrev = ddimSolverStep(grid, x0Guided, epsGuided, [49, 12]); // batch of 2, from t = 999 and t = 259
+ * ```
  * @param predX0 - x̂0 `[B, …]`.
  * @param predNoise - ε̂ `[B, …]` (same shape).
  * @param index - grid index i per batch item.

@@ -86,8 +86,17 @@ describe('LcmDistillTrainer', () => {
     teacher.dispose();
   });
 
+  it.skipIf(HEAVY)('short toy run (30 teacher + 30 distillation steps): distillation moves the LCM-4 student toward the teacher DDIM-50 samples', async () => {
+    // Too short for the teacher to be good or for the student to beat DDIM-4 (see the CA_HEAVY run); the looser
+    // check: the distilled student is closer to the teacher's 50-step samples than the undistilled one (= teacher).
+    const r = await distillationToy({ teacherSteps: 30, distillSteps: 30, batch: 8, evalCount: 8, guidance: 3, seed: 0 });
+    console.log(JSON.stringify(r));
+    expect(r.distillLossLast).toBeLessThan(r.distillLossFirst);
+    expect(r.mseStudentLcm4).toBeLessThan(r.mseInitialStudentLcm4);
+  }, 900_000); // ~1.5 min on a lightly loaded 2-core VM
+
   it.runIf(HEAVY)('toy task: the distilled student in 4 LCM steps beats the teacher in 4 DDIM steps (MSE to teacher DDIM-50)', async () => {
-    const r = await distillationToy({ teacherSteps: 400, distillSteps: 400, batch: 8, evalCount: 16, guidance: 3, seed: 0, onLog: console.log });
+    const r = await distillationToy({ teacherSteps: 200, distillSteps: 200, batch: 8, evalCount: 16, guidance: 3, seed: 0, onLog: console.log });
     console.log(JSON.stringify(r));
     expect(r.mseStudentLcm4).toBeLessThan(r.mseTeacherDdim4);
   }, 3_600_000);

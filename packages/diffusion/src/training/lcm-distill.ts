@@ -64,7 +64,13 @@ export interface LcmDistillConfig {
   seed: number;
 }
 
-/** Defaults of {@link LcmDistillConfig} (diffusers' script defaults). */
+/**
+ * Defaults of {@link LcmDistillConfig} (diffusers' script defaults).
+ * @example
+ * ```ts
+ * const toy: LcmDistillConfig = { ...LCM_DISTILL_DEFAULTS, numDdimTimesteps: 10, wMin: 1, wMax: 3, learningRate: 5e-4 };
+ * ```
+ */
 export const LCM_DISTILL_DEFAULTS: LcmDistillConfig = {
   timeCondProjDim: 256,
   numDdimTimesteps: 50,
@@ -155,6 +161,13 @@ export function lcmStudentFromTeacher(teacher: UNet2DConditionModel, timeCondPro
 }
 
 /**
+ * @example
+ * ```ts
+ * const trainer = new LcmDistillTrainer(teacher, { timeCondProjDim: 256 });
+ * for (const batch of batches) trainer.step(batch);           // { latents, encoderHiddenStates, negativeEncoderHiddenStates }
+ * trainer.saveCheckpoint('runs/lcd/step-000100');
+ * ```
+ *
  * The distillation loop's state: teacher (frozen, not owned), student θ (trained), target θ⁻ (EMA of θ; sample with
  * this one, as the LCM authors do), Adam, EMA, RNG. Dispose when done.
  */
