@@ -102,6 +102,20 @@ for (const backend of ['cpu', 'wasm'] as const) {
       tf.dispose([exp, pose]);
     });
 
+    it('keeps any number of components (DECA: 100 shape, 50 expression) like shapedirs[:n] ⊕ shapedirs[300:300+m]', () => {
+      const deca = FlameModel.fromArrays(loadNpz(fixture('toy_flame_model.npz')), { shapeComponents: 100, expressionComponents: 50 });
+      expect([deca.numShape, deca.numExpression]).toEqual([100, 50]);
+      const shape = tf.tensor2d([Array.from({ length: 100 }, (_, i) => Math.sin(i))]);
+      const expression = tf.tensor2d([Array.from({ length: 50 }, (_, i) => Math.cos(i))]);
+      const pose = tf.tensor2d([[0.1, 0.2, 0, 0, 0.1, 0, 0.3, 0, 0, 0, 0, 0, 0, 0, 0]]);
+      const a = deca.forward({ shape, expression, pose }).vertices.dataSync();
+      // The full model with the remaining coefficients at zero gives the same vertices.
+      const b = model.forward({ shape, expression, pose }).vertices.dataSync();
+      expect(maxAbsDiff(a, b)).toBeLessThan(1e-6);
+      deca.dispose();
+      tf.dispose([shape, expression, pose]);
+    });
+
     it('paper pose converts to and from the full pose', () => {
       const p6 = tf.tensor2d([[1, 2, 3, 4, 5, 6]]);
       const full = paperPoseToFull(p6);
