@@ -1,0 +1,95 @@
+/**
+ * UNet API behaviour not pinned by the diffusers fixtures: LCM's guidance input (time_cond_proj_dim), odd latent
+ * sizes (explicit upsample sizes), the processor registry, config JSON round trip, and input validation.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { tf, useBackend, ValidationError } from '@consistent-avatar/core';
+import { AttnProcessor, IPAdapterAttnProcessor, UNet2DConditionModel, type UNet2DConditionConfig } from '../index.js';
+
+const TINY: Partial<UNet2DConditionConfig> = {
+  block_out_channels: [16, 32],
+  layers_per_block: 1,
+  norm_num_groups: 8,
+  cross_attention_dim: 16,
+  attention_head_dim: 4,
+  down_block_types: ['CrossAttnDownBlock2D', 'DownBlock2D'],
+  up_block_types: ['UpBlock2D', 'CrossAttnUpBlock2D'],
+};
+
+beforeAll(async () => {
+  await useBackend('wasm');
+});
+
+describe('UNet2DConditionModel API', () => {
+  it('time_cond_proj_dim adds TimestepEmbedding.cond_proj (no bias) and timestepCond changes the output', () => {
+    const unet = new UNet2DConditionModel({ ...TINY, time_cond_proj_dim: 12 }, { seed: 1 });
+    const dict = unet.stateDict();
+    expect(dict['time_embedding.cond_proj.weight']!.shape).toEqual([16, 12]);
+    expect(dict['time_embedding.cond_proj.bias']).toBeUndefined();
+    const x = tf.randomNormal([1, 8, 8, 4], 0, 1, 'float32', 1) as tf.Tensor4D;
+    const text = tf.randomNormal([1, 3, 16], 0, 1, 'float32', 2);
+    tf.tidy(() => {
+      const a = unet.forward(x, 500, text, { timestepCond: tf.zeros([1, 12]) });
+      const b = unet.forward(x, 500, text, { timestepCond: tf.ones([1, 12]) });
+      const c = unet.forward(x, 500, text); // no guidance input: cond_proj skipped, as diffusers with timestep_cond=None
+      expect(tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]).toBeGreaterThan(1e-4);
+      expect(tf.max(tf.abs(tf.sub(a, c))).dataSync()[0]).toBe(0); // cond_proj(0) = 0
+    });
+    const plain = new UNet2DConditionModel(TINY, { seed: 1 });
+    expect(() => plain.forward(x, 500, text, { timestepCond: tf.zeros([1, 12]) })).toThrow(/time_cond_proj_dim/);
+    tf.dispose([x, text]);
+    unet.dispose();
+    plain.dispose();
+  });
+
+  it('odd latent sizes upsample to the skip size (9×9 in, 9×9 out)', () => {
+    const unet = new UNet2DConditionModel(TINY, { seed: 2 });
+    tf.tidy(() => {
+      expect(unet.forward(tf.zeros([1, 9, 9, 4]) as tf.Tensor4D, [10], tf.zeros([1, 3, 16])).shape).toEqual([1, 9, 9, 4]);
+    });
+    unet.dispose();
+  });
+
+  it('processor registry: names, partial replacement, factories, errors', () => {
+    const unet = new UNet2DConditionModel(TINY, { seed: 3 });
+    const names = Object.keys(unet.attentionProcessors());
+    expect(names).toEqual([
+      'down_blocks.0.attentions.0.transformer_blocks.0.attn1.processor',
+      'down_blocks.0.attentions.0.transformer_blocks.0.attn2.processor',
+      'up_blocks.1.attentions.0.transformer_blocks.0.attn1.processor',
+      'up_blocks.1.attentions.0.transformer_blocks.0.attn2.processor',
+      'up_blocks.1.attentions.1.transformer_blocks.0.attn1.processor',
+      'up_blocks.1.attentions.1.transformer_blocks.0.attn2.processor',
+      'mid_block.attentions.0.transformer_blocks.0.attn1.processor',
+      'mid_block.attentions.0.transformer_blocks.0.attn2.processor',
+    ]);
+    const ip = new IPAdapterAttnProcessor({ hiddenSize: 32, crossAttentionDim: 16, numTokens: [2], seed: 4 });
+    unet.setAttentionProcessors({ [names[7]!]: ip });
+    expect(unet.attentionProcessors()[names[7]!]).toBe(ip);
+    expect(Object.keys(unet.stateDict()).filter((k) => k.includes('to_k_ip'))).toEqual(['mid_block.attentions.0.transformer_blocks.0.attn2.processor.to_k_ip.0.weight']);
+    expect(() => unet.setAttentionProcessors({ 'down_blocks.9.attn2.processor': new AttnProcessor() })).toThrow(ValidationError);
+    expect(() => unet.setAttentionProcessor(ip)).toThrow(/weight-free processor or a factory/);
+    unet.setAttentionProcessor(() => new AttnProcessor());
+    expect(Object.values(unet.attentionProcessors()).every((p) => p.kind === 'AttnProcessor')).toBe(true);
+    expect(ip.isDisposed).toBe(true); // replaced processors free their weights
+    unet.dispose();
+  });
+
+  it('config round-trips through JSON; bad inputs and configs raise ValidationError naming the argument', () => {
+    const unet = new UNet2DConditionModel(TINY, { init: 'zeros' });
+    const again = new UNet2DConditionModel(JSON.parse(JSON.stringify(unet.config)), { init: 'zeros' });
+    expect(again.config).toEqual(unet.config);
+    expect(again.parameterCount()).toBe(unet.parameterCount());
+    const text = tf.zeros([1, 3, 16]);
+    expect(() => unet.forward(tf.zeros([1, 4, 8, 8]) as tf.Tensor4D, 1, text)).toThrow(/'sample'.*NHWC/);
+    expect(() => unet.forward(tf.zeros([1, 8, 8, 4]) as tf.Tensor4D, 1, tf.zeros([1, 3, 8]))).toThrow(/encoderHiddenStates/);
+    expect(() => unet.forward(tf.zeros([2, 8, 8, 4]) as tf.Tensor4D, [1, 2, 3], tf.zeros([2, 3, 16]))).toThrow(/timestep/);
+    expect(() => unet.forward(tf.zeros([1, 8, 8, 4]) as tf.Tensor4D, 1, text, { downBlockAdditionalResiduals: [tf.zeros([1, 8, 8, 16])] })).toThrow(/4 NHWC tensors/);
+    expect(() => new UNet2DConditionModel({ ...TINY, down_block_types: ['CrossAttnDownBlock2D'] })).toThrow(/down_block_types/);
+    expect(() => new UNet2DConditionModel({ ...TINY, class_embed_type: 'timestep' })).toThrow(/class_embed_type/);
+    expect(() => new UNet2DConditionModel({ ...TINY, attention_head_dim: 5 })).toThrow(/attention_head_dim/);
+    text.dispose();
+    unet.dispose();
+    again.dispose();
+  });
+});
