@@ -189,18 +189,24 @@ export class FarnebackFlow {
 
   private run(m: NonNullable<FarnebackFlow['mats']>): FlowField {
     const c = this.config;
-    this.cv.calcOpticalFlowFarneback(
-      m.prev,
-      m.next,
-      m.flow,
-      c.pyrScale,
-      c.levels,
-      c.winSize,
-      c.iterations,
-      c.polyN,
-      c.polySigma,
-      c.gaussianWindow ? this.cv.OPTFLOW_FARNEBACK_GAUSSIAN : 0,
-    );
+    try {
+      this.cv.calcOpticalFlowFarneback(
+        m.prev,
+        m.next,
+        m.flow,
+        c.pyrScale,
+        c.levels,
+        c.winSize,
+        c.iterations,
+        c.polyN,
+        c.polySigma,
+        c.gaussianWindow ? this.cv.OPTFLOW_FARNEBACK_GAUSSIAN : 0,
+      );
+    } catch (error) {
+      // OpenCV.js throws C++ exceptions as bare numbers (heap pointers); give them a readable message.
+      const what = typeof error === 'number' ? `OpenCV C++ exception (pointer ${error})` : String(error);
+      throw new Error(`FarnebackFlow: calcOpticalFlowFarneback failed on ${m.height}×${m.width} frames: ${what}`);
+    }
     // The one necessary copy: out of the wasm heap, which the next call overwrites.
     return { data: m.flow.data32F.slice(), height: m.height, width: m.width };
   }
