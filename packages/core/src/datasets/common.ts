@@ -89,6 +89,22 @@ export function resolveInside(root: string, relative: unknown, file: string, fie
   return abs;
 }
 
+/**
+ * The image of a NeRFace / IMAvatar frame: `file_path` without an extension gets ".png"; it must stay inside the
+ * folder and exist.
+ *
+ * @example
+ * ```ts
+ * const abs = frameImagePath('/data/person', './train/f_0000', 'transforms_train.json', 'frames[0]', 'nerface');
+ * ```
+ */
+export function frameImagePath(root: string, filePath: unknown, file: string, where: string, format: string): string {
+  const rel = typeof filePath === 'string' && !/\.png$/i.test(filePath) ? `${filePath}.png` : filePath;
+  const abs = resolveInside(root, rel, file, `${where}.file_path`, format);
+  requireFile(abs, file, `${where}.file_path`, format);
+  return abs;
+}
+
 /** Throw a FormatError when a referenced file is missing. */
 export function requireFile(abs: string, file: string, field: string, format: string): void {
   if (!fs.existsSync(abs) || !fs.statSync(abs).isFile()) throw new FormatError(format, file, `${field} refers to a missing file ${abs}`);

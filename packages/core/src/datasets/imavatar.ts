@@ -20,7 +20,7 @@ import { readJson, writeJsonAtomic } from '../io/json.js';
 import { writePng, type PngInput } from '../io/png.js';
 import { invertRigid } from '../raster/camera.js';
 import {
-  type AvatarDataset, type AvatarFrame, asObject, floatArrayField, parseMatrix, pngSize, requireFile, resolveInside,
+  type AvatarDataset, type AvatarFrame, asObject, floatArrayField, frameImagePath, parseMatrix, pngSize,
   splitLastFrames,
 } from './common.js';
 
@@ -50,9 +50,7 @@ export function readImavatarDataset(root: string, options: { testFrames?: number
   const frames: AvatarFrame[] = json.frames.map((raw, i) => {
     const f = asObject(raw, file, `frames[${i}]`, FORMAT);
     const where = `frames[${i}]`;
-    const rel = typeof f.file_path === 'string' && !/\.png$/i.test(f.file_path) ? `${f.file_path}.png` : f.file_path;
-    const imagePath = resolveInside(rootAbs, rel, file, `${where}.file_path`, FORMAT);
-    requireFile(imagePath, file, `${where}.file_path`, FORMAT);
+    const imagePath = frameImagePath(rootAbs, f.file_path, file, where, FORMAT);
     size ??= pngSize(imagePath, FORMAT);
     // Old format: intrinsics in 512-pixel units (cy > 1); new: normalised by the image size.
     const scaleX = intr[3]! > 1 ? size.width / 512 : size.width, scaleY = intr[3]! > 1 ? size.height / 512 : size.height;

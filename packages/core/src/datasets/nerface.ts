@@ -19,7 +19,7 @@ import { FormatError, ValidationError } from '../errors.js';
 import { readJson, writeJsonAtomic } from '../io/json.js';
 import { writePng, type PngInput } from '../io/png.js';
 import {
-  type AvatarDataset, type AvatarFrame, asObject, floatArrayField, parseMatrix, pngSize, requireFile, resolveInside,
+  type AvatarDataset, type AvatarFrame, asObject, floatArrayField, frameImagePath, parseMatrix, pngSize,
 } from './common.js';
 
 const FORMAT = 'nerface';
@@ -52,9 +52,7 @@ export function readNerfaceDataset(root: string): AvatarDataset {
     for (const [i, raw] of json.frames.entries()) {
       const f = asObject(raw, file, `frames[${i}]`, FORMAT);
       const where = `frames[${i}]`;
-      const rel = typeof f.file_path === 'string' && !/\.png$/i.test(f.file_path) ? `${f.file_path}.png` : f.file_path;
-      const imagePath = resolveInside(rootAbs, rel, file, `${where}.file_path`, FORMAT);
-      requireFile(imagePath, file, `${where}.file_path`, FORMAT);
+      const imagePath = frameImagePath(rootAbs, f.file_path, file, where, FORMAT);
       size ??= pngSize(imagePath, FORMAT);
       const [fx, fy, cxn, cyn] = intr as number[];
       const frame: AvatarFrame = {
