@@ -182,3 +182,4 @@ export {
   type ProxyFitOptions,
   type ProxyFrameParams,
 } from './proxy/proxy-avatar.js';
+export { syntheticLandmarkEmbedding, syntheticLandmarkAngles } from './head/landmarks68.js';

@@ -22,6 +22,7 @@ import { FlameModel, type NdArrayLike } from '../flame/model.js';
 import type { Texture } from '../raster/shading.js';
 import { syntheticBlendshapes } from './blendshapes.js';
 import { buildSyntheticTopology, type SyntheticTopology } from './geometry.js';
+import { syntheticLandmarkEmbedding } from './landmarks68.js';
 import { SYNTHETIC_EMOTION_PROTOTYPES, syntheticEmotionExpression, type MeadEmotion } from './emotions.js';
 import { buildSyntheticTexture, wrinkledTexture, type SyntheticTexture } from './texture.js';
 
@@ -83,6 +84,7 @@ export function syntheticFlameArrays(topology: SyntheticTopology, seed = 0): Rec
     shapedirs.set(expr.subarray(k * SYNTHETIC_NUM_EXPRESSION, (k + 1) * SYNTHETIC_NUM_EXPRESSION), k * total + SYNTHETIC_NUM_SHAPE);
   }
   const numF = topology.faces.length / 3;
+  const landmarks = syntheticLandmarkEmbedding(topology);
   return {
     v_template: { data: topology.positions, shape: [numV, 3] },
     shapedirs: { data: shapedirs, shape: [numV, 3, total] },
@@ -94,6 +96,9 @@ export function syntheticFlameArrays(topology: SyntheticTopology, seed = 0): Rec
     f: { data: topology.faces, shape: [numF, 3] },
     vt: { data: topology.uvs, shape: [numV, 2] },
     ft: { data: topology.faces, shape: [numF, 3] },
+    // 68 static landmarks (iBUG layout), as FLAME's landmark_embedding stores them.
+    lmk_faces_idx: { data: landmarks.faceIndices, shape: [68] },
+    lmk_bary_coords: { data: landmarks.barycentrics, shape: [68, 3] },
   };
 }
 
