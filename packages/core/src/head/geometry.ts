@@ -232,9 +232,11 @@ export function buildSyntheticTopology(): SyntheticTopology {
     else if (r === Region.Mouth) jaw = plateLower.has(v) ? 1 : 0;
     else if (y < F.lipY + 1e-6 || Math.abs(x) >= F.mouthHalfWidth) {
       // Inside the mouth span the lower face is fully jaw right below the slit; outside it blends over the cheeks.
+      // Beyond the mouth corners the transition is centred on the lip line (the corner itself is half jaw, half head)
+      // and widens towards the cheeks, so the skin at the ends of the slit stretches instead of folding.
       const ex = Math.max(0, Math.abs(x) - F.mouthHalfWidth);
-      const width = 0.02 + Math.min(0.16, ex * 0.9);
-      const below = Math.abs(x) < F.mouthHalfWidth ? (y < F.lipY ? 1 : 0) : smoothstep(F.lipY + 0.1, F.lipY + 0.1 - width - 0.05, y);
+      const halfWidth = 0.035 + Math.min(0.12, ex * 0.9);
+      const below = Math.abs(x) < F.mouthHalfWidth ? (y < F.lipY ? 1 : 0) : smoothstep(F.lipY + halfWidth, F.lipY - halfWidth, y);
       const lateral = smoothstep(1.45, 0.9, Math.abs(x));
       const notNeck = smoothstep(-1.3, -1.05, y);
       jaw = below * lateral * notNeck;
