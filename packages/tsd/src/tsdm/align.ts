@@ -1,0 +1,112 @@
+/**
+ * Generating the aligned TSD of a sequence with a trained TSDM (ConsistentAvatar §3.2, inference): for every frame,
+ * f_c from its proxy TSD, pose and expression, then DDIM (η = 0) or LCM sampling in pixel space from x_T.
+ *
+ * Temporal consistency: every frame of the sequence starts from the SAME x_T (one noise map drawn from `seed`), and
+ * with DDIM η = 0 the sampler is then a deterministic, smooth function of f_c — neighbouring frames with similar
+ * conditions give similar TSD instead of independent samples. With LCM (which re-noises between steps) each frame
+ * also gets the same re-noising draws (a fresh `Rng(seed)` per frame).
+ *
+ * @packageDocumentation
+ */
+import { Rng, tf, ValidationError } from '@consistent-avatar/core';
+import { DDIMScheduler, LCMScheduler, sample, type Scheduler } from '@consistent-avatar/diffusion';
+import type { TsdmFrame } from './condition.js';
+import { TsdmModel } from './tsdm-model.js';
+
+/** Options of {@link alignTsd}. */
+export interface AlignTsdOptions {
+  /** `'ddim'` (η = 0, trailing timesteps; default) or `'lcm'`. */
+  sampler?: 'ddim' | 'lcm';
+  /** Denoising steps. Default 20 (DDIM), 4 (LCM). */
+  steps?: number;
+  /** Seed of the shared x_T (and LCM's re-noising). Default 0. */
+  seed?: number;
+  /**
+   * Where sampling starts: 1 (default, the paper's) from pure noise x_T; s < 1 from the proxy TSD noised to the
+   * timestep at fraction s of the schedule (SDEdit / img2img, with the same shared noise map).
+   */
+  strength?: number;
+  /** Frames per UNet batch (DDIM). Default 8. */
+  batchSize?: number;
+}
+
+/** The sampling scheduler for a TSDM's noise schedule. */
+function makeScheduler(model: TsdmModel, kind: 'ddim' | 'lcm'): Scheduler {
+  const c = model.config;
+  const common = { num_train_timesteps: c.numTrainTimesteps, beta_start: c.betaStart, beta_end: c.betaEnd, beta_schedule: 'linear' as const };
+  return kind === 'ddim'
+    ? new DDIMScheduler({ ...common, timestep_spacing: 'trailing', clip_sample: true })
+    : new LCMScheduler({ ...common, timestep_spacing: 'trailing', clip_sample: true, original_inference_steps: 50 });
+}
+
+/**
+ * Generate aligned TSD for a sequence of frames.
+ *
+ * @param frames - per frame `proxy` TSD `[size, size, 3]` in [−1, 1], `pose`, `expression` (from `prepareTsdmData`).
+ * @returns one `[size, size, 3]` map in [−1, 1] per frame (normalised like the training targets).
+ * @example
+ * ```ts
+ * import { alignTsd } from '@consistent-avatar/tsd';
+ * const aligned = alignTsd(model, data.split.test.map((i) => data.frames[i]), { sampler: 'ddim', steps: 20, seed: 7 });
+ * ```
+ */
+export function alignTsd(model: TsdmModel, frames: readonly Pick<TsdmFrame, 'proxy' | 'pose' | 'expression'>[], options: AlignTsdOptions = {}): Float32Array[] {
+  const FN = 'alignTsd';
+  if (!(model instanceof TsdmModel)) throw new ValidationError(FN, 'model', 'a TsdmModel', model);
+  if (!Array.isArray(frames) || frames.length === 0) throw new ValidationError(FN, 'frames', 'a non-empty array of frames', frames);
+  const kind = options.sampler ?? 'ddim';
+  if (kind !== 'ddim' && kind !== 'lcm') throw new ValidationError(FN, 'options.sampler', "'ddim' or 'lcm'", kind);
+  const steps = options.steps ?? (kind === 'ddim' ? 20 : 4);
+  if (!Number.isInteger(steps) || steps < 1) throw new ValidationError(FN, 'options.steps', 'a positive integer', steps);
+  const seed = options.seed ?? 0;
+  if (!Number.isInteger(seed) || seed < 0) throw new ValidationError(FN, 'options.seed', 'a non-negative integer', seed);
+  const strength = options.strength ?? 1;
+  if (typeof strength !== 'number' || !(strength > 0 && strength <= 1)) throw new ValidationError(FN, 'options.strength', 'a number in (0, 1]', strength);
+  const batch = kind === 'lcm' ? 1 : options.batchSize ?? 8;
+  if (!Number.isInteger(batch) || batch < 1) throw new ValidationError(FN, 'options.batchSize', 'a positive integer', batch);
+  const c = model.config, S = c.size, n = S * S * 3;
+  frames.forEach((f, i) => {
+    if (!f || !(f.proxy?.length === n)) throw new ValidationError(FN, `frames[${i}].proxy`, `${n} values ([${S}, ${S}, 3])`, f?.proxy?.length);
+    if (f.pose?.length !== c.poseDim) throw new ValidationError(FN, `frames[${i}].pose`, `${c.poseDim} values`, f.pose?.length);
+    if (f.expression?.length !== c.expressionDim) throw new ValidationError(FN, `frames[${i}].expression`, `${c.expressionDim} values`, f.expression?.length);
+  });
+
+  // 1. One x_T for the whole sequence.
+  const xT = Float32Array.from(new Rng(seed).fork('tsdm-xT').normal(n));
+  const scheduler = makeScheduler(model, kind);
+  const out: Float32Array[] = [];
+  const wasTraining = model.training;
+  model.eval();
+  try {
+    for (let start = 0; start < frames.length; start += batch) {
+      const part = frames.slice(start, start + batch);
+      const B = part.length;
+      const prox = new Float32Array(B * n), pose = new Float32Array(B * c.poseDim), expr = new Float32Array(B * c.expressionDim), lat = new Float32Array(B * n);
+      part.forEach((f, b) => {
+        prox.set(f.proxy, b * n);
+        pose.set(f.pose, b * c.poseDim);
+        expr.set(f.expression, b * c.expressionDim);
+        lat.set(xT, b * n);
+      });
+      const result = tf.tidy(() => {
+        // 2. f_c (Eq. 4) and the null text tokens.
+        const tokens = model.condition(tf.tensor4d(prox, [B, S, S, 3]), tf.tensor2d(pose, [B, c.poseDim]), tf.tensor2d(expr, [B, c.expressionDim])); // [B, 3, D]
+        const text = model.nullText(B); // [B, 1, tokenDim]
+        // 3. The denoising loop (DDIM η = 0 or LCM), same re-noising stream for every frame.
+        const rng = new Rng(seed).fork('tsdm-steps');
+        const noise = tf.tensor4d(lat, [B, S, S, 3]);
+        const common = { unet: model.unet, scheduler, numInferenceSteps: steps, encoderHiddenStates: text, ipTokens: [tokens], rng };
+        return strength < 1
+          ? sample({ ...common, initLatents: tf.tensor4d(prox, [B, S, S, 3]), strength, noise }) // SDEdit from the proxy TSD
+          : sample({ ...common, latents: noise });
+      });
+      const values = result.dataSync();
+      result.dispose();
+      for (let b = 0; b < B; b++) out.push(Float32Array.from(values.subarray(b * n, (b + 1) * n), (v) => Math.max(-1, Math.min(1, v))));
+    }
+  } finally {
+    model.train(wasTraining);
+  }
+  return out;
+}

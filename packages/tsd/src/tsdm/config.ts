@@ -1,0 +1,162 @@
+/**
+ * Configuration of the stage-2 TSDM (ConsistentAvatar §3.2): one flat, JSON-round-trip record for the data
+ * (TSD map size, filter radius, normalisation scale), the networks (UNet, TSD encoder E, condition tokens), the
+ * noise schedule and the optimiser. Defaults are sized for a 2-core CPU (wasm backend); the paper's values are
+ * given in each field's doc.
+ *
+ * @packageDocumentation
+ */
+import { ValidationError } from '@consistent-avatar/core';
+
+/** Flat configuration of {@link TsdmModel} and {@link trainTsdm}. */
+export interface TsdmConfig {
+  /** Side of the square TSD maps the model generates (pixel space). Default 32. Paper: 512 (latent 64²). */
+  size: number;
+  /** Gaussian high-pass radius ω in frequency bins at `size` (the `'paper'` preset with this radius). Default 4; the paper's ω = 10 is for 512² frames. */
+  tsdRadius: number;
+  /** Fixed normalisation scale: TSD values in [−scale, scale] map to [−1, 1] (`normalizeTsd` `mode: 'fixed'`). Default 0.25. */
+  tsdScale: number;
+  /** UNet `block_out_channels`. Default [16, 32]. Paper: SD 1.5 [320, 640, 1280, 1280]. */
+  unetChannels: number[];
+  /** UNet `layers_per_block`. Default 1. */
+  layersPerBlock: number;
+  /** UNet GroupNorm groups. Default 8. */
+  normGroups: number;
+  /** Attention heads (diffusers' `attention_head_dim`, a head count for this UNet). Default 4. */
+  attentionHeads: number;
+  /**
+   * Size of each condition token of f_c ∈ R^{3×tokenDim}, and the UNet's `cross_attention_dim` (the decoupled
+   * cross-attention takes text and image tokens of the same size; the text is one learned null token). Default 256
+   * (the paper's).
+   */
+  tokenDim: number;
+  /** Pose size (paper pose P = [global rotation, jaw], axis-angle). Default 6. */
+  poseDim: number;
+  /** Expression size (FLAME ψ). Default 100. */
+  expressionDim: number;
+  /** Base width of the TSD encoder E (ResNet-18 layout). Default 8. Paper: 64. */
+  encoderWidth: number;
+  /** BasicBlocks per encoder stage. Default [1, 1, 1, 1]. Paper: [2, 2, 2, 2] (ResNet-18). */
+  encoderBlocks: [number, number, number, number];
+  /** Scale λ of the IP-Adapter image branch. Default 1. */
+  ipScale: number;
+  /** Diffusion steps T of the forward process (linear betas). Default 1000. */
+  numTrainTimesteps: number;
+  /** First beta. Default 1e-4. */
+  betaStart: number;
+  /** Last beta. Default 0.02. */
+  betaEnd: number;
+  /** AdamW learning rate. Default 5e-4 (a small network from scratch). Paper: Adam 1e-5 (fine-tuning a pretrained SD UNet). */
+  lr: number;
+  /** AdamW decoupled weight decay. Default 0. */
+  weightDecay: number;
+  /** Clip the global gradient norm (0 = off). Default 1. */
+  maxGradNorm: number;
+  /** Frames per step. Default 4 (the paper's). */
+  batchSize: number;
+  /** Optimiser steps. Default 400 (~2 s per step on a shared 2-core CPU, wasm). Paper: 3000. */
+  iterations: number;
+  /** Seed of the initial weights and of the training draws (batches, timesteps, noise). Default 0. */
+  seed: number;
+  /** Checkpoint period in steps (with `checkpointDir`). Default 100. */
+  checkpointEvery: number;
+  /** Progress / loss-log period in steps. Default 10. */
+  logEvery: number;
+}
+
+/**
+ * Defaults (CPU-sized; see each field of {@link TsdmConfig} for the paper's values).
+ * @example
+ * ```ts
+ * import { TSDM_DEFAULTS } from '@consistent-avatar/tsd';
+ * console.log(TSDM_DEFAULTS.size, TSDM_DEFAULTS.tokenDim, TSDM_DEFAULTS.iterations); // 32 256 400
+ * ```
+ */
+export const TSDM_DEFAULTS: Readonly<TsdmConfig> = Object.freeze({
+  size: 32,
+  tsdRadius: 4,
+  tsdScale: 0.25,
+  unetChannels: [16, 32],
+  layersPerBlock: 1,
+  normGroups: 8,
+  attentionHeads: 4,
+  tokenDim: 256,
+  poseDim: 6,
+  expressionDim: 100,
+  encoderWidth: 8,
+  encoderBlocks: [1, 1, 1, 1] as [number, number, number, number],
+  ipScale: 1,
+  numTrainTimesteps: 1000,
+  betaStart: 1e-4,
+  betaEnd: 0.02,
+  lr: 5e-4,
+  weightDecay: 0,
+  maxGradNorm: 1,
+  batchSize: 4,
+  iterations: 400,
+  seed: 0,
+  checkpointEvery: 100,
+  logEvery: 10,
+});
+
+/**
+ * The paper's training values (§4.1: Adam, lr 1e-5, batch 4, 3000 iterations) on top of the CPU defaults.
+ * @example
+ * ```ts
+ * import { TSDM_PAPER_TRAINING, resolveTsdmConfig } from '@consistent-avatar/tsd';
+ * const cfg = resolveTsdmConfig({ ...TSDM_PAPER_TRAINING, size: 64 });
+ * ```
+ */
+export const TSDM_PAPER_TRAINING: Readonly<Partial<TsdmConfig>> = Object.freeze({ lr: 1e-5, batchSize: 4, iterations: 3000 });
+
+const FN = 'resolveTsdmConfig';
+
+function posInt(name: string, v: unknown): void {
+  if (!Number.isInteger(v) || (v as number) <= 0) throw new ValidationError(FN, `config.${name}`, 'a positive integer', v);
+}
+function nonNegInt(name: string, v: unknown): void {
+  if (!Number.isInteger(v) || (v as number) < 0) throw new ValidationError(FN, `config.${name}`, 'a non-negative integer', v);
+}
+function posNum(name: string, v: unknown): void {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new ValidationError(FN, `config.${name}`, 'a finite number > 0', v);
+}
+
+/**
+ * Fill missing fields with {@link TSDM_DEFAULTS} and validate every field.
+ *
+ * @throws ValidationError naming the bad field (unknown fields too).
+ * @example
+ * ```ts
+ * import { resolveTsdmConfig } from '@consistent-avatar/tsd';
+ * const cfg = resolveTsdmConfig({ iterations: 50 });
+ * const again = resolveTsdmConfig(JSON.parse(JSON.stringify(cfg))); // JSON round-trip
+ * resolveTsdmConfig({ batchSize: 0 }); // throws ValidationError: resolveTsdmConfig: config.batchSize …
+ * ```
+ */
+export function resolveTsdmConfig(partial: Partial<TsdmConfig> = {}): TsdmConfig {
+  if (partial === null || typeof partial !== 'object' || Array.isArray(partial)) throw new ValidationError(FN, 'config', 'a config object', partial);
+  for (const key of Object.keys(partial)) {
+    if (!(key in TSDM_DEFAULTS)) throw new ValidationError(FN, `config.${key}`, `a known field (${Object.keys(TSDM_DEFAULTS).join(', ')})`, key);
+  }
+  const c: TsdmConfig = {
+    ...TSDM_DEFAULTS,
+    ...partial,
+    unetChannels: [...(partial.unetChannels ?? TSDM_DEFAULTS.unetChannels)],
+    encoderBlocks: [...(partial.encoderBlocks ?? TSDM_DEFAULTS.encoderBlocks)] as [number, number, number, number],
+  };
+  for (const k of ['size', 'layersPerBlock', 'normGroups', 'attentionHeads', 'tokenDim', 'poseDim', 'expressionDim', 'encoderWidth', 'numTrainTimesteps', 'batchSize', 'checkpointEvery', 'logEvery'] as const) posInt(k, c[k]);
+  for (const k of ['iterations', 'seed'] as const) nonNegInt(k, c[k]);
+  for (const k of ['tsdRadius', 'tsdScale', 'lr', 'betaStart', 'betaEnd'] as const) posNum(k, c[k]);
+  for (const k of ['ipScale', 'weightDecay', 'maxGradNorm'] as const) {
+    if (typeof c[k] !== 'number' || !Number.isFinite(c[k]) || c[k] < 0) throw new ValidationError(FN, `config.${k}`, 'a finite number ≥ 0', c[k]);
+  }
+  if (!(c.betaEnd > c.betaStart && c.betaEnd < 1)) throw new ValidationError(FN, 'config.betaEnd', `a number in (betaStart = ${c.betaStart}, 1)`, c.betaEnd);
+  if (c.unetChannels.length < 1 || c.unetChannels.some((v) => !Number.isInteger(v) || v <= 0 || v % c.normGroups !== 0)) {
+    throw new ValidationError(FN, 'config.unetChannels', `a non-empty list of positive multiples of normGroups (${c.normGroups})`, partial.unetChannels);
+  }
+  const down = 2 ** (c.unetChannels.length - 1);
+  if (c.size % down !== 0) throw new ValidationError(FN, 'config.size', `a multiple of ${down} (the UNet downsamples ${c.unetChannels.length - 1} times)`, c.size);
+  if (c.unetChannels.some((v) => v % c.attentionHeads !== 0)) throw new ValidationError(FN, 'config.attentionHeads', 'a divisor of every unetChannels entry', c.attentionHeads);
+  if (c.encoderBlocks.length !== 4 || c.encoderBlocks.some((v) => !Number.isInteger(v) || v <= 0)) throw new ValidationError(FN, 'config.encoderBlocks', 'four positive integers', partial.encoderBlocks);
+  return c;
+}

@@ -1,0 +1,183 @@
+/**
+ * Training the TSDM (ConsistentAvatar §3.2, Eqs. 5–6): for a batch of frames, draw t ~ U{0..T−1} and ε ~ N(0, I),
+ * noise the ground-truth TSD x_0 with the DDPM forward process, x_t = √ᾱ_t·x_0 + √(1−ᾱ_t)·ε (Eq. 5), and minimise
+ * ‖ε̂(x_t, t, f_c) − ε‖² (Eq. 6) over the UNet (+ IP-Adapter processors), the encoder E, the token linears and the
+ * null text token jointly, with AdamW. Every draw comes from one seeded {@link Rng} whose state is checkpointed, so
+ * a resumed run continues exactly as the uninterrupted one.
+ *
+ * @packageDocumentation
+ */
+import { AdamW, CheckpointManager, Rng, tf, ValidationError, type RngState } from '@consistent-avatar/core';
+import { DDPMScheduler } from '@consistent-avatar/diffusion';
+import { resolveTsdmConfig, type TsdmConfig } from './config.js';
+import type { TsdmData } from './condition.js';
+import { TsdmModel } from './tsdm-model.js';
+
+/** Options of {@link trainTsdm}. */
+export interface TrainTsdmOptions {
+  /** Called every `logEvery` steps and at the last step. */
+  onProgress?: (p: { step: number; iterations: number; loss: number }) => void;
+  /** Folder of checkpoints (`step-NNNNNN/`: model, AdamW moments, RNG state, loss log). */
+  checkpointDir?: string;
+  /** Resume from the latest checkpoint in `checkpointDir` (default true when it exists). */
+  resume?: boolean;
+  /** Checkpoints kept (default 2). */
+  keepLast?: number;
+  /** Stop after this step (for an interrupted run; the checkpoint at this step is written). Default `iterations`. */
+  stopAt?: number;
+}
+
+/** What {@link trainTsdm} returns. The caller owns (disposes) `model`. */
+export interface TrainTsdmResult {
+  model: TsdmModel;
+  /** Mean loss of each `logEvery`-step window, by last step of the window. */
+  lossLog: { step: number; loss: number }[];
+  /** Loss of every step run in this call (steps done before a resume are not included). */
+  stepLosses: number[];
+  /** Steps done in total (including resumed ones). */
+  step: number;
+  /** Checkpoint resumed from, if any. */
+  resumedFrom: string | null;
+}
+
+/**
+ * The DDPM forward process of a config (linear betas `betaStart`…`betaEnd` over `numTrainTimesteps`).
+ * @example
+ * ```ts
+ * import { tsdmScheduler, TSDM_DEFAULTS } from '@consistent-avatar/tsd';
+ * const xt = tsdmScheduler(TSDM_DEFAULTS).addNoise(x0, noise, [10, 500]); // Eq. 5
+ * ```
+ */
+export function tsdmScheduler(c: Pick<TsdmConfig, 'numTrainTimesteps' | 'betaStart' | 'betaEnd'>): DDPMScheduler {
+  return new DDPMScheduler({ num_train_timesteps: c.numTrainTimesteps, beta_start: c.betaStart, beta_end: c.betaEnd, beta_schedule: 'linear' });
+}
+
+function checkData(data: TsdmData, c: TsdmConfig): void {
+  const FN = 'trainTsdm';
+  if (!data || !Array.isArray(data.frames) || !data.split || !Array.isArray(data.split.train)) throw new ValidationError(FN, 'data', 'TsdmData from prepareTsdmData', data);
+  if (data.size !== c.size) throw new ValidationError(FN, 'data.size', `config.size (${c.size})`, data.size);
+  if (data.split.train.length === 0) throw new ValidationError(FN, 'data.split.train', 'at least one training frame', data.split.train);
+  const n = c.size * c.size * 3;
+  for (const i of data.split.train) {
+    const f = data.frames[i];
+    if (!f) throw new ValidationError(FN, 'data.split.train', `indices < ${data.frames.length}`, i);
+    if (!f.gt || f.gt.length !== n) throw new ValidationError(FN, `data.frames[${i}].gt`, `${n} values ([${c.size}, ${c.size}, 3])`, f.gt?.length);
+    if (f.proxy.length !== n) throw new ValidationError(FN, `data.frames[${i}].proxy`, `${n} values`, f.proxy.length);
+    if (f.pose.length !== c.poseDim) throw new ValidationError(FN, `data.frames[${i}].pose`, `${c.poseDim} values`, f.pose.length);
+    if (f.expression.length !== c.expressionDim) throw new ValidationError(FN, `data.frames[${i}].expression`, `${c.expressionDim} values`, f.expression.length);
+    for (const v of f.gt) if (!Number.isFinite(v)) throw new ValidationError(FN, `data.frames[${i}].gt`, 'finite values', v);
+  }
+}
+
+/**
+ * Train a TSDM on prepared stage-2 pairs.
+ *
+ * @param data - from `prepareTsdmData(dataset, proxy, config)` (synthetic or INSTA-layout dataset); trains on `split.train`.
+ * @param config - any subset of {@link TsdmConfig}.
+ * @example
+ * ```ts
+ * import { trainTsdm, prepareTsdmData, resolveTsdmConfig } from '@consistent-avatar/tsd';
+ * const config = resolveTsdmConfig({ iterations: 600 });
+ * const data = prepareTsdmData(ds, proxy, config);
+ * const { model, lossLog } = await trainTsdm(data, config, { checkpointDir: 'runs/tsdm', onProgress: (p) => console.log(p.step, p.loss) });
+ * model.dispose();
+ * ```
+ */
+export async function trainTsdm(data: TsdmData, config: Partial<TsdmConfig> = {}, options: TrainTsdmOptions = {}): Promise<TrainTsdmResult> {
+  const FN = 'trainTsdm';
+  const c = resolveTsdmConfig(config);
+  checkData(data, c);
+  const stopAt = options.stopAt ?? c.iterations;
+  if (!Number.isInteger(stopAt) || stopAt < 0 || stopAt > c.iterations) throw new ValidationError(FN, 'options.stopAt', `an integer in [0, ${c.iterations}]`, stopAt);
+
+  const model = new TsdmModel(c);
+  const optimizer = new AdamW(model, { lr: c.lr, weightDecay: c.weightDecay, maxGradNorm: c.maxGradNorm > 0 ? c.maxGradNorm : undefined });
+  const scheduler = tsdmScheduler(c);
+  let rng = new Rng(c.seed).fork('tsdm-train');
+  let step = 0;
+  let lossLog: { step: number; loss: number }[] = [];
+  let window: number[] = [];
+  let resumedFrom: string | null = null;
+  const manager = options.checkpointDir ? new CheckpointManager(options.checkpointDir, { keepLast: options.keepLast ?? 2 }) : null;
+  try {
+    // 1. Resume: weights, AdamW moments, step, RNG state, loss log.
+    if (manager && (options.resume ?? true)) {
+      const last = manager.loadLatest();
+      if (last) {
+        try {
+          if (JSON.stringify(resolveTsdmConfig(last.config as Partial<TsdmConfig>)) !== JSON.stringify(c)) {
+            throw new ValidationError(FN, 'config', `the config of the checkpoint in ${last.dir} (or resume: false)`, c);
+          }
+          model.loadStateDict(last.tensors, { strict: true });
+          const st = last.state as { step: number; optimizer: { step: number }; rng: RngState; lossLog: { step: number; loss: number }[]; window: number[] };
+          optimizer.loadState(last.optimizerTensors!, st.optimizer);
+          step = st.step;
+          rng = Rng.fromState(st.rng);
+          lossLog = st.lossLog;
+          window = st.window;
+          resumedFrom = last.dir;
+        } finally {
+          tf.dispose([...Object.values(last.tensors), ...Object.values(last.optimizerTensors ?? {})]);
+        }
+      }
+    }
+    const save = () => manager?.save(step, {
+      config: c,
+      tensors: model.stateDict(),
+      optimizerTensors: optimizer.stateTensors(),
+      state: { step, optimizer: optimizer.stateJson(), rng: rng.getState(), lossLog, window },
+      metadata: { model: 'TSDM (ConsistentAvatar stage 2)' },
+    });
+
+    // 2. The loop (Eqs. 5–6).
+    const S = c.size, n = S * S * 3, B = c.batchSize, T = c.numTrainTimesteps;
+    const train = data.split.train;
+    const stepLosses: number[] = [];
+    while (step < stopAt) {
+      const picks = Array.from({ length: B }, () => data.frames[train[rng.int(train.length)]!]!);
+      const ts = Array.from({ length: B }, () => rng.int(T));
+      const noiseData = Float32Array.from(rng.normal(B * n));
+      const x0 = new Float32Array(B * n), prox = new Float32Array(B * n);
+      const pose = new Float32Array(B * c.poseDim), expr = new Float32Array(B * c.expressionDim);
+      picks.forEach((f, b) => {
+        x0.set(f.gt!, b * n);
+        prox.set(f.proxy, b * n);
+        pose.set(f.pose, b * c.poseDim);
+        expr.set(f.expression, b * c.expressionDim);
+      });
+      const inputs = tf.tidy(() => {
+        const noise = tf.tensor4d(noiseData, [B, S, S, 3]);
+        const xt = scheduler.addNoise(tf.tensor4d(x0, [B, S, S, 3]), noise, ts) as tf.Tensor4D; // Eq. 5
+        return { noise, xt, proxyT: tf.tensor4d(prox, [B, S, S, 3]), poseT: tf.tensor2d(pose, [B, c.poseDim]), exprT: tf.tensor2d(expr, [B, c.expressionDim]) };
+      });
+      let loss: number;
+      try {
+        ({ loss } = optimizer.step(() => tf.tidy(() => {
+          const tokens = model.condition(inputs.proxyT, inputs.poseT, inputs.exprT); // f_c, Eq. 4: [B, 3, D]
+          const eps = model.predictNoise(inputs.xt, ts, tokens); // [B, S, S, 3]
+          return tf.mean(tf.square(tf.sub(eps, inputs.noise))) as tf.Scalar; // Eq. 6
+        })));
+      } finally {
+        tf.dispose(Object.values(inputs));
+      }
+      if (!Number.isFinite(loss)) throw new ValidationError(FN, 'config.lr', `a learning rate that keeps the loss finite (step ${step + 1} loss ${loss})`, c.lr);
+      step += 1;
+      stepLosses.push(loss);
+      window.push(loss);
+      if (step % c.logEvery === 0 || step === c.iterations) {
+        const mean = window.reduce((a, b) => a + b, 0) / window.length;
+        lossLog.push({ step, loss: mean });
+        window = [];
+        options.onProgress?.({ step, iterations: c.iterations, loss: mean });
+      }
+      if (step % c.checkpointEvery === 0 || step === stopAt) save();
+      if (step % 5 === 0) await new Promise((resolve) => setImmediate(resolve));
+    }
+    return { model, lossLog, stepLosses, step, resumedFrom };
+  } catch (error) {
+    model.dispose();
+    throw error;
+  } finally {
+    optimizer.dispose();
+  }
+}
