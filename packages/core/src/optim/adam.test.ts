@@ -66,6 +66,17 @@ describe('optimisers', () => {
     for (const m of [a, b, c]) m.dispose();
   });
 
+  it('construction and disposal leave no tensors behind (optimiser and EMA)', () => {
+    const m = new nn.Linear(4, 2, { rng: new Rng(1) });
+    const before = tf.memory().numTensors;
+    const opt = new AdamW(m);
+    const ema = new Ema(m, 0.9);
+    opt.dispose();
+    ema.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    m.dispose();
+  });
+
   it('does not leak tensors across steps', () => {
     const m = new nn.Linear(4, 2, { rng: new Rng(1) });
     const opt = new AdamW(m, { lr: 1e-3, maxGradNorm: 1 });

@@ -68,8 +68,9 @@ export class Adam {
     this.slots = pairs.map(([name, variable]) => ({
       name,
       variable,
-      m: tf.variable(tf.zerosLike(variable), false),
-      v: tf.variable(tf.zerosLike(variable), false),
+      // tidy frees the zeros; the variables hold their own reference to the data.
+      m: tf.tidy(() => tf.variable(tf.zerosLike(variable), false)),
+      v: tf.tidy(() => tf.variable(tf.zerosLike(variable), false)),
     }));
   }
 

@@ -23,7 +23,7 @@ export class Ema {
     readonly decay: number,
   ) {
     if (!(decay >= 0 && decay <= 1)) throw new ValidationError('Ema', 'decay', 'a number in [0, 1]', decay);
-    for (const [name, v] of source.namedParameters()) this.shadow.set(name, tf.variable(v.clone(), false));
+    for (const [name, v] of source.namedParameters()) this.shadow.set(name, tf.tidy(() => tf.variable(v.clone(), false)));
   }
   /** Blend the module's current parameters into the shadow copy. */
   update(source: Module): void {

@@ -91,8 +91,7 @@ describe('proxy avatar', () => {
       p.dispose();
       return tf.memory().numTensors - before;
     };
-    // Whatever a fit leaves (core's Adam currently leaks its two zerosLike initialisers per slot), it must not
-    // grow with the number of steps.
+    // Whatever a fit leaves must not grow with the number of steps.
     expect(await leftAfter(30)).toBe(await leftAfter(5));
   });
 
