@@ -1,0 +1,114 @@
+/**
+ * TSDM (stage 2) on a tiny synthetic dataset (16² frames → 8² TSD maps, a tiny UNet / encoder) on wasm: the loss
+ * is finite and falls, a run interrupted at a checkpoint and resumed gives exactly the losses and weights of the
+ * uninterrupted run, training and alignment leak no tensors, and bad configs / inputs raise ValidationErrors.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fitProxyAvatar, readInstaDataset, synthesizeDataset, tf, useBackend, ValidationError } from '@consistent-avatar/core';
+import { alignTsd, prepareTsdmData, resolveTsdmConfig, trainTsdm, tsdErrors, TsdmModel, type TsdmConfig, type TsdmData } from '../index.js';
+
+const TINY: Partial<TsdmConfig> = {
+  size: 8, tsdRadius: 1, unetChannels: [8, 16], normGroups: 4, attentionHeads: 2, tokenDim: 16, encoderWidth: 8,
+  batchSize: 2, lr: 3e-3, iterations: 24, checkpointEvery: 12, logEvery: 4, seed: 3,
+};
+
+let tmp: string;
+let data: TsdmData;
+
+beforeAll(async () => {
+  await useBackend('wasm');
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tsdm-test-'));
+  const { root } = await synthesizeDataset({ out: path.join(tmp, 'data'), frames: 8, size: 16, testFrames: 2, seed: 1, supersample: 1 });
+  const ds = readInstaDataset(root);
+  const proxy = await fitProxyAvatar(ds, { steps: 5, textureSize: 16, batchPixels: 512 });
+  data = prepareTsdmData(ds, proxy, resolveTsdmConfig(TINY));
+  proxy.dispose();
+}, 120_000);
+
+afterAll(() => {
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+describe('prepareTsdmData', () => {
+  it('builds [size, size, 3] ground-truth and proxy TSD in [−1, 1] with P (6) and E (100), split as the dataset', () => {
+    expect(data.frames).toHaveLength(8);
+    expect(data.split).toEqual({ train: [0, 1, 2, 3, 4, 5], test: [6, 7] });
+    for (const f of data.frames) {
+      expect(f.gt!.length).toBe(8 * 8 * 3);
+      expect(f.proxy.length).toBe(8 * 8 * 3);
+      expect(f.pose.length).toBe(6);
+      expect(f.expression.length).toBe(100);
+      expect(Math.max(...f.gt!.map(Math.abs))).toBeLessThanOrEqual(1);
+      expect(f.gt!.some((v) => v !== 0)).toBe(true);
+    }
+  });
+});
+
+describe('trainTsdm', () => {
+  it('loss is finite and falls; an interrupted + resumed run equals the uninterrupted one; no leaks', async () => {
+    const before = tf.memory().numTensors;
+    const full = await trainTsdm(data, TINY);
+    expect(full.stepLosses).toHaveLength(24);
+    expect(full.stepLosses.every(Number.isFinite)).toBe(true);
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    const first = mean(full.stepLosses.slice(0, 8)), last = mean(full.stepLosses.slice(-8));
+    console.log(`tiny TSDM: mean ε-MSE steps 1–8 ${first.toFixed(4)}, steps 17–24 ${last.toFixed(4)}`);
+    expect(last).toBeLessThan(0.8 * first);
+
+    const dir = path.join(tmp, 'ckpt');
+    const part = await trainTsdm(data, TINY, { checkpointDir: dir, stopAt: 12 });
+    expect(part.step).toBe(12);
+    part.model.dispose();
+    const resumed = await trainTsdm(data, TINY, { checkpointDir: dir });
+    expect(resumed.resumedFrom).toMatch(/step-000012$/);
+    expect(resumed.step).toBe(24);
+    // Same backend, same ops, weights / moments / RNG state restored bit for bit: the losses must agree exactly
+    // (1e-6 relative leaves room only for float32 printing, not for a different batch or noise draw).
+    resumed.stepLosses.forEach((l, i) => expect(Math.abs(l - full.stepLosses[12 + i]!)).toBeLessThanOrEqual(1e-6 * Math.abs(l)));
+    expect(resumed.lossLog).toEqual(full.lossLog);
+    const a = full.model.stateDict(), b = resumed.model.stateDict();
+    for (const [k, t] of Object.entries(a)) expect(tf.tidy(() => tf.max(tf.abs(tf.sub(t, b[k]!))).dataSync()[0])).toBeLessThanOrEqual(1e-6);
+
+    // 3 held-out frames' alignment runs and leaks nothing on repeated calls.
+    const frames = data.split.test.map((i) => data.frames[i]!);
+    const out1 = alignTsd(full.model, frames, { steps: 3, seed: 1 });
+    const n0 = tf.memory().numTensors;
+    const out2 = alignTsd(full.model, frames, { steps: 3, seed: 1 });
+    alignTsd(full.model, frames, { sampler: 'lcm', steps: 2, seed: 1 });
+    expect(tf.memory().numTensors).toBe(n0);
+    expect(out2).toEqual(out1); // seeded
+    expect(out1[0]!.length).toBe(8 * 8 * 3);
+    expect(Number.isFinite(tsdErrors(out1, frames.map((f) => f.gt!)).mse)).toBe(true);
+    full.model.dispose();
+    resumed.model.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  }, 240_000);
+});
+
+describe('errors', () => {
+  it('bad configs, data and options raise ValidationError naming the argument', async () => {
+    expect(() => resolveTsdmConfig({ batchSize: 0 })).toThrow(/config\.batchSize/);
+    expect(() => resolveTsdmConfig({ size: 30, unetChannels: [8, 16, 32] })).toThrow(/config\.size/);
+    expect(() => resolveTsdmConfig({ lr: Number.NaN })).toThrow(/config\.lr/);
+    expect(() => resolveTsdmConfig({ unetChannels: [6, 16], normGroups: 4 })).toThrow(/config\.unetChannels/);
+    expect(() => resolveTsdmConfig({ textDim: 3 } as never)).toThrow(ValidationError);
+    expect(() => resolveTsdmConfig({ betaStart: 0.1, betaEnd: 0.01 })).toThrow(/config\.betaEnd/);
+    const again = resolveTsdmConfig(JSON.parse(JSON.stringify(resolveTsdmConfig(TINY))));
+    expect(again).toEqual(resolveTsdmConfig(TINY));
+    await expect(trainTsdm(data, { ...TINY, size: 16 })).rejects.toThrow(/data\.size/);
+    await expect(trainTsdm({ ...data, split: { train: [], test: [] } }, TINY)).rejects.toThrow(/split\.train/);
+    const model = new TsdmModel(TINY);
+    expect(() => alignTsd(model, [], {})).toThrow(/frames/);
+    expect(() => alignTsd(model, [data.frames[0]!], { sampler: 'euler' as never })).toThrow(/options\.sampler/);
+    expect(() => alignTsd(model, [{ ...data.frames[0]!, pose: new Float32Array(3) }])).toThrow(/pose/);
+    expect(() => model.condition(tf.zeros([1, 8, 8, 3]), tf.zeros([1, 5]), tf.zeros([1, 100]))).toThrow(/pose/);
+    model.dispose();
+    // A checkpoint of another config is not resumed silently.
+    const dir = path.join(tmp, 'ckpt-other');
+    (await trainTsdm(data, { ...TINY, iterations: 1 }, { checkpointDir: dir })).model.dispose();
+    await expect(trainTsdm(data, { ...TINY, iterations: 2 }, { checkpointDir: dir })).rejects.toThrow(/config/);
+  }, 60_000);
+});
