@@ -183,3 +183,4 @@ export {
   type ProxyFrameParams,
 } from './proxy/proxy-avatar.js';
 export { syntheticLandmarkEmbedding, syntheticLandmarkAngles } from './head/landmarks68.js';
+export { parseFlags, type FlagKind } from './cli/args.js';
