@@ -4,7 +4,7 @@
  * and compare with the ground-truth TSD: MSE of the normalised TSD, MSE of the frame-to-frame differences, and the
  * correlation of the per-frame change curves mean|ΔTSD| — for the TSDM output and for the proxy's own TSD.
  *
- *   node --import tsx packages/tsd/bench/tsdm-eval.ts [outDir=/tmp/tsdm-eval] [iterations]
+ *   node --import tsx packages/tsd/bench/tsdm-eval.ts [outDir=/tmp/tsdm-eval] ['{"target":"residual"}' (config overrides)]
  *
  * Writes `<outDir>/results.json` and prints it.
  */
@@ -14,7 +14,7 @@ import { fitProxyAvatar, initBackend, readInstaDataset, synthesizeDataset, write
 import { alignTsd, prepareTsdmData, resolveTsdmConfig, trainTsdm, tsdErrors } from '../src/index.js';
 
 const out = path.resolve(process.argv[2] ?? '/tmp/tsdm-eval');
-const iterations = process.argv[3] ? Number(process.argv[3]) : undefined;
+const overrides = JSON.parse(process.argv[3] ?? '{}') as Record<string, unknown>; // config fields, e.g. '{"target":"residual"}'
 fs.mkdirSync(out, { recursive: true });
 await initBackend('wasm');
 const t0 = Date.now();
@@ -31,7 +31,7 @@ const proxy = await fitProxyAvatar(ds, { seed: 0 });
 log(`proxy fitted (final loss ${proxy.lossLog.at(-1)?.loss.toFixed(4)})`);
 
 // 3. Stage-2 pairs and training with the default CPU config.
-const config = resolveTsdmConfig(iterations !== undefined ? { iterations } : {});
+const config = resolveTsdmConfig(overrides);
 const data = prepareTsdmData(ds, proxy, config);
 proxy.dispose();
 const meanAbs = (xs: Float32Array[]) => xs.reduce((s, x) => s + x.reduce((a, v) => a + Math.abs(v), 0) / x.length, 0) / xs.length;

@@ -66,6 +66,7 @@ export function alignTsd(model: TsdmModel, frames: readonly Pick<TsdmFrame, 'pro
   const batch = kind === 'lcm' ? 1 : options.batchSize ?? 8;
   if (!Number.isInteger(batch) || batch < 1) throw new ValidationError(FN, 'options.batchSize', 'a positive integer', batch);
   const c = model.config, S = c.size, n = S * S * 3;
+  const residual = c.target === 'residual';
   frames.forEach((f, i) => {
     if (!f || !(f.proxy?.length === n)) throw new ValidationError(FN, `frames[${i}].proxy`, `${n} values ([${S}, ${S}, 3])`, f?.proxy?.length);
     if (f.pose?.length !== c.poseDim) throw new ValidationError(FN, `frames[${i}].pose`, `${c.poseDim} values`, f.pose?.length);
@@ -98,12 +99,16 @@ export function alignTsd(model: TsdmModel, frames: readonly Pick<TsdmFrame, 'pro
         const noise = tf.tensor4d(lat, [B, S, S, 3]);
         const common = { unet: model.unet, scheduler, numInferenceSteps: steps, encoderHiddenStates: text, ipTokens: [tokens], rng };
         return strength < 1
-          ? sample({ ...common, initLatents: tf.tensor4d(prox, [B, S, S, 3]), strength, noise }) // SDEdit from the proxy TSD
+          ? sample({ ...common, initLatents: residual ? tf.zeros([B, S, S, 3]) as tf.Tensor4D : tf.tensor4d(prox, [B, S, S, 3]), strength, noise }) // SDEdit from the proxy TSD
           : sample({ ...common, latents: noise });
       });
       const values = result.dataSync();
       result.dispose();
-      for (let b = 0; b < B; b++) out.push(Float32Array.from(values.subarray(b * n, (b + 1) * n), (v) => Math.max(-1, Math.min(1, v))));
+      for (let b = 0; b < B; b++) {
+        const x = values.subarray(b * n, (b + 1) * n);
+        // 4. Back to TSD: x̂_0 itself, or TSD_proxy + residualScale·x̂_0 for the residual target.
+        out.push(Float32Array.from(x, (v, k) => Math.max(-1, Math.min(1, residual ? prox[b * n + k]! + c.residualScale * v : v))));
+      }
     }
   } finally {
     model.train(wasTraining);

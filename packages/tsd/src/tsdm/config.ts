@@ -16,6 +16,14 @@ export interface TsdmConfig {
   tsdRadius: number;
   /** Fixed normalisation scale: TSD values in [−scale, scale] map to [−1, 1] (`normalizeTsd` `mode: 'fixed'`). Default 0.25. */
   tsdScale: number;
+  /**
+   * What the diffusion generates. `'tsd'` (default, the paper's): x_0 is the normalised TSD itself.
+   * `'residual'` (our variant for tiny CPU models): x_0 = (TSD − TSD_proxy) / `residualScale`, and the aligned TSD
+   * is TSD_proxy + residualScale·x̂_0 — the network only generates the correction of the proxy's TSD.
+   */
+  target: 'tsd' | 'residual';
+  /** Scale of the residual target (normalised TSD units mapped to ±1). Default 0.1. */
+  residualScale: number;
   /** UNet `block_out_channels`. Default [16, 32]. Paper: SD 1.5 [320, 640, 1280, 1280]. */
   unetChannels: number[];
   /** UNet `layers_per_block`. Default 1. */
@@ -76,6 +84,8 @@ export const TSDM_DEFAULTS: Readonly<TsdmConfig> = Object.freeze({
   size: 32,
   tsdRadius: 4,
   tsdScale: 0.25,
+  target: 'tsd' as 'tsd' | 'residual',
+  residualScale: 0.1,
   unetChannels: [16, 32],
   layersPerBlock: 1,
   normGroups: 8,
@@ -146,7 +156,8 @@ export function resolveTsdmConfig(partial: Partial<TsdmConfig> = {}): TsdmConfig
   };
   for (const k of ['size', 'layersPerBlock', 'normGroups', 'attentionHeads', 'tokenDim', 'poseDim', 'expressionDim', 'encoderWidth', 'numTrainTimesteps', 'batchSize', 'checkpointEvery', 'logEvery'] as const) posInt(k, c[k]);
   for (const k of ['iterations', 'seed'] as const) nonNegInt(k, c[k]);
-  for (const k of ['tsdRadius', 'tsdScale', 'lr', 'betaStart', 'betaEnd'] as const) posNum(k, c[k]);
+  if (c.target !== 'tsd' && c.target !== 'residual') throw new ValidationError(FN, 'config.target', "'tsd' or 'residual'", c.target);
+  for (const k of ['tsdRadius', 'tsdScale', 'residualScale', 'lr', 'betaStart', 'betaEnd'] as const) posNum(k, c[k]);
   for (const k of ['ipScale', 'weightDecay', 'maxGradNorm'] as const) {
     if (typeof c[k] !== 'number' || !Number.isFinite(c[k]) || c[k] < 0) throw new ValidationError(FN, `config.${k}`, 'a finite number ≥ 0', c[k]);
   }

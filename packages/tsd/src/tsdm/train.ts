@@ -140,7 +140,12 @@ export async function trainTsdm(data: TsdmData, config: Partial<TsdmConfig> = {}
       const x0 = new Float32Array(B * n), prox = new Float32Array(B * n);
       const pose = new Float32Array(B * c.poseDim), expr = new Float32Array(B * c.expressionDim);
       picks.forEach((f, b) => {
-        x0.set(f.gt!, b * n);
+        if (c.target === 'residual') {
+          // x_0 = (TSD − TSD_proxy) / residualScale, clipped to the [−1, 1] the sampler clips to.
+          for (let k = 0; k < n; k++) x0[b * n + k] = Math.max(-1, Math.min(1, (f.gt![k]! - f.proxy[k]!) / c.residualScale));
+        } else {
+          x0.set(f.gt!, b * n);
+        }
         prox.set(f.proxy, b * n);
         pose.set(f.pose, b * c.poseDim);
         expr.set(f.expression, b * c.expressionDim);
