@@ -9,7 +9,7 @@
  *   node --import tsx packages/diffusion/bench/sampling.ts [--reps 3] [--size 32] [--backend wasm]
  */
 import { loadavg, cpus } from 'node:os';
-import { Rng, backendReport, tf, useBackend, type BackendName } from '@consistent-avatar/core';
+import { Rng, tf, useBackend, type BackendName } from '@consistent-avatar/core';
 import { DDIMScheduler, LCMScheduler, UNet2DConditionModel, lcmStudentFromTeacher, sample, type Scheduler } from '../src/index.js';
 
 const args = process.argv.slice(2);
@@ -43,7 +43,7 @@ const run = (c: Case, seed: number) => tf.dispose(sample({
   encoderHiddenStates: text, negativeEncoderHiddenStates: empty, guidanceScale: 7.5,
 }));
 
-console.log(backendReport());
+console.log(`tfjs backend: ${tf.getBackend()}`);
 console.log(`${cpus().length} cores, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}, latent ${SIZE}×${SIZE}×4, reps ${REPS}`);
 const rows: Array<{ name: string; ms: number; cpuMs: number; evals: number }> = [];
 for (const c of cases) {

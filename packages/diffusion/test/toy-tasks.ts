@@ -1,7 +1,6 @@
 /**
  * Toy tasks for the training tests and benches (pixel space, NHWC, values in [−1, 1]):
- * - two-class 8×8 RGB patterns (class 0: a disk with jittered centre and colour, class 1: stripes with jittered
- *   phase) with one-hot text tokens and a zero "empty prompt" — a conditional teacher for LCM distillation;
+ * - two-class 8×8 RGB patterns (class 0: a disk, class 1: stripes, each with a small colour jitter) with one-hot text tokens and a zero "empty prompt" — a conditional teacher for LCM distillation;
  * - 16×16 single-channel disks at a random position, with a condition image in [0, 1] that marks only the centre
  *   (a 3×3 dot) — the ControlNet task.
  */
@@ -37,17 +36,27 @@ export const TOY_DISK_UNET: Partial<UNet2DConditionConfig> = {
 /** The training noise schedule of both toys (SD's scaled_linear; LCM's defaults). */
 export const TOY_NOISE = { beta_schedule: 'scaled_linear', beta_start: 0.00085, beta_end: 0.012, clip_sample: false } as const;
 
-/** One 8×8×3 image of class k. */
+/**
+ * The class task's teacher predicts x0 (`prediction_type: 'sample'`): a tiny ε-model trained for a few hundred steps
+ * is too inaccurate at high t (x̂0 = (x − √(1−ᾱ)ε̂)/√ᾱ amplifies its error 14× at t = 999) and its DDIM samples leave
+ * the data range; an x0-model gives in-range samples after the same training.
+ */
+export const TOY_CLASS_NOISE = { ...TOY_NOISE, prediction_type: 'sample' } as const;
+
+/**
+ * One 8×8×3 image of class k: a fixed shape per class with a small colour jitter (±0.05), so each class's
+ * distribution is narrow. With wide multi-modal classes, the per-sample comparison with the teacher's DDIM-50 samples
+ * would be dominated by which mode the fresh noise of multi-step LCM lands in, not by distillation quality.
+ */
 export function classImage(k: number, rng: Rng): Float32Array {
   const S = 8;
   const img = new Float32Array(S * S * 3);
+  const jitter = (rng.uniform(1)[0]! - 0.5) * 0.1;
   if (k === 0) {
-    const [cy, cx] = [3.5 + (rng.uniform(1)[0]! - 0.5), 3.5 + (rng.uniform(1)[0]! - 0.5)];
-    const colour = [0.9, 0.2 + 0.3 * rng.uniform(1)[0]!, -0.5];
-    for (let y = 0; y < S; y++) for (let x = 0; x < S; x++) for (let c = 0; c < 3; c++) img[(y * S + x) * 3 + c] = (y - cy) ** 2 + (x - cx) ** 2 < 7 ? colour[c]! : -0.8;
+    const colour = [0.8 + jitter, 0.3 + jitter, -0.5];
+    for (let y = 0; y < S; y++) for (let x = 0; x < S; x++) for (let c = 0; c < 3; c++) img[(y * S + x) * 3 + c] = (y - 3.5) ** 2 + (x - 3.5) ** 2 < 7 ? colour[c]! : -0.8;
   } else {
-    const phase = rng.int(2);
-    for (let y = 0; y < S; y++) for (let x = 0; x < S; x++) for (let c = 0; c < 3; c++) img[(y * S + x) * 3 + c] = (Math.floor((x + phase) / 2) % 2 ? 0.8 : -0.8) * (c === 2 ? 1 : 0.4);
+    for (let y = 0; y < S; y++) for (let x = 0; x < S; x++) for (let c = 0; c < 3; c++) img[(y * S + x) * 3 + c] = (Math.floor(x / 2) % 2 ? 0.8 + jitter : -0.8) * (c === 2 ? 1 : 0.4);
   }
   return img;
 }
@@ -101,7 +110,7 @@ export function diskBatch(rng: Rng, B: number): { x0: tf.Tensor4D; condition: tf
  * Train an ε-prediction UNet with Adam. `batch(rng)` gives x0 and the text tokens (with CFG dropout already applied
  * if wanted). Returns the mean loss of the last 20 steps.
  */
-export function trainEpsilon(unet: UNet2DConditionModel, steps: number, lr: number, rng: Rng, batch: (rng: Rng) => { x0: tf.Tensor4D; text: tf.Tensor3D }): number {
+export function trainEpsilon(unet: UNet2DConditionModel, steps: number, lr: number, rng: Rng, batch: (rng: Rng) => { x0: tf.Tensor4D; text: tf.Tensor3D }, target: 'epsilon' | 'sample' = 'epsilon'): number {
   const scheduler = new DDPMScheduler(TOY_NOISE);
   const opt = new Adam(unet, { lr });
   const losses: number[] = [];
@@ -111,7 +120,7 @@ export function trainEpsilon(unet: UNet2DConditionModel, steps: number, lr: numb
     const ts = Array.from({ length: B }, () => rng.int(1000));
     const noise = tf.tensor(rng.normal(x0.size), x0.shape);
     const xt = scheduler.addNoise(x0, noise, ts) as tf.Tensor4D;
-    losses.push(opt.step(() => tf.losses.meanSquaredError(noise, unet.forward(xt, ts, text)) as tf.Scalar).loss);
+    losses.push(opt.step(() => tf.losses.meanSquaredError(target === 'epsilon' ? noise : x0, unet.forward(xt, ts, text)) as tf.Scalar).loss);
     tf.dispose([x0, text, noise, xt]);
   }
   opt.dispose();
@@ -140,7 +149,7 @@ export interface DistillationToyResult {
 }
 
 /**
- * The LCM distillation check end to end: train a class-conditional teacher (ε, CFG dropout), distil a student, then
+ * The LCM distillation check end to end: train a class-conditional teacher (x0-prediction, CFG dropout), distil a student, then
  * compare on `evalCount` fixed noises with guidance g: teacher DDIM-4 (trailing spacing, the better 4-step choice)
  * and student LCM-4 (w = g − 1), both against the teacher's DDIM-50 samples with the same noise and g.
  */
@@ -149,10 +158,10 @@ export async function distillationToy(o: { teacherSteps: number; distillSteps: n
   const start = Date.now();
   const rng = new Rng(o.seed);
   const teacher = new UNet2DConditionModel(TOY_CLASS_UNET, { seed: o.seed });
-  const teacherLoss = trainEpsilon(teacher, o.teacherSteps, 2e-3, rng.fork('teacher'), (r) => classTrainingBatch(r, o.batch));
+  const teacherLoss = trainEpsilon(teacher, o.teacherSteps, 2e-3, rng.fork('teacher'), (r) => classTrainingBatch(r, o.batch), 'sample');
   o.onLog?.(`teacher trained: loss ${teacherLoss.toFixed(4)} (${((Date.now() - start) / 1000).toFixed(0)} s)`);
   const N = 10;
-  const trainer = new LcmDistillTrainer(teacher, { timeCondProjDim: 16, numDdimTimesteps: N, wMin: o.guidance - 2, wMax: o.guidance, learningRate: 5e-4, emaDecay: 0.95, seed: o.seed }, TOY_NOISE);
+  const trainer = new LcmDistillTrainer(teacher, { timeCondProjDim: 16, numDdimTimesteps: N, wMin: o.guidance - 2, wMax: o.guidance, learningRate: 5e-4, emaDecay: 0.95, seed: o.seed }, TOY_CLASS_NOISE);
   const losses = trainer.train((r) => {
     const { x0, labels } = classBatch(r, o.batch);
     return { latents: x0, encoderHiddenStates: classTokens(labels), negativeEncoderHiddenStates: tf.zeros([o.batch, 1, 8]) };
@@ -166,8 +175,8 @@ export async function distillationToy(o: { teacherSteps: number; distillSteps: n
   const text = classTokens(labels);
   const empty = tf.zeros([o.evalCount, 1, 8]);
   const latents = tf.tensor4d(evalRng.normal(o.evalCount * 192), [o.evalCount, 8, 8, 3]);
-  const ddim = () => new DDIMScheduler({ ...TOY_NOISE, timestep_spacing: 'trailing', set_alpha_to_one: true });
-  const lcm = () => new LCMScheduler({ ...TOY_NOISE, original_inference_steps: N });
+  const ddim = () => new DDIMScheduler({ ...TOY_CLASS_NOISE, timestep_spacing: 'trailing', set_alpha_to_one: true });
+  const lcm = () => new LCMScheduler({ ...TOY_CLASS_NOISE, original_inference_steps: N });
   const cfg = { encoderHiddenStates: text, negativeEncoderHiddenStates: empty, guidanceScale: o.guidance, latents };
   const ref = sample({ unet: teacher, scheduler: ddim(), numInferenceSteps: 50, ...cfg });
   const t4 = sample({ unet: teacher, scheduler: ddim(), numInferenceSteps: 4, ...cfg });

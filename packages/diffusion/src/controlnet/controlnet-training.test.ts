@@ -31,6 +31,6 @@ describe('ControlNet on the toy disk task', () => {
     console.log(JSON.stringify(r));
     expect(r.x0MseWith).toBeLessThan(0.7 * r.x0MseWithout);
     expect(r.x0MseWith).toBeLessThan(r.x0MseShuffled);
-    expect(r.centreErrorWith).toBeLessThan(0.5 * r.centreErrorWithout);
+    expect(r.centreErrorWith).toBeLessThan(0.75 * r.centreErrorWithout);
   }, 3_600_000);
 });
