@@ -14,7 +14,13 @@ import { DDIMScheduler, LCMScheduler, sample, type Scheduler } from '@consistent
 import type { TsdmFrame } from './condition.js';
 import { TsdmModel } from './tsdm-model.js';
 
-/** Options of {@link alignTsd}. */
+/**
+ * Options of {@link alignTsd}.
+ * @example
+ * ```ts
+ * const options: AlignTsdOptions = { sampler: 'lcm', steps: 4, seed: 3 };
+ * ```
+ */
 export interface AlignTsdOptions {
   /** `'ddim'` (η = 0, trailing timesteps; default) or `'lcm'`. */
   sampler?: 'ddim' | 'lcm';

@@ -15,7 +15,13 @@ import { extractTsd } from '../extract-tsd.js';
 import { normalizeTsd } from '../normalize-tsd.js';
 import type { TsdmConfig } from './config.js';
 
-/** One frame's stage-2 inputs. Maps are `[size, size, 3]` row-major, normalised to [−1, 1]. */
+/**
+ * One frame's stage-2 inputs. Maps are `[size, size, 3]` row-major, normalised to [−1, 1].
+ * @example
+ * ```ts
+ * const frame: TsdmFrame = { id: '00000', proxy: new Float32Array(32 * 32 * 3), pose: new Float32Array(6), expression: new Float32Array(100) };
+ * ```
+ */
 export interface TsdmFrame {
   id: string;
   /** TSD of the real frame (the target; absent for frames to be generated only). */
@@ -28,7 +34,14 @@ export interface TsdmFrame {
   expression: Float32Array;
 }
 
-/** A prepared stage-2 dataset: frames in sequence order and the split (indices into `frames`). */
+/**
+ * A prepared stage-2 dataset: frames in sequence order and the split (indices into `frames`).
+ * @example
+ * ```ts
+ * const data: TsdmData = prepareTsdmData(ds, proxy, config);
+ * const held = data.split.test.map((i) => data.frames[i]);
+ * ```
+ */
 export interface TsdmData {
   size: number;
   frames: TsdmFrame[];

@@ -8,7 +8,13 @@
  */
 import { ValidationError } from '@consistent-avatar/core';
 
-/** Flat configuration of {@link TsdmModel} and {@link trainTsdm}. */
+/**
+ * Flat configuration of {@link TsdmModel} and {@link trainTsdm}.
+ * @example
+ * ```ts
+ * const config: Partial<TsdmConfig> = { size: 32, iterations: 400, target: 'tsd' };
+ * ```
+ */
 export interface TsdmConfig {
   /** Side of the square TSD maps the model generates (pixel space). Default 32. Paper: 512 (latent 64²). */
   size: number;

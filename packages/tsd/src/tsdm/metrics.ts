@@ -7,7 +7,13 @@
  */
 import { ValidationError } from '@consistent-avatar/core';
 
-/** What {@link tsdErrors} returns. */
+/**
+ * What {@link tsdErrors} returns.
+ * @example
+ * ```ts
+ * const { mse, deltaMse, changeCorrelation } = tsdErrors(aligned, truth);
+ * ```
+ */
 export interface TsdErrorReport {
   /** mean_t mean_px (x_t − g_t)². */
   mse: number;

@@ -13,7 +13,13 @@ import { resolveTsdmConfig, type TsdmConfig } from './config.js';
 import type { TsdmData } from './condition.js';
 import { TsdmModel } from './tsdm-model.js';
 
-/** Options of {@link trainTsdm}. */
+/**
+ * Options of {@link trainTsdm}.
+ * @example
+ * ```ts
+ * const options: TrainTsdmOptions = { checkpointDir: 'runs/tsdm', onProgress: (p) => console.log(p.step, p.loss) };
+ * ```
+ */
 export interface TrainTsdmOptions {
   /** Called every `logEvery` steps and at the last step. */
   onProgress?: (p: { step: number; iterations: number; loss: number }) => void;
@@ -27,7 +33,15 @@ export interface TrainTsdmOptions {
   stopAt?: number;
 }
 
-/** What {@link trainTsdm} returns. The caller owns (disposes) `model`. */
+/**
+ * What {@link trainTsdm} returns. The caller owns (disposes) `model`.
+ * @example
+ * ```ts
+ * const { model, lossLog } = await trainTsdm(data, config);
+ * console.log(lossLog.at(-1));
+ * model.dispose();
+ * ```
+ */
 export interface TrainTsdmResult {
   model: TsdmModel;
   /** Mean loss of each `logEvery`-step window, by last step of the window. */

@@ -93,6 +93,7 @@ describe('errors', () => {
     expect(() => resolveTsdmConfig({ batchSize: 0 })).toThrow(/config\.batchSize/);
     expect(() => resolveTsdmConfig({ size: 30, unetChannels: [8, 16, 32] })).toThrow(/config\.size/);
     expect(() => resolveTsdmConfig({ lr: Number.NaN })).toThrow(/config\.lr/);
+    expect(() => resolveTsdmConfig({ target: 'image' as never })).toThrow(/config\.target/);
     expect(() => resolveTsdmConfig({ unetChannels: [6, 16], normGroups: 4 })).toThrow(/config\.unetChannels/);
     expect(() => resolveTsdmConfig({ textDim: 3 } as never)).toThrow(ValidationError);
     expect(() => resolveTsdmConfig({ betaStart: 0.1, betaEnd: 0.01 })).toThrow(/config\.betaEnd/);
