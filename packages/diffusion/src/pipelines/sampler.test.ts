@@ -157,6 +157,7 @@ describe('sample()', () => {
     expect(() => sample({ ...base, controlnet })).toThrow(/controlImage/);
     expect(() => sample({ ...base, numInferenceSteps: 0 })).toThrow(ValidationError);
     expect(() => sample({ ...base, shape: [2, 16, 16, 4] })).toThrow(/encoderHiddenStates/);
+    expect(() => sample({ ...base, guidanceScale: 7, negativeEncoderHiddenStates: tf.zeros([1, 3, 32]) })).toThrow(/negativeEncoderHiddenStates/);
   });
 
   it('numTensors is stable across repeated calls (CFG + ControlNet + IP tokens, and img2img)', () => {

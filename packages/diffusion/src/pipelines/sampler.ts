@@ -161,7 +161,9 @@ export function sample(options: SampleOptions): tf.Tensor4D {
   const B = o.initLatents?.shape[0] ?? o.latents?.shape[0] ?? o.shape?.[0];
   if (B === undefined) throw new ValidationError(FN, 'options.latents', 'latents, shape, or initLatents', undefined);
   if (o.encoderHiddenStates.shape[0] !== B) throw new ValidationError(FN, 'options.encoderHiddenStates', `[${B}, L, D] (batch ${B})`, o.encoderHiddenStates);
-  if (cfg && o.negativeEncoderHiddenStates!.shape[0] !== B) throw new ValidationError(FN, 'options.negativeEncoderHiddenStates', `[${B}, L, D] (batch ${B})`, o.negativeEncoderHiddenStates);
+  if (cfg && o.negativeEncoderHiddenStates!.shape.join() !== o.encoderHiddenStates.shape.join()) {
+    throw new ValidationError(FN, 'options.negativeEncoderHiddenStates', `the prompt tokens' shape [${o.encoderHiddenStates.shape.join(', ')}] (they are batched together)`, o.negativeEncoderHiddenStates);
+  }
 
   // 1. The schedule: full, img2img strength, or a hand-off piece.
   const T = scheduler.config.num_train_timesteps;
