@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { initBackend, backendReport, BackendUnavailableError, ValidationError, tf } from '../index.js';
+import { initBackend, backendReport, useBackend, BackendUnavailableError, ValidationError, tf } from '../index.js';
 
 describe('initBackend', () => {
   afterEach(() => {
@@ -28,6 +28,14 @@ describe('initBackend', () => {
     const info = await initBackend('cpu');
     expect(info.name).toBe('wasm');
     expect(info.chosenBy).toBe('CA_BACKEND');
+  });
+
+  it('useBackend switches and keeps backendReport in step', async () => {
+    await useBackend('cpu');
+    expect(backendReport()).toMatch(/backend: cpu/);
+    await useBackend('wasm');
+    expect(backendReport()).toMatch(/backend: wasm/);
+    await expect(useBackend('tpu' as never)).rejects.toThrow(ValidationError);
   });
 
   it('fails clearly when a forced backend is unavailable or unknown', async () => {

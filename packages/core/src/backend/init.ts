@@ -200,9 +200,21 @@ export function backendReport(info: BackendInfo | null = current): string {
 
 /** Switch to a backend without the selection logic (used by tests that compare backends). */
 export async function useBackend(name: BackendName): Promise<void> {
+  if (!isBackendName(name)) throw new ValidationError('useBackend', 'name', "one of 'gpu', 'node', 'wasm', 'cpu'", name);
   const failure = await attempt(name);
   if (failure) throw new BackendUnavailableError(`useBackend: ${failure}`);
   await tf.ready();
+  current = {
+    name,
+    tfBackend: tf.getBackend(),
+    chosenBy: 'argument',
+    attempts: [{ name, ok: true, detail: 'active (useBackend)' }],
+    tfjsVersion: tf.version_core,
+    registeredKernels: name === 'wasm' ? registeredWasmKernels() : [],
+    ...(name === 'wasm'
+      ? { simd: Boolean(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT')), threads: Boolean(await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT')) }
+      : {}),
+  };
 }
 
 /** Backends usable on this machine (tries each; leaves the previously active backend selected). */
