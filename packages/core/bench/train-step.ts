@@ -33,7 +33,8 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)]!;
 }
 
-async function runTfjs(backend: 'wasm' | 'cpu', steps: number, dir: string) {
+/** `warmup` steps are run but not timed (wasm compiles and allocates on the first one; the pure-JS cpu backend does not). */
+async function runTfjs(backend: 'wasm' | 'cpu', steps: number, dir: string, warmup = 1) {
   await useBackend(backend);
   const net = new TinyUNet(1);
   if (backend === 'wasm') {
@@ -46,18 +47,18 @@ async function runTfjs(backend: 'wasm' | 'cpu', steps: number, dir: string) {
   const times: number[] = [];
   const cpuTimes: number[] = [];
   const losses: number[] = [];
-  for (let i = 0; i <= steps; i++) {
+  for (let i = 0; i < steps + warmup; i++) {
     const t0 = performance.now();
     const c0 = process.cpuUsage();
     const { loss } = opt.step(() => tf.mean(tf.square(tf.sub(net.forward(noisy), noise))) as tf.Scalar);
     const dt = performance.now() - t0;
     const dc = process.cpuUsage(c0);
-    if (i > 0) {
-      // the first step is warm-up (kernel compilation, allocation)
+    if (i >= warmup) {
       times.push(dt);
       cpuTimes.push((dc.user + dc.system) / 1000);
     }
     losses.push(loss);
+    console.log(`  ${backend} step ${i + 1}/${steps + warmup}${i < warmup ? ' (warm-up)' : ''}: ${dt.toFixed(0)} ms wall, ${((dc.user + dc.system) / 1000).toFixed(0)} ms CPU, loss ${loss.toFixed(5)}`);
   }
   const params = net.parameterCount();
   opt.dispose();
@@ -84,12 +85,13 @@ async function main() {
     console.log(`network: TinyUNet, ${wasm.params.toLocaleString('en')} parameters, batch ${B}, ${S}×${S}`);
     const rows: Array<[string, number, number, number[]]> = [['tfjs wasm (SIMD, 1 thread)', wasm.stepMs, wasm.cpuMs, wasm.losses]];
     if (!args.includes('--no-cpu')) {
-      const cpu = await runTfjs('cpu', CPU_STEPS, dir);
+      const cpu = await runTfjs('cpu', CPU_STEPS, dir, 0);
       rows.push(['tfjs cpu (pure JS)', cpu.stepMs, cpu.cpuMs, cpu.losses]);
     }
     if (!args.includes('--no-torch')) {
       for (const threads of [1, 2]) {
         const t = runTorch(dir, threads, STEPS);
+        console.log(`  PyTorch ${threads} thread(s): ${t.stepMs.toFixed(0)} ms wall, ${t.cpuMs.toFixed(0)} ms CPU per step`);
         rows.push([`PyTorch CPU (${threads} thread${threads > 1 ? 's' : ''})`, t.stepMs, t.cpuMs, t.losses]);
       }
     }
