@@ -44,7 +44,7 @@ describe.each(['wasm', 'cpu'] as const)('pooling and resize gradients on %s', (b
     [3, 1, 'same', [1, 5, 6, 4]],
   ] as const) {
     it(`maxPool ${k}×${k}/${s} ${pad} matches the first-argmax reference`, () => {
-      const n = shape.reduce((a, b) => a * b, 1);
+      const n = (shape as readonly number[]).reduce((a, b) => a * b, 1);
       const x = new Rng(k * 10 + s).normal(n);
       const probe = maxPoolGradRef(x, new Float32Array(n), [...shape], k, s, pad);
       const g = new Rng(5).normal(shape[0] * probe.oh * probe.ow * shape[3]);
