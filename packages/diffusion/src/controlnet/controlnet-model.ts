@@ -30,6 +30,7 @@ import { fromPretrained, savePretrained, type FromPretrainedOptions } from '../m
 import { CrossAttnDownBlock2D, DownBlock2D, UNetMidBlock2DCrossAttn, type BlockCallOptions } from '../models/unet-blocks.js';
 import type { UNet2DConditionModel, UNetDownBlockType } from '../models/unet-2d-condition.js';
 import { ControlNetConditioningEmbedding } from './conditioning-embedding.js';
+import { checkDownBlocks, checkPositiveInt, perBlock as perBlockOf } from '../models/config-checks.js';
 
 /** diffusers `ControlNetModel` config (field names as in its `config.json`). */
 export interface ControlNetConfig {
@@ -131,11 +132,7 @@ const UNSUPPORTED: Record<string, unknown> = {
   mid_block_type: 'UNetMidBlock2DCrossAttn',
 };
 
-function perBlock<T>(v: T | T[], n: number, name: string): T[] {
-  const list = Array.isArray(v) ? v : new Array<T>(n).fill(v);
-  if (list.length !== n) throw new ValidationError(FN, `config.${name}`, `one value or ${n} values (one per down block)`, v);
-  return list;
-}
+const perBlock = <T>(v: T | T[], n: number, name: string): T[] => perBlockOf(FN, v, n, name);
 
 /**
  * Merge `partial` over {@link CONTROLNET_DEFAULTS} and validate every field this implementation reads.
@@ -149,22 +146,12 @@ function perBlock<T>(v: T | T[], n: number, name: string): T[] {
 export function resolveControlNetConfig(partial: Partial<ControlNetConfig> = {}): ControlNetConfig {
   if (typeof partial !== 'object' || partial === null) throw new ValidationError(FN, 'config', 'an object of diffusers config fields', partial);
   const c: ControlNetConfig = { ...CONTROLNET_DEFAULTS, ...partial };
-  const posInt = (name: string, v: unknown) => {
-    if (!Number.isInteger(v) || (v as number) <= 0) throw new ValidationError(FN, `config.${name}`, 'a positive integer', v);
-  };
+  const posInt = (name: string, v: unknown) => checkPositiveInt(FN, name, v);
   posInt('in_channels', c.in_channels);
   posInt('conditioning_channels', c.conditioning_channels);
   posInt('norm_num_groups', c.norm_num_groups);
   posInt('cross_attention_dim', c.cross_attention_dim);
-  if (!Array.isArray(c.block_out_channels) || c.block_out_channels.length === 0) throw new ValidationError(FN, 'config.block_out_channels', 'a non-empty array', c.block_out_channels);
-  c.block_out_channels.forEach((ch, i) => {
-    posInt(`block_out_channels[${i}]`, ch);
-    if (ch % c.norm_num_groups) throw new ValidationError(FN, `config.block_out_channels[${i}]`, `a multiple of norm_num_groups (${c.norm_num_groups})`, ch);
-  });
-  const n = c.block_out_channels.length;
-  if (!Array.isArray(c.down_block_types) || c.down_block_types.length !== n || !c.down_block_types.every((t) => t === 'CrossAttnDownBlock2D' || t === 'DownBlock2D')) {
-    throw new ValidationError(FN, 'config.down_block_types', `${n} of 'CrossAttnDownBlock2D' | 'DownBlock2D'`, c.down_block_types);
-  }
+  const n = checkDownBlocks(FN, c);
   for (const [k, only] of Object.entries(UNSUPPORTED)) {
     if (k in c && c[k] !== undefined && c[k] !== only) throw new ValidationError(FN, `config.${k}`, `${JSON.stringify(only)} (other values are not implemented)`, c[k]);
   }

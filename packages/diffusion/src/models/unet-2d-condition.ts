@@ -28,6 +28,7 @@ import type { MultiIPAdapterImageProjection } from './image-projection.js';
 import { modelRng, type ModelInitOptions } from './init.js';
 import { fromPretrained, savePretrained, type FromPretrainedOptions } from './pretrained.js';
 import { CrossAttnDownBlock2D, CrossAttnUpBlock2D, DownBlock2D, UNetMidBlock2DCrossAttn, UpBlock2D, type BlockCallOptions } from './unet-blocks.js';
+import { checkDownBlocks, checkPositiveInt, perBlock as perBlockOf } from './config-checks.js';
 
 /** Block types this implementation builds. */
 export type UNetDownBlockType = 'CrossAttnDownBlock2D' | 'DownBlock2D';
@@ -157,11 +158,7 @@ const UNSUPPORTED_FIELDS: Record<string, unknown> = {
 
 const FN = 'UNet2DConditionModel';
 
-function perBlock<T>(v: T | T[], n: number, name: string): T[] {
-  const list = Array.isArray(v) ? v : new Array<T>(n).fill(v);
-  if (list.length !== n) throw new ValidationError(FN, `config.${name}`, `one value or ${n} values (one per down block)`, v);
-  return list;
-}
+const perBlock = <T>(v: T | T[], n: number, name: string): T[] => perBlockOf(FN, v, n, name);
 
 /**
  * Merge `partial` over the defaults and validate every field this implementation reads.
@@ -173,22 +170,12 @@ function perBlock<T>(v: T | T[], n: number, name: string): T[] {
 export function resolveUNetConfig(partial: Partial<UNet2DConditionConfig> = {}): UNet2DConditionConfig {
   if (typeof partial !== 'object' || partial === null) throw new ValidationError(FN, 'config', 'an object of diffusers config fields', partial);
   const c: UNet2DConditionConfig = { ...UNET_2D_CONDITION_DEFAULTS, ...partial };
-  const posInt = (name: string, v: unknown) => {
-    if (!Number.isInteger(v) || (v as number) <= 0) throw new ValidationError(FN, `config.${name}`, 'a positive integer', v);
-  };
+  const posInt = (name: string, v: unknown) => checkPositiveInt(FN, name, v);
   posInt('in_channels', c.in_channels);
   posInt('out_channels', c.out_channels);
   posInt('norm_num_groups', c.norm_num_groups);
   posInt('cross_attention_dim', c.cross_attention_dim);
-  if (!Array.isArray(c.block_out_channels) || c.block_out_channels.length === 0) throw new ValidationError(FN, 'config.block_out_channels', 'a non-empty array', c.block_out_channels);
-  c.block_out_channels.forEach((ch, i) => {
-    posInt(`block_out_channels[${i}]`, ch);
-    if (ch % c.norm_num_groups) throw new ValidationError(FN, `config.block_out_channels[${i}]`, `a multiple of norm_num_groups (${c.norm_num_groups})`, ch);
-  });
-  const n = c.block_out_channels.length;
-  if (!Array.isArray(c.down_block_types) || c.down_block_types.length !== n || !c.down_block_types.every((t) => t === 'CrossAttnDownBlock2D' || t === 'DownBlock2D')) {
-    throw new ValidationError(FN, 'config.down_block_types', `${n} of 'CrossAttnDownBlock2D' | 'DownBlock2D'`, c.down_block_types);
-  }
+  const n = checkDownBlocks(FN, c);
   if (!Array.isArray(c.up_block_types) || c.up_block_types.length !== n || !c.up_block_types.every((t) => t === 'CrossAttnUpBlock2D' || t === 'UpBlock2D')) {
     throw new ValidationError(FN, 'config.up_block_types', `${n} of 'CrossAttnUpBlock2D' | 'UpBlock2D'`, c.up_block_types);
   }
