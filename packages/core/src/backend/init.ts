@@ -170,7 +170,14 @@ export async function initBackend(preference?: BackendName | 'auto'): Promise<Ba
   );
 }
 
-/** The active backend as chosen by {@link initBackend}, or null before it ran. */
+/**
+ * The active backend as chosen by {@link initBackend}, or null before it ran.
+ *
+ * @example
+ * ```ts
+ * await initBackend(); currentBackend()?.name; // 'wasm' on a machine without tfjs-node
+ * ```
+ */
 export function currentBackend(): BackendInfo | null {
   return current;
 }
@@ -178,6 +185,11 @@ export function currentBackend(): BackendInfo | null {
 /**
  * A human-readable report of the active backend: which one, why, and the thread / SIMD status.
  * Call {@link initBackend} first.
+ *
+ * @example
+ * ```ts
+ * await initBackend(); console.log(backendReport());
+ * ```
  */
 export function backendReport(info: BackendInfo | null = current): string {
   if (!info) return 'backend: not initialised (call initBackend())';
@@ -198,7 +210,14 @@ export function backendReport(info: BackendInfo | null = current): string {
   return lines.join('\n');
 }
 
-/** Switch to a backend without the selection logic (used by tests that compare backends). */
+/**
+ * Switch to a backend without the selection logic (used by tests that compare backends).
+ *
+ * @example
+ * ```ts
+ * await initBackend(); await useBackend('cpu'); // compare against the reference backend
+ * ```
+ */
 export async function useBackend(name: BackendName): Promise<void> {
   if (!isBackendName(name)) throw new ValidationError('useBackend', 'name', "one of 'gpu', 'node', 'wasm', 'cpu'", name);
   const failure = await attempt(name);
@@ -217,7 +236,14 @@ export async function useBackend(name: BackendName): Promise<void> {
   };
 }
 
-/** Backends usable on this machine (tries each; leaves the previously active backend selected). */
+/**
+ * Backends usable on this machine (tries each; leaves the previously active backend selected).
+ *
+ * @example
+ * ```ts
+ * await availableBackends(); // ['wasm', 'cpu'] here
+ * ```
+ */
 export async function availableBackends(): Promise<BackendName[]> {
   const previous = tf.getBackend();
   const ok: BackendName[] = [];

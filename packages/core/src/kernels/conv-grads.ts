@@ -30,7 +30,14 @@ export interface ConvGeometry {
   left: number;
 }
 
-/** Output size and padding of a 2-D convolution, exactly as tfjs computes them (backend_util.computeConv2DInfo). */
+/**
+ * Output size and padding of a 2-D convolution, exactly as tfjs computes them (backend_util.computeConv2DInfo).
+ *
+ * @example
+ * ```ts
+ * convGeometry([1, 8, 8, 3], [3, 3, 3, 4], 2, 'same', 1, undefined, false).outHeight; // 4
+ * ```
+ */
 export function convGeometry(
   xShape: [number, number, number, number],
   filterShape: [number, number, number, number],
@@ -104,6 +111,11 @@ function tapSlices(x: tf.Tensor4D, g: ConvGeometry): tf.Tensor4D[] {
  * @param x - `[B, H, W, Cin]`.
  * @param dy - `[B, outH, outW, Cout]`.
  * @returns `[kh, kw, Cin, Cout]`.
+ *
+ * @example
+ * ```ts
+ * const dW = conv2dFilterGrad(tf.ones([1, 8, 8, 3]), tf.ones([1, 4, 4, 4]), [3, 3, 3, 4], 2, 'same'); // [3, 3, 3, 4]
+ * ```
  */
 export function conv2dFilterGrad(
   x: tf.Tensor4D,
@@ -178,6 +190,11 @@ function upsampleAndPadForTranspose(dy: tf.Tensor4D, g: ConvGeometry): tf.Tensor
  * flipped, transposed filter. Used where tfjs's own gradient refuses dilation > 1.
  *
  * @returns `[B, H, W, Cin]`.
+ *
+ * @example
+ * ```ts
+ * const dx = conv2dInputGrad([1, 9, 9, 3], tf.ones([1, 9, 9, 4]), tf.ones([3, 3, 3, 4]), 1, 'same', 2); // dilation 2 → [1, 9, 9, 3]
+ * ```
  */
 export function conv2dInputGrad(
   xShape: [number, number, number, number],
@@ -200,6 +217,11 @@ export function conv2dInputGrad(
 /**
  * ∂L/∂W of `depthwiseConv2d(x, W)` (filter `[kh, kw, C, M]`, output channel c*M + m) given ∂L/∂y, as one batched
  * matrix product over channels of the im2col taps with `dy`.
+ *
+ * @example
+ * ```ts
+ * const dW = depthwiseFilterGrad(tf.ones([1, 8, 8, 3]), tf.ones([1, 8, 8, 6]), [3, 3, 3, 2], 1, 'same'); // [3, 3, 3, 2]
+ * ```
  */
 export function depthwiseFilterGrad(
   x: tf.Tensor4D,
@@ -226,6 +248,11 @@ export function depthwiseFilterGrad(
 /**
  * ∂L/∂x of `depthwiseConv2d(x, W)` given ∂L/∂y: a depthwise stride-1 dilated correlation of the zero-upsampled
  * gradient with the flipped filter, summed over the channel multiplier.
+ *
+ * @example
+ * ```ts
+ * const dx = depthwiseInputGrad([1, 8, 8, 3], tf.ones([1, 4, 4, 3]), tf.ones([3, 3, 3, 1]), 2, 'same'); // [1, 8, 8, 3]
+ * ```
  */
 export function depthwiseInputGrad(
   xShape: [number, number, number, number],

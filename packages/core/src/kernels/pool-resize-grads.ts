@@ -27,6 +27,12 @@ function placeStrided(t: tf.Tensor4D, r0: number, c0: number, sr: number, sc: nu
 /**
  * ∂L/∂x of max pooling: each window's gradient goes to the first position (row-major within the window) holding
  * the maximum, as TensorFlow routes it.
+ *
+ * @example
+ * ```ts
+ * const x = tf.tensor4d([1, 3, 2, 0], [1, 2, 2, 1]);
+ * const dx = maxPoolGrad(tf.ones([1, 1, 1, 1]), x, tf.maxPool(x, 2, 2, 'valid'), 2, 2, 'valid'); // [[0, 1], [0, 0]]
+ * ```
  */
 export function maxPoolGrad(
   dy: tf.Tensor4D,
@@ -62,7 +68,14 @@ export function maxPoolGrad(
   });
 }
 
-/** Source row (or column) of each output row under tfjs's ResizeNearestNeighbor rules. */
+/**
+ * Source row (or column) of each output row under tfjs's ResizeNearestNeighbor rules.
+ *
+ * @example
+ * ```ts
+ * nearestSourceIndex(2, 4, false, false); // Int32Array [0, 0, 1, 1]
+ * ```
+ */
 export function nearestSourceIndex(inSize: number, outSize: number, alignCorners: boolean, halfPixelCenters: boolean): Int32Array {
   const effIn = alignCorners && outSize > 1 ? inSize - 1 : inSize;
   const effOut = alignCorners && outSize > 1 ? outSize - 1 : outSize;
@@ -77,7 +90,14 @@ export function nearestSourceIndex(inSize: number, outSize: number, alignCorners
   return idx;
 }
 
-/** ∂L/∂images of nearest-neighbour resizing: every output pixel's gradient added to its source pixel (scatterND). */
+/**
+ * ∂L/∂images of nearest-neighbour resizing: every output pixel's gradient added to its source pixel (scatterND).
+ *
+ * @example
+ * ```ts
+ * resizeNearestGrad(tf.ones([1, 4, 4, 1]), [1, 2, 2, 1], false, false); // every source pixel receives 4
+ * ```
+ */
 export function resizeNearestGrad(dy: tf.Tensor4D, inputShape: readonly number[], alignCorners: boolean, halfPixelCenters: boolean): tf.Tensor4D {
   return tf.tidy(() => {
     const [B, oh, ow, C] = dy.shape;

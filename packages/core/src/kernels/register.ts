@@ -62,6 +62,11 @@ function checkChannelsLast(kernel: string, dataFormat: unknown): void {
 /**
  * UnsortedSegmentSum as a scatterND with accumulation (duplicates summed). Out-of-range ids are dropped, as
  * TensorFlow does.
+ *
+ * @example
+ * ```ts
+ * unsortedSegmentSumFromScatter(tf.tensor1d([1, 2, 3]), tf.tensor1d([0, 0, 5], 'int32'), 2).print(); // [3, 0]
+ * ```
  */
 export function unsortedSegmentSumFromScatter(x: tf.Tensor, segmentIds: tf.Tensor, numSegments: number): tf.Tensor {
   return tf.tidy(() => {
@@ -256,6 +261,11 @@ const CPU_REPLACEMENTS: tf.KernelConfig[] = [
  * Register the wasm training kernels and the dilation-aware conv gradients. Idempotent; called by `initBackend`.
  * Missing kernels are added; `MaxPoolGrad` and `ResizeNearestNeighborGrad`, which tfjs-wasm 4.22 gets wrong, are
  * replaced.
+ *
+ * @example
+ * ```ts
+ * registerWasmTrainingKernels(); // usually done for you by initBackend()
+ * ```
  */
 export function registerWasmTrainingKernels(): void {
   if (registered) return;
@@ -274,12 +284,26 @@ export function registerWasmTrainingKernels(): void {
   registered = true;
 }
 
-/** Names of the wasm kernels this library registered (added or replaced). */
+/**
+ * Names of the wasm kernels this library registered (added or replaced).
+ *
+ * @example
+ * ```ts
+ * await initBackend('wasm'); registeredWasmKernels(); // ['Conv2DBackpropFilter', …]
+ * ```
+ */
 export function registeredWasmKernels(): string[] {
   return registered ? WASM_KERNELS.map((k) => k.kernelName) : [];
 }
 
-/** Names of the cpu kernels this library replaced. */
+/**
+ * Names of the cpu kernels this library replaced.
+ *
+ * @example
+ * ```ts
+ * replacedCpuKernels(); // ['ResizeNearestNeighborGrad'] once initBackend() has run
+ * ```
+ */
 export function replacedCpuKernels(): string[] {
   return registered ? CPU_REPLACEMENTS.map((k) => k.kernelName) : [];
 }
