@@ -178,9 +178,10 @@ export class IPAdapterAttnProcessor extends nn.Module implements AttentionProces
 
   process(attn: Attention, hiddenStates: tf.Tensor, encoderHiddenStates: EncoderHiddenStates | null, options: AttentionCallOptions = {}): tf.Tensor {
     const fn = 'IPAdapterAttnProcessor.process';
-    if (attn.innerDim !== this.hiddenSize || attn.crossAttentionDim !== this.crossAttentionDim) {
-      throw new ValidationError(fn, 'attn', `an attention layer with ${this.hiddenSize} channels and cross_attention_dim ${this.crossAttentionDim}`, `${attn.innerDim} channels, cross dim ${attn.crossAttentionDim}`);
+    if (attn.innerDim !== this.hiddenSize) {
+      throw new ValidationError(fn, 'attn', `an attention layer with ${this.hiddenSize} channels`, `${attn.innerDim} channels`);
     }
+    const textDim = attn.crossAttentionDim; // the text tokens keep the layer's size; image tokens have this.crossAttentionDim
     const scales = options.ipAdapterScale === undefined ? this.scale : IPAdapterAttnProcessor.checkScale(fn, 'options.ipAdapterScale', options.ipAdapterScale, this.numTokens.length);
     return tf.tidy(() => {
       const residual = hiddenStates;
@@ -200,7 +201,10 @@ export class IPAdapterAttnProcessor extends nn.Module implements AttentionProces
           throw new ValidationError(fn, 'encoderHiddenStates.ipTokens', `${this.numTokens.length} token tensor(s), one per adapter`, ipTokens);
         }
       } else {
-        // Legacy form: the last numTokens[0] tokens are the image tokens (single adapter).
+        // Legacy form: the last numTokens[0] tokens are the image tokens (single adapter; needs equal token sizes).
+        if (textDim !== this.crossAttentionDim) {
+          throw new ValidationError(fn, 'encoderHiddenStates', `{ text, ipTokens } (the concatenated form needs image tokens of the text size ${textDim}, these are ${this.crossAttentionDim})`, encoderHiddenStates);
+        }
         checkTokens(fn, 'encoderHiddenStates', encoderHiddenStates, B, this.crossAttentionDim);
         const L = encoderHiddenStates.shape[1]!;
         const n = this.numTokens[0]!;
@@ -210,7 +214,7 @@ export class IPAdapterAttnProcessor extends nn.Module implements AttentionProces
         text = tf.slice(encoderHiddenStates, [0, 0, 0], [B, L - n, this.crossAttentionDim]); // [B, L−n, D]
         ipTokens = [tf.slice(encoderHiddenStates, [0, L - n, 0], [B, n, this.crossAttentionDim])]; // [B, n, D]
       }
-      checkTokens(fn, 'encoderHiddenStates (text)', text, B, this.crossAttentionDim);
+      checkTokens(fn, 'encoderHiddenStates (text)', text, B, textDim);
       // 2. Text branch: ordinary attention.
       const query = linearForward(attn.to_q, x);
       let merged: tf.Tensor = attn.multiHeadAttention(query, linearForward(attn.to_k, text), linearForward(attn.to_v, text));

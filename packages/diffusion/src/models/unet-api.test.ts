@@ -4,7 +4,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { tf, useBackend, ValidationError } from '@consistent-avatar/core';
-import { AttnProcessor, IPAdapterAttnProcessor, UNet2DConditionModel, type UNet2DConditionConfig } from '../index.js';
+import { AttnProcessor, IPAdapterAttnProcessor, UNet2DConditionModel, attachIPAdapter, type UNet2DConditionConfig } from '../index.js';
 
 const TINY: Partial<UNet2DConditionConfig> = {
   block_out_channels: [16, 32],
@@ -38,6 +38,29 @@ describe('UNet2DConditionModel API', () => {
     const plain = new UNet2DConditionModel(TINY, { seed: 1 });
     expect(() => plain.forward(x, 500, text, { timestepCond: tf.zeros([1, 12]) })).toThrow(/time_cond_proj_dim/);
     tf.dispose([x, text]);
+    unet.dispose();
+    plain.dispose();
+  });
+
+  it('IP-Adapter image tokens may have their own size (to_k_ip: tokenDim → hidden), text keeps the UNet size', () => {
+    const unet = new UNet2DConditionModel(TINY, { seed: 3 });
+    const plain = new UNet2DConditionModel(TINY, { seed: 3 });
+    attachIPAdapter(unet, { numTokens: 2, crossAttentionDim: 24, seed: 4 }); // text 16-d, image tokens 24-d
+    expect(unet.stateDict()['down_blocks.0.attentions.0.transformer_blocks.0.attn2.processor.to_k_ip.0.weight']!.shape).toEqual([16, 24]);
+    const x = tf.randomNormal([1, 8, 8, 4], 0, 1, 'float32', 1) as tf.Tensor4D;
+    const text = tf.randomNormal([1, 3, 16], 0, 1, 'float32', 2);
+    const ip = tf.randomNormal([1, 2, 24], 0, 1, 'float32', 3);
+    tf.tidy(() => {
+      const a = unet.forward(x, 500, { text, ipTokens: [ip] });
+      const b = unet.forward(x, 500, { text, ipTokens: [tf.zerosLike(ip)] });
+      expect(tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]).toBeGreaterThan(1e-4); // the image tokens act
+      const off = unet.forward(x, 500, { text, ipTokens: [ip] }, { crossAttentionKwargs: { scale: 0 } });
+      const ref = plain.forward(x, 500, text);
+      expect(tf.max(tf.abs(tf.sub(off, ref))).dataSync()[0]).toBeLessThan(1e-5); // scale 0 = the plain UNet
+    });
+    expect(() => unet.forward(x, 500, { text, ipTokens: [tf.zeros([1, 2, 16])] })).toThrow(/ipTokens\[0\]/);
+    expect(() => unet.forward(x, 500, tf.zeros([1, 5, 16]))).toThrow(/\{ text, ipTokens \}/); // the concatenated form needs equal sizes
+    tf.dispose([x, text, ip]);
     unet.dispose();
     plain.dispose();
   });

@@ -150,6 +150,33 @@ describe('sample()', () => {
     student.dispose();
   });
 
+  it('concatInput: the image condition is concatenated to the UNet input channels at every step (CFG batch too)', () => {
+    const wide = new UNet2DConditionModel({ ...unet.config, in_channels: 6 }, { seed: 4 }); // 4 latent + 2 condition channels
+    const latents = tf.tensor(new Rng(2).normal(16 * 16 * 4), [1, 16, 16, 4]) as tf.Tensor4D;
+    const extra = tf.tensor(new Rng(3).normal(16 * 16 * 2), [1, 16, 16, 2]) as tf.Tensor4D;
+    const out = sample({ unet: wide, scheduler: new DDIMScheduler(SD_DDIM), numInferenceSteps: 2, latents, concatInput: extra, encoderHiddenStates: text, negativeEncoderHiddenStates: empty, guidanceScale: 3 });
+    const ref = new DDIMScheduler(SD_DDIM);
+    ref.setTimesteps(2);
+    let x = latents.clone();
+    for (const t of ref.timesteps) {
+      const next = tf.tidy(() => {
+        const input = tf.concat([x, extra], 3) as tf.Tensor4D; // [1, 16, 16, 6]
+        const u = wide.forward(input, t, empty);
+        const c = wide.forward(input, t, text);
+        const { prevSample } = ref.step(tf.add(u, tf.mul(tf.sub(c, u), 3)), t, x);
+        return prevSample as tf.Tensor4D;
+      });
+      x.dispose();
+      x = next;
+    }
+    expectClose(out, x, 1e-4, 'concatInput');
+    const base = { unet: wide, scheduler: new DDIMScheduler(SD_DDIM), numInferenceSteps: 2, latents, encoderHiddenStates: text };
+    expect(() => sample({ ...base, concatInput: tf.zeros([1, 8, 8, 2]) as tf.Tensor4D })).toThrow(/options\.concatInput.*latents' batch and size/);
+    expect(() => sample({ ...base, concatInput: tf.zeros([1, 16, 16, 3]) as tf.Tensor4D })).toThrow(/options\.concatInput.*2 channels/);
+    tf.dispose([latents, extra, x, out]);
+    wide.dispose();
+  });
+
   it('validates its inputs with errors naming the argument', () => {
     const base = { unet, scheduler: new DDIMScheduler(SD_DDIM), numInferenceSteps: 2, shape: [1, 16, 16, 4] as [number, number, number, number], encoderHiddenStates: text };
     expect(() => sample({ ...base, guidanceScale: 7 })).toThrow(/negativeEncoderHiddenStates/);

@@ -77,6 +77,12 @@ export interface SampleOptions {
   controlGuidanceStart?: number;
   /** Fraction of the steps after which it stops (`control_guidance_end`). Default 1. */
   controlGuidanceEnd?: number;
+  /**
+   * Image conditioning concatenated to the UNet input along channels at every step, `[B, H, W, C_extra]` (the
+   * UNet's `in_channels` = latent channels + C_extra), as diffusers' inpainting and InstructPix2Pix pipelines feed
+   * their mask / image latents. Not scaled by the scheduler; duplicated for the CFG batch.
+   */
+  concatInput?: tf.Tensor4D;
   /** img2img: clean latents to start from (noised at the first kept timestep), or with `denoisingStart` the handed noisy latent. */
   initLatents?: tf.Tensor4D;
   /** img2img strength in (0, 1] (ignored with `denoisingStart`). Default 1. */
@@ -154,6 +160,7 @@ export function sample(options: SampleOptions): tf.Tensor4D {
   }
   if (o.denoisingStart !== undefined && !o.initLatents) throw new ValidationError(FN, 'options.initLatents', 'the handed-over latent (required with denoisingStart)', o.initLatents);
   if (o.initLatents) checkTensor('options.initLatents', o.initLatents, 4);
+  if (o.concatInput !== undefined) checkTensor('options.concatInput', o.concatInput, 4);
   if (o.controlnet && !(o.controlnet instanceof ControlNetModel || o.controlnet instanceof MultiControlNet)) {
     throw new ValidationError(FN, 'options.controlnet', 'a ControlNetModel or MultiControlNet', o.controlnet);
   }
@@ -163,6 +170,14 @@ export function sample(options: SampleOptions): tf.Tensor4D {
   if (o.encoderHiddenStates.shape[0] !== B) throw new ValidationError(FN, 'options.encoderHiddenStates', `[${B}, L, D] (batch ${B})`, o.encoderHiddenStates);
   if (cfg && o.negativeEncoderHiddenStates!.shape.join() !== o.encoderHiddenStates.shape.join()) {
     throw new ValidationError(FN, 'options.negativeEncoderHiddenStates', `the prompt tokens' shape [${o.encoderHiddenStates.shape.join(', ')}] (they are batched together)`, o.negativeEncoderHiddenStates);
+  }
+
+  const spatial = o.initLatents?.shape ?? o.latents?.shape ?? o.shape;
+  if (o.concatInput && (o.concatInput.shape[0] !== B || o.concatInput.shape[1] !== spatial?.[1] || o.concatInput.shape[2] !== spatial?.[2])) {
+    throw new ValidationError(FN, 'options.concatInput', `[${B}, ${spatial?.[1]}, ${spatial?.[2]}, C_extra] (the latents' batch and size)`, o.concatInput);
+  }
+  if (o.concatInput && o.concatInput.shape[3]! + spatial![3]! !== unet.config.in_channels) {
+    throw new ValidationError(FN, 'options.concatInput', `${unet.config.in_channels - spatial![3]!} channels (unet in_channels ${unet.config.in_channels} − latent channels ${spatial![3]})`, o.concatInput);
   }
 
   // 1. The schedule: full, img2img strength, or a hand-off piece.
@@ -221,6 +236,7 @@ export function sample(options: SampleOptions): tf.Tensor4D {
     const timestepCond = condDim ? keepT(guidanceScaleEmbedding(new Array<number>(B).fill(g - 1), condDim)) : null;
     const images = o.controlImage ? (Array.isArray(o.controlImage) ? o.controlImage : [o.controlImage]) : [];
     const guessCfg = !!o.guessMode && cfg;
+    const concatIn = o.concatInput ? (cfg ? keepT(tf.concat([o.concatInput, o.concatInput], 0)) : o.concatInput) : null; // [(2)B, H, W, C_extra]
     const controlInputs = images.map((img) => (cfg && !guessCfg ? keepT(tf.concat([img, img], 0)) : img));
 
     // 4. The loop.
@@ -246,7 +262,8 @@ export function sample(options: SampleOptions): tf.Tensor4D {
             };
           }
         }
-        let eps = unet.forward(modelInput, t, context, {
+        const unetInput = concatIn ? (tf.concat([modelInput, concatIn], 3) as tf.Tensor4D) : modelInput; // [(2)B, H, W, C + C_extra]
+        let eps = unet.forward(unetInput, t, context, {
           timestepCond,
           downBlockAdditionalResiduals: residuals?.downBlockResSamples ?? null,
           midBlockAdditionalResidual: residuals?.midBlockResSample ?? null,
