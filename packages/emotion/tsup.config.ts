@@ -1,3 +1,4 @@
+import { copyFileSync } from 'node:fs';
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
@@ -7,4 +8,9 @@ export default defineConfig({
   sourcemap: true,
   clean: true,
   target: 'es2022',
+  // The 'wasm' cosine kernel starts `new Worker(new URL('./retrieval-worker.mjs', import.meta.url))`: the worker is
+  // plain JavaScript and must sit next to index.js.
+  onSuccess: async () => {
+    copyFileSync('src/retrieval-worker.mjs', 'dist/retrieval-worker.mjs');
+  },
 });

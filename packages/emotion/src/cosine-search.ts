@@ -2,7 +2,14 @@
  * Blocked cosine-similarity top-k search: for each query vector, the k database rows with the highest cosine
  * similarity (Eq. 7 of the paper takes k = 1: `argmax_n cs(E_I, E_n)`).
  *
- * Two kernels compute the same result:
+ * Three kernels compute the same result:
+ * - `'wasm'`: a hand-written WebAssembly SIMD kernel (`wasm-cosine-kernel.ts`) run by `threads` worker threads over
+ *   disjoint row ranges of one shared, unit-normalised, transposed copy of the database (`wasm-cosine-search.ts`).
+ *   It fuses the dot products with the top-k screening, so no similarity matrix exists. The float32 screening keeps
+ *   every row within a *proven* error bound 2ε of the running k-th best score (ε ≈ 6.1e-6 for D = 100, see
+ *   `screeningErrorBound`) and re-scores all of them in float64: the ranking and the similarities are exact (ties
+ *   included), with no margin to tune. The fastest kernel from about 10^4 rows (Q = 32, D = 100): 350 × 1,000,000 × 100
+ *   takes 1.6–1.7 s on a loaded 2-core machine, 0.84–0.85× numpy in the same run (BENCHMARKS.md, emotion).
  * - `'tf'`: the database is cut into blocks of B rows, each stored unit-normalised and transposed `[D, B]` (on the
  *   active backend when resident, else re-uploaded per search). A block's similarities are one `tf.matMul` of the
  *   unit-normalised queries `[Q, D]` with the block (wasm: SIMD GEMM), followed by `tf.topk`; candidates are merged
@@ -13,7 +20,9 @@
  * - `'js'`: a typed-array loop that streams the database once, computing every dot product in float64 for a block of
  *   queries and keeping a sorted top-k list per query. Exact by construction; faster than `'tf'` only for tiny
  *   problems (no upload, no kernel launches); see BENCHMARKS.md, emotion section.
- * `'auto'` (default) picks `'js'` when Q·N·D is below {@link AUTO_JS_MAX_WORK}, `'tf'` otherwise.
+ * `'auto'` (default) picks `'js'` when Q·N·D is below {@link AUTO_JS_MAX_WORK}; `'wasm'` when Q·N·D ≥
+ * {@link AUTO_WASM_MIN_WORK}, the index is resident and the runtime supports it (wasm SIMD, shared memory, database
+ * copy ≤ 4 GiB); `'tf'` otherwise.
  *
  * Rows with zero norm have similarity 0 with everything. Ties are broken by the lower row index (as numpy/torch
  * `argmax` return the first maximum).
@@ -32,17 +41,20 @@
  *
  * @packageDocumentation
  */
+import { availableParallelism } from 'node:os';
 import { tf, ValidationError } from '@consistent-avatar/core';
+import { WasmCosineScanner, wasmCosineSupported } from './wasm-cosine-search.js';
 
 /**
- * Kernel choice for cosine search: `'tf'` (blocked GEMM on the active backend), `'js'` (typed-array loop) or `'auto'`.
+ * Kernel choice for cosine search: `'wasm'` (SIMD kernel on worker threads, exact screening), `'tf'` (blocked GEMM on
+ * the active backend), `'js'` (typed-array loop) or `'auto'`.
  *
  * @example
  * ```ts
  * const kernel: CosineKernel = 'tf';
  * ```
  */
-export type CosineKernel = 'auto' | 'tf' | 'js';
+export type CosineKernel = 'auto' | 'wasm' | 'tf' | 'js';
 
 /**
  * Call-time options of {@link CosineIndex.search} (flat; every field has a documented default).
@@ -77,12 +89,19 @@ export interface CosineIndexOptions {
   /** Database rows per block B (default 8192, the fastest measured on wasm for D = 100, Q = 350). */
   blockRows?: number;
   /**
-   * Keep the normalised transposed blocks on the tensor backend between searches (default `'auto'`: when N·D·4 bytes
-   * ≤ `residentBudgetBytes`). When false, each search re-uploads block by block (bounded memory, slower).
+   * Keep the normalised transposed blocks between searches — on the tensor backend (`'tf'`) or in the shared wasm
+   * memory of the worker threads (`'wasm'`) — (default `'auto'`: when N·D·4 bytes ≤ `residentBudgetBytes`). When
+   * false, `'tf'` re-uploads block by block (bounded memory, slower) and an explicit `'wasm'` search builds its copy
+   * and stops its threads afterwards; `'auto'` never picks `'wasm'` for a non-resident index.
    */
   resident?: boolean | 'auto';
   /** Budget for `resident: 'auto'` (default 1 GiB). */
   residentBudgetBytes?: number;
+  /**
+   * `'wasm'` kernel: worker threads scanning disjoint row ranges (default `'auto'`: the available cores, at most
+   * {@link AUTO_MAX_THREADS}).
+   */
+  threads?: number | 'auto';
 }
 
 /**
@@ -103,7 +122,7 @@ export interface CosineSearchResult {
   /** Cosine similarities `[Q, k]` in [-1, 1], computed in float64. */
   similarities: Float64Array;
   /** The kernel that ran. */
-  kernel: 'tf' | 'js';
+  kernel: 'wasm' | 'tf' | 'js';
 }
 
 /**
@@ -116,6 +135,30 @@ export interface CosineSearchResult {
  * ```
  */
 export const AUTO_JS_MAX_WORK = 1e5;
+
+/**
+ * From this many multiply-adds (Q·N·D) on, `'auto'` uses the `'wasm'` kernel (resident index). Below it a search is
+ * dominated by the round trip to the worker threads (0.5–2 ms measured on a loaded 2-core machine), where `'tf'` is
+ * as fast or faster: Q = 32, D = 100 — 1000 rows: tf 0.6–0.8 ms, wasm 0.7–1.7 ms; 10,000 rows: tf 3.2–8.4 ms, wasm
+ * 2.5–4.8 ms (BENCHMARKS.md, emotion).
+ *
+ * @example
+ * ```ts
+ * const usesWasm = 350 * 1_000_000 * 100 >= AUTO_WASM_MIN_WORK; // true
+ * ```
+ */
+export const AUTO_WASM_MIN_WORK = 3e7;
+
+/**
+ * Upper limit of `threads: 'auto'` for the `'wasm'` kernel (the scan is compute-bound; more threads than cores only
+ * add contention).
+ *
+ * @example
+ * ```ts
+ * const threads = Math.min(os.availableParallelism(), AUTO_MAX_THREADS);
+ * ```
+ */
+export const AUTO_MAX_THREADS = 8;
 
 /**
  * A prepared cosine-similarity index over database vectors `[N, D]` (Eq. 7 retrieval). Stateful because the
@@ -135,7 +178,11 @@ export class CosineIndex {
   readonly resident: boolean;
   /** Float64 inverse row norms `[N]`. */
   readonly inverseNorms: Float64Array;
+  /** Worker threads of the `'wasm'` kernel. */
+  readonly threads: number;
   private blocks: tf.Tensor2D[] | null = null;
+  private wasm: WasmCosineScanner | null = null;
+  private closing: Promise<void> = Promise.resolve();
   private disposed = false;
 
   constructor(
@@ -158,9 +205,14 @@ export class CosineIndex {
     if (resident !== 'auto' && typeof resident !== 'boolean') {
       throw new ValidationError(fn, 'options.resident', "true, false or 'auto'", resident);
     }
+    const threads = options.threads ?? 'auto';
+    if (threads !== 'auto' && (!Number.isInteger(threads) || threads < 1)) {
+      throw new ValidationError(fn, 'options.threads', "a positive integer or 'auto'", threads);
+    }
     for (let i = 0; i < database.length; i++) {
       if (!Number.isFinite(database[i]!)) throw new ValidationError(fn, `database[${i}]`, 'finite numbers', database[i]);
     }
+    this.threads = threads === 'auto' ? Math.max(1, Math.min(availableParallelism(), AUTO_MAX_THREADS)) : threads;
     this.dimension = d;
     this.size = database.length / d;
     this.blockRows = Math.min(blockRows, this.size);
@@ -206,12 +258,51 @@ export class CosineIndex {
     const fn = 'CosineIndex.search';
     if (this.disposed) throw new ValidationError(fn, 'this', 'an index that was not disposed', 'disposed index');
     const o = validateSearch(fn, queries, this.dimension, this.size, options);
-    const kernel = o.kernel === 'auto' ? (o.q * this.size * this.dimension < AUTO_JS_MAX_WORK ? 'js' : 'tf') : o.kernel;
+    const kernel = o.kernel === 'auto' ? this.autoKernel(o.q) : o.kernel;
     const lists =
       kernel === 'js'
         ? searchJs(queries, this.database, this.dimension, o.k)
-        : await this.searchTf(queries, o.q, o.k, o.maxBlockElements, o.rerankMargin);
+        : kernel === 'wasm'
+          ? await this.searchWasm(queries, o.k)
+          : await this.searchTf(queries, o.q, o.k, o.maxBlockElements, o.rerankMargin);
     return { queries: o.q, k: o.k, indices: lists.indices, similarities: lists.sims, kernel };
+  }
+
+  /** `'auto'`: JS for tiny problems, wasm for large ones when resident and supported, else tf. */
+  private autoKernel(q: number): 'js' | 'wasm' | 'tf' {
+    if (q * this.size * this.dimension < AUTO_JS_MAX_WORK) return 'js';
+    const work = q * this.size * this.dimension;
+    if (work >= AUTO_WASM_MIN_WORK && this.resident && wasmCosineSupported(this.size, this.dimension, this.threads)) {
+      return 'wasm';
+    }
+    return 'tf';
+  }
+
+  /** Float64 cosine of normalised query `qi` with database row `r`: the exact re-scoring of every kernel. */
+  private exactScore(queryUnit64: Float64Array, qi: number, r: number): number {
+    const d = this.dimension;
+    let s = 0;
+    for (let t = 0; t < d; t++) s += queryUnit64[qi * d + t]! * this.database[r * d + t]!;
+    return s * this.inverseNorms[r]!;
+  }
+
+  /** wasm kernel: SIMD screening on worker threads (proven bound) → float64 re-scoring of every candidate. */
+  private async searchWasm(queries: Float32Array, k: number): Promise<TopKLists> {
+    const d = this.dimension;
+    const queryUnit64 = normalisedQueries(queries, d);
+    this.wasm ??= new WasmCosineScanner(this.database, this.inverseNorms, { dimension: d, threads: this.threads });
+    const scanner = this.wasm;
+    try {
+      const candidates = await scanner.search(queryUnit64, k);
+      const lists = new TopKLists(candidates.length, k);
+      candidates.forEach(({ rows }, qi) => rows.forEach((r) => lists.push(qi, r, this.exactScore(queryUnit64, qi, r))));
+      return lists;
+    } finally {
+      if (!this.resident) {
+        this.wasm = null;
+        this.closing = scanner.dispose();
+      }
+    }
   }
 
   /** tf kernel: normalised GEMM per block → topk screening → float64 re-scoring of the candidates. */
@@ -270,16 +361,15 @@ export class CosineIndex {
       const count = candidates.counts[qi]!;
       for (let j = 0; j < count; j++) {
         const r = candidates.indices[qi * kScreen + j]!;
-        let s = 0;
-        for (let t = 0; t < d; t++) s += queryUnit64[qi * d + t]! * this.database[r * d + t]!;
-        lists.push(qi, r, s * this.inverseNorms[r]!);
+        lists.push(qi, r, this.exactScore(queryUnit64, qi, r));
       }
     }
     return lists;
   }
 
   /**
-   * Release the resident blocks. The index cannot search afterwards.
+   * Release the resident blocks and terminate the `'wasm'` worker threads (a pending search rejects). The index
+   * cannot search afterwards. Use {@link CosineIndex.close} to also wait until the threads have exited.
    *
    * @example
    * ```ts
@@ -289,12 +379,37 @@ export class CosineIndex {
   dispose(): void {
     this.blocks?.forEach((b) => b.dispose());
     this.blocks = null;
+    if (this.wasm) {
+      const scanner = this.wasm;
+      this.wasm = null;
+      this.closing = Promise.all([this.closing, scanner.dispose()]).then(() => undefined);
+    }
     this.disposed = true;
+  }
+
+  /**
+   * {@link CosineIndex.dispose}, then resolve once every worker thread has exited.
+   *
+   * @example
+   * ```ts
+   * await index.close();
+   * ```
+   */
+  async close(): Promise<void> {
+    this.dispose();
+    await this.closing;
+  }
+
+  /** Worker threads of the `'wasm'` kernel currently running (0 before the first wasm search and after dispose). */
+  get runningWorkers(): number {
+    return this.wasm?.runningWorkers ?? 0;
   }
 }
 
 /**
- * One-off cosine top-k search (builds a non-resident {@link CosineIndex}, searches, disposes).
+ * One-off cosine top-k search (builds a non-resident {@link CosineIndex}, searches, closes it). With the default
+ * `kernel: 'auto'` this never uses `'wasm'` (which would copy the database); pass `kernel: 'wasm'` for large one-off
+ * searches.
  *
  * @param queries - row-major `[Q, D]` expression vectors of the frames to label.
  * @param database - row-major `[N, D]` database vectors (e.g. `ExpressionDatabase.vectors`).
@@ -314,7 +429,7 @@ export async function cosineTopK(
   try {
     return await index.search(queries, options);
   } finally {
-    index.dispose();
+    await index.close();
   }
 }
 
@@ -329,8 +444,8 @@ function validateSearch(fn: string, queries: Float32Array, d: number, n: number,
   const k = options.k ?? 1;
   if (!Number.isInteger(k) || k < 1) throw new ValidationError(fn, 'options.k', 'a positive integer', k);
   const kernel = options.kernel ?? 'auto';
-  if (kernel !== 'auto' && kernel !== 'tf' && kernel !== 'js') {
-    throw new ValidationError(fn, 'options.kernel', "'auto', 'tf' or 'js'", kernel);
+  if (kernel !== 'auto' && kernel !== 'wasm' && kernel !== 'tf' && kernel !== 'js') {
+    throw new ValidationError(fn, 'options.kernel', "'auto', 'wasm', 'tf' or 'js'", kernel);
   }
   const maxBlockElements = options.maxBlockElements ?? 1 << 23;
   if (!Number.isInteger(maxBlockElements) || maxBlockElements < 1) {

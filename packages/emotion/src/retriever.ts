@@ -80,7 +80,7 @@ export interface RetrievalResult {
 
 /**
  * Eq. 7 retrieval over an {@link ExpressionDatabase}, keeping a prepared {@link CosineIndex} between calls.
- * Call {@link EmotionRetriever.dispose} when done (the index may hold backend memory).
+ * Call {@link EmotionRetriever.dispose} when done (the index may hold backend memory and worker threads).
  *
  * @example
  * ```ts
