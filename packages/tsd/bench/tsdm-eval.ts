@@ -1,5 +1,6 @@
 /**
- * TSDM evaluation on the synthetic dataset (issue 6 acceptance): synthesize 96 frames at 64² (last 16 held out),
+ * TSDM evaluation on the synthetic dataset (issue 6 acceptance): synthesize 640 frames at 64² (every emotion
+ * segment of the scripted performance; the last 64 held out),
  * fit the stage-1 proxy, train a TSDM with the default CPU config, generate aligned TSD for the held-out frames,
  * and compare with the ground-truth TSD: MSE of the normalised TSD, MSE of the frame-to-frame differences, and the
  * correlation of the per-frame change curves mean|ΔTSD| — for the TSDM output and for the proxy's own TSD.
@@ -20,9 +21,9 @@ await initBackend('wasm');
 const t0 = Date.now();
 const log = (msg: string) => console.log(`[${((Date.now() - t0) / 1000).toFixed(0)} s] ${msg}`);
 
-// 1. Data: 96 synthetic frames at 64², the last 16 held out.
+// 1. Data: 640 synthetic frames at 64², the last 64 held out.
 const dataDir = path.join(out, 'data');
-if (!fs.existsSync(path.join(dataDir, 'synthetic.json'))) await synthesizeDataset({ out: dataDir, frames: 96, size: 64, testFrames: 16, seed: 1 });
+if (!fs.existsSync(path.join(dataDir, 'synthetic.json'))) await synthesizeDataset({ out: dataDir, frames: 640, size: 64, testFrames: 64, seed: 1 });
 const ds = readInstaDataset(dataDir);
 log(`dataset: ${ds.frames.length} frames, train ${ds.split.train.length}, test ${ds.split.test.length}`);
 
@@ -55,8 +56,9 @@ const results: Record<string, unknown> = {
 };
 for (const [name, opts] of [
   ['tsdm_ddim20', { sampler: 'ddim', steps: 20, seed: 0 }],
-  ['tsdm_lcm4', { sampler: 'lcm', steps: 4, seed: 0 }],
-  ['tsdm_ddim20_strength0.5', { sampler: 'ddim', steps: 20, seed: 0, strength: 0.5 }],
+  ['tsdm_ddim10_ensemble8', { sampler: 'ddim', steps: 10, seed: 0, ensemble: 8 }],
+  ['tsdm_lcm4_ensemble8', { sampler: 'lcm', steps: 4, seed: 0, ensemble: 8 }],
+  ['tsdm_ddim10_strength0.5_ensemble8', { sampler: 'ddim', steps: 10, seed: 0, strength: 0.5, ensemble: 8 }],
 ] as const) {
   const aligned = alignTsd(model, test, opts);
   results[name] = summary(tsdErrors(aligned, truth));

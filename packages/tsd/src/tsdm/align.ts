@@ -33,6 +33,12 @@ export interface AlignTsdOptions {
    * timestep at fraction s of the schedule (SDEdit / img2img, with the same shared noise map).
    */
   strength?: number;
+  /**
+   * Samples averaged per frame (test-time ensembling, as Marigold does for its diffusion depth maps): k draws from
+   * k shared noise maps, then their mean — an estimate of the conditional mean E[TSD | f_c] whose sampling variance
+   * falls as 1/k. Default 1 (one sample, the paper's).
+   */
+  ensemble?: number;
   /** Frames per UNet batch (DDIM). Default 8. */
   batchSize?: number;
 }
@@ -40,7 +46,7 @@ export interface AlignTsdOptions {
 /** The sampling scheduler for a TSDM's noise schedule. */
 function makeScheduler(model: TsdmModel, kind: 'ddim' | 'lcm'): Scheduler {
   const c = model.config;
-  const common = { num_train_timesteps: c.numTrainTimesteps, beta_start: c.betaStart, beta_end: c.betaEnd, beta_schedule: 'linear' as const };
+  const common = { num_train_timesteps: c.numTrainTimesteps, beta_start: c.betaStart, beta_end: c.betaEnd, beta_schedule: 'linear' as const, prediction_type: c.predictionType };
   return kind === 'ddim'
     ? new DDIMScheduler({ ...common, timestep_spacing: 'trailing', clip_sample: true })
     : new LCMScheduler({ ...common, timestep_spacing: 'trailing', clip_sample: true, original_inference_steps: 50 });
@@ -71,6 +77,8 @@ export function alignTsd(model: TsdmModel, frames: readonly Pick<TsdmFrame, 'pro
   if (typeof strength !== 'number' || !(strength > 0 && strength <= 1)) throw new ValidationError(FN, 'options.strength', 'a number in (0, 1]', strength);
   const batch = kind === 'lcm' ? 1 : options.batchSize ?? 8;
   if (!Number.isInteger(batch) || batch < 1) throw new ValidationError(FN, 'options.batchSize', 'a positive integer', batch);
+  const ensemble = options.ensemble ?? 1;
+  if (!Number.isInteger(ensemble) || ensemble < 1) throw new ValidationError(FN, 'options.ensemble', 'a positive integer', ensemble);
   const c = model.config, S = c.size, n = S * S * 3;
   const residual = c.target === 'residual';
   frames.forEach((f, i) => {
@@ -79,8 +87,8 @@ export function alignTsd(model: TsdmModel, frames: readonly Pick<TsdmFrame, 'pro
     if (f.expression?.length !== c.expressionDim) throw new ValidationError(FN, `frames[${i}].expression`, `${c.expressionDim} values`, f.expression?.length);
   });
 
-  // 1. One x_T for the whole sequence.
-  const xT = Float32Array.from(new Rng(seed).fork('tsdm-xT').normal(n));
+  // 1. One x_T per ensemble member, shared by the whole sequence.
+  const xTs = Array.from({ length: ensemble }, (_, e) => Float32Array.from(new Rng(seed).fork(e === 0 ? 'tsdm-xT' : `tsdm-xT-${e}`).normal(n)));
   const scheduler = makeScheduler(model, kind);
   const out: Float32Array[] = [];
   const wasTraining = model.training;
@@ -89,31 +97,39 @@ export function alignTsd(model: TsdmModel, frames: readonly Pick<TsdmFrame, 'pro
     for (let start = 0; start < frames.length; start += batch) {
       const part = frames.slice(start, start + batch);
       const B = part.length;
-      const prox = new Float32Array(B * n), pose = new Float32Array(B * c.poseDim), expr = new Float32Array(B * c.expressionDim), lat = new Float32Array(B * n);
+      const prox = new Float32Array(B * n), pose = new Float32Array(B * c.poseDim), expr = new Float32Array(B * c.expressionDim);
       part.forEach((f, b) => {
         prox.set(f.proxy, b * n);
         pose.set(f.pose, b * c.poseDim);
         expr.set(f.expression, b * c.expressionDim);
-        lat.set(xT, b * n);
       });
-      const result = tf.tidy(() => {
-        // 2. f_c (Eq. 4) and the null text tokens.
-        const tokens = model.condition(tf.tensor4d(prox, [B, S, S, 3]), tf.tensor2d(pose, [B, c.poseDim]), tf.tensor2d(expr, [B, c.expressionDim])); // [B, 3, D]
-        const text = model.nullText(B); // [B, 1, tokenDim]
-        // 3. The denoising loop (DDIM η = 0 or LCM), same re-noising stream for every frame.
-        const rng = new Rng(seed).fork('tsdm-steps');
-        const noise = tf.tensor4d(lat, [B, S, S, 3]);
-        const common = { unet: model.unet, scheduler, numInferenceSteps: steps, encoderHiddenStates: text, ipTokens: [tokens], rng };
-        return strength < 1
-          ? sample({ ...common, initLatents: residual ? tf.zeros([B, S, S, 3]) as tf.Tensor4D : tf.tensor4d(prox, [B, S, S, 3]), strength, noise }) // SDEdit from the proxy TSD
-          : sample({ ...common, latents: noise });
-      });
-      const values = result.dataSync();
-      result.dispose();
+      const sum = new Float64Array(B * n);
+      for (let e = 0; e < ensemble; e++) {
+        const lat = new Float32Array(B * n);
+        for (let b = 0; b < B; b++) lat.set(xTs[e]!, b * n);
+        const result = tf.tidy(() => {
+          // 2. f_c (Eq. 4) and the null text tokens.
+          const proxyT = tf.tensor4d(prox, [B, S, S, 3]);
+          const tokens = model.condition(proxyT, tf.tensor2d(pose, [B, c.poseDim]), tf.tensor2d(expr, [B, c.expressionDim])); // [B, 3, D]
+          const text = model.nullText(B); // [B, 1, tokenDim]
+          // 3. The denoising loop (DDIM η = 0 or LCM), same re-noising stream for every frame.
+          const rng = new Rng(seed).fork(e === 0 ? 'tsdm-steps' : `tsdm-steps-${e}`);
+          const noise = tf.tensor4d(lat, [B, S, S, 3]);
+          const common = { unet: model.unet, scheduler, numInferenceSteps: steps, encoderHiddenStates: text, ipTokens: [tokens], rng, concatInput: c.proxyConcat ? proxyT : undefined };
+          return strength < 1
+            ? sample({ ...common, initLatents: residual ? tf.zeros([B, S, S, 3]) as tf.Tensor4D : proxyT, strength, noise }) // SDEdit from the proxy TSD
+            : sample({ ...common, latents: noise });
+        });
+        const values = result.dataSync();
+        result.dispose();
+        for (let k = 0; k < B * n; k++) sum[k] += values[k]!;
+      }
       for (let b = 0; b < B; b++) {
-        const x = values.subarray(b * n, (b + 1) * n);
-        // 4. Back to TSD: x̂_0 itself, or TSD_proxy + residualScale·x̂_0 for the residual target.
-        out.push(Float32Array.from(x, (v, k) => Math.max(-1, Math.min(1, residual ? prox[b * n + k]! + c.residualScale * v : v))));
+        // 4. Back to TSD: the (ensemble-mean) x̂_0 itself, or TSD_proxy + residualScale·x̂_0 for the residual target.
+        out.push(Float32Array.from({ length: n }, (_, k) => {
+          const v = sum[b * n + k]! / ensemble;
+          return Math.max(-1, Math.min(1, residual ? prox[b * n + k]! + c.residualScale * v : v));
+        }));
       }
     }
   } finally {

@@ -28,6 +28,18 @@ export interface TsdmConfig {
    * is TSD_proxy + residualScale·x̂_0 — the network only generates the correction of the proxy's TSD.
    */
   target: 'tsd' | 'residual';
+  /**
+   * Also feed the proxy's TSD spatially: the UNet input is concat[x_t, TSD_proxy] (6 channels, `in_channels` 6), as
+   * diffusers' inpainting / InstructPix2Pix UNets take their image condition. Default true (our variant: the global
+   * tokens of Eq. 4 say *what* the expression is, the concatenated map says *where* the face's details are).
+   * `false` is the paper's conditioning (tokens only).
+   */
+  proxyConcat: boolean;
+  /**
+   * What the UNet predicts (diffusers' `prediction_type`): `'epsilon'` (the paper's Eq. 6, ‖ε̂ − ε‖²) or `'sample'`
+   * (x̂_0 directly, loss ‖x̂_0 − x_0‖², the same scheduler arithmetic in `'sample'` mode). Default `'epsilon'`.
+   */
+  predictionType: 'epsilon' | 'sample';
   /** Scale of the residual target (normalised TSD units mapped to ±1). Default 0.1. */
   residualScale: number;
   /** UNet `block_out_channels`. Default [16, 32]. Paper: SD 1.5 [320, 640, 1280, 1280]. */
@@ -39,9 +51,8 @@ export interface TsdmConfig {
   /** Attention heads (diffusers' `attention_head_dim`, a head count for this UNet). Default 4. */
   attentionHeads: number;
   /**
-   * Size of each condition token of f_c ∈ R^{3×tokenDim}, and the UNet's `cross_attention_dim` (the decoupled
-   * cross-attention takes text and image tokens of the same size; the text is one learned null token). Default 256
-   * (the paper's).
+   * Size of each condition token of f_c ∈ R^{3×tokenDim}; also the UNet's `cross_attention_dim` (its only text
+   * token is one learned null token, so a separate text size buys nothing here). Default 256 (the paper's).
    */
   tokenDim: number;
   /** Pose size (paper pose P = [global rotation, jaw], axis-angle). Default 6. */
@@ -92,6 +103,8 @@ export const TSDM_DEFAULTS: Readonly<TsdmConfig> = Object.freeze({
   tsdScale: 0.25,
   target: 'tsd' as 'tsd' | 'residual',
   residualScale: 0.1,
+  proxyConcat: true,
+  predictionType: 'epsilon' as 'epsilon' | 'sample',
   unetChannels: [16, 32],
   layersPerBlock: 1,
   normGroups: 8,
@@ -163,6 +176,8 @@ export function resolveTsdmConfig(partial: Partial<TsdmConfig> = {}): TsdmConfig
   for (const k of ['size', 'layersPerBlock', 'normGroups', 'attentionHeads', 'tokenDim', 'poseDim', 'expressionDim', 'encoderWidth', 'numTrainTimesteps', 'batchSize', 'checkpointEvery', 'logEvery'] as const) posInt(k, c[k]);
   for (const k of ['iterations', 'seed'] as const) nonNegInt(k, c[k]);
   if (c.target !== 'tsd' && c.target !== 'residual') throw new ValidationError(FN, 'config.target', "'tsd' or 'residual'", c.target);
+  if (c.predictionType !== 'epsilon' && c.predictionType !== 'sample') throw new ValidationError(FN, 'config.predictionType', "'epsilon' or 'sample'", c.predictionType);
+  if (typeof c.proxyConcat !== 'boolean') throw new ValidationError(FN, 'config.proxyConcat', 'true or false', c.proxyConcat);
   for (const k of ['tsdRadius', 'tsdScale', 'residualScale', 'lr', 'betaStart', 'betaEnd'] as const) posNum(k, c[k]);
   for (const k of ['ipScale', 'weightDecay', 'maxGradNorm'] as const) {
     if (typeof c[k] !== 'number' || !Number.isFinite(c[k]) || c[k] < 0) throw new ValidationError(FN, `config.${k}`, 'a finite number ≥ 0', c[k]);

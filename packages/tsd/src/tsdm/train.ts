@@ -62,8 +62,8 @@ export interface TrainTsdmResult {
  * const xt = tsdmScheduler(TSDM_DEFAULTS).addNoise(x0, noise, [10, 500]); // Eq. 5
  * ```
  */
-export function tsdmScheduler(c: Pick<TsdmConfig, 'numTrainTimesteps' | 'betaStart' | 'betaEnd'>): DDPMScheduler {
-  return new DDPMScheduler({ num_train_timesteps: c.numTrainTimesteps, beta_start: c.betaStart, beta_end: c.betaEnd, beta_schedule: 'linear' });
+export function tsdmScheduler(c: Pick<TsdmConfig, 'numTrainTimesteps' | 'betaStart' | 'betaEnd'> & Partial<Pick<TsdmConfig, 'predictionType'>>): DDPMScheduler {
+  return new DDPMScheduler({ num_train_timesteps: c.numTrainTimesteps, beta_start: c.betaStart, beta_end: c.betaEnd, beta_schedule: 'linear', prediction_type: c.predictionType ?? 'epsilon' });
 }
 
 function checkData(data: TsdmData, c: TsdmConfig): void {
@@ -167,14 +167,15 @@ export async function trainTsdm(data: TsdmData, config: Partial<TsdmConfig> = {}
       const inputs = tf.tidy(() => {
         const noise = tf.tensor4d(noiseData, [B, S, S, 3]);
         const xt = scheduler.addNoise(tf.tensor4d(x0, [B, S, S, 3]), noise, ts) as tf.Tensor4D; // Eq. 5
-        return { noise, xt, proxyT: tf.tensor4d(prox, [B, S, S, 3]), poseT: tf.tensor2d(pose, [B, c.poseDim]), exprT: tf.tensor2d(expr, [B, c.expressionDim]) };
+        return { noise, x0T: tf.tensor4d(x0, [B, S, S, 3]), xt, proxyT: tf.tensor4d(prox, [B, S, S, 3]), poseT: tf.tensor2d(pose, [B, c.poseDim]), exprT: tf.tensor2d(expr, [B, c.expressionDim]) };
       });
       let loss: number;
       try {
         ({ loss } = optimizer.step(() => tf.tidy(() => {
           const tokens = model.condition(inputs.proxyT, inputs.poseT, inputs.exprT); // f_c, Eq. 4: [B, 3, D]
-          const eps = model.predictNoise(inputs.xt, ts, tokens); // [B, S, S, 3]
-          return tf.mean(tf.square(tf.sub(eps, inputs.noise))) as tf.Scalar; // Eq. 6
+          const eps = model.predictNoise(inputs.xt, ts, tokens, inputs.proxyT); // [B, S, S, 3]
+          const target = c.predictionType === 'sample' ? inputs.x0T : inputs.noise; // ε (Eq. 6) or x_0
+          return tf.mean(tf.square(tf.sub(eps, target))) as tf.Scalar; // Eq. 6
         })));
       } finally {
         tf.dispose(Object.values(inputs));

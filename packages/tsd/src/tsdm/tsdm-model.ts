@@ -21,7 +21,7 @@ function unetConfig(c: TsdmConfig): Partial<UNet2DConditionConfig> {
   const n = c.unetChannels.length;
   return {
     sample_size: c.size,
-    in_channels: 3,
+    in_channels: c.proxyConcat ? 6 : 3, // [x_t, TSD_proxy] with proxyConcat
     out_channels: 3,
     block_out_channels: c.unetChannels,
     layers_per_block: c.layersPerBlock,
@@ -46,7 +46,7 @@ function unetConfig(c: TsdmConfig): Partial<UNet2DConditionConfig> {
  * import { TsdmModel } from '@consistent-avatar/tsd';
  * const model = new TsdmModel({ size: 16, unetChannels: [16, 32], encoderWidth: 8 });
  * const tokens = model.condition(tf.zeros([2, 16, 16, 3]), tf.zeros([2, 6]), tf.zeros([2, 100])); // [2, 3, 256]
- * const eps = model.predictNoise(tf.zeros([2, 16, 16, 3]), [10, 900], tokens);                   // [2, 16, 16, 3]
+ * const eps = model.predictNoise(tf.zeros([2, 16, 16, 3]), [10, 900], tokens, tf.zeros([2, 16, 16, 3])); // [2, 16, 16, 3]
  * model.dispose();
  * ```
  */
@@ -100,18 +100,26 @@ export class TsdmModel extends nn.Module {
   }
 
   /**
-   * ε̂(x_t, t, f_c): the UNet with the null text token and the three condition tokens as IP-Adapter image tokens.
+   * ε̂(x_t, t, f_c): the UNet with the null text token and the three condition tokens as IP-Adapter image tokens;
+   * with `proxyConcat` the proxy TSD is concatenated to x_t along channels.
    * @param xt - noisy TSD `[B, size, size, 3]`.
    * @param timestep - one number or `[B]` numbers in [0, numTrainTimesteps).
    * @param tokens - f_c `[B, 3, tokenDim]` from {@link TsdmModel.condition}.
+   * @param proxyTsd - proxy TSD `[B, size, size, 3]` (required when `config.proxyConcat`, ignored otherwise).
    * @returns ε̂ `[B, size, size, 3]`.
    * @example
    * ```ts
-   * const eps = model.predictNoise(xt, [999, 500], model.condition(proxyTsd, pose, expression));
+   * const eps = model.predictNoise(xt, [999, 500], model.condition(proxyTsd, pose, expression), proxyTsd);
    * ```
    */
-  predictNoise(xt: tf.Tensor4D, timestep: number | number[], tokens: tf.Tensor): tf.Tensor4D {
-    return tf.tidy(() => this.unet.forward(xt, timestep, { text: this.nullText(xt.shape[0]), ipTokens: [tokens] }));
+  predictNoise(xt: tf.Tensor4D, timestep: number | number[], tokens: tf.Tensor, proxyTsd?: tf.Tensor4D): tf.Tensor4D {
+    if (this.config.proxyConcat && (!(proxyTsd instanceof tf.Tensor) || proxyTsd.shape.join() !== xt.shape.join())) {
+      throw new ValidationError('TsdmModel.predictNoise', 'proxyTsd', `a [${xt.shape.join(', ')}] tensor (config.proxyConcat is on)`, proxyTsd);
+    }
+    return tf.tidy(() => {
+      const input = this.config.proxyConcat ? (tf.concat([xt, proxyTsd!], 3) as tf.Tensor4D) : xt; // [B, S, S, 6 | 3]
+      return this.unet.forward(input, timestep, { text: this.nullText(xt.shape[0]), ipTokens: [tokens] });
+    });
   }
 
   /**

@@ -82,10 +82,62 @@ describe('trainTsdm', () => {
     expect(out2).toEqual(out1); // seeded
     expect(out1[0]!.length).toBe(8 * 8 * 3);
     expect(Number.isFinite(tsdErrors(out1, frames.map((f) => f.gt!)).mse)).toBe(true);
+    // Ensembling averages k draws: across seeds, ensemble-4 outputs spread about half as much as single samples.
+    const spread = (k: number) => {
+      const runs = [0, 1, 2, 3].map((seed) => alignTsd(full.model, frames.slice(0, 1), { steps: 3, seed, ensemble: k })[0]!);
+      let s2 = 0, m = 0;
+      for (let a = 0; a < runs.length; a++) for (let b = a + 1; b < runs.length; b++, m++) s2 += runs[a]!.reduce((acc, v, i) => acc + (v - runs[b]![i]!) ** 2, 0);
+      return Math.sqrt(s2 / m);
+    };
+    const single = spread(1), ens = spread(4);
+    console.log(`seed spread of aligned TSD: single sample ${single.toFixed(4)}, ensemble of 4 ${ens.toFixed(4)}`);
+    expect(ens).toBeLessThan(0.75 * single);
+    expect(alignTsd(full.model, frames, { steps: 3, seed: 1, ensemble: 1 })).toEqual(out1);
+    expect(tf.memory().numTensors).toBe(n0);
     full.model.dispose();
     resumed.model.dispose();
     expect(tf.memory().numTensors).toBe(before);
   }, 240_000);
+});
+
+describe('TsdmModel conditioning', () => {
+  it('proxyConcat feeds the proxy TSD spatially (6 input channels) and the tokens through the IP-Adapter', () => {
+    const model = new TsdmModel(TINY);
+    const paper = new TsdmModel({ ...TINY, proxyConcat: false });
+    expect(model.unet.config.in_channels).toBe(6);
+    expect(paper.unet.config.in_channels).toBe(3);
+    const xt = tf.randomNormal([1, 8, 8, 3], 0, 1, 'float32', 1) as tf.Tensor4D;
+    const proxyA = tf.randomNormal([1, 8, 8, 3], 0, 0.3, 'float32', 2) as tf.Tensor4D;
+    const proxyB = tf.randomNormal([1, 8, 8, 3], 0, 0.3, 'float32', 3) as tf.Tensor4D;
+    const pose = tf.zeros([1, 6]), expr = tf.zeros([1, 100]);
+    const tokens = model.condition(proxyA, pose, expr);
+    // Same tokens, different concatenated map: the prediction changes (the map is really an input) ...
+    const diff = tf.tidy(() => tf.max(tf.abs(tf.sub(model.predictNoise(xt, 500, tokens, proxyA), model.predictNoise(xt, 500, tokens, proxyB)))).dataSync()[0]!);
+    expect(diff).toBeGreaterThan(1e-4);
+    // ... and it is required.
+    expect(() => model.predictNoise(xt, 500, tokens)).toThrow(/predictNoise.*proxyTsd/);
+    expect(() => resolveTsdmConfig({ proxyConcat: 1 as never })).toThrow(/config\.proxyConcat/);
+    const paperTokens = paper.condition(proxyA, pose, expr);
+    tf.dispose(paper.predictNoise(xt, 500, paperTokens)); // tokens only: no map needed
+    tf.dispose([xt, proxyA, proxyB, pose, expr, tokens, paperTokens]);
+    model.dispose();
+    paper.dispose();
+  });
+});
+
+describe('predictionType: sample', () => {
+  it('trains x̂_0 (loss falls) and samples with the scheduler in sample mode', async () => {
+    const before = tf.memory().numTensors;
+    const run = await trainTsdm(data, { ...TINY, predictionType: 'sample', target: 'residual', residualScale: 0.5 });
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    expect(mean(run.stepLosses.slice(-8))).toBeLessThan(0.8 * mean(run.stepLosses.slice(0, 8)));
+    const frames = data.split.test.map((i) => data.frames[i]!);
+    const out = alignTsd(run.model, frames, { steps: 2, ensemble: 2 });
+    expect(out.every((m) => m.every((v) => Number.isFinite(v) && Math.abs(v) <= 1))).toBe(true);
+    run.model.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    expect(() => resolveTsdmConfig({ predictionType: 'v_prediction' as never })).toThrow(/config\.predictionType/);
+  }, 120_000);
 });
 
 describe('errors', () => {
@@ -105,6 +157,7 @@ describe('errors', () => {
     expect(() => alignTsd(model, [], {})).toThrow(/frames/);
     expect(() => alignTsd(model, [data.frames[0]!], { sampler: 'euler' as never })).toThrow(/options\.sampler/);
     expect(() => alignTsd(model, [{ ...data.frames[0]!, pose: new Float32Array(3) }])).toThrow(/pose/);
+    expect(() => alignTsd(model, [data.frames[0]!], { ensemble: 0 })).toThrow(/options\.ensemble/);
     expect(() => model.condition(tf.zeros([1, 8, 8, 3]), tf.zeros([1, 5]), tf.zeros([1, 100]))).toThrow(/pose/);
     model.dispose();
     // A checkpoint of another config is not resumed silently.
