@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { initBackend, Rng } from '@consistent-avatar/core';
+import { initBackend, Rng, tf } from '@consistent-avatar/core';
 import { evaluate } from './evaluate.js';
 import { Lpips } from './lpips.js';
 import { mse } from './mse.js';
 import { ssim } from './ssim.js';
 import type { MetricImage } from './image.js';
 import type { PoseExpressionEstimator } from './pose-expression.js';
+import { renderPoseExpressionSet } from './pose-expression-renders.js';
 import { fixture, readPngImage } from '../test/png.js';
 
 const ref = readPngImage(fixture('metrics/astronaut256_ref.png'));
@@ -80,6 +81,23 @@ describe('evaluate', () => {
     expect(r.markdown).toMatch(/CSIM/);
     expect(r.summary.notes.join(' ')).toMatch(/no face found in 1 generated/);
     expect(r.html).not.toContain('<svg');
+  });
+
+  it('poseExpression: true uses the embedded synthetic-head regressor and frees it', async () => {
+    await initBackend('wasm');
+    const set = await renderPoseExpressionSet({ count: 3, size: 64, seed: 31, identities: [1] });
+    const n = 64 * 64 * 3;
+    const frames = [0, 1, 2].map((i) => ({ data: set.images.slice(i * n, (i + 1) * n), height: 64, width: 64, channels: 3 }));
+    const before = tf.memory().numTensors;
+    // Generated = the real frames in reverse order: frame 1 matches (PE 0 there), frames 0 and 2 do not.
+    const r = await evaluate([frames[2]!, frames[1]!, frames[0]!], frames, { poseExpression: true, temporal: false, stripFrames: 0 });
+    expect(tf.memory().numTensors).toBe(before);
+    expect(r.summary.poseExpression!.estimator).toMatch(/embedded synthetic-head regressor/);
+    expect(r.perFrame[1]!.pe).toBe(0);
+    expect(r.perFrame[0]!.pe).toBeGreaterThan(0);
+    expect(r.perFrame[0]!.pe).toBeCloseTo(r.perFrame[2]!.pe!, 6); // |a − b| = |b − a|
+    const off = await evaluate(frames, frames, { poseExpression: false, temporal: false, stripFrames: 0 });
+    expect(off.summary.poseExpression).toBeNull();
   });
 
   it('validates inputs', async () => {

@@ -17,6 +17,7 @@ import { flowCurveSvg, type PlotSeries } from './flow-plot.js';
 import { FaceAnalyzer } from './face-analyzer.js';
 import { faceConsistency, type FaceConsistencyResult } from './face-consistency.js';
 import { evaluatePoseExpression, type PoseExpressionEstimator, type PoseExpressionErrorResult } from './pose-expression.js';
+import { loadEmbeddedPoseExpressionEstimator } from './synthetic-pose-expression.js';
 
 /**
  * Options of {@link evaluate}.
@@ -38,8 +39,12 @@ export interface EvaluateOptions {
   readonly baselines?: readonly PlotSeries[];
   /** Face consistency with `@vladmandic/human`: `true` creates an analyzer, or pass one. Default off. */
   readonly faces?: boolean | FaceAnalyzer;
-  /** A pose / expression estimator for the paper's PE / EE. */
-  readonly poseExpression?: PoseExpressionEstimator;
+  /**
+   * A pose / expression estimator for the paper's PE / EE, or `true` for the embedded default (the regressor trained
+   * on synthetic-head renders, {@link loadEmbeddedPoseExpressionEstimator}; meaningful on synthetic-head frames
+   * only, hence not on by default). Default off.
+   */
+  readonly poseExpression?: boolean | PoseExpressionEstimator;
   /** Frames shown in the HTML image strip (evenly spaced). Default 4; 0 for none. */
   readonly stripFrames?: number;
   /** Progress callback `(stage, done, total)`. */
@@ -202,8 +207,13 @@ export async function evaluate(
 
   // 4. PE / EE.
   let pe: PoseExpressionErrorResult | null = null;
-  if (options.poseExpression) {
-    pe = await evaluatePoseExpression(options.poseExpression, generated, reference);
+  const estimator = options.poseExpression === true ? loadEmbeddedPoseExpressionEstimator() : options.poseExpression || null;
+  if (estimator) {
+    try {
+      pe = await evaluatePoseExpression(estimator, generated, reference);
+    } finally {
+      if (options.poseExpression === true) estimator.dispose?.();
+    }
     progress('pose / expression', n, n);
   } else notes.push('PE / EE not computed: no PoseExpressionEstimator given (options.poseExpression).');
 
@@ -265,8 +275,8 @@ export async function evaluate(
         }
       : null,
     poseExpression:
-      pe && options.poseExpression
-        ? { estimator: options.poseExpression.name, pe: pe.pe, ee: pe.ee, failures: pe.failures }
+      pe && estimator
+        ? { estimator: estimator.name, pe: pe.pe, ee: pe.ee, failures: pe.failures }
         : null,
     notes,
   };

