@@ -24,7 +24,7 @@ import { TsdmModel } from './tsdm-model.js';
 export interface AlignTsdOptions {
   /** `'ddim'` (η = 0, trailing timesteps; default) or `'lcm'`. */
   sampler?: 'ddim' | 'lcm';
-  /** Denoising steps. Default 20 (DDIM), 4 (LCM). */
+  /** Denoising steps. Default 10 (DDIM), 4 (LCM). */
   steps?: number;
   /** Seed of the shared x_T (and LCM's re-noising). Default 0. */
   seed?: number;
@@ -36,7 +36,7 @@ export interface AlignTsdOptions {
   /**
    * Samples averaged per frame (test-time ensembling, as Marigold does for its diffusion depth maps): k draws from
    * k shared noise maps, then their mean — an estimate of the conditional mean E[TSD | f_c] whose sampling variance
-   * falls as 1/k. Default 1 (one sample, the paper's).
+   * falls as 1/k. Default 8 (1 = one sample, the paper's).
    */
   ensemble?: number;
   /** Frames per UNet batch (DDIM). Default 8. */
@@ -69,7 +69,7 @@ export function alignTsd(model: TsdmModel, frames: readonly Pick<TsdmFrame, 'pro
   if (!Array.isArray(frames) || frames.length === 0) throw new ValidationError(FN, 'frames', 'a non-empty array of frames', frames);
   const kind = options.sampler ?? 'ddim';
   if (kind !== 'ddim' && kind !== 'lcm') throw new ValidationError(FN, 'options.sampler', "'ddim' or 'lcm'", kind);
-  const steps = options.steps ?? (kind === 'ddim' ? 20 : 4);
+  const steps = options.steps ?? (kind === 'ddim' ? 10 : 4);
   if (!Number.isInteger(steps) || steps < 1) throw new ValidationError(FN, 'options.steps', 'a positive integer', steps);
   const seed = options.seed ?? 0;
   if (!Number.isInteger(seed) || seed < 0) throw new ValidationError(FN, 'options.seed', 'a non-negative integer', seed);
@@ -77,7 +77,7 @@ export function alignTsd(model: TsdmModel, frames: readonly Pick<TsdmFrame, 'pro
   if (typeof strength !== 'number' || !(strength > 0 && strength <= 1)) throw new ValidationError(FN, 'options.strength', 'a number in (0, 1]', strength);
   const batch = kind === 'lcm' ? 1 : options.batchSize ?? 8;
   if (!Number.isInteger(batch) || batch < 1) throw new ValidationError(FN, 'options.batchSize', 'a positive integer', batch);
-  const ensemble = options.ensemble ?? 1;
+  const ensemble = options.ensemble ?? 8;
   if (!Number.isInteger(ensemble) || ensemble < 1) throw new ValidationError(FN, 'options.ensemble', 'a positive integer', ensemble);
   const c = model.config, S = c.size, n = S * S * 3;
   const residual = c.target === 'residual';

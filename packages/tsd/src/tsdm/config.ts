@@ -12,7 +12,7 @@ import { ValidationError } from '@consistent-avatar/core';
  * Flat configuration of {@link TsdmModel} and {@link trainTsdm}.
  * @example
  * ```ts
- * const config: Partial<TsdmConfig> = { size: 32, iterations: 400, target: 'tsd' };
+ * const config: Partial<TsdmConfig> = { size: 32, iterations: 800, target: 'tsd' };
  * ```
  */
 export interface TsdmConfig {
@@ -23,9 +23,9 @@ export interface TsdmConfig {
   /** Fixed normalisation scale: TSD values in [−scale, scale] map to [−1, 1] (`normalizeTsd` `mode: 'fixed'`). Default 0.25. */
   tsdScale: number;
   /**
-   * What the diffusion generates. `'tsd'` (default, the paper's): x_0 is the normalised TSD itself.
-   * `'residual'` (our variant for tiny CPU models): x_0 = (TSD − TSD_proxy) / `residualScale`, and the aligned TSD
-   * is TSD_proxy + residualScale·x̂_0 — the network only generates the correction of the proxy's TSD.
+   * What the diffusion generates. `'residual'` (default, our variant for small CPU models): x_0 =
+   * (TSD − TSD_proxy) / `residualScale`, and the aligned TSD is TSD_proxy + residualScale·x̂_0 — the network only
+   * generates the correction of the proxy's TSD. `'tsd'` (the paper's): x_0 is the normalised TSD itself.
    */
   target: 'tsd' | 'residual';
   /**
@@ -37,10 +37,12 @@ export interface TsdmConfig {
   proxyConcat: boolean;
   /**
    * What the UNet predicts (diffusers' `prediction_type`): `'epsilon'` (the paper's Eq. 6, ‖ε̂ − ε‖²) or `'sample'`
-   * (x̂_0 directly, loss ‖x̂_0 − x_0‖², the same scheduler arithmetic in `'sample'` mode). Default `'epsilon'`.
+   * (x̂_0 directly, loss ‖x̂_0 − x_0‖², the same scheduler arithmetic in `'sample'` mode). Default `'sample'` (our
+   * variant: on the synthetic data it is what makes the TSDM beat the proxy; see the package README).
+   * `'epsilon'` is the paper's.
    */
   predictionType: 'epsilon' | 'sample';
-  /** Scale of the residual target (normalised TSD units mapped to ±1). Default 0.1. */
+  /** Scale of the residual target (normalised TSD units mapped to ±1; 0.25 keeps 99 % of the synthetic data's residuals inside ±1). Default 0.25. */
   residualScale: number;
   /** UNet `block_out_channels`. Default [16, 32]. Paper: SD 1.5 [320, 640, 1280, 1280]. */
   unetChannels: number[];
@@ -79,7 +81,7 @@ export interface TsdmConfig {
   maxGradNorm: number;
   /** Frames per step. Default 4 (the paper's). */
   batchSize: number;
-  /** Optimiser steps. Default 400 (~2 s per step on a shared 2-core CPU, wasm). Paper: 3000. */
+  /** Optimiser steps. Default 800 (~1–2 s per step on a shared 2-core CPU, wasm). Paper: 3000. */
   iterations: number;
   /** Seed of the initial weights and of the training draws (batches, timesteps, noise). Default 0. */
   seed: number;
@@ -94,17 +96,17 @@ export interface TsdmConfig {
  * @example
  * ```ts
  * import { TSDM_DEFAULTS } from '@consistent-avatar/tsd';
- * console.log(TSDM_DEFAULTS.size, TSDM_DEFAULTS.tokenDim, TSDM_DEFAULTS.iterations); // 32 256 400
+ * console.log(TSDM_DEFAULTS.size, TSDM_DEFAULTS.tokenDim, TSDM_DEFAULTS.iterations); // 32 256 800
  * ```
  */
 export const TSDM_DEFAULTS: Readonly<TsdmConfig> = Object.freeze({
   size: 32,
   tsdRadius: 4,
   tsdScale: 0.25,
-  target: 'tsd' as 'tsd' | 'residual',
-  residualScale: 0.1,
+  target: 'residual' as 'tsd' | 'residual',
+  residualScale: 0.25,
   proxyConcat: true,
-  predictionType: 'epsilon' as 'epsilon' | 'sample',
+  predictionType: 'sample' as 'epsilon' | 'sample',
   unetChannels: [16, 32],
   layersPerBlock: 1,
   normGroups: 8,
@@ -122,7 +124,7 @@ export const TSDM_DEFAULTS: Readonly<TsdmConfig> = Object.freeze({
   weightDecay: 0,
   maxGradNorm: 1,
   batchSize: 4,
-  iterations: 400,
+  iterations: 800,
   seed: 0,
   checkpointEvery: 100,
   logEvery: 10,
@@ -137,6 +139,18 @@ export const TSDM_DEFAULTS: Readonly<TsdmConfig> = Object.freeze({
  * ```
  */
 export const TSDM_PAPER_TRAINING: Readonly<Partial<TsdmConfig>> = Object.freeze({ lr: 1e-5, batchSize: 4, iterations: 3000 });
+
+/**
+ * The paper's TSDM formulation on top of the CPU defaults: generate the TSD itself (`target: 'tsd'`), predict ε
+ * (Eq. 6) and condition through the three f_c tokens only (no concatenated proxy map). Combine with
+ * {@link TSDM_PAPER_TRAINING} for the paper's optimiser settings.
+ * @example
+ * ```ts
+ * import { TSDM_PAPER_CONDITIONING, TSDM_PAPER_TRAINING, resolveTsdmConfig } from '@consistent-avatar/tsd';
+ * const paper = resolveTsdmConfig({ ...TSDM_PAPER_CONDITIONING, ...TSDM_PAPER_TRAINING });
+ * ```
+ */
+export const TSDM_PAPER_CONDITIONING: Readonly<Partial<TsdmConfig>> = Object.freeze({ target: 'tsd', predictionType: 'epsilon', proxyConcat: false });
 
 const FN = 'resolveTsdmConfig';
 
