@@ -4,7 +4,7 @@
  * write an image strip — one row per emotion segment of the performance: GT | proxy | normal map | TSD of the proxy (paper preset, ω = 10,
  * shown as 0.5 + 2·TSD).
  *
- * Run: `node --import tsx examples/05-stage1-strip.ts [--out .runs/05-stage1] [--frames 300] [--size 256] [--steps 300]`
+ * Run: `node --conditions=source --import tsx examples/05-stage1-strip.ts [--out .runs/05-stage1] [--frames 300] [--size 256] [--steps 300]`
  */
 import { mkdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';

@@ -3,7 +3,7 @@
  * (1024² RGB, 8- and 16-bit) — ours against numpy / OpenCV / Pillow in the same run (bench/io_reference.py via
  * Debian's /usr/bin/python3).
  *
- *   node --import tsx packages/core/bench/io.ts [--repeats 3]
+ *   node --conditions=source --import tsx packages/core/bench/io.ts [--repeats 3]
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';

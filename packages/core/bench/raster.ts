@@ -3,7 +3,7 @@
  * against a numpy reference rasterization of the same mesh (per-triangle bounding box, vectorised edge functions,
  * z-buffer) run in the same process tree through /usr/bin/python3.
  *
- * Run: `node --import tsx packages/core/bench/raster.ts`
+ * Run: `node --conditions=source --import tsx packages/core/bench/raster.ts`
  */
 import { spawnSync } from 'node:child_process';
 import { writeFileSync, mkdtempSync } from 'node:fs';

@@ -3,7 +3,7 @@
  * (conv, group norm, self-attention, nearest upsampling, skips) on a 64×64 batch of 4, on the wasm and cpu backends
  * and in PyTorch CPU with the same weights and inputs, measured side by side in one run.
  *
- *   node --import tsx packages/core/bench/train-step.ts [--steps 3] [--cpu-steps 1] [--no-cpu] [--no-torch]
+ *   node --conditions=source --import tsx packages/core/bench/train-step.ts [--steps 3] [--cpu-steps 1] [--no-cpu] [--no-torch]
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';

@@ -3,7 +3,7 @@
  * tfjs-wasm BatchMatMul with `transposeB` vs the same product with B pre-transposed, the attention score and value
  * products at 32×32 tokens with head size 8, and tf.split vs tf.slice on the last axis.
  *
- * Run: `node --import tsx packages/diffusion/bench/matmul-layouts.ts`
+ * Run: `node --conditions=source --import tsx packages/diffusion/bench/matmul-layouts.ts`
  */
 import { tf, useBackend } from '@consistent-avatar/core';
 

@@ -5,7 +5,7 @@
  * `bench/sampling_schedulers_ref.py`), run in the same invocation. Also prints the DDIM-50 result's distance to the
  * PyTorch loop as a sanity check.
  *
- *   node --import tsx packages/diffusion/bench/sampling-schedulers.ts [--reps 5] [--threads 1] [--no-cpu]
+ *   node --conditions=source --import tsx packages/diffusion/bench/sampling-schedulers.ts [--reps 5] [--threads 1] [--no-cpu]
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';

@@ -6,7 +6,7 @@
  * between the rows is what transfers to SD-sized UNets, where the UNet dominates even more. Prints the machine load
  * (the numbers are only comparable at similar load).
  *
- *   node --import tsx packages/diffusion/bench/sampling.ts [--reps 3] [--size 32] [--backend wasm]
+ *   node --conditions=source --import tsx packages/diffusion/bench/sampling.ts [--reps 3] [--size 32] [--backend wasm]
  */
 import { loadavg, cpus } from 'node:os';
 import { Rng, tf, useBackend, type BackendName } from '@consistent-avatar/core';

@@ -5,7 +5,7 @@
  * same process tree. Also: the outputs of both sides are compared, a per-kernel profile of our forward with achieved
  * GFLOP/s, and the bare-matmul peak of each side.
  *
- * Run: `node --import tsx packages/diffusion/bench/unet.ts` (env REPEATS=5 by default).
+ * Run: `node --conditions=source --import tsx packages/diffusion/bench/unet.ts` (env REPEATS=5 by default).
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';

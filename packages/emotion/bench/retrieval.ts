@@ -4,7 +4,7 @@
  * kernels) versus numpy (normalised matmul + argmax, the way a Python reference implementation does it) in the same
  * run, on the same data. Exactness is checked against a float64 brute force on a subset of the queries.
  *
- *   node --import tsx packages/emotion/bench/retrieval.ts [--rows 1000000] [--queries 350] [--dim 100]
+ *   node --conditions=source --import tsx packages/emotion/bench/retrieval.ts [--rows 1000000] [--queries 350] [--dim 100]
  *
  * Prints a JSON summary and a Markdown table for BENCHMARKS.md. Reference: `/usr/bin/python3` with numpy.
  */

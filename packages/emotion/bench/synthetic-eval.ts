@@ -6,7 +6,7 @@
  * `scriptPerformance` + `trackPerformance`, 8 emotions incl. contempt, ground-truth label per frame) against an
  * 8-class synthetic database — a different generator, so this is a domain-shift check.
  *
- *   node --import tsx packages/emotion/bench/synthetic-eval.ts [--write-readme]
+ *   node --conditions=source --import tsx packages/emotion/bench/synthetic-eval.ts [--write-readme]
  *
  * With `--write-readme` the table replaces the block between `<!-- synthetic-eval:start -->` and
  * `<!-- synthetic-eval:end -->` in packages/emotion/README.md (numbers are never typed by hand).
@@ -69,7 +69,7 @@ const rows = CONFIGS.map((config, c) => {
 const table = [
   `Synthetic MEAD-like database (\`syntheticMeadDatabase(${JSON.stringify(DATA)})\`: ${db.size.toLocaleString('en')} frames, ` +
     `${actorIds.length} actors, 7 classes, D = 100); ${FOLDS}-fold split by actor, queries = the held-out actors' frames, ` +
-    `smoothing inside each clip. Mean ± std over folds, in %. Produced by \`node --import tsx packages/emotion/bench/synthetic-eval.ts --write-readme\`.`,
+    `smoothing inside each clip. Mean ± std over folds, in %. Produced by \`node --conditions=source --import tsx packages/emotion/bench/synthetic-eval.ts --write-readme\`.`,
   '',
   '| retrieval | accuracy | macro-F1 | Δ macro-F1 vs Eq. 7 (points) |',
   '|---|---|---|---|',

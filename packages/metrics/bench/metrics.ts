@@ -1,7 +1,7 @@
 /**
  * Metrics benchmark: ours vs the references in the same run.
  *
- *   node --import tsx packages/metrics/bench/metrics.ts [repeats=5]
+ *   node --conditions=source --import tsx packages/metrics/bench/metrics.ts [repeats=5]
  *
  * - SSIM (both variants, RGB) at 256² and 512² vs scikit-image 0.19 `structural_similarity` (target ≤ 1×).
  * - Farnebäck (OpenCV.js 4.12 wasm) vs OpenCV-native 4.6 `cv2.calcOpticalFlowFarneback` on the 4 flow fixtures

@@ -9,7 +9,7 @@
  * Reports the median seconds per frame over repeats and the ratio ours ÷ numpy (lower is better), and the same
  * paper filter on our FFT plan vs the ndarray-fft engine (the optimisation, measured).
  *
- *   node --import tsx packages/tsd/bench/tsd.ts [--repeats 5]
+ *   node --conditions=source --import tsx packages/tsd/bench/tsd.ts [--repeats 5]
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';

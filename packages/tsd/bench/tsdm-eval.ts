@@ -5,7 +5,7 @@
  * and compare with the ground-truth TSD: MSE of the normalised TSD, MSE of the frame-to-frame differences, and the
  * correlation of the per-frame change curves mean|ΔTSD| — for the TSDM output and for the proxy's own TSD.
  *
- *   node --import tsx packages/tsd/bench/tsdm-eval.ts [outDir=/tmp/tsdm-eval] ['{"target":"residual"}' (config overrides)]
+ *   node --conditions=source --import tsx packages/tsd/bench/tsdm-eval.ts [outDir=/tmp/tsdm-eval] ['{"target":"residual"}' (config overrides)]
  *
  * Writes `<outDir>/results.json` and prints it.
  */
@@ -67,5 +67,5 @@ for (const [name, opts] of [
 results.seconds = (Date.now() - t0) / 1000;
 model.dispose();
 fs.writeFileSync(path.join(out, 'results.json'), JSON.stringify(results, null, 2));
-writeRunManifest(out, { config, seed: config.seed, backend: 'wasm', timings: { seconds: results.seconds as number }, extra: { command: `node --import tsx packages/tsd/bench/tsdm-eval.ts ${process.argv.slice(2).join(' ')}` } });
+writeRunManifest(out, { config, seed: config.seed, backend: 'wasm', timings: { seconds: results.seconds as number }, extra: { command: `node --conditions=source --import tsx packages/tsd/bench/tsdm-eval.ts ${process.argv.slice(2).join(' ')}` } });
 console.log(JSON.stringify({ ...results, lossLog: undefined, config: undefined }, null, 2));
