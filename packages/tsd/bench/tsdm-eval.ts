@@ -55,7 +55,7 @@ const results: Record<string, unknown> = {
   zero: summary(tsdErrors(test.map(() => new Float32Array(truth[0]!.length)), truth)),
 };
 for (const [name, opts] of [
-  ['tsdm_ddim20', { sampler: 'ddim', steps: 20, seed: 0 }],
+  ['tsdm_ddim20_single', { sampler: 'ddim', steps: 20, seed: 0, ensemble: 1 }],
   ['tsdm_ddim10_ensemble8', { sampler: 'ddim', steps: 10, seed: 0, ensemble: 8 }],
   ['tsdm_lcm4_ensemble8', { sampler: 'lcm', steps: 4, seed: 0, ensemble: 8 }],
   ['tsdm_ddim10_strength0.5_ensemble8', { sampler: 'ddim', steps: 10, seed: 0, strength: 0.5, ensemble: 8 }],
