@@ -104,25 +104,31 @@ export function alignTsd(model: TsdmModel, frames: readonly Pick<TsdmFrame, 'pro
         expr.set(f.expression, b * c.expressionDim);
       });
       const sum = new Float64Array(B * n);
-      for (let e = 0; e < ensemble; e++) {
-        const lat = new Float32Array(B * n);
-        for (let b = 0; b < B; b++) lat.set(xTs[e]!, b * n);
-        const result = tf.tidy(() => {
-          // 2. f_c (Eq. 4) and the null text tokens.
-          const proxyT = tf.tensor4d(prox, [B, S, S, 3]);
-          const tokens = model.condition(proxyT, tf.tensor2d(pose, [B, c.poseDim]), tf.tensor2d(expr, [B, c.expressionDim])); // [B, 3, D]
-          const text = model.nullText(B); // [B, 1, tokenDim]
-          // 3. The denoising loop (DDIM η = 0 or LCM), same re-noising stream for every frame.
-          const rng = new Rng(seed).fork(e === 0 ? 'tsdm-steps' : `tsdm-steps-${e}`);
-          const noise = tf.tensor4d(lat, [B, S, S, 3]);
-          const common = { unet: model.unet, scheduler, numInferenceSteps: steps, encoderHiddenStates: text, ipTokens: [tokens], rng, concatInput: c.proxyConcat ? proxyT : undefined };
-          return strength < 1
-            ? sample({ ...common, initLatents: residual ? tf.zeros([B, S, S, 3]) as tf.Tensor4D : proxyT, strength, noise }) // SDEdit from the proxy TSD
-            : sample({ ...common, latents: noise });
-        });
-        const values = result.dataSync();
-        result.dispose();
-        for (let k = 0; k < B * n; k++) sum[k] += values[k]!;
+      // 2. f_c (Eq. 4), the null text tokens and the proxy map: once per batch, shared by every ensemble member.
+      const cond = tf.tidy(() => {
+        const proxyT = tf.tensor4d(prox, [B, S, S, 3]);
+        const tokens = model.condition(proxyT, tf.tensor2d(pose, [B, c.poseDim]), tf.tensor2d(expr, [B, c.expressionDim])); // [B, 3, D]
+        return { proxyT, tokens, text: model.nullText(B) }; // text: [B, 1, tokenDim]
+      });
+      try {
+        for (let e = 0; e < ensemble; e++) {
+          const lat = new Float32Array(B * n);
+          for (let b = 0; b < B; b++) lat.set(xTs[e]!, b * n);
+          const result = tf.tidy(() => {
+            // 3. The denoising loop (DDIM η = 0 or LCM), same re-noising stream for every frame.
+            const rng = new Rng(seed).fork(e === 0 ? 'tsdm-steps' : `tsdm-steps-${e}`);
+            const noise = tf.tensor4d(lat, [B, S, S, 3]);
+            const common = { unet: model.unet, scheduler, numInferenceSteps: steps, encoderHiddenStates: cond.text, ipTokens: [cond.tokens], rng, concatInput: c.proxyConcat ? cond.proxyT : undefined };
+            return strength < 1
+              ? sample({ ...common, initLatents: residual ? tf.zeros([B, S, S, 3]) as tf.Tensor4D : cond.proxyT, strength, noise }) // SDEdit from the proxy TSD
+              : sample({ ...common, latents: noise });
+          });
+          const values = result.dataSync();
+          result.dispose();
+          for (let k = 0; k < B * n; k++) sum[k] += values[k]!;
+        }
+      } finally {
+        tf.dispose(Object.values(cond));
       }
       for (let b = 0; b < B; b++) {
         // 4. Back to TSD: the (ensemble-mean) x̂_0 itself, or TSD_proxy + residualScale·x̂_0 for the residual target.

@@ -7,7 +7,7 @@
  *
  * @packageDocumentation
  */
-import { AdamW, CheckpointManager, Rng, tf, ValidationError, type RngState } from '@consistent-avatar/core';
+import { AdamW, CheckpointManager, Rng, resumeTraining, saveTrainingCheckpoint, tf, ValidationError, type RngState } from '@consistent-avatar/core';
 import { DDPMScheduler } from '@consistent-avatar/diffusion';
 import { resolveTsdmConfig, type TsdmConfig } from './config.js';
 import type { TsdmData } from './condition.js';
@@ -114,32 +114,20 @@ export async function trainTsdm(data: TsdmData, config: Partial<TsdmConfig> = {}
   let resumedFrom: string | null = null;
   const manager = options.checkpointDir ? new CheckpointManager(options.checkpointDir, { keepLast: options.keepLast ?? 2 }) : null;
   try {
-    // 1. Resume: weights, AdamW moments, step, RNG state, loss log.
-    if (manager && (options.resume ?? true)) {
-      const last = manager.loadLatest();
-      if (last) {
-        try {
-          if (JSON.stringify(resolveTsdmConfig(last.config as Partial<TsdmConfig>)) !== JSON.stringify(c)) {
-            throw new ValidationError(FN, 'config', `the config of the checkpoint in ${last.dir} (or resume: false)`, c);
-          }
-          model.loadStateDict(last.tensors, { strict: true });
-          const st = last.state as { step: number; optimizer: { step: number }; rng: RngState; lossLog: { step: number; loss: number }[]; window: number[] };
-          optimizer.loadState(last.optimizerTensors!, st.optimizer);
-          step = st.step;
-          rng = Rng.fromState(st.rng);
-          lossLog = st.lossLog;
-          window = st.window;
-          resumedFrom = last.dir;
-        } finally {
-          tf.dispose([...Object.values(last.tensors), ...Object.values(last.optimizerTensors ?? {})]);
-        }
-      }
+    // 1. Resume: weights, AdamW moments (refused for another config), then step, RNG state, loss log.
+    const run = { model, optimizer, config: c, fn: FN };
+    const resumed = manager && (options.resume ?? true) ? resumeTraining(manager, run) : null;
+    if (resumed) {
+      const st = resumed.state as { step: number; rng: RngState; lossLog: { step: number; loss: number }[]; window: number[] };
+      step = st.step;
+      rng = Rng.fromState(st.rng);
+      lossLog = st.lossLog;
+      window = st.window;
+      resumedFrom = resumed.dir;
     }
-    const save = () => manager?.save(step, {
-      config: c,
-      tensors: model.stateDict(),
-      optimizerTensors: optimizer.stateTensors(),
-      state: { step, optimizer: optimizer.stateJson(), rng: rng.getState(), lossLog, window },
+    const save = () => manager && saveTrainingCheckpoint(manager, step, {
+      ...run,
+      state: { step, rng: rng.getState(), lossLog, window },
       metadata: { model: 'TSDM (ConsistentAvatar stage 2)' },
     });
 
