@@ -170,7 +170,7 @@ await section('tsd: extractTsd vs direct DFT', async () => {
 // 4. diffusion: a tiny seeded UNet2DConditionModel forward.
 await section('diffusion: tiny UNet forward', async () => {
   expectExports(diffusion, ['UNet2DConditionModel', 'AutoencoderKL', 'ControlNetModel', 'DDIMScheduler', 'LCMScheduler', 'sample']);
-  // The tests' TINY config (diffusion/src/models/unet-api.test.ts); repeated here because this script imports only
+  // The tests' TINY_UNET config (diffusion/test/toy-tasks.ts); repeated here because this script imports only
   // the published packages, never test files.
   const config = {
     block_out_channels: [16, 32],

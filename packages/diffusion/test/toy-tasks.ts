@@ -7,6 +7,17 @@
 import { Adam, Rng, tf } from '@consistent-avatar/core';
 import { DDPMScheduler, type UNet2DConditionConfig, type UNet2DConditionModel } from '../src/index.js';
 
+/** The tiny UNet of the API / training tests: 16-d text tokens, cross-attention at full resolution (4 in/out channels by default). */
+export const TINY_UNET: Partial<UNet2DConditionConfig> = {
+  block_out_channels: [16, 32],
+  layers_per_block: 1,
+  norm_num_groups: 8,
+  cross_attention_dim: 16,
+  attention_head_dim: 4,
+  down_block_types: ['CrossAttnDownBlock2D', 'DownBlock2D'],
+  up_block_types: ['UpBlock2D', 'CrossAttnUpBlock2D'],
+};
+
 /** The teacher / student architecture of the LCM toy task. */
 export const TOY_CLASS_UNET: Partial<UNet2DConditionConfig> = {
   in_channels: 3,

@@ -4,17 +4,10 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { tf, useBackend, ValidationError } from '@consistent-avatar/core';
-import { AttnProcessor, IPAdapterAttnProcessor, UNet2DConditionModel, attachIPAdapter, type UNet2DConditionConfig } from '../index.js';
+import { AttnProcessor, IPAdapterAttnProcessor, UNet2DConditionModel, attachIPAdapter } from '../index.js';
+import { TINY_UNET } from '../../test/toy-tasks.js';
 
-const TINY: Partial<UNet2DConditionConfig> = {
-  block_out_channels: [16, 32],
-  layers_per_block: 1,
-  norm_num_groups: 8,
-  cross_attention_dim: 16,
-  attention_head_dim: 4,
-  down_block_types: ['CrossAttnDownBlock2D', 'DownBlock2D'],
-  up_block_types: ['UpBlock2D', 'CrossAttnUpBlock2D'],
-};
+const TINY = TINY_UNET;
 
 beforeAll(async () => {
   await useBackend('wasm');

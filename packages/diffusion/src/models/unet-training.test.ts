@@ -5,18 +5,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Adam, Rng, tf, useBackend } from '@consistent-avatar/core';
 import { Attention, AutoencoderKL, UNet2DConditionModel, attachIPAdapter, type UNet2DConditionConfig } from '../index.js';
+import { TINY_UNET } from '../../test/toy-tasks.js';
 
-const TINY: Partial<UNet2DConditionConfig> = {
-  in_channels: 3,
-  out_channels: 3,
-  block_out_channels: [16, 32],
-  layers_per_block: 1,
-  norm_num_groups: 8,
-  cross_attention_dim: 16,
-  attention_head_dim: 4,
-  down_block_types: ['CrossAttnDownBlock2D', 'DownBlock2D'],
-  up_block_types: ['UpBlock2D', 'CrossAttnUpBlock2D'],
-};
+const TINY: Partial<UNet2DConditionConfig> = { ...TINY_UNET, in_channels: 3, out_channels: 3 };
 
 /** Four 8×8 RGB patterns in [−1, 1]: checkerboard, gradient, stripes, disk. */
 function toyDataset(): Float32Array[] {
