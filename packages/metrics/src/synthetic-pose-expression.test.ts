@@ -126,6 +126,17 @@ describe('SyntheticPoseExpressionEstimator save / load', () => {
     const config = JSON.parse(fs.readFileSync(`${base}.json`, 'utf8'));
     fs.writeFileSync(`${base}.json`, JSON.stringify({ ...config, hidden: 16 }));
     expect(() => SyntheticPoseExpressionEstimator.load(base)).toThrow(/loadStateDict|shape/);
+    // Truncated weights and malformed JSON are typed format errors, not crashes.
+    const bad = path.join(tmp, 'corrupt');
+    const good = new SyntheticPoseExpressionEstimator(new SyntheticPoseExpressionNet(tiny()));
+    good.save(bad);
+    good.dispose();
+    const bytes = fs.readFileSync(`${bad}.safetensors`);
+    fs.writeFileSync(`${bad}.safetensors`, bytes.subarray(0, Math.floor(bytes.length / 2)));
+    expect(() => SyntheticPoseExpressionEstimator.load(bad)).toThrow(FormatError);
+    fs.writeFileSync(`${bad}.safetensors`, bytes);
+    fs.writeFileSync(`${bad}.json`, '{"size": 32, "channels": [4,');
+    expect(() => SyntheticPoseExpressionEstimator.load(bad)).toThrow(FormatError);
     expect(() => resolveSyntheticPoseExpressionConfig({ size: 18, channels: [4, 8], groups: 2 })).toThrow(/config\.size/);
     expect(() => resolveSyntheticPoseExpressionConfig({ channels: [6, 8], groups: 4 })).toThrow(/config\.groups/);
     expect(() => resolveSyntheticPoseExpressionConfig({ poseStd: [1, 1, 1, 1, 1, 0] })).toThrow(/config\.poseStd/);
