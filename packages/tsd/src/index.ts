@@ -38,3 +38,4 @@ export { TsdmModel } from './tsdm/tsdm-model.js';
 export { trainTsdm, tsdmScheduler, type TrainTsdmOptions, type TrainTsdmResult } from './tsdm/train.js';
 export { alignTsd, type AlignTsdOptions } from './tsdm/align.js';
 export { tsdErrors, type TsdErrorReport } from './tsdm/metrics.js';
+export { tsdmWindowInputs, type TsdmWindowInputs } from './tsdm/window.js';

@@ -1,6 +1,6 @@
 /**
  * Generating the aligned TSD of a sequence with a trained TSDM (ConsistentAvatar §3.2, inference): for every frame,
- * f_c from its proxy TSD, pose and expression, then DDIM (η = 0) or LCM sampling in pixel space from x_T.
+ * f_c from its proxy TSD, pose and expression (with those of its neighbours, `temporalWindow`), then DDIM (η = 0) or LCM sampling in pixel space from x_T.
  *
  * Temporal consistency: every frame of the sequence starts from the SAME x_T (one noise map drawn from `seed`), and
  * with DDIM η = 0 the sampler is then a deterministic, smooth function of f_c — neighbouring frames with similar
@@ -13,6 +13,7 @@ import { Rng, tf, ValidationError } from '@consistent-avatar/core';
 import { DDIMScheduler, LCMScheduler, sample, type Scheduler } from '@consistent-avatar/diffusion';
 import type { TsdmFrame } from './condition.js';
 import { TsdmModel } from './tsdm-model.js';
+import { tsdmWindowInputs } from './window.js';
 
 /**
  * Options of {@link alignTsd}.
@@ -55,7 +56,9 @@ function makeScheduler(model: TsdmModel, kind: 'ddim' | 'lcm'): Scheduler {
 /**
  * Generate aligned TSD for a sequence of frames.
  *
- * @param frames - per frame `proxy` TSD `[size, size, 3]` in [−1, 1], `pose`, `expression` (from `prepareTsdmData`).
+ * @param frames - a sequence of consecutive frames in time order (the model's `temporalWindow` conditions each
+ *   frame on its neighbours in this array, clamped at its ends): per frame `proxy` TSD `[size, size, 3]` in [−1, 1],
+ *   `pose`, `expression` (from `prepareTsdmData`).
  * @returns one `[size, size, 3]` map in [−1, 1] per frame (normalised like the training targets).
  * @example
  * ```ts
@@ -79,7 +82,7 @@ export function alignTsd(model: TsdmModel, frames: readonly Pick<TsdmFrame, 'pro
   if (!Number.isInteger(batch) || batch < 1) throw new ValidationError(FN, 'options.batchSize', 'a positive integer', batch);
   const ensemble = options.ensemble ?? 8;
   if (!Number.isInteger(ensemble) || ensemble < 1) throw new ValidationError(FN, 'options.ensemble', 'a positive integer', ensemble);
-  const c = model.config, S = c.size, n = S * S * 3;
+  const c = model.config, S = c.size, n = S * S * 3, W = 2 * c.temporalWindow + 1;
   const residual = c.target === 'residual';
   frames.forEach((f, i) => {
     if (!f || !(f.proxy?.length === n)) throw new ValidationError(FN, `frames[${i}].proxy`, `${n} values ([${S}, ${S}, 3])`, f?.proxy?.length);
@@ -95,20 +98,17 @@ export function alignTsd(model: TsdmModel, frames: readonly Pick<TsdmFrame, 'pro
   model.eval();
   try {
     for (let start = 0; start < frames.length; start += batch) {
-      const part = frames.slice(start, start + batch);
-      const B = part.length;
-      const prox = new Float32Array(B * n), pose = new Float32Array(B * c.poseDim), expr = new Float32Array(B * c.expressionDim);
-      part.forEach((f, b) => {
-        prox.set(f.proxy, b * n);
-        pose.set(f.pose, b * c.poseDim);
-        expr.set(f.expression, b * c.expressionDim);
-      });
+      const centers = Array.from({ length: Math.min(batch, frames.length - start) }, (_, b) => start + b);
+      const B = centers.length;
+      const win = tsdmWindowInputs(frames, centers, c); // each frame with its temporal window, clamped at the sequence ends
+      const prox = win.proxy;
       const sum = new Float64Array(B * n);
-      // 2. f_c (Eq. 4), the null text tokens and the proxy map: once per batch, shared by every ensemble member.
+      // 2. f_c (Eq. 4), the null text tokens and the proxy maps: once per batch, shared by every ensemble member.
       const cond = tf.tidy(() => {
         const proxyT = tf.tensor4d(prox, [B, S, S, 3]);
-        const tokens = model.condition(proxyT, tf.tensor2d(pose, [B, c.poseDim]), tf.tensor2d(expr, [B, c.expressionDim])); // [B, 3, D]
-        return { proxyT, tokens, text: model.nullText(B) }; // text: [B, 1, tokenDim]
+        const tokens = model.condition(proxyT, tf.tensor2d(win.pose, [B, W * c.poseDim]), tf.tensor2d(win.expression, [B, W * c.expressionDim])); // [B, 3, D]
+        const windowT = tf.tensor4d(win.proxyWindow, [B, S, S, 3 * W]);
+        return { proxyT, windowT, tokens, text: model.nullText(B) }; // text: [B, 1, tokenDim]
       });
       try {
         for (let e = 0; e < ensemble; e++) {
@@ -118,7 +118,7 @@ export function alignTsd(model: TsdmModel, frames: readonly Pick<TsdmFrame, 'pro
             // 3. The denoising loop (DDIM η = 0 or LCM), same re-noising stream for every frame.
             const rng = new Rng(seed).fork(e === 0 ? 'tsdm-steps' : `tsdm-steps-${e}`);
             const noise = tf.tensor4d(lat, [B, S, S, 3]);
-            const common = { unet: model.unet, scheduler, numInferenceSteps: steps, encoderHiddenStates: cond.text, ipTokens: [cond.tokens], rng, concatInput: c.proxyConcat ? cond.proxyT : undefined };
+            const common = { unet: model.unet, scheduler, numInferenceSteps: steps, encoderHiddenStates: cond.text, ipTokens: [cond.tokens], rng, concatInput: c.proxyConcat ? cond.windowT : undefined };
             return strength < 1
               ? sample({ ...common, initLatents: residual ? tf.zeros([B, S, S, 3]) as tf.Tensor4D : cond.proxyT, strength, noise }) // SDEdit from the proxy TSD
               : sample({ ...common, latents: noise });

@@ -36,6 +36,16 @@ export interface TsdmConfig {
    */
   proxyConcat: boolean;
   /**
+   * Half-width K of the temporal window of conditions: frame t is conditioned on the proxy TSD, P and E of frames
+   * t−K … t+K of its sequence (clamped at the sequence ends) — the window's proxy TSDs concatenated to the UNet input
+   * (with `proxyConcat`, `in_channels` 3 + 3·(2K+1)) and its P / E concatenated before the token linears
+   * (Linear(P_{t−K..t+K}), Linear(E_{t−K..t+K})); E(TSD_proxy) stays the frame's own. Default 1 (our variant: a
+   * monocular tracker's P and E are noisy and lag the face, and the neighbours are what tells the model how to undo
+   * that — on the synthetic data it is what makes the aligned TSD's frame-to-frame change track the ground truth's
+   * better than the proxy's; see the package README). 0 is the paper's per-frame conditioning.
+   */
+  temporalWindow: number;
+  /**
    * What the UNet predicts (diffusers' `prediction_type`): `'epsilon'` (the paper's Eq. 6, ‖ε̂ − ε‖²) or `'sample'`
    * (x̂_0 directly, loss ‖x̂_0 − x_0‖², the same scheduler arithmetic in `'sample'` mode). Default `'sample'` (our
    * variant: on the synthetic data it is what makes the TSDM beat the proxy; see the package README).
@@ -106,6 +116,7 @@ export const TSDM_DEFAULTS: Readonly<TsdmConfig> = Object.freeze({
   target: 'residual' as 'tsd' | 'residual',
   residualScale: 0.25,
   proxyConcat: true,
+  temporalWindow: 1,
   predictionType: 'sample' as 'epsilon' | 'sample',
   unetChannels: [16, 32],
   layersPerBlock: 1,
@@ -142,7 +153,7 @@ export const TSDM_PAPER_TRAINING: Readonly<Partial<TsdmConfig>> = Object.freeze(
 
 /**
  * The paper's TSDM formulation on top of the CPU defaults: generate the TSD itself (`target: 'tsd'`), predict ε
- * (Eq. 6) and condition through the three f_c tokens only (no concatenated proxy map). Combine with
+ * (Eq. 6) and condition through the three f_c tokens only (no concatenated proxy map) of the frame alone (no temporal window). Combine with
  * {@link TSDM_PAPER_TRAINING} for the paper's optimiser settings.
  * @example
  * ```ts
@@ -150,7 +161,7 @@ export const TSDM_PAPER_TRAINING: Readonly<Partial<TsdmConfig>> = Object.freeze(
  * const paper = resolveTsdmConfig({ ...TSDM_PAPER_CONDITIONING, ...TSDM_PAPER_TRAINING });
  * ```
  */
-export const TSDM_PAPER_CONDITIONING: Readonly<Partial<TsdmConfig>> = Object.freeze({ target: 'tsd', predictionType: 'epsilon', proxyConcat: false });
+export const TSDM_PAPER_CONDITIONING: Readonly<Partial<TsdmConfig>> = Object.freeze({ target: 'tsd', predictionType: 'epsilon', proxyConcat: false, temporalWindow: 0 });
 
 const FN = 'resolveTsdmConfig';
 
@@ -188,7 +199,7 @@ export function resolveTsdmConfig(partial: Partial<TsdmConfig> = {}): TsdmConfig
     encoderBlocks: [...(partial.encoderBlocks ?? TSDM_DEFAULTS.encoderBlocks)] as [number, number, number, number],
   };
   for (const k of ['size', 'layersPerBlock', 'normGroups', 'attentionHeads', 'tokenDim', 'poseDim', 'expressionDim', 'encoderWidth', 'numTrainTimesteps', 'batchSize', 'checkpointEvery', 'logEvery'] as const) posInt(k, c[k]);
-  for (const k of ['iterations', 'seed'] as const) nonNegInt(k, c[k]);
+  for (const k of ['iterations', 'seed', 'temporalWindow'] as const) nonNegInt(k, c[k]);
   if (c.target !== 'tsd' && c.target !== 'residual') throw new ValidationError(FN, 'config.target', "'tsd' or 'residual'", c.target);
   if (c.predictionType !== 'epsilon' && c.predictionType !== 'sample') throw new ValidationError(FN, 'config.predictionType', "'epsilon' or 'sample'", c.predictionType);
   if (typeof c.proxyConcat !== 'boolean') throw new ValidationError(FN, 'config.proxyConcat', 'true or false', c.proxyConcat);

@@ -12,6 +12,7 @@ import { DDPMScheduler } from '@consistent-avatar/diffusion';
 import { resolveTsdmConfig, type TsdmConfig } from './config.js';
 import type { TsdmData } from './condition.js';
 import { TsdmModel } from './tsdm-model.js';
+import { tsdmWindowInputs } from './window.js';
 
 /**
  * Options of {@link trainTsdm}.
@@ -72,13 +73,16 @@ function checkData(data: TsdmData, c: TsdmConfig): void {
   if (data.size !== c.size) throw new ValidationError(FN, 'data.size', `config.size (${c.size})`, data.size);
   if (data.split.train.length === 0) throw new ValidationError(FN, 'data.split.train', 'at least one training frame', data.split.train);
   const n = c.size * c.size * 3;
+  // Every frame's conditions (a training frame's temporal window may reach any frame), the training frames' targets.
+  data.frames.forEach((f, i) => {
+    if (!f || f.proxy?.length !== n) throw new ValidationError(FN, `data.frames[${i}].proxy`, `${n} values ([${c.size}, ${c.size}, 3])`, f?.proxy?.length);
+    if (f.pose?.length !== c.poseDim) throw new ValidationError(FN, `data.frames[${i}].pose`, `${c.poseDim} values`, f.pose?.length);
+    if (f.expression?.length !== c.expressionDim) throw new ValidationError(FN, `data.frames[${i}].expression`, `${c.expressionDim} values`, f.expression?.length);
+  });
   for (const i of data.split.train) {
     const f = data.frames[i];
     if (!f) throw new ValidationError(FN, 'data.split.train', `indices < ${data.frames.length}`, i);
     if (!f.gt || f.gt.length !== n) throw new ValidationError(FN, `data.frames[${i}].gt`, `${n} values ([${c.size}, ${c.size}, 3])`, f.gt?.length);
-    if (f.proxy.length !== n) throw new ValidationError(FN, `data.frames[${i}].proxy`, `${n} values`, f.proxy.length);
-    if (f.pose.length !== c.poseDim) throw new ValidationError(FN, `data.frames[${i}].pose`, `${c.poseDim} values`, f.pose.length);
-    if (f.expression.length !== c.expressionDim) throw new ValidationError(FN, `data.frames[${i}].expression`, `${c.expressionDim} values`, f.expression.length);
     for (const v of f.gt) if (!Number.isFinite(v)) throw new ValidationError(FN, `data.frames[${i}].gt`, 'finite values', v);
   }
 }
@@ -132,36 +136,42 @@ export async function trainTsdm(data: TsdmData, config: Partial<TsdmConfig> = {}
     });
 
     // 2. The loop (Eqs. 5–6).
-    const S = c.size, n = S * S * 3, B = c.batchSize, T = c.numTrainTimesteps;
+    const S = c.size, n = S * S * 3, B = c.batchSize, T = c.numTrainTimesteps, W = 2 * c.temporalWindow + 1;
     const train = data.split.train;
     const stepLosses: number[] = [];
     while (step < stopAt) {
-      const picks = Array.from({ length: B }, () => data.frames[train[rng.int(train.length)]!]!);
+      const centers = Array.from({ length: B }, () => train[rng.int(train.length)]!);
       const ts = Array.from({ length: B }, () => rng.int(T));
       const noiseData = Float32Array.from(rng.normal(B * n));
-      const x0 = new Float32Array(B * n), prox = new Float32Array(B * n);
-      const pose = new Float32Array(B * c.poseDim), expr = new Float32Array(B * c.expressionDim);
-      picks.forEach((f, b) => {
+      // The batch's conditions with their temporal window (neighbours from the whole sequence, clamped at its ends).
+      const win = tsdmWindowInputs(data.frames, centers, c);
+      const x0 = new Float32Array(B * n);
+      centers.forEach((i, b) => {
+        const f = data.frames[i]!;
         if (c.target === 'residual') {
           // x_0 = (TSD − TSD_proxy) / residualScale, clipped to the [−1, 1] the sampler clips to.
           for (let k = 0; k < n; k++) x0[b * n + k] = Math.max(-1, Math.min(1, (f.gt![k]! - f.proxy[k]!) / c.residualScale));
         } else {
           x0.set(f.gt!, b * n);
         }
-        prox.set(f.proxy, b * n);
-        pose.set(f.pose, b * c.poseDim);
-        expr.set(f.expression, b * c.expressionDim);
       });
       const inputs = tf.tidy(() => {
         const noise = tf.tensor4d(noiseData, [B, S, S, 3]);
         const xt = scheduler.addNoise(tf.tensor4d(x0, [B, S, S, 3]), noise, ts) as tf.Tensor4D; // Eq. 5
-        return { noise, x0T: tf.tensor4d(x0, [B, S, S, 3]), xt, proxyT: tf.tensor4d(prox, [B, S, S, 3]), poseT: tf.tensor2d(pose, [B, c.poseDim]), exprT: tf.tensor2d(expr, [B, c.expressionDim]) };
+        return {
+          noise, xt,
+          x0T: tf.tensor4d(x0, [B, S, S, 3]),
+          proxyT: tf.tensor4d(win.proxy, [B, S, S, 3]),
+          windowT: tf.tensor4d(win.proxyWindow, [B, S, S, 3 * W]),
+          poseT: tf.tensor2d(win.pose, [B, W * c.poseDim]),
+          exprT: tf.tensor2d(win.expression, [B, W * c.expressionDim]),
+        };
       });
       let loss: number;
       try {
         ({ loss } = optimizer.step(() => tf.tidy(() => {
           const tokens = model.condition(inputs.proxyT, inputs.poseT, inputs.exprT); // f_c, Eq. 4: [B, 3, D]
-          const eps = model.predictNoise(inputs.xt, ts, tokens, inputs.proxyT); // [B, S, S, 3]
+          const eps = model.predictNoise(inputs.xt, ts, tokens, inputs.windowT); // [B, S, S, 3]
           const target = c.predictionType === 'sample' ? inputs.x0T : inputs.noise; // ε (Eq. 6) or x_0
           return tf.mean(tf.square(tf.sub(eps, target))) as tf.Scalar; // Eq. 6
         })));

@@ -5,7 +5,9 @@
  *
  *   f_c = [E(TSD_proxy), Linear(P), Linear(E)] ∈ R^{3×256}                                    (Eq. 4)
  *
- * fed as three image tokens through the decoupled cross-attention (own to_k_ip / to_v_ip, scale λ). Stage 2 has no
+ * fed as three image tokens through the decoupled cross-attention (own to_k_ip / to_v_ip, scale λ). With a temporal
+ * window K > 0 (`config.temporalWindow`, our default 1) P and E are those of frames t−K … t+K concatenated, and with
+ * `proxyConcat` the window's proxy TSDs are concatenated to x_t along channels (see `tsdmWindowInputs`). Stage 2 has no
  * text, so the UNet's text tokens are one learned null token. The autoencoder is the identity (pixel space, as the
  * released model's TSD branch at our small sizes): x_0 is the normalised TSD itself.
  *
@@ -21,7 +23,7 @@ function unetConfig(c: TsdmConfig): Partial<UNet2DConditionConfig> {
   const n = c.unetChannels.length;
   return {
     sample_size: c.size,
-    in_channels: c.proxyConcat ? 6 : 3, // [x_t, TSD_proxy] with proxyConcat
+    in_channels: c.proxyConcat ? 3 + 3 * (2 * c.temporalWindow + 1) : 3, // [x_t, TSD_proxy of frames t−K … t+K] with proxyConcat
     out_channels: 3,
     block_out_channels: c.unetChannels,
     layers_per_block: c.layersPerBlock,
@@ -44,9 +46,9 @@ function unetConfig(c: TsdmConfig): Partial<UNet2DConditionConfig> {
  * ```ts
  * import { tf } from '@consistent-avatar/core';
  * import { TsdmModel } from '@consistent-avatar/tsd';
- * const model = new TsdmModel({ size: 16, unetChannels: [16, 32], encoderWidth: 8 });
- * const tokens = model.condition(tf.zeros([2, 16, 16, 3]), tf.zeros([2, 6]), tf.zeros([2, 100])); // [2, 3, 256]
- * const eps = model.predictNoise(tf.zeros([2, 16, 16, 3]), [10, 900], tokens, tf.zeros([2, 16, 16, 3])); // [2, 16, 16, 3]
+ * const model = new TsdmModel({ size: 16, unetChannels: [16, 32], encoderWidth: 8 }); // temporalWindow 1: W = 3 frames
+ * const tokens = model.condition(tf.zeros([2, 16, 16, 3]), tf.zeros([2, 3 * 6]), tf.zeros([2, 3 * 100])); // [2, 3, 256]
+ * const eps = model.predictNoise(tf.zeros([2, 16, 16, 3]), [10, 900], tokens, tf.zeros([2, 16, 16, 3 * 3])); // [2, 16, 16, 3]
  * model.dispose();
  * ```
  */
@@ -68,16 +70,17 @@ export class TsdmModel extends nn.Module {
     // to_k_ip / to_v_ip start as copies of to_k / to_v (IP-Adapter's recipe).
     attachIPAdapter(this.unet, { numTokens: 3, crossAttentionDim: c.tokenDim, scale: c.ipScale, seed: c.seed + 1 });
     this.encoder = this.registerModule('encoder', new TsdEncoder({ inChannels: 3, width: c.encoderWidth, blocks: c.encoderBlocks, outDim: c.tokenDim, normGroups: Math.min(c.normGroups, c.encoderWidth), seed: c.seed + 2 }));
-    this.pose_proj = this.registerModule('pose_proj', new nn.Linear(c.poseDim, c.tokenDim, { rng: rng.fork('pose') }));
-    this.expression_proj = this.registerModule('expression_proj', new nn.Linear(c.expressionDim, c.tokenDim, { rng: rng.fork('expression') }));
+    const W = 2 * c.temporalWindow + 1; // frames in the temporal window
+    this.pose_proj = this.registerModule('pose_proj', new nn.Linear(W * c.poseDim, c.tokenDim, { rng: rng.fork('pose') }));
+    this.expression_proj = this.registerModule('expression_proj', new nn.Linear(W * c.expressionDim, c.tokenDim, { rng: rng.fork('expression') }));
     this.null_text = this.registerParameter('null_text', nn.normalTensor(rng.fork('null'), [1, 1, c.tokenDim], 0.02));
   }
 
   /**
    * The condition tokens f_c (Eq. 4).
-   * @param proxyTsd - proxy TSD `[B, size, size, 3]` in [−1, 1].
-   * @param pose - paper pose P `[B, poseDim]`.
-   * @param expression - expression E `[B, expressionDim]`.
+   * @param proxyTsd - the frames' own proxy TSD `[B, size, size, 3]` in [−1, 1].
+   * @param pose - paper pose P of the window `[B, W·poseDim]` (W = 2·temporalWindow + 1, oldest frame first; `[B, poseDim]` with window 0).
+   * @param expression - expression E of the window `[B, W·expressionDim]`.
    * @returns `[B, 3, tokenDim]` = [E(TSD_proxy), Linear(P), Linear(E)].
    * @example
    * ```ts
@@ -88,9 +91,10 @@ export class TsdmModel extends nn.Module {
     const c = this.config;
     const FN = 'TsdmModel.condition';
     if (!(proxyTsd instanceof tf.Tensor) || proxyTsd.rank !== 4 || proxyTsd.shape[3] !== 3) throw new ValidationError(FN, 'proxyTsd', '[B, H, W, 3] tensor', proxyTsd);
-    const B = proxyTsd.shape[0]!;
-    if (!(pose instanceof tf.Tensor) || pose.shape.join() !== `${B},${c.poseDim}`) throw new ValidationError(FN, 'pose', `[${B}, ${c.poseDim}] tensor`, pose);
-    if (!(expression instanceof tf.Tensor) || expression.shape.join() !== `${B},${c.expressionDim}`) throw new ValidationError(FN, 'expression', `[${B}, ${c.expressionDim}] tensor`, expression);
+    const B = proxyTsd.shape[0]!, W = 2 * c.temporalWindow + 1;
+    const window = W > 1 ? ` (${W} window frames)` : '';
+    if (!(pose instanceof tf.Tensor) || pose.shape.join() !== `${B},${W * c.poseDim}`) throw new ValidationError(FN, 'pose', `a [${B}, ${W * c.poseDim}] tensor${window}`, pose);
+    if (!(expression instanceof tf.Tensor) || expression.shape.join() !== `${B},${W * c.expressionDim}`) throw new ValidationError(FN, 'expression', `a [${B}, ${W * c.expressionDim}] tensor${window}`, expression);
     return tf.tidy(() => {
       const e = this.encoder.forward(proxyTsd as tf.Tensor4D); // [B, D]
       const p = this.pose_proj.forward(pose); // [B, D]
@@ -101,11 +105,12 @@ export class TsdmModel extends nn.Module {
 
   /**
    * ε̂(x_t, t, f_c): the UNet with the null text token and the three condition tokens as IP-Adapter image tokens;
-   * with `proxyConcat` the proxy TSD is concatenated to x_t along channels.
+   * with `proxyConcat` the window's proxy TSDs are concatenated to x_t along channels.
    * @param xt - noisy TSD `[B, size, size, 3]`.
    * @param timestep - one number or `[B]` numbers in [0, numTrainTimesteps).
    * @param tokens - f_c `[B, 3, tokenDim]` from {@link TsdmModel.condition}.
-   * @param proxyTsd - proxy TSD `[B, size, size, 3]` (required when `config.proxyConcat`, ignored otherwise).
+   * @param proxyTsd - the window's proxy TSDs `[B, size, size, 3·W]` (W = 2·temporalWindow + 1, oldest first; `tsdmWindowInputs`'s
+   *   `proxyWindow`; `[B, size, size, 3]` with window 0). Required when `config.proxyConcat`, ignored otherwise.
    * @returns ε̂ `[B, size, size, 3]`.
    * @example
    * ```ts
@@ -113,11 +118,12 @@ export class TsdmModel extends nn.Module {
    * ```
    */
   predictNoise(xt: tf.Tensor4D, timestep: number | number[], tokens: tf.Tensor, proxyTsd?: tf.Tensor4D): tf.Tensor4D {
-    if (this.config.proxyConcat && (!(proxyTsd instanceof tf.Tensor) || proxyTsd.shape.join() !== xt.shape.join())) {
-      throw new ValidationError('TsdmModel.predictNoise', 'proxyTsd', `a [${xt.shape.join(', ')}] tensor (config.proxyConcat is on)`, proxyTsd);
+    const channels = 3 * (2 * this.config.temporalWindow + 1);
+    if (this.config.proxyConcat && (!(proxyTsd instanceof tf.Tensor) || proxyTsd.shape.join() !== [...xt.shape.slice(0, 3), channels].join())) {
+      throw new ValidationError('TsdmModel.predictNoise', 'proxyTsd', `a [${[...xt.shape.slice(0, 3), channels].join(', ')}] tensor (config.proxyConcat is on)`, proxyTsd);
     }
     return tf.tidy(() => {
-      const input = this.config.proxyConcat ? (tf.concat([xt, proxyTsd!], 3) as tf.Tensor4D) : xt; // [B, S, S, 6 | 3]
+      const input = this.config.proxyConcat ? (tf.concat([xt, proxyTsd!], 3) as tf.Tensor4D) : xt; // [B, S, S, 3 + 3·W | 3]
       return this.unet.forward(input, timestep, { text: this.nullText(xt.shape[0]), ipTokens: [tokens] });
     });
   }

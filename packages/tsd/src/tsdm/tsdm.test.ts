@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fitProxyAvatar, readInstaDataset, synthesizeDataset, tf, useBackend, ValidationError } from '@consistent-avatar/core';
-import { alignTsd, prepareTsdmData, resolveTsdmConfig, trainTsdm, tsdErrors, TsdmModel, TSDM_PAPER_CONDITIONING, type TsdmConfig, type TsdmData } from '../index.js';
+import { alignTsd, prepareTsdmData, resolveTsdmConfig, trainTsdm, tsdErrors, tsdmWindowInputs, TsdmModel, TSDM_PAPER_CONDITIONING, type TsdmConfig, type TsdmData } from '../index.js';
 
 const TINY: Partial<TsdmConfig> = {
   size: 8, tsdRadius: 1, unetChannels: [8, 16], normGroups: 4, attentionHeads: 2, tokenDim: 16, encoderWidth: 8,
@@ -101,9 +101,9 @@ describe('trainTsdm', () => {
 });
 
 describe('TsdmModel conditioning', () => {
-  it('proxyConcat feeds the proxy TSD spatially (6 input channels) and the tokens through the IP-Adapter', () => {
-    const model = new TsdmModel(TINY);
-    const paper = new TsdmModel({ ...TINY, proxyConcat: false });
+  it('proxyConcat feeds the proxy TSD spatially (3 + 3 input channels) and the tokens through the IP-Adapter', () => {
+    const model = new TsdmModel({ ...TINY, temporalWindow: 0 });
+    const paper = new TsdmModel({ ...TINY, ...TSDM_PAPER_CONDITIONING });
     expect(model.unet.config.in_channels).toBe(6);
     expect(paper.unet.config.in_channels).toBe(3);
     const xt = tf.randomNormal([1, 8, 8, 3], 0, 1, 'float32', 1) as tf.Tensor4D;
@@ -122,6 +122,40 @@ describe('TsdmModel conditioning', () => {
     tf.dispose([xt, proxyA, proxyB, pose, expr, tokens, paperTokens]);
     model.dispose();
     paper.dispose();
+  });
+
+  it('temporalWindow K packs frames t−K … t+K (clamped at the ends) into the UNet input and the P / E linears', () => {
+    const S = 8, n = S * S * 3;
+    // Frame i: proxy = i/10 everywhere, pose = 100 + i, expression = 200 + i (so every packed value names its frame).
+    const seq = [0, 1, 2, 3].map((i) => ({ proxy: new Float32Array(n).fill(i / 10), pose: new Float32Array(6).fill(100 + i), expression: new Float32Array(100).fill(200 + i) }));
+    const c = resolveTsdmConfig({ ...TINY, temporalWindow: 1 });
+    const w = tsdmWindowInputs(seq, [0, 2, 3], c);
+    const frameOf = (v: number) => Math.round(v * 10);
+    for (const [b, want] of [[0, [0, 0, 1]], [1, [1, 2, 3]], [2, [2, 3, 3]]] as const) {
+      for (const p of [0, S * S - 1]) {
+        expect([0, 1, 2].map((k) => frameOf(w.proxyWindow[(b * S * S + p) * 9 + 3 * k + 2]!))).toEqual(want); // [B, S, S, 3·W]
+      }
+      expect([0, 1, 2].map((k) => w.pose[(b * 3 + k) * 6]! - 100)).toEqual(want); // [B, W·6]
+      expect([0, 1, 2].map((k) => w.expression[(b * 3 + k) * 100 + 99]! - 200)).toEqual(want); // [B, W·100]
+      expect(frameOf(w.proxy[b * n]!)).toBe(want[1]); // the frame's own proxy
+    }
+    expect(() => tsdmWindowInputs(seq, [4], c)).toThrow(/tsdmWindowInputs.*centers/);
+
+    // Through alignTsd: with K = 1 a neighbour's proxy changes a frame's output, with K = 0 it does not.
+    const frames = data.frames.slice(0, 3);
+    const changed = [frames[0]!, { ...frames[1]!, proxy: frames[1]!.proxy.map((v) => -v) }, frames[2]!];
+    for (const K of [0, 1]) {
+      const model = new TsdmModel({ ...TINY, temporalWindow: K });
+      expect(model.unet.config.in_channels).toBe(3 + 3 * (2 * K + 1));
+      expect(model.pose_proj.inFeatures).toBe((2 * K + 1) * 6);
+      const a = alignTsd(model, frames, { steps: 1, ensemble: 1 })[0]!;
+      const b = alignTsd(model, changed, { steps: 1, ensemble: 1 })[0]!;
+      const maxDiff = Math.max(...a.map((v, k) => Math.abs(v - b[k]!)));
+      if (K === 0) expect(maxDiff).toBe(0);
+      else expect(maxDiff).toBeGreaterThan(1e-5);
+      model.dispose();
+    }
+    expect(() => resolveTsdmConfig({ temporalWindow: -1 })).toThrow(/config\.temporalWindow/);
   });
 });
 
