@@ -4,7 +4,7 @@ Usage: /usr/bin/python3 train_step_torch.py WEIGHTS.safetensors INPUT.safetensor
 Prints one JSON line: {"threads", "step_ms": [...], "losses": [...]}.
 """
 import json
-import struct
+import os
 import sys
 import time
 
@@ -14,18 +14,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 
-def read_safetensors(path):
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        data = f.read()
-    out = {}
-    for name, entry in header.items():
-        if name == "__metadata__":
-            continue
-        begin, end = entry["data_offsets"]
-        out[name] = torch.from_numpy(np.frombuffer(data[begin:end], dtype=np.float32).reshape(entry["shape"]).copy())
-    return out
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', '..', 'scripts', 'bench'))
+from safetensors_torch import read_safetensors  # noqa: E402
 
 
 class ResBlock(nn.Module):

@@ -4,26 +4,15 @@ file as the TypeScript side. Times forward and forward+backward on CPU at a give
 
 Usage: /usr/bin/python3 unet_torch.py <model_dir> <inputs.npz> <out.json> <threads> <repeats>
 """
-import json, math, struct, sys, time
+import json, math, os, sys, time
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 
-def read_safetensors(path):
-    with open(path, 'rb') as f:
-        n = struct.unpack('<Q', f.read(8))[0]
-        header = json.loads(f.read(n))
-        data = f.read()
-    out = {}
-    for k, v in header.items():
-        if k == '__metadata__':
-            continue
-        assert v['dtype'] == 'F32', v['dtype']
-        a, b = v['data_offsets']
-        out[k] = torch.from_numpy(np.frombuffer(data[a:b], dtype='<f4').reshape(v['shape']).copy())
-    return out
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', '..', 'scripts', 'bench'))
+from safetensors_torch import read_safetensors  # noqa: E402
 
 
 def timestep_embedding(t, dim, flip=True, shift=0):
