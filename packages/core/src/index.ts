@@ -29,7 +29,8 @@ export {
   depthwiseFilterGrad,
   depthwiseInputGrad,
 } from './kernels/conv-grads.js';
-export { registerWasmTrainingKernels, registeredWasmKernels, unsortedSegmentSumFromScatter } from './kernels/register.js';
+export { registerWasmTrainingKernels, registeredWasmKernels, setWasmBatchMatMulKernel, unsortedSegmentSumFromScatter, wasmBatchMatMulKernelCalls } from './kernels/register.js';
+export { wasmBinary } from './kernels/wasm-binary.js';
 // Stage 1: FLAME (linear blend skinning as smplx / FLAME_PyTorch compute it).
 export { batchRodrigues } from './flame/rodrigues.js';
 export { linearBlendSkinning, type LbsModelTensors, type LbsOutput } from './flame/lbs.js';

@@ -30,7 +30,7 @@
  *
  * @packageDocumentation
  */
-import { ValidationError } from '@consistent-avatar/core';
+import { ValidationError, wasmBinary } from '@consistent-avatar/core';
 
 /** Queries per register tile of the kernel. */
 export const KERNEL_QUERY_TILE = 2;
@@ -78,94 +78,8 @@ export function screeningErrorBound(dimension: number): number {
   return (gamma * (1 + u) ** 2 + 2 * u + u * u) * (1 + 1e-12) + 1e-12;
 }
 
-// --- a minimal WebAssembly binary writer -------------------------------------------------------------------------
-
-const I32 = 0x7f;
-const F32 = 0x7d;
-const V128 = 0x7b;
-
-function uleb(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let byte = n & 0x7f;
-    n >>>= 7;
-    if (n !== 0) byte |= 0x80;
-    out.push(byte);
-  } while (n !== 0);
-  return out;
-}
-
-function sleb(n: number): number[] {
-  const out: number[] = [];
-  for (;;) {
-    const byte = n & 0x7f;
-    n >>= 7;
-    const done = (n === 0 && (byte & 0x40) === 0) || (n === -1 && (byte & 0x40) !== 0);
-    out.push(done ? byte : byte | 0x80);
-    if (done) return out;
-  }
-}
-
-function section(id: number, body: number[]): number[] {
-  return [id, ...uleb(body.length), ...body];
-}
-
-function vec(items: number[][]): number[] {
-  return [...uleb(items.length), ...items.flat()];
-}
-
-/** Instruction emitters (opcode numbers from the WebAssembly core and SIMD specifications). */
-const op = {
-  localGet: (i: number) => [0x20, ...uleb(i)],
-  localSet: (i: number) => [0x21, ...uleb(i)],
-  localTee: (i: number) => [0x22, ...uleb(i)],
-  i32: (v: number) => [0x41, ...sleb(v)],
-  i32Add: [0x6a],
-  i32Mul: [0x6c],
-  i32LtU: [0x49],
-  i32GeU: [0x4f],
-  i32Eqz: [0x45],
-  i32Load: (offset: number) => [0x28, 2, ...uleb(offset)],
-  i32Store: (offset: number) => [0x36, 2, ...uleb(offset)],
-  f32Load: (offset: number) => [0x2a, 2, ...uleb(offset)],
-  f32Store: (offset: number) => [0x38, 2, ...uleb(offset)],
-  f32Ge: [0x60],
-  f32Gt: [0x5e],
-  f32Sub: [0x93],
-  block: [0x02, 0x40],
-  loop: [0x03, 0x40],
-  if: [0x04, 0x40],
-  end: [0x0b],
-  br: (depth: number) => [0x0c, ...uleb(depth)],
-  brIf: (depth: number) => [0x0d, ...uleb(depth)],
-  call: (f: number) => [0x10, ...uleb(f)],
-  simd: (code: number, ...imm: number[]) => [0xfd, ...uleb(code), ...imm],
-  v128Load: (offset: number) => op.simd(0x00, 4, ...uleb(offset)),
-  v128Load32Splat: (offset: number) => op.simd(0x09, 2, ...uleb(offset)),
-  v128Store: (offset: number) => op.simd(0x0b, 4, ...uleb(offset)),
-  f32x4Splat: op_simd(0x13),
-  v128Or: op_simd(0x50),
-  v128AnyTrue: op_simd(0x53),
-  f32x4Ge: op_simd(0x46),
-  f32x4Add: op_simd(0xe4),
-  f32x4Mul: op_simd(0xe6),
-};
-
-function op_simd(code: number): number[] {
-  return [0xfd, ...uleb(code)];
-}
-
-/** A function body: local declarations (one entry per local, grouped by type) and code. */
-function body(locals: number[], code: number[][]): number[] {
-  const groups: number[][] = [];
-  for (const t of locals) {
-    const last = groups[groups.length - 1];
-    if (last && last[1] === t) last[0]!++;
-    else groups.push([1, t]);
-  }
-  const bytes = [...uleb(groups.length), ...groups.flatMap(([n, t]) => [...uleb(n!), t!]), ...code.flat(), 0x0b];
-  return [...uleb(bytes.length), ...bytes];
-}
+// The WebAssembly binary writer is core's (shared with its matmul kernel).
+const { I32, F32, V128, uleb, section, vec, body, op } = wasmBinary;
 
 /**
  * The kernel module's bytes for one shape (see the file comment for the memory layout and the export).
@@ -306,7 +220,7 @@ export function cosineKernelBytes(shape: CosineKernelShape): Uint8Array {
     [0x60, ...vec([[I32], [I32], [I32], [I32], [I32], [I32], [I32], [I32], [I32], [F32]]), ...vec([[I32]])],
     [0x60, ...vec([[I32], [I32], [I32], [I32], [I32], [I32], [I32], [I32], [I32], [I32], [F32]]), ...vec([[I32]])],
   ]));
-  const name = (s: string) => [...uleb(s.length), ...Array.from(s, (c) => c.charCodeAt(0))];
+  const { name } = wasmBinary;
   // memory import: shared, min 1 page, max 65536 pages (4 GiB)
   const imports = section(2, vec([[...name('env'), ...name('memory'), 0x02, 0x03, ...uleb(1), ...uleb(65536)]]));
   const functions = section(3, vec([[0], [1]]));

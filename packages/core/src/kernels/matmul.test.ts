@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { tf, initBackend, useBackend, Rng } from '../index.js';
+import { tf, initBackend, useBackend, Rng, setWasmBatchMatMulKernel, wasmBatchMatMulKernelCalls } from '../index.js';
 import { maxRelError } from '../../test/helpers.js';
 
 /**
@@ -77,5 +77,50 @@ describe('wasm matMul kernels', () => {
     expect(backend.numDataIds()).toBe(buffers);
     expect(tf.memory().numTensors).toBe(tensors);
     tf.dispose([a, b]);
+  });
+
+  // The SIMD kernel's code paths: 4-row blocks and the M mod 4 rows, 8- and 4-column tiles and the N mod 4 scalar
+  // columns, K = 1, either operand broadcast over the batch, and the 2-D routes (ours for B ≤ 1 MiB, XNNPACK above).
+  const shapes: [number[], number[]][] = [
+    [[2, 7, 3], [2, 3, 13]], // M mod 4 = 3, N = 8 + 4 + 1
+    [[3, 4, 1], [3, 1, 8]], // K = 1
+    [[1, 9, 5], [4, 5, 6]], // A broadcast; N = 4 + 2
+    [[2, 3, 6], [1, 6, 3]], // B broadcast; N < 4
+    [[2, 2, 4, 8], [2, 2, 8, 20]], // rank 4
+    [[16, 33, 8], [16, 8, 33]], // attention-score-like
+    [[5, 17], [17, 11]], // 2-D, ours
+    [[6, 520], [520, 520]], // 2-D with B over 1 MiB: tfjs-wasm / XNNPACK
+  ];
+  for (const [sa, sb] of shapes) {
+    it(`SIMD batched matmul ${JSON.stringify(sa)}·${JSON.stringify(sb)} equals cpu and tfjs-wasm's own kernel`, () => {
+      const r = new Rng(sa.length * 100 + sa[sa.length - 2]!);
+      const A2 = r.normal(sa.reduce((p, q) => p * q, 1));
+      const B2 = r.normal(sb.reduce((p, q) => p * q, 1));
+      const f = () => tf.matMul(tf.tensor(A2, sa), tf.tensor(B2, sb));
+      const calls = wasmBatchMatMulKernelCalls();
+      const ours = run('wasm', f);
+      expect(wasmBatchMatMulKernelCalls() - calls).toBe(sb[0] === 520 ? 0 : 1); // the kernel really ran (or XNNPACK did)
+      const cpu = run('cpu', f);
+      const before = setWasmBatchMatMulKernel(false);
+      const theirs = run('wasm', f);
+      setWasmBatchMatMulKernel(before);
+      expect(ours[0]!.length).toBe(cpu[0]!.length);
+      expect(maxRelError(ours[0]!, cpu[0]!)).toBeLessThan(1e-5);
+      expect(maxRelError(ours[0]!, theirs[0]!)).toBeLessThan(1e-5);
+    });
+  }
+
+  it('the SIMD kernel leaks no tensors or heap buffers, and its output shape is the broadcast one', () => {
+    tf.setBackend('wasm');
+    const a = tf.tensor3d(A, [3, 5, 4]);
+    const b1 = tf.tensor3d(B.subarray(0, 24), [1, 4, 6]);
+    expect(tf.tidy(() => tf.matMul(a, b1).shape)).toEqual([3, 5, 6]);
+    const backend = tf.backend() as unknown as { numDataIds(): number };
+    const buffers = backend.numDataIds();
+    const tensors = tf.memory().numTensors;
+    for (let i = 0; i < 5; i++) tf.tidy(() => tf.matMul(a, b1)).dispose();
+    expect(backend.numDataIds()).toBe(buffers);
+    expect(tf.memory().numTensors).toBe(tensors);
+    tf.dispose([a, b1]);
   });
 });

@@ -14,6 +14,7 @@ import {
   type Pad,
 } from './conv-grads.js';
 import { maxPoolGrad, resizeNearestGrad } from './pool-resize-grads.js';
+import { instantiateBatchMatMul, type BatchMatMulKernel, type WasmMemoryLike } from './wasm-batch-matmul.js';
 
 type Attrs = Record<string, unknown>;
 type Rounding = 'floor' | 'round' | 'ceil' | undefined;
@@ -216,6 +217,74 @@ const GRADIENTS: tf.GradConfig[] = [
   },
 ];
 
+/** The wasm backend's internals our in-place kernel needs (tfjs-backend-wasm 4.22). */
+interface WasmBackendInternals {
+  wasm: { asm?: { memory?: WasmMemoryLike } };
+  dataIdMap: { get(id: object): { memoryOffset: number } | undefined };
+  makeOutput(shape: number[], dtype: 'float32'): tf.TensorInfo;
+}
+
+let simdKernel: BatchMatMulKernel | null | undefined; // undefined: not tried yet
+let simdEnabled = true;
+
+/**
+ * Turn the SIMD batched-matmul kernel on or off (on by default; off gives tfjs-wasm's own BatchMatMul, e.g. to
+ * compare speed or to rule the kernel out when debugging). Returns the previous setting.
+ * @example
+ * ```ts
+ * import { setWasmBatchMatMulKernel } from '@consistent-avatar/core';
+ * const before = setWasmBatchMatMulKernel(false); // … measure tfjs-wasm's own … ; setWasmBatchMatMulKernel(before);
+ * ```
+ */
+export function setWasmBatchMatMulKernel(enabled: boolean): boolean {
+  const before = simdEnabled;
+  simdEnabled = enabled;
+  return before;
+}
+
+/**
+ * How many products the SIMD batched-matmul kernel has computed in this process (0 when it is off, not
+ * instantiable here, or only tfjs-wasm's routes were taken) — for tests and diagnostics.
+ * @example
+ * ```ts
+ * import { wasmBatchMatMulKernelCalls } from '@consistent-avatar/core';
+ * console.log(wasmBatchMatMulKernelCalls()); // e.g. 1234 after a training step on wasm
+ * ```
+ */
+export function wasmBatchMatMulKernelCalls(): number {
+  return simdCalls;
+}
+let simdCalls = 0;
+
+/**
+ * C = A·B with our SIMD kernel (`wasm-batch-matmul.ts`) in place on the wasm heap for float32 products: every
+ * batched one (tfjs-wasm's generic batched loop runs at 0.3–2 GFLOP/s, ours at 20–45) and 2-D ones whose B fits in
+ * 1 MiB (ours is 1.2–1.3× faster there; larger B is XNNPACK's, whose packed, cache-blocked GEMM wins — see
+ * BENCHMARKS.md § core, batched matmul). `null` when the kernel does not apply (other dtypes, batch dims that need
+ * general broadcasting, K = 0, no kernel) — the caller then runs tfjs-wasm's own kernel.
+ */
+function simdBatchMatMul(a: tf.TensorInfo, b: tf.TensorInfo, backend: unknown): tf.TensorInfo | null {
+  if (!simdEnabled || a.dtype !== 'float32' || b.dtype !== 'float32') return null;
+  const be = backend as WasmBackendInternals;
+  if (simdKernel === undefined) simdKernel = be.wasm?.asm?.memory ? instantiateBatchMatMul(be.wasm.asm.memory) : null;
+  if (!simdKernel) return null;
+  const ra = a.shape.length, rb = b.shape.length;
+  const [M, K, N] = [a.shape[ra - 2]!, a.shape[ra - 1]!, b.shape[rb - 1]!];
+  if (K === 0 || K !== b.shape[rb - 2]) return null;
+  const aBatchDims = a.shape.slice(0, -2), bBatchDims = b.shape.slice(0, -2);
+  const batchA = aBatchDims.reduce((p, q) => p * q, 1), batchB = bBatchDims.reduce((p, q) => p * q, 1);
+  const same = aBatchDims.length === bBatchDims.length && aBatchDims.every((d, i) => d === bBatchDims[i]);
+  if (!same && batchA !== 1 && batchB !== 1) return null; // general broadcasting: tfjs-wasm's kernel
+  const batch = Math.max(batchA, batchB);
+  if (batch === 1 && K * N > 262_144) return null; // a 2-D product with B over 1 MiB: XNNPACK's packed, blocked GEMM is faster
+  const outBatch = tf.backend_util.assertAndGetBroadcastShape(aBatchDims, bBatchDims);
+  const out = be.makeOutput([...outBatch, M, N], 'float32'); // allocate first: it may grow (move) the heap
+  const offset = (t: tf.TensorInfo) => be.dataIdMap.get(t.dataId)!.memoryOffset;
+  simdCalls += 1;
+  if (M * N > 0) simdKernel(offset(a), offset(b), offset(out), batch, M, K, N, batchA === 1 ? 0 : M * K * 4, batchB === 1 ? 0 : K * N * 4);
+  return out;
+}
+
 /**
  * tfjs-wasm 4.22's BatchMatMul / _FusedMatMul are 9–26× slower with `transposeA` / `transposeB` than without (XNNPACK
  * gets a non-packed path), and every matMul gradient sets those flags. The wrapped kernels transpose the flagged
@@ -231,7 +300,10 @@ function wrapMatMulKernel(kernelName: 'BatchMatMul' | '_FusedMatMul'): void {
     ...original,
     kernelFunc: ({ inputs, backend, attrs }) => {
       const { transposeA, transposeB } = attrs as { transposeA?: boolean; transposeB?: boolean };
-      if (!transposeA && !transposeB) return original.kernelFunc({ inputs, backend, attrs });
+      if (!transposeA && !transposeB) {
+        const ours = kernelName === 'BatchMatMul' ? simdBatchMatMul(inputs.a as tf.TensorInfo, inputs.b as tf.TensorInfo, backend) : null;
+        return ours ?? original.kernelFunc({ inputs, backend, attrs });
+      }
       const temporaries: tf.TensorInfo[] = [];
       const flip = (t: tf.TensorInfo): tf.TensorInfo => {
         const rank = t.shape.length;
@@ -242,7 +314,8 @@ function wrapMatMulKernel(kernelName: 'BatchMatMul' | '_FusedMatMul'): void {
       };
       const a = transposeA ? flip(inputs.a as tf.TensorInfo) : inputs.a;
       const b = transposeB ? flip(inputs.b as tf.TensorInfo) : inputs.b;
-      const out = original.kernelFunc({ inputs: { ...inputs, a, b }, backend, attrs: { ...attrs, transposeA: false, transposeB: false } });
+      const ours = kernelName === 'BatchMatMul' ? simdBatchMatMul(a as tf.TensorInfo, b as tf.TensorInfo, backend) : null;
+      const out = ours ?? original.kernelFunc({ inputs: { ...inputs, a, b }, backend, attrs: { ...attrs, transposeA: false, transposeB: false } });
       for (const t of temporaries) (backend as { disposeData(id: object): void }).disposeData(t.dataId);
       return out;
     },
