@@ -93,6 +93,11 @@ await section('core: initBackend("wasm") + tensor ops', async () => {
   for (let i = 0; i < 2; i++) for (let j = 0; j < 2; j++) expected.push(a[3 * i] * b[j] + a[3 * i + 1] * b[2 + j] + a[3 * i + 2] * b[4 + j]);
   const product = tf.tidy(() => tf.matMul(tf.tensor2d(a, [2, 3]), tf.tensor2d(b, [3, 2])).dataSync());
   check(maxAbsDiff(product, expected) === 0, `matMul ${Array.from(product)} ≠ ${expected}`);
+  // The same product batched (A broadcast against [2, 3, 2]) goes through the SIMD kernel shipped in dist.
+  const calls = core.wasmBatchMatMulKernelCalls();
+  const batched = tf.tidy(() => tf.matMul(tf.tensor3d(a, [1, 2, 3]), tf.tensor3d([...b, ...b], [2, 3, 2])).dataSync());
+  check(core.wasmBatchMatMulKernelCalls() === calls + 1, 'the SIMD batched-matmul kernel did not run');
+  check(maxAbsDiff(batched, [...expected, ...expected]) === 0, `batched matMul ${Array.from(batched)} ≠ ${expected} twice`);
 
   // d/dw Σ conv2d(x, w, valid) = Σ over output positions of the input patch: w[i, j, c, o] ← Σ_{y,x} x[y+i, x+j, c].
   const [h, w, c, k, o] = [5, 6, 2, 3, 2];
