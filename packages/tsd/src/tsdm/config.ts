@@ -91,7 +91,7 @@ export interface TsdmConfig {
   maxGradNorm: number;
   /** Frames per step. Default 4 (the paper's). */
   batchSize: number;
-  /** Optimiser steps. Default 800 (~1–2 s per step on a shared 2-core CPU, wasm). Paper: 3000. */
+  /** Optimiser steps. Default 800 (~0.5 s per step on a quiet 2-core CPU, wasm: ~7 min). Paper: 3000. */
   iterations: number;
   /** Seed of the initial weights and of the training draws (batches, timesteps, noise). Default 0. */
   seed: number;
