@@ -115,6 +115,10 @@ describe('wasm matMul kernels', () => {
     const a = tf.tensor3d(A, [3, 5, 4]);
     const b1 = tf.tensor3d(B.subarray(0, 24), [1, 4, 6]);
     expect(tf.tidy(() => tf.matMul(a, b1).shape)).toEqual([3, 5, 6]);
+    // Empty products (batch, M or N = 0) allocate nothing and write nothing.
+    for (const [sa, sb] of [[[0, 5, 4], [0, 4, 6]], [[3, 0, 4], [3, 4, 6]], [[3, 5, 4], [3, 4, 0]]]) {
+      expect(tf.tidy(() => Array.from(tf.matMul(tf.zeros(sa!), tf.zeros(sb!)).shape))).toEqual([sa![0], sa![1], sb![2]]);
+    }
     const backend = tf.backend() as unknown as { numDataIds(): number };
     const buffers = backend.numDataIds();
     const tensors = tf.memory().numTensors;

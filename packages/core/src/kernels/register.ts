@@ -281,7 +281,8 @@ function simdBatchMatMul(a: tf.TensorInfo, b: tf.TensorInfo, backend: unknown): 
   const out = be.makeOutput([...outBatch, M, N], 'float32'); // allocate first: it may grow (move) the heap
   const offset = (t: tf.TensorInfo) => be.dataIdMap.get(t.dataId)!.memoryOffset;
   simdCalls += 1;
-  if (M * N > 0) simdKernel(offset(a), offset(b), offset(out), batch, M, K, N, batchA === 1 ? 0 : M * K * 4, batchB === 1 ? 0 : K * N * 4);
+  // The kernel's loops run at least once: never call it for an empty output (batch, M or N = 0).
+  if (batch * M * N > 0) simdKernel(offset(a), offset(b), offset(out), batch, M, K, N, batchA === 1 ? 0 : M * K * 4, batchB === 1 ? 0 : K * N * 4);
   return out;
 }
 
