@@ -14,7 +14,7 @@
  *    proxy's TSD with the ground-truth TSD (MSE, frame-to-frame ΔMSE, change-curve correlation);
  * 6. write an image strip (GT | proxy | GT TSD | proxy TSD | aligned TSD) and a run manifest.
  *
- * Everything runs offline from fixed seeds; outputs go to `.runs/demo/` (override with `--out DIR`). About 6 minutes
+ * Everything runs offline from fixed seeds; outputs go to `.runs/demo/` (override with `--out DIR`). About 4 minutes
  * on a 2-core CPU (wasm); `--quick` is a 1-minute smoke version with too little training to mean anything.
  */
 import { mkdirSync, rmSync } from 'node:fs';
