@@ -9,7 +9,8 @@
  *
  * Both fits checkpoint under `--out`; re-running with the same arguments resumes (a finished run only re-aligns).
  * Writes `aligned-tsd.npy` (`[frames, size, size, 3]` float32 in [−1, 1], the held-out frames in order — the z_c
- * input of stage 3), `report.json` (errors, loss log) and a run manifest.
+ * input of stage 3), `tsdm-model/` (`TsdmModel.fromPretrained` reloads it), `report.json` (errors, loss log) and a
+ * run manifest.
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -65,6 +66,7 @@ const trained = await trainTsdm(data, config, {
   onProgress: ({ step, iterations, loss }) => { if (step % 100 === 0 || step === iterations) log(`TSDM step ${step}/${iterations} loss ${loss.toFixed(4)}`); },
 });
 log(`TSDM ${trained.resumedFrom ? `resumed from ${trained.resumedFrom}` : 'trained'} (${trained.step} steps)`);
+trained.model.savePretrained(join(out, 'tsdm-model')); // TsdmModel.fromPretrained(dir) reloads it for new sequences
 
 // 4. Aligned TSD of the held-out frames (a consecutive run: the temporal window looks at neighbours).
 const test = data.split.test.map((i) => data.frames[i]!);

@@ -15,7 +15,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { FormatError, loadSafetensorsAsTensors, nn, ValidationError, writeSafetensors } from '@consistent-avatar/core';
+import { FormatError, loadSafetensorsAsTensors, nn, ValidationError, writeJsonAtomic, writeSafetensors } from '@consistent-avatar/core';
 import type { ModelInitOptions } from './init.js';
 
 /** Weight file names tried in order. */
@@ -142,7 +142,7 @@ export function savePretrained(model: nn.Module & { config: object }, dir: strin
   if (typeof dir !== 'string' || dir.length === 0) throw new ValidationError('savePretrained', 'dir', 'a folder path', dir);
   fs.mkdirSync(dir, { recursive: true });
   const config = { _class_name: model.constructor.name, _diffusers_version: '0.40.0.dev0', ...model.config };
-  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
+  writeJsonAtomic(path.join(dir, 'config.json'), config, { indent: 2 });
   const dict = model.stateDict({ layout: 'torch' });
   try {
     writeSafetensors(path.join(dir, WEIGHT_FILE_NAMES[0]), dict, { format: 'pt' });

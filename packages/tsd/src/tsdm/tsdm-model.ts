@@ -14,7 +14,7 @@
  * @packageDocumentation
  */
 import { nn, Rng, tf, ValidationError } from '@consistent-avatar/core';
-import { UNet2DConditionModel, attachIPAdapter, type UNet2DConditionConfig } from '@consistent-avatar/diffusion';
+import { UNet2DConditionModel, attachIPAdapter, fromPretrained, savePretrained, type FromPretrainedOptions, type UNet2DConditionConfig } from '@consistent-avatar/diffusion';
 import { TsdEncoder } from '../encoder.js';
 import { resolveTsdmConfig, type TsdmConfig } from './config.js';
 
@@ -137,6 +137,35 @@ export class TsdmModel extends nn.Module {
    */
   nullText(batch: number): tf.Tensor3D {
     return tf.tidy(() => tf.tile(this.null_text, [batch, 1, 1]) as tf.Tensor3D); // [B, 1, tokenDim]
+  }
+
+  /**
+   * Save the trained networks for inference: `<dir>/config.json` (the {@link TsdmConfig} plus `_class_name`) and
+   * `<dir>/diffusion_pytorch_model.safetensors` (every weight, PyTorch layout, the `stateDict` names above).
+   * @example
+   * ```ts
+   * const { model } = await trainTsdm(data, config);
+   * model.savePretrained('runs/tsdm-model');
+   * ```
+   */
+  savePretrained(dir: string): void {
+    savePretrained(this, dir);
+  }
+
+  /**
+   * Load a TSDM saved with {@link TsdmModel.savePretrained} (no training data or optimiser state needed): e.g. to align
+   * the TSD of a new sequence with `alignTsd`. Throws `FormatError` for a missing / corrupt file and
+   * `ValidationError` for a folder of another model class or mismatched weights.
+   * @example
+   * ```ts
+   * import { TsdmModel, alignTsd } from '@consistent-avatar/tsd';
+   * const model = TsdmModel.fromPretrained('runs/tsdm-model');
+   * const aligned = alignTsd(model, frames);
+   * model.dispose();
+   * ```
+   */
+  static fromPretrained(dir: string, options: FromPretrainedOptions = {}): TsdmModel {
+    return fromPretrained(TsdmModel, dir, options);
   }
 
   /**

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fitProxyAvatar, readInstaDataset, synthesizeDataset, tf, useBackend, ValidationError } from '@consistent-avatar/core';
+import { fitProxyAvatar, FormatError, readInstaDataset, synthesizeDataset, tf, useBackend, ValidationError } from '@consistent-avatar/core';
 import { alignTsd, prepareTsdmData, resolveTsdmConfig, trainTsdm, tsdErrors, tsdmWindowInputs, TsdmModel, TSDM_PAPER_CONDITIONING, type TsdmConfig, type TsdmData } from '../index.js';
 
 const TINY: Partial<TsdmConfig> = {
@@ -157,6 +157,29 @@ describe('TsdmModel conditioning', () => {
     }
     expect(() => resolveTsdmConfig({ temporalWindow: -1 })).toThrow(/config\.temporalWindow/);
   });
+});
+
+describe('TsdmModel.savePretrained / fromPretrained', () => {
+  it('round-trips a trained model exactly (same aligned TSD), and refuses corrupt files and other model folders', async () => {
+    const before = tf.memory().numTensors;
+    const run = await trainTsdm(data, { ...TINY, iterations: 4 });
+    const dir = path.join(tmp, 'tsdm-model');
+    run.model.savePretrained(dir);
+    const loaded = TsdmModel.fromPretrained(dir);
+    expect(loaded.toJSON()).toEqual(run.model.toJSON());
+    const frames = data.split.test.map((i) => data.frames[i]!);
+    expect(alignTsd(loaded, frames, { steps: 2, ensemble: 2 })).toEqual(alignTsd(run.model, frames, { steps: 2, ensemble: 2 }));
+    loaded.dispose();
+    run.model.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    // A truncated weight file is a FormatError, a folder of another class a ValidationError naming it.
+    const weights = path.join(dir, 'diffusion_pytorch_model.safetensors');
+    fs.writeFileSync(weights, fs.readFileSync(weights).subarray(0, 1000));
+    expect(() => TsdmModel.fromPretrained(dir)).toThrow(FormatError);
+    fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ _class_name: 'UNet2DConditionModel' }));
+    expect(() => TsdmModel.fromPretrained(dir)).toThrow(/TsdmModel folder/);
+    expect(tf.memory().numTensors).toBe(before);
+  }, 60_000);
 });
 
 describe('the paper formulation (TSDM_PAPER_CONDITIONING)', () => {
