@@ -1,0 +1,55 @@
+/**
+ * The runnable examples, run as a user runs them (`node --conditions=source --import tsx examples/<file>`), in their
+ * smallest settings: the demo's `--quick` mode, stage 1 on a tiny dataset, and stages 1 → 2 on a tiny dataset run
+ * twice (the second run must resume from the checkpoints and reproduce the same aligned TSD). They check that the
+ * scripts finish and write what they promise, not the quality of such short runs.
+ */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { readNpy } from '@consistent-avatar/core';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ca-examples-'));
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+function runExample(file: string, args: string[]): string {
+  const r = spawnSync(process.execPath, ['--conditions=source', '--import', 'tsx', path.join('examples', file), ...args], { cwd: root, encoding: 'utf8', timeout: 600_000 });
+  if (r.status !== 0) throw new Error(`${file} exited with ${r.status}:\n${r.stdout}\n${r.stderr}`);
+  return r.stdout;
+}
+
+describe('examples', () => {
+  it('00-demo --quick runs stages 1 → 2 and writes the strip and a manifest with both stages\' results', () => {
+    const out = path.join(tmp, 'demo');
+    const stdout = runExample('00-demo.ts', ['--quick', '--out', out]);
+    expect(stdout).toMatch(/stage 1 proxy fitted/);
+    expect(fs.existsSync(path.join(out, 'strip.png'))).toBe(true);
+    const manifest = JSON.parse(fs.readFileSync(path.join(out, 'manifest.json'), 'utf8'));
+    const results = manifest.extra.results;
+    expect(results.stage1.psnr).toBeGreaterThan(20);
+    for (const r of [results.stage2.proxy, results.stage2.tsdm]) expect(Number.isFinite(r.mse) && Number.isFinite(r.deltaMse)).toBe(true);
+  }, 600_000);
+
+  it('05-stage1-strip fits the proxy of a tiny dataset and writes its strip and report', () => {
+    const out = path.join(tmp, 'stage1');
+    runExample('05-stage1-strip.ts', ['--out', out, '--frames', '24', '--size', '32', '--steps', '10']);
+    expect(fs.existsSync(path.join(out, 'stage1-strip.png'))).toBe(true);
+    expect(JSON.parse(fs.readFileSync(path.join(out, 'stage1-report.json'), 'utf8')).psnrHeldOut).toBeGreaterThan(10);
+  }, 600_000);
+
+  it('10-stage2-tsdm writes aligned-tsd.npy and the model, and a second run resumes to the same result', () => {
+    const out = path.join(tmp, 'stage2');
+    const args = ['--out', out, '--frames', '56', '--steps', '4', '--ensemble', '1'];
+    runExample('10-stage2-tsdm.ts', args);
+    const first = readNpy(path.join(out, 'aligned-tsd.npy'));
+    expect(first.shape).toEqual([48, 32, 32, 3]);
+    expect(fs.existsSync(path.join(out, 'tsdm-model', 'config.json'))).toBe(true);
+    const again = runExample('10-stage2-tsdm.ts', args);
+    expect(again).toMatch(/TSDM resumed from/);
+    expect(Array.from(readNpy(path.join(out, 'aligned-tsd.npy')).data as Float32Array)).toEqual(Array.from(first.data as Float32Array));
+  }, 600_000);
+});
