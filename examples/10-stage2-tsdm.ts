@@ -68,9 +68,9 @@ const trained = await trainTsdm(data, config, {
 log(`TSDM ${trained.resumedFrom ? `resumed from ${trained.resumedFrom}` : 'trained'} (${trained.step} steps)`);
 trained.model.savePretrained(join(out, 'tsdm-model')); // TsdmModel.fromPretrained(dir) reloads it for new sequences
 
-// 4. Aligned TSD of the held-out frames (a consecutive run: the temporal window looks at neighbours).
+// 4. Aligned TSD of the held-out frames, each conditioned on its real neighbours in the whole video (`indices`).
 const test = data.split.test.map((i) => data.frames[i]!);
-const aligned = alignTsd(trained.model, test, { seed: 0, ensemble });
+const aligned = alignTsd(trained.model, data.frames, { seed: 0, ensemble, indices: data.split.test });
 trained.model.dispose();
 const S = config.size;
 const stacked = new Float32Array(test.length * S * S * 3);

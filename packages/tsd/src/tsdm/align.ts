@@ -42,6 +42,12 @@ export interface AlignTsdOptions {
   ensemble?: number;
   /** Frames per UNet batch (DDIM). Default 8. */
   batchSize?: number;
+  /**
+   * Generate only these frames (indices into `frames`, in the order given; default all). Each one's temporal window
+   * still reads its neighbours in the whole `frames` array — e.g. pass every frame of a video and `indices` = its
+   * held-out segment, so the segment's first frame is conditioned on its real predecessor instead of itself.
+   */
+  indices?: number[];
 }
 
 /** The sampling scheduler for a TSDM's noise schedule. */
@@ -59,7 +65,8 @@ function makeScheduler(model: TsdmModel, kind: 'ddim' | 'lcm'): Scheduler {
  * @param frames - a sequence of consecutive frames in time order (the model's `temporalWindow` conditions each
  *   frame on its neighbours in this array, clamped at its ends): per frame `proxy` TSD `[size, size, 3]` in [−1, 1],
  *   `pose`, `expression` (from `prepareTsdmData`).
- * @returns one `[size, size, 3]` map in [−1, 1] per frame (normalised like the training targets).
+ * @returns one `[size, size, 3]` map in [−1, 1] per generated frame (all, or `options.indices` in their order),
+ *   normalised like the training targets.
  * @example
  * ```ts
  * import { alignTsd } from '@consistent-avatar/tsd';
@@ -82,6 +89,10 @@ export function alignTsd(model: TsdmModel, frames: readonly Pick<TsdmFrame, 'pro
   if (!Number.isInteger(batch) || batch < 1) throw new ValidationError(FN, 'options.batchSize', 'a positive integer', batch);
   const ensemble = options.ensemble ?? 8;
   if (!Number.isInteger(ensemble) || ensemble < 1) throw new ValidationError(FN, 'options.ensemble', 'a positive integer', ensemble);
+  const indices = options.indices ?? frames.map((_, i) => i);
+  if (!Array.isArray(indices) || indices.length === 0 || indices.some((i) => !Number.isInteger(i) || i < 0 || i >= frames.length)) {
+    throw new ValidationError(FN, 'options.indices', `a non-empty list of frame indices in [0, ${frames.length})`, options.indices);
+  }
   const c = model.config, S = c.size, n = S * S * 3, W = 2 * c.temporalWindow + 1;
   const residual = c.target === 'residual';
   frames.forEach((f, i) => {
@@ -97,8 +108,8 @@ export function alignTsd(model: TsdmModel, frames: readonly Pick<TsdmFrame, 'pro
   const wasTraining = model.training;
   model.eval();
   try {
-    for (let start = 0; start < frames.length; start += batch) {
-      const centers = Array.from({ length: Math.min(batch, frames.length - start) }, (_, b) => start + b);
+    for (let start = 0; start < indices.length; start += batch) {
+      const centers = indices.slice(start, start + batch);
       const B = centers.length;
       const win = tsdmWindowInputs(frames, centers, c); // each frame with its temporal window, clamped at the sequence ends
       const prox = win.proxy;

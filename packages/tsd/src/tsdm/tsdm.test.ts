@@ -156,6 +156,17 @@ describe('TsdmModel conditioning', () => {
       model.dispose();
     }
     expect(() => resolveTsdmConfig({ temporalWindow: -1 })).toThrow(/config\.temporalWindow/);
+
+    // options.indices: frame 1 of the whole sequence = frame 1 of a full run (not the clamped window of a slice).
+    const model = new TsdmModel({ ...TINY, temporalWindow: 1 });
+    const full = alignTsd(model, frames, { steps: 1, ensemble: 1 });
+    const only = alignTsd(model, frames, { steps: 1, ensemble: 1, indices: [1] });
+    const sliced = alignTsd(model, frames.slice(1, 2), { steps: 1, ensemble: 1 });
+    expect(only).toHaveLength(1);
+    expect(Math.max(...only[0]!.map((v, k) => Math.abs(v - full[1]![k]!)))).toBeLessThan(1e-5);
+    expect(Math.max(...only[0]!.map((v, k) => Math.abs(v - sliced[0]![k]!)))).toBeGreaterThan(1e-5);
+    expect(() => alignTsd(model, frames, { indices: [3] })).toThrow(/options\.indices/);
+    model.dispose();
   });
 });
 
