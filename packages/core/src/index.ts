@@ -22,7 +22,7 @@ export * as nn from './nn/index.js';
 export { Adam, AdamW, type AdamConfig, type StepResult } from './optim/adam.js';
 export { clipGradNorm } from './optim/clip.js';
 export { Ema } from './optim/ema.js';
-export { resumeTraining, saveTrainingCheckpoint, type TrainingRun } from './optim/resume.js';
+export { resumeTraining, saveTrainingCheckpoint, TrainingLoopState, type TrainingRun } from './optim/resume.js';
 export {
   conv2dFilterGrad,
   conv2dInputGrad,

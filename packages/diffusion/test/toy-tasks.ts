@@ -18,18 +18,8 @@ export const TINY_UNET: Partial<UNet2DConditionConfig> = {
   up_block_types: ['UpBlock2D', 'CrossAttnUpBlock2D'],
 };
 
-/** The teacher / student architecture of the LCM toy task. */
-export const TOY_CLASS_UNET: Partial<UNet2DConditionConfig> = {
-  in_channels: 3,
-  out_channels: 3,
-  block_out_channels: [16, 32],
-  layers_per_block: 1,
-  norm_num_groups: 8,
-  cross_attention_dim: 8,
-  attention_head_dim: 4,
-  down_block_types: ['CrossAttnDownBlock2D', 'DownBlock2D'],
-  up_block_types: ['UpBlock2D', 'CrossAttnUpBlock2D'],
-};
+/** The teacher / student architecture of the LCM toy task: {@link TINY_UNET} on RGB with 8-d class tokens. */
+export const TOY_CLASS_UNET: Partial<UNet2DConditionConfig> = { ...TINY_UNET, in_channels: 3, out_channels: 3, cross_attention_dim: 8 };
 
 /** The UNet of the ControlNet toy task (16×16×1 pixels). */
 export const TOY_DISK_UNET: Partial<UNet2DConditionConfig> = {

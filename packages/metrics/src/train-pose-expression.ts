@@ -27,8 +27,8 @@ import {
   saveTrainingCheckpoint,
   SYNTHETIC_EXPRESSION_NAMES,
   tf,
+  TrainingLoopState,
   ValidationError,
-  type RngState,
 } from '@consistent-avatar/core';
 import type { PoseExpressionRenderSet } from './pose-expression-renders.js';
 import {
@@ -170,10 +170,7 @@ export async function trainPoseExpressionEstimator(train: PoseExpressionRenderSe
   const net = new SyntheticPoseExpressionNet(config);
   const optimizer = new AdamW(net, { lr, weightDecay: options.weightDecay ?? 1e-4, maxGradNorm: options.maxGradNorm ?? 5 });
   const manager = options.checkpointDir ? new CheckpointManager(options.checkpointDir, { keepLast: options.keepLast ?? 2 }) : null;
-  let rng = new Rng(seed).fork('pose-expression-train');
-  let step = 0;
-  let lossLog: { step: number; loss: number }[] = [];
-  let window: number[] = [];
+  const loop = new TrainingLoopState(new Rng(seed).fork('pose-expression-train'), logEvery, iterations);
   let resumedFrom: string | null = null;
   const lrAt = (s: number) => {
     if (s < warmup) return (lr * (s + 1)) / warmup;
@@ -185,15 +182,11 @@ export async function trainPoseExpressionEstimator(train: PoseExpressionRenderSe
     const run = { model: net, optimizer, config, fn: FN };
     const resumed = manager && (options.resume ?? true) ? resumeTraining(manager, run) : null;
     if (resumed) {
-      const st = resumed.state as { step: number; rng: RngState; lossLog: { step: number; loss: number }[]; window: number[] };
-      step = st.step;
-      rng = Rng.fromState(st.rng);
-      lossLog = st.lossLog;
-      window = st.window;
+      loop.restore(resumed.state);
       resumedFrom = resumed.dir;
     }
-    const save = () => manager && saveTrainingCheckpoint(manager, step, {
-      ...run, state: { step, rng: rng.getState(), lossLog, window }, metadata: { model: 'synthetic-pose-expression' },
+    const save = () => manager && saveTrainingCheckpoint(manager, loop.step, {
+      ...run, state: loop.toState(), metadata: { model: 'synthetic-pose-expression' },
     });
 
     // 2–3. The loop.
@@ -201,14 +194,15 @@ export async function trainPoseExpressionEstimator(train: PoseExpressionRenderSe
     const tMean = [...config.poseMean, ...config.expressionMean], tStd = [...config.poseStd, ...config.expressionStd];
     const images = new Float32Array(B * pixels), targets = new Float32Array(B * (6 + n));
     const named = Math.min(NAMED_EXPRESSION, n);
-    while (step < stopAt) {
+    const rng = loop.rng; // the resumed stream, if any
+    while (loop.step < stopAt) {
       for (let b = 0; b < B; b++) {
         const i = rng.int(train.count);
         images.set(train.images.subarray(i * pixels, (i + 1) * pixels), b * pixels);
         for (let k = 0; k < 6; k++) targets[b * (6 + n) + k] = (train.poses[i * 6 + k]! - tMean[k]!) / tStd[k]!;
         for (let k = 0; k < n; k++) targets[b * (6 + n) + 6 + k] = (train.expressions[i * n + k]! - tMean[6 + k]!) / tStd[6 + k]!;
       }
-      optimizer.setLearningRate(lrAt(step));
+      optimizer.setLearningRate(lrAt(loop.step));
       const x = tf.tensor4d(images, [B, S, S, 3]);
       const y = tf.tensor2d(targets, [B, 6 + n]);
       let loss: number;
@@ -226,19 +220,13 @@ export async function trainPoseExpressionEstimator(train: PoseExpressionRenderSe
         x.dispose();
         y.dispose();
       }
-      if (!Number.isFinite(loss)) throw new ValidationError(FN, 'options.lr', `a learning rate that keeps the loss finite (step ${step + 1} loss ${loss})`, lr);
-      step += 1;
-      window.push(loss);
-      if (step % logEvery === 0 || step === iterations) {
-        const mean = window.reduce((a, v) => a + v, 0) / window.length;
-        lossLog.push({ step, loss: mean });
-        window = [];
-        options.onProgress?.({ step, iterations, loss: mean, lr: lrAt(step - 1) });
-      }
-      if (step % checkpointEvery === 0 || step === stopAt) save();
-      if (step % 5 === 0) await new Promise((resolve) => setImmediate(resolve));
+      if (!Number.isFinite(loss)) throw new ValidationError(FN, 'options.lr', `a learning rate that keeps the loss finite (step ${loop.step + 1} loss ${loss})`, lr);
+      const mean = loop.record(loss);
+      if (mean !== null) options.onProgress?.({ step: loop.step, iterations, loss: mean, lr: lrAt(loop.step - 1) });
+      if (loop.step % checkpointEvery === 0 || loop.step === stopAt) save();
+      if (loop.step % 5 === 0) await new Promise((resolve) => setImmediate(resolve));
     }
-    return { estimator: new SyntheticPoseExpressionEstimator(net.eval()), lossLog, step, resumedFrom };
+    return { estimator: new SyntheticPoseExpressionEstimator(net.eval()), lossLog: loop.lossLog, step: loop.step, resumedFrom };
   } catch (error) {
     net.dispose();
     throw error;

@@ -289,7 +289,8 @@ function simdBatchMatMul(a: tf.TensorInfo, b: tf.TensorInfo, backend: unknown): 
 /**
  * tfjs-wasm 4.22's BatchMatMul / _FusedMatMul are 9–26× slower with `transposeA` / `transposeB` than without (XNNPACK
  * gets a non-packed path), and every matMul gradient sets those flags. The wrapped kernels transpose the flagged
- * operand with the wasm Transpose kernel and call the original with both flags off. This also avoids _FusedMatMul
+ * operand with the wasm Transpose kernel and call the original with both flags off (float32 BatchMatMul goes to our
+ * SIMD kernel instead where {@link simdBatchMatMul} takes it). This also avoids _FusedMatMul
  * applying its bias along the wrong axis when `transposeB` is set.
  */
 function wrapMatMulKernel(kernelName: 'BatchMatMul' | '_FusedMatMul'): void {
@@ -301,10 +302,6 @@ function wrapMatMulKernel(kernelName: 'BatchMatMul' | '_FusedMatMul'): void {
     ...original,
     kernelFunc: ({ inputs, backend, attrs }) => {
       const { transposeA, transposeB } = attrs as { transposeA?: boolean; transposeB?: boolean };
-      if (!transposeA && !transposeB) {
-        const ours = kernelName === 'BatchMatMul' ? simdBatchMatMul(inputs.a as tf.TensorInfo, inputs.b as tf.TensorInfo, backend) : null;
-        return ours ?? original.kernelFunc({ inputs, backend, attrs });
-      }
       const temporaries: tf.TensorInfo[] = [];
       const flip = (t: tf.TensorInfo): tf.TensorInfo => {
         const rank = t.shape.length;

@@ -8,7 +8,7 @@ import { CheckpointManager } from '../io/checkpoint.js';
 import { Linear } from '../nn/layers.js';
 import { Rng } from '../random.js';
 import { AdamW } from './adam.js';
-import { resumeTraining, saveTrainingCheckpoint } from './resume.js';
+import { resumeTraining, saveTrainingCheckpoint, TrainingLoopState } from './resume.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'resume-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -55,3 +55,27 @@ describe('resumeTraining / saveTrainingCheckpoint', () => {
     for (const o of [straightOpt, firstOpt, secondOpt, otherOpt]) o.dispose();
   });
 });
+
+describe('TrainingLoopState', () => {
+  it('logs window means every logEvery steps and at the last step, and resumes the RNG and the open window exactly', () => {
+    const losses = [1, 2, 3, 4, 5, 6, 7];
+    const straight = new TrainingLoopState(new Rng(5), 3, 7);
+    const means = losses.map((l) => straight.record(l));
+    expect(means).toEqual([null, null, 2, null, null, 5, 7]);
+    expect(straight.lossLog).toEqual([{ step: 3, loss: 2 }, { step: 6, loss: 5 }, { step: 7, loss: 7 }]);
+
+    const first = new TrainingLoopState(new Rng(5), 3, 7);
+    first.record(1); first.record(2); first.record(3); first.record(4); // step 4, window [4] open
+    const draw = first.rng.normal(3);
+    const saved = JSON.parse(JSON.stringify(first.toState()));
+    const second = new TrainingLoopState(new Rng(99), 3, 7);
+    second.restore(saved);
+    expect(second.step).toBe(4);
+    expect(second.rng.normal(2)).toEqual(first.rng.normal(2)); // the stream continues where it was saved
+    expect(draw).toHaveLength(3);
+    expect(second.record(5)).toBeNull();
+    expect(second.record(6)).toBe(5); // (4 + 5 + 6) / 3: the window survived the checkpoint
+    expect(second.lossLog).toEqual(straight.lossLog.slice(0, 2));
+  });
+});
+

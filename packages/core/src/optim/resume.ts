@@ -20,6 +20,7 @@
 import { tf } from '../backend/tf.js';
 import { ValidationError } from '../errors.js';
 import type { CheckpointManager } from '../io/checkpoint.js';
+import { Rng, type RngState } from '../random.js';
 import type { Module } from '../nn/module.js';
 import type { Adam } from './adam.js';
 
@@ -87,4 +88,67 @@ export function saveTrainingCheckpoint(
     state: { ...run.state, optimizer: run.optimizer.stateJson() },
     ...(run.metadata ? { metadata: run.metadata } : {}),
   });
+}
+
+/**
+ * The bookkeeping every seeded training loop here carries, kept as checkpoint state: the step count, the {@link Rng}
+ * of every draw, the log of mean losses per `logEvery` steps and the losses of the still-open window.
+ * `toState()` is what {@link saveTrainingCheckpoint} stores (fields `step`, `rng`, `lossLog`, `window`) and
+ * `restore(resumed.state)` puts it back, so a resumed run continues exactly as the uninterrupted one.
+ *
+ * @example
+ * ```ts
+ * import { Rng, TrainingLoopState, resumeTraining, saveTrainingCheckpoint } from '@consistent-avatar/core';
+ * const loop = new TrainingLoopState(new Rng(0).fork('train'), 10, 100); // logEvery 10, 100 iterations
+ * const resumed = resumeTraining(manager, run);
+ * if (resumed) loop.restore(resumed.state);
+ * while (loop.step < 100) {
+ *   const loss = trainStep(loop.rng);
+ *   const mean = loop.record(loss); // the window's mean every 10 steps, else null
+ *   if (mean !== null) console.log(loop.step, mean);
+ *   if (loop.step % 50 === 0) saveTrainingCheckpoint(manager, loop.step, { ...run, state: loop.toState() });
+ * }
+ * ```
+ */
+export class TrainingLoopState {
+  /** Steps done (including resumed ones). */
+  step = 0;
+  /** Mean loss of each `logEvery`-step window, by the window's last step. */
+  lossLog: { step: number; loss: number }[] = [];
+  private window: number[] = [];
+
+  /**
+   * @param rng - the loop's random stream (replaced by the checkpoint's on {@link TrainingLoopState.restore}).
+   * @param logEvery - log period in steps (a window also closes at step `iterations`).
+   * @param iterations - the run's total steps.
+   */
+  constructor(public rng: Rng, private readonly logEvery: number, private readonly iterations: number) {}
+
+  /** Put back the state of a resumed checkpoint (`resumeTraining(...).state`). */
+  restore(state: Record<string, unknown>): void {
+    const st = state as { step: number; rng: RngState; lossLog: { step: number; loss: number }[]; window: number[] };
+    this.step = st.step;
+    this.rng = Rng.fromState(st.rng);
+    this.lossLog = st.lossLog;
+    this.window = st.window;
+  }
+
+  /** The JSON state to checkpoint. */
+  toState(): { step: number; rng: RngState; lossLog: { step: number; loss: number }[]; window: number[] } {
+    return { step: this.step, rng: this.rng.getState(), lossLog: this.lossLog, window: this.window };
+  }
+
+  /**
+   * Count one finished step and its loss. Returns the mean loss of the window when a log period closes (every
+   * `logEvery` steps and at step `iterations`; the mean is also appended to `lossLog`), otherwise `null`.
+   */
+  record(loss: number): number | null {
+    this.step += 1;
+    this.window.push(loss);
+    if (this.step % this.logEvery !== 0 && this.step !== this.iterations) return null;
+    const mean = this.window.reduce((a, b) => a + b, 0) / this.window.length;
+    this.lossLog.push({ step: this.step, loss: mean });
+    this.window = [];
+    return mean;
+  }
 }

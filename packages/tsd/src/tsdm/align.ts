@@ -13,7 +13,7 @@ import { Rng, tf, ValidationError } from '@consistent-avatar/core';
 import { DDIMScheduler, LCMScheduler, sample, type Scheduler } from '@consistent-avatar/diffusion';
 import type { TsdmFrame } from './condition.js';
 import { TsdmModel } from './tsdm-model.js';
-import { tsdmWindowInputs } from './window.js';
+import { checkTsdmFrames, tsdmWindowInputs } from './window.js';
 
 /**
  * Options of {@link alignTsd}.
@@ -95,11 +95,7 @@ export function alignTsd(model: TsdmModel, frames: readonly Pick<TsdmFrame, 'pro
   }
   const c = model.config, S = c.size, n = S * S * 3, W = 2 * c.temporalWindow + 1;
   const residual = c.target === 'residual';
-  frames.forEach((f, i) => {
-    if (!f || !(f.proxy?.length === n)) throw new ValidationError(FN, `frames[${i}].proxy`, `${n} values ([${S}, ${S}, 3])`, f?.proxy?.length);
-    if (f.pose?.length !== c.poseDim) throw new ValidationError(FN, `frames[${i}].pose`, `${c.poseDim} values`, f.pose?.length);
-    if (f.expression?.length !== c.expressionDim) throw new ValidationError(FN, `frames[${i}].expression`, `${c.expressionDim} values`, f.expression?.length);
-  });
+  checkTsdmFrames(FN, 'frames', frames, c);
 
   // 1. One x_T per ensemble member, shared by the whole sequence.
   const xTs = Array.from({ length: ensemble }, (_, e) => Float32Array.from(new Rng(seed).fork(e === 0 ? 'tsdm-xT' : `tsdm-xT-${e}`).normal(n)));

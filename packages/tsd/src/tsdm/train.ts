@@ -7,12 +7,12 @@
  *
  * @packageDocumentation
  */
-import { AdamW, CheckpointManager, Rng, resumeTraining, saveTrainingCheckpoint, tf, ValidationError, type RngState } from '@consistent-avatar/core';
+import { AdamW, CheckpointManager, Rng, resumeTraining, saveTrainingCheckpoint, tf, TrainingLoopState, ValidationError } from '@consistent-avatar/core';
 import { DDPMScheduler } from '@consistent-avatar/diffusion';
 import { resolveTsdmConfig, type TsdmConfig } from './config.js';
 import type { TsdmData } from './condition.js';
 import { TsdmModel } from './tsdm-model.js';
-import { tsdmWindowInputs } from './window.js';
+import { checkTsdmFrames, tsdmWindowInputs } from './window.js';
 
 /**
  * Options of {@link trainTsdm}.
@@ -74,11 +74,7 @@ function checkData(data: TsdmData, c: TsdmConfig): void {
   if (data.split.train.length === 0) throw new ValidationError(FN, 'data.split.train', 'at least one training frame', data.split.train);
   const n = c.size * c.size * 3;
   // Every frame's conditions (a training frame's temporal window may reach any frame), the training frames' targets.
-  data.frames.forEach((f, i) => {
-    if (!f || f.proxy?.length !== n) throw new ValidationError(FN, `data.frames[${i}].proxy`, `${n} values ([${c.size}, ${c.size}, 3])`, f?.proxy?.length);
-    if (f.pose?.length !== c.poseDim) throw new ValidationError(FN, `data.frames[${i}].pose`, `${c.poseDim} values`, f.pose?.length);
-    if (f.expression?.length !== c.expressionDim) throw new ValidationError(FN, `data.frames[${i}].expression`, `${c.expressionDim} values`, f.expression?.length);
-  });
+  checkTsdmFrames(FN, 'data.frames', data.frames, c);
   for (const i of data.split.train) {
     const f = data.frames[i];
     if (!f) throw new ValidationError(FN, 'data.split.train', `indices < ${data.frames.length}`, i);
@@ -111,10 +107,7 @@ export async function trainTsdm(data: TsdmData, config: Partial<TsdmConfig> = {}
   const model = new TsdmModel(c);
   const optimizer = new AdamW(model, { lr: c.lr, weightDecay: c.weightDecay, maxGradNorm: c.maxGradNorm > 0 ? c.maxGradNorm : undefined });
   const scheduler = tsdmScheduler(c);
-  let rng = new Rng(c.seed).fork('tsdm-train');
-  let step = 0;
-  let lossLog: { step: number; loss: number }[] = [];
-  let window: number[] = [];
+  const loop = new TrainingLoopState(new Rng(c.seed).fork('tsdm-train'), c.logEvery, c.iterations);
   let resumedFrom: string | null = null;
   const manager = options.checkpointDir ? new CheckpointManager(options.checkpointDir, { keepLast: options.keepLast ?? 2 }) : null;
   try {
@@ -122,24 +115,17 @@ export async function trainTsdm(data: TsdmData, config: Partial<TsdmConfig> = {}
     const run = { model, optimizer, config: c, fn: FN };
     const resumed = manager && (options.resume ?? true) ? resumeTraining(manager, run) : null;
     if (resumed) {
-      const st = resumed.state as { step: number; rng: RngState; lossLog: { step: number; loss: number }[]; window: number[] };
-      step = st.step;
-      rng = Rng.fromState(st.rng);
-      lossLog = st.lossLog;
-      window = st.window;
+      loop.restore(resumed.state);
       resumedFrom = resumed.dir;
     }
-    const save = () => manager && saveTrainingCheckpoint(manager, step, {
-      ...run,
-      state: { step, rng: rng.getState(), lossLog, window },
-      metadata: { model: 'TSDM (ConsistentAvatar stage 2)' },
-    });
+    const save = () => manager && saveTrainingCheckpoint(manager, loop.step, { ...run, state: loop.toState(), metadata: { model: 'TSDM (ConsistentAvatar stage 2)' } });
 
     // 2. The loop (Eqs. 5–6).
     const S = c.size, n = S * S * 3, B = c.batchSize, T = c.numTrainTimesteps, W = 2 * c.temporalWindow + 1;
     const train = data.split.train;
     const stepLosses: number[] = [];
-    while (step < stopAt) {
+    const rng = loop.rng; // the resumed stream, if any
+    while (loop.step < stopAt) {
       const centers = Array.from({ length: B }, () => train[rng.int(train.length)]!);
       const ts = Array.from({ length: B }, () => rng.int(T));
       const noiseData = Float32Array.from(rng.normal(B * n));
@@ -178,20 +164,14 @@ export async function trainTsdm(data: TsdmData, config: Partial<TsdmConfig> = {}
       } finally {
         tf.dispose(Object.values(inputs));
       }
-      if (!Number.isFinite(loss)) throw new ValidationError(FN, 'config.lr', `a learning rate that keeps the loss finite (step ${step + 1} loss ${loss})`, c.lr);
-      step += 1;
+      if (!Number.isFinite(loss)) throw new ValidationError(FN, 'config.lr', `a learning rate that keeps the loss finite (step ${loop.step + 1} loss ${loss})`, c.lr);
       stepLosses.push(loss);
-      window.push(loss);
-      if (step % c.logEvery === 0 || step === c.iterations) {
-        const mean = window.reduce((a, b) => a + b, 0) / window.length;
-        lossLog.push({ step, loss: mean });
-        window = [];
-        options.onProgress?.({ step, iterations: c.iterations, loss: mean });
-      }
-      if (step % c.checkpointEvery === 0 || step === stopAt) save();
-      if (step % 5 === 0) await new Promise((resolve) => setImmediate(resolve));
+      const mean = loop.record(loss);
+      if (mean !== null) options.onProgress?.({ step: loop.step, iterations: c.iterations, loss: mean });
+      if (loop.step % c.checkpointEvery === 0 || loop.step === stopAt) save();
+      if (loop.step % 5 === 0) await new Promise((resolve) => setImmediate(resolve));
     }
-    return { model, lossLog, stepLosses, step, resumedFrom };
+    return { model, lossLog: loop.lossLog, stepLosses, step: loop.step, resumedFrom };
   } catch (error) {
     model.dispose();
     throw error;

@@ -74,3 +74,23 @@ export function tsdmWindowInputs(
   });
   return { batch: B, proxy, proxyWindow, pose, expression };
 }
+
+/**
+ * Validate the conditions of every frame of a sequence (what {@link tsdmWindowInputs} reads): `proxy` of
+ * `size·size·3` values, `pose` of `poseDim`, `expression` of `expressionDim`. Run once per call of a public entry
+ * point, not per batch.
+ * @param fn - the public function, for the message; `label` - how it names the array (`'frames'`, `'data.frames'`).
+ */
+export function checkTsdmFrames(
+  fn: string,
+  label: string,
+  frames: readonly Pick<TsdmFrame, 'proxy' | 'pose' | 'expression'>[],
+  config: Pick<TsdmConfig, 'size' | 'poseDim' | 'expressionDim'>,
+): void {
+  const S = config.size, n = S * S * 3;
+  frames.forEach((f, i) => {
+    if (!f || f.proxy?.length !== n) throw new ValidationError(fn, `${label}[${i}].proxy`, `${n} values ([${S}, ${S}, 3])`, f?.proxy?.length);
+    if (f.pose?.length !== config.poseDim) throw new ValidationError(fn, `${label}[${i}].pose`, `${config.poseDim} values`, f.pose?.length);
+    if (f.expression?.length !== config.expressionDim) throw new ValidationError(fn, `${label}[${i}].expression`, `${config.expressionDim} values`, f.expression?.length);
+  });
+}
