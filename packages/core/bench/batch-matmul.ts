@@ -16,6 +16,7 @@ import { initBackend } from '../src/backend/init.js';
 import { tf } from '../src/backend/tf.js';
 import { setWasmBatchMatMulKernel } from '../src/kernels/register.js';
 import { Rng } from '../src/random.js';
+import { medianMs } from '../../../scripts/bench/timing.js';
 
 const repeatsArg = process.argv.indexOf('--repeats');
 const repeats = repeatsArg > 0 ? Number(process.argv[repeatsArg + 1]) : 15;
@@ -37,17 +38,6 @@ const cases: [number, number, number, number, string, boolean?][] = [
   [8, 4096, 4096, 40, 'SD 1.5 at 512², 8 heads: P·v', true],
 ];
 
-function medianMs(f: () => void, heavy = false): number {
-  f();
-  const times: number[] = [];
-  for (let i = 0; i < (heavy ? Math.min(3, repeats) : repeats); i++) {
-    const t0 = performance.now();
-    f();
-    times.push(performance.now() - t0);
-  }
-  return times.sort((a, b) => a - b)[Math.floor(times.length / 2)]!;
-}
-
 const rng = new Rng(0);
 const rows: { label: string; shape: string; ours: number; tfjs: number; maxDiff: number; gflop: number }[] = [];
 for (const [B, M, K, N, label, heavy] of cases) {
@@ -60,10 +50,11 @@ for (const [B, M, K, N, label, heavy] of cases) {
     c.dispose();
     return data;
   };
-  const ours = medianMs(run, heavy);
+  const reps = heavy ? Math.min(3, repeats) : repeats;
+  const ours = medianMs(run, reps);
   const mine = value();
   setWasmBatchMatMulKernel(false);
-  const tfjs = medianMs(run, heavy);
+  const tfjs = medianMs(run, reps);
   const theirs = value();
   setWasmBatchMatMulKernel(true);
   let maxDiff = 0;

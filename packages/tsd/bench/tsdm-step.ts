@@ -8,6 +8,7 @@
 import * as os from 'node:os';
 import { AdamW, initBackend, setWasmBatchMatMulKernel, tf } from '@consistent-avatar/core';
 import { resolveTsdmConfig, TsdmModel } from '../src/index.js';
+import { medianMs } from '../../../scripts/bench/timing.js';
 
 const repeatsArg = process.argv.indexOf('--repeats');
 const repeats = repeatsArg > 0 ? Number(process.argv[repeatsArg + 1]) : 5;
@@ -26,22 +27,11 @@ const xt8 = tf.concat([xt, xt]) as tf.Tensor4D, proxy8 = tf.concat([proxy, proxy
 const pose8 = tf.concat([pose, pose]), expression8 = tf.concat([expression, expression]);
 const forward = () => tf.tidy(() => { model.predictNoise(xt8, 500, model.condition(proxy8, pose8, expression8), window8).dataSync(); });
 
-function medianMs(f: () => unknown): number {
-  f();
-  const times: number[] = [];
-  for (let i = 0; i < repeats; i++) {
-    const t0 = performance.now();
-    f();
-    times.push(performance.now() - t0);
-  }
-  return times.sort((a, b) => a - b)[Math.floor(times.length / 2)]!;
-}
-
 const rows: [string, number, number][] = [];
 for (const [name, f] of [['training step (batch 4, fwd + bwd + AdamW)', step], ['UNet evaluation for sampling (batch 8)', forward]] as const) {
-  const on = medianMs(f);
+  const on = medianMs(f, repeats);
   setWasmBatchMatMulKernel(false);
-  const off = medianMs(f);
+  const off = medianMs(f, repeats);
   setWasmBatchMatMulKernel(true);
   rows.push([name, on, off]);
 }
