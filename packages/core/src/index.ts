@@ -17,6 +17,19 @@ export {
   type BackendAttempt,
 } from './backend/init.js';
 export { ValidationError, FormatError, BackendUnavailableError, describeValue } from './errors.js';
+export {
+  checkImage,
+  isByteImage,
+  toFloatImage,
+  toByteImage,
+  imageToTensor,
+  imageFromTensor,
+  type Image,
+  type ImageStorage,
+  type FloatImage,
+  type ByteImage,
+  type CheckImageOptions,
+} from './image.js';
 export { Rng, hashString, type RngState } from './random.js';
 export * as nn from './nn/index.js';
 export { Adam, AdamW, type AdamConfig, type StepResult } from './optim/adam.js';
