@@ -8,6 +8,8 @@ export default defineConfig({
   resolve: {
     alias: {
       '@consistent-avatar/core': pkg('core'),
+      '@consistent-avatar/proxy': pkg('proxy'),
+      '@consistent-avatar/avatar': pkg('avatar'),
       '@consistent-avatar/tsd': pkg('tsd'),
       '@consistent-avatar/diffusion': pkg('diffusion'),
       '@consistent-avatar/emotion': pkg('emotion'),

@@ -19,20 +19,8 @@
  */
 import { mkdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import {
-  backendReport,
-  evaluateProxy,
-  fitProxyAvatar,
-  frameParams,
-  initBackend,
-  readInstaDataset,
-  readPng,
-  renderProxy,
-  synthesizeDataset,
-  tf,
-  writePng,
-  writeRunManifest,
-} from '@consistent-avatar/core';
+import { backendReport, initBackend, readPng, tf, writePng, writeRunManifest } from '@consistent-avatar/core';
+import { evaluateProxy, fitProxyAvatar, frameParams, readInstaDataset, renderProxy, synthesizeDataset } from '@consistent-avatar/proxy';
 import { alignTsd, prepareTsdmData, resolveTsdmConfig, trainTsdm, tsdErrors } from '@consistent-avatar/tsd';
 import { ssim } from '@consistent-avatar/metrics';
 

@@ -8,19 +8,8 @@
  */
 import { mkdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import {
-  evaluateProxy,
-  fitProxyAvatar,
-  frameParams,
-  initBackend,
-  backendReport,
-  readInstaDataset,
-  readPng,
-  renderProxy,
-  synthesizeDataset,
-  writeJsonAtomic,
-  writePng,
-} from '@consistent-avatar/core';
+import { initBackend, backendReport, readPng, writeJsonAtomic, writePng } from '@consistent-avatar/core';
+import { evaluateProxy, fitProxyAvatar, frameParams, readInstaDataset, renderProxy, synthesizeDataset } from '@consistent-avatar/proxy';
 import { extractTsd } from '@consistent-avatar/tsd';
 
 const arg = (name: string, fallback: string) => {

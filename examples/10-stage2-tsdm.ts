@@ -14,16 +14,8 @@
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import {
-  backendReport,
-  fitProxyAvatar,
-  initBackend,
-  readInstaDataset,
-  synthesizeDataset,
-  writeJsonAtomic,
-  writeNpy,
-  writeRunManifest,
-} from '@consistent-avatar/core';
+import { backendReport, initBackend, writeJsonAtomic, writeNpy, writeRunManifest } from '@consistent-avatar/core';
+import { fitProxyAvatar, readInstaDataset, synthesizeDataset } from '@consistent-avatar/proxy';
 import { alignTsd, prepareTsdmData, resolveTsdmConfig, trainTsdm, tsdErrors } from '@consistent-avatar/tsd';
 
 const arg = (name: string, fallback: string) => {

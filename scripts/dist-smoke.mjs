@@ -50,7 +50,7 @@ function expectExports(mod, names) {
   check(missing.length === 0, `missing exports: ${missing.join(', ')}`);
 }
 
-const names = ['core', 'tsd', 'diffusion', 'emotion', 'metrics'];
+const names = ['core', 'proxy', 'tsd', 'diffusion', 'emotion', 'metrics', 'avatar'];
 const mods = {};
 
 // 1. Resolution: every package resolves to its built dist entry, and the entry exists.
@@ -63,7 +63,7 @@ await section('resolve @consistent-avatar/* → dist', async () => {
     check(existsSync(file), `${spec}: ${file} does not exist (run pnpm build)`);
     check(existsSync(file.replace(/index\.js$/, 'index.d.ts')), `${spec}: dist/index.d.ts missing`);
   }
-  return 'all five packages resolve to dist/index.js with dist/index.d.ts';
+  return `all ${names.length} packages resolve to dist/index.js with dist/index.d.ts`;
 });
 
 for (const name of names) {
@@ -76,7 +76,7 @@ if (failures.length > 0) {
   console.error(`\ndist smoke: ${failures.length} failure(s): ${failures.join('; ')}`);
   process.exit(1);
 }
-const { core, tsd, diffusion, emotion, metrics } = mods;
+const { core, proxy, tsd, diffusion, emotion, metrics, avatar } = mods;
 const { tf } = core;
 
 // 2. core: the wasm backend with our training kernels, a matMul and a conv filter gradient (Conv2DBackpropFilter
@@ -323,6 +323,38 @@ await section('metrics: psnr / ssim vs direct formulas', async () => {
   const same = metrics.ssim(imgA, imgA);
   check(Math.abs(same - 1) < 1e-9, `ssim(a, a) = ${same}`);
   return `psnr ${psnr.toFixed(4)} dB (|Δ| ${Math.abs(psnr - psnrRef).toExponential(1)}), ssim ${ssim.toFixed(6)} (|Δ| ${Math.abs(ssim - ssimRef).toExponential(1)}), ssim(a, a) = ${same}`;
+});
+
+// 7. proxy: FLAME's batchRodrigues against the closed-form Rodrigues formula R = I + sinθ·K + (1 − cosθ)·K².
+await section('proxy: batchRodrigues vs closed-form Rodrigues', async () => {
+  const v = [0.3, -0.5, 0.8];
+  const theta = Math.hypot(...v);
+  const [x, y, z] = v.map((c) => c / theta);
+  const K = [[0, -z, y], [z, 0, -x], [-y, x, 0]];
+  const ref = [];
+  for (let i = 0; i < 3; i++)
+    for (let j = 0; j < 3; j++) {
+      let k2 = 0;
+      for (let k = 0; k < 3; k++) k2 += K[i][k] * K[k][j];
+      ref.push((i === j ? 1 : 0) + Math.sin(theta) * K[i][j] + (1 - Math.cos(theta)) * k2);
+    }
+  const R = proxy.batchRodrigues(tf.tensor2d([v]));
+  const got = R.dataSync();
+  R.dispose();
+  const err = maxAbsDiff(got, ref);
+  check(err < 1e-6, `max |Δ| ${err}`);
+  return `max |Δ| ${err.toExponential(1)}`;
+});
+
+// 8. avatar: the published `ca` bin runs from dist and prints its usage; runCli is exported.
+await section('avatar: ca bin from dist', async () => {
+  check(typeof avatar.runCli === 'function', 'runCli is not exported');
+  const bin = fileURLToPath(new URL('./cli/ca.js', import.meta.resolve('@consistent-avatar/avatar')));
+  check(existsSync(bin), `${bin} missing`);
+  const { spawnSync } = await import('node:child_process');
+  const run = spawnSync(process.execPath, [bin, '--help'], { encoding: 'utf8' });
+  check(run.status === 0 && /ca synth/.test(run.stdout), `ca --help exited ${run.status}: ${run.stdout}${run.stderr}`);
+  return 'ca --help from dist/cli/ca.js';
 });
 
 if (failures.length > 0) {

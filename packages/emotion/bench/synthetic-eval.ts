@@ -13,7 +13,8 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { initBackend, scriptPerformance, trackPerformance } from '@consistent-avatar/core';
+import { initBackend } from '@consistent-avatar/core';
+import { scriptPerformance, trackPerformance } from '@consistent-avatar/proxy';
 import {
   EmotionRetriever,
   classificationReport,

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { SYNTHETIC_EMOTION_PROTOTYPES, ValidationError, initBackend } from '@consistent-avatar/core';
+import { ValidationError, initBackend } from '@consistent-avatar/core';
+import { SYNTHETIC_EMOTION_PROTOTYPES } from '@consistent-avatar/proxy';
 import { classificationReport } from './classification-metrics.js';
 import { retrieveEmotions } from './retriever.js';
 import { syntheticMeadDatabase } from './synthetic.js';

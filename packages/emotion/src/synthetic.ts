@@ -32,7 +32,8 @@
  *
  * @packageDocumentation
  */
-import { Rng, SYNTHETIC_EMOTION_PROTOTYPES, ValidationError } from '@consistent-avatar/core';
+import { Rng, ValidationError } from '@consistent-avatar/core';
+import { SYNTHETIC_EMOTION_PROTOTYPES } from '@consistent-avatar/proxy';
 import { ClipRows } from './clip-rows.js';
 import type { ExpressionDatabase } from './database.js';
 import { vocabulary } from './vocabulary.js';

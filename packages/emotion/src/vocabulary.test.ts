@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { SYNTHETIC_EMOTIONS } from '@consistent-avatar/proxy';
 import { ValidationError } from '@consistent-avatar/core';
 import {
   AFFECTNET_8,
@@ -17,6 +18,8 @@ describe('emotion vocabularies', () => {
   it('MEAD-8 and MEAD-7 follow the MEAD folder names', () => {
     expect([...MEAD_EMOTIONS]).toEqual(['angry', 'disgusted', 'contempt', 'fear', 'happy', 'neutral', 'sad', 'surprised']);
     expect([...MEAD_EMOTIONS_7]).toEqual(MEAD_EMOTIONS.filter((e) => e !== 'contempt'));
+    // The synthetic head (proxy) acts exactly MEAD's eight, in MEAD's order.
+    expect([...SYNTHETIC_EMOTIONS]).toEqual([...MEAD_EMOTIONS]);
   });
 
   it('maps to the AffectNet-8 order of reference-notes §10', () => {

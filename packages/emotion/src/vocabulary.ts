@@ -15,19 +15,27 @@
  *
  * @packageDocumentation
  */
-import { MEAD_EMOTIONS, ValidationError, type MeadEmotion } from '@consistent-avatar/core';
+import { ValidationError } from '@consistent-avatar/core';
 
 /**
  * MEAD's eight emotions, in the order the MEAD paper lists them and the folder names of the dataset
- * (`{actor}/video/front/{emotion}/level_{n}/…`). The same constant as core's (the synthetic head's prototypes use
- * it), re-exported here so the vocabulary has one source of truth.
+ * (`{actor}/video/front/{emotion}/level_{n}/…`). The one source of the vocabulary (the synthetic head in
+ * `@consistent-avatar/proxy` acts the same eight as `SYNTHETIC_EMOTIONS`; a test checks they agree).
  *
  * @example
  * ```ts
  * MEAD_EMOTIONS.indexOf('happy'); // 4
  * ```
  */
-export { MEAD_EMOTIONS, type MeadEmotion };
+export const MEAD_EMOTIONS = ['angry', 'disgusted', 'contempt', 'fear', 'happy', 'neutral', 'sad', 'surprised'] as const;
+/**
+ * One of {@link MEAD_EMOTIONS}.
+ * @example
+ * ```ts
+ * const label: MeadEmotion = 'happy';
+ * ```
+ */
+export type MeadEmotion = (typeof MEAD_EMOTIONS)[number];
 
 /**
  * The seven-class MEAD vocabulary (MEAD order without `contempt`), the label set of NED's MEAD database.

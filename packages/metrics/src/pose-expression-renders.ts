@@ -22,19 +22,8 @@
  * console.log(set.images.length, set.poses.length, set.expressions.length); // 64·64·64·3, 64·6, 64·100
  * ```
  */
-import {
-  createSyntheticHead,
-  defaultShCoefficients,
-  MEAD_EMOTIONS,
-  rasterize,
-  Rng,
-  SH_CONSTANTS,
-  SYNTHETIC_EMOTION_PROTOTYPES,
-  SYNTHETIC_NUM_EXPRESSION,
-  syntheticCamera,
-  ValidationError,
-  type MeadEmotion,
-} from '@consistent-avatar/core';
+import { Rng, ValidationError } from '@consistent-avatar/core';
+import { createSyntheticHead, defaultShCoefficients, SYNTHETIC_EMOTIONS, rasterize, SH_CONSTANTS, SYNTHETIC_EMOTION_PROTOTYPES, SYNTHETIC_NUM_EXPRESSION, syntheticCamera, type SyntheticEmotion } from '@consistent-avatar/proxy';
 
 /**
  * Options of {@link renderPoseExpressionSet}.
@@ -84,7 +73,7 @@ export interface PoseExpressionRenderSet {
   /** `[N]` synthetic identity of each render. */
   readonly identities: Int32Array;
   /** The emotion prototype each expression was drawn from. */
-  readonly emotions: MeadEmotion[];
+  readonly emotions: SyntheticEmotion[];
 }
 
 /**
@@ -102,7 +91,7 @@ export interface PoseExpressionDraw {
   readonly pose: Float32Array;
   /** `[100]` expression. */
   readonly expression: Float32Array;
-  readonly emotion: MeadEmotion;
+  readonly emotion: SyntheticEmotion;
 }
 
 const DEG = Math.PI / 180;
@@ -132,7 +121,7 @@ export function samplePoseExpression(
   const gazePitch = (rng.next() - 0.5) * 0.16, gazeYaw = (rng.next() - 0.5) * 0.3;
   fullPose[9] = gazePitch; fullPose[10] = gazeYaw; fullPose[12] = gazePitch; fullPose[13] = gazeYaw;
   // 3. Expression: prototype × intensity + spread, speech, vowels, blink, weak components.
-  const emotion = MEAD_EMOTIONS[rng.int(MEAD_EMOTIONS.length)]!;
+  const emotion = SYNTHETIC_EMOTIONS[rng.int(SYNTHETIC_EMOTIONS.length)]!;
   const intensity = emotion === 'neutral' ? 0 : 1.5 * rng.next();
   const proto = SYNTHETIC_EMOTION_PROTOTYPES[emotion].expression;
   const expression = new Float32Array(SYNTHETIC_NUM_EXPRESSION);

@@ -19,17 +19,8 @@
  * estimator.dispose();
  * ```
  */
-import {
-  AdamW,
-  CheckpointManager,
-  resumeTraining,
-  Rng,
-  saveTrainingCheckpoint,
-  SYNTHETIC_EXPRESSION_NAMES,
-  tf,
-  TrainingLoopState,
-  ValidationError,
-} from '@consistent-avatar/core';
+import { AdamW, CheckpointManager, resumeTraining, Rng, saveTrainingCheckpoint, tf, TrainingLoopState, ValidationError } from '@consistent-avatar/core';
+import { SYNTHETIC_EXPRESSION_NAMES } from '@consistent-avatar/proxy';
 import type { PoseExpressionRenderSet } from './pose-expression-renders.js';
 import {
   resolveSyntheticPoseExpressionConfig,

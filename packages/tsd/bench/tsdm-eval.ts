@@ -14,7 +14,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { fitProxyAvatar, initBackend, readInstaDataset, synthesizeDataset, writeRunManifest } from '@consistent-avatar/core';
+import { initBackend, writeRunManifest } from '@consistent-avatar/core';
+import { fitProxyAvatar, readInstaDataset, synthesizeDataset } from '@consistent-avatar/proxy';
 import { alignTsd, prepareTsdmData, resolveTsdmConfig, trainTsdm, tsdErrors } from '../src/index.js';
 
 const out = path.resolve(process.argv[2] ?? '/tmp/tsdm-eval');

@@ -10,7 +10,8 @@
  *
  * @packageDocumentation
  */
-import { readPng, renderProxy, frameParams, ProxyAvatar, ValidationError, type AvatarDataset } from '@consistent-avatar/core';
+import { readPng, ValidationError } from '@consistent-avatar/core';
+import { renderProxy, frameParams, ProxyAvatar, type AvatarDataset } from '@consistent-avatar/proxy';
 import { extractTsd } from '../extract-tsd.js';
 import { normalizeTsd } from '../normalize-tsd.js';
 import type { TsdmConfig } from './config.js';
@@ -114,7 +115,7 @@ function fitDim(name: string, v: Float32Array | undefined, dim: number, id: stri
  * @param options.frames - frame indices to prepare (default all); `split` is the dataset's, restricted to them.
  * @example
  * ```ts
- * import { readInstaDataset, fitProxyAvatar } from '@consistent-avatar/core';
+ * import { readInstaDataset, fitProxyAvatar } from '@consistent-avatar/proxy';
  * import { prepareTsdmData, resolveTsdmConfig } from '@consistent-avatar/tsd';
  * const ds = readInstaDataset('data/synth');
  * const proxy = await fitProxyAvatar(ds, { steps: 200 });

@@ -7,7 +7,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fitProxyAvatar, FormatError, readInstaDataset, synthesizeDataset, tf, useBackend, ValidationError } from '@consistent-avatar/core';
+import { FormatError, tf, useBackend, ValidationError } from '@consistent-avatar/core';
+import { fitProxyAvatar, readInstaDataset, synthesizeDataset } from '@consistent-avatar/proxy';
 import { alignTsd, prepareTsdmData, resolveTsdmConfig, trainTsdm, tsdErrors, tsdmWindowInputs, TsdmModel, TSDM_PAPER_CONDITIONING, type TsdmConfig, type TsdmData } from '../index.js';
 
 const TINY: Partial<TsdmConfig> = {

@@ -1,0 +1,17 @@
+/**
+ * `@consistent-avatar/avatar`: the whole ConsistentAvatar method on top of the stage packages — stage 3 (FCSD), the
+ * pipeline from a video to an avatar, the paper's ablations, the run report, and the `ca` command line. It depends
+ * on every other package and nothing depends on it.
+ *
+ * Today it holds the `ca` command line (`ca backend`, `ca synth`); stage 3 and the pipeline build on it next.
+ *
+ * @example
+ * ```ts
+ * import { runCli } from '@consistent-avatar/avatar';
+ * const exitCode = await runCli(['synth', '--out', 'data/synthetic', '--frames', '64', '--size', '64']);
+ * ```
+ *
+ * @packageDocumentation
+ */
+export { parseFlags, type FlagKind } from './cli/args.js';
+export { main as runCli } from './cli/ca.js';

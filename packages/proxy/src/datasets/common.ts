@@ -1,0 +1,174 @@
+/**
+ * The in-memory form every dataset reader returns ({@link AvatarDataset}), the default split, and the path checks
+ * readers share (paths inside JSON must stay inside the dataset folder).
+ *
+ * @example
+ * ```ts
+ * import { readInstaDataset, splitLastFrames } from '@consistent-avatar/proxy';
+ * const ds = readInstaDataset('data/obama', { testFrames: 350 });
+ * console.log(ds.frames.length, ds.split.test.length); // e.g. 2000 350
+ * ```
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { FormatError, ValidationError } from '@consistent-avatar/core';
+import type { PinholeCamera } from '../raster/camera.js';
+
+/** One frame of a monocular talking-head dataset. */
+export interface AvatarFrame {
+  /** Frame id (file stem, e.g. `'00042'`). */
+  id: string;
+  /** Absolute path of the image. */
+  imagePath: string;
+  /** Absolute path of the mask image when the dataset has one. */
+  maskPath?: string;
+  /** The camera of this frame (intrinsics in pixels; camera-to-world in `camera.convention`). */
+  camera: PinholeCamera;
+  /** Expression coefficients as stored (INSTA / tracker 100, NeRFace 76, IMAvatar 50). */
+  expression?: Float32Array;
+  /** Pose as stored: IMAvatar full pose (15); our INSTA extension `flame/pose/*.txt` holds the paper pose (6). */
+  pose?: Float32Array;
+  /** Emotion label (MEAD vocabulary) when the dataset provides one (synthetic datasets do). */
+  emotion?: string;
+  /** Format-specific extras (e.g. NeRFace `bbox`, IMAvatar `flame_keypoints`). */
+  extra?: Record<string, unknown>;
+}
+
+/** A dataset: frames sorted by image path, and a train / test / val split by frame index. */
+export interface AvatarDataset {
+  format: 'insta' | 'nerface' | 'imavatar';
+  /** Absolute dataset folder. */
+  root: string;
+  width: number;
+  height: number;
+  frames: AvatarFrame[];
+  split: { train: number[]; test: number[]; val: number[] };
+  /** Identity coefficients when the format stores them (IMAvatar `shape_params`). */
+  shape?: Float32Array;
+}
+
+/**
+ * The paper's split: the last `testFrames` frames (in path order) are test, the rest train; val = the last
+ * `valFrames` of test (INSTA's convention).
+ *
+ * @example
+ * ```ts
+ * splitLastFrames(1000, 350); // { train: [0..649], test: [650..999], val: [980..999] }
+ * ```
+ */
+export function splitLastFrames(numFrames: number, testFrames = 350, valFrames = 20): { train: number[]; test: number[]; val: number[] } {
+  if (!Number.isInteger(testFrames) || testFrames < 0) throw new ValidationError('splitLastFrames', 'testFrames', 'a non-negative integer', testFrames);
+  if (testFrames >= numFrames) {
+    throw new ValidationError('splitLastFrames', 'testFrames', `fewer than the ${numFrames} frames of the dataset (pass a smaller testFrames)`, testFrames);
+  }
+  const idx = Array.from({ length: numFrames }, (_, i) => i);
+  const test = idx.slice(numFrames - testFrames);
+  return { train: idx.slice(0, numFrames - testFrames), test, val: test.slice(Math.max(0, test.length - valFrames)) };
+}
+
+/**
+ * Resolve a path from a dataset's JSON against its folder; rejects absolute paths and paths that leave the folder.
+ *
+ * @param file - the JSON file (for the error message).
+ * @example
+ * ```ts
+ * const abs = resolveInside('/data/actor', 'images/00001.png', 'transforms.json', 'frames[0].file_path', 'insta');
+ * // resolveInside('/data/actor', '../x.png', …) throws FormatError: … escapes the dataset folder
+ * ```
+ */
+export function resolveInside(root: string, relative: unknown, file: string, field: string, format: string): string {
+  if (typeof relative !== 'string' || relative.length === 0) throw new FormatError(format, file, `${field} should be a relative path string, got ${JSON.stringify(relative)}`);
+  if (path.isAbsolute(relative) || /^[a-zA-Z]:[\\/]/.test(relative)) {
+    throw new FormatError(format, file, `${field} '${relative}' is absolute; paths must be relative to the dataset folder`);
+  }
+  const rootAbs = path.resolve(root);
+  const abs = path.resolve(rootAbs, relative);
+  if (abs !== rootAbs && !abs.startsWith(rootAbs + path.sep)) {
+    throw new FormatError(format, file, `${field} '${relative}' escapes the dataset folder ${rootAbs}`);
+  }
+  return abs;
+}
+
+/**
+ * The image of a NeRFace / IMAvatar frame: `file_path` without an extension gets ".png"; it must stay inside the
+ * folder and exist.
+ *
+ * @example
+ * ```ts
+ * const abs = frameImagePath('/data/person', './train/f_0000', 'transforms_train.json', 'frames[0]', 'nerface');
+ * ```
+ */
+export function frameImagePath(root: string, filePath: unknown, file: string, where: string, format: string): string {
+  const rel = typeof filePath === 'string' && !/\.png$/i.test(filePath) ? `${filePath}.png` : filePath;
+  const abs = resolveInside(root, rel, file, `${where}.file_path`, format);
+  requireFile(abs, file, `${where}.file_path`, format);
+  return abs;
+}
+
+/** Throw a FormatError when a referenced file is missing. */
+export function requireFile(abs: string, file: string, field: string, format: string): void {
+  if (!fs.existsSync(abs) || !fs.statSync(abs).isFile()) throw new FormatError(format, file, `${field} refers to a missing file ${abs}`);
+}
+
+/** A 4×4 matrix (nested rows or flat 16) from JSON, row-major flat; 3×4 gets [0 0 0 1] appended. */
+export function parseMatrix(value: unknown, file: string, field: string, format: string): number[] {
+  let rows: unknown[] | null = null;
+  if (Array.isArray(value) && value.length > 0 && Array.isArray(value[0])) rows = value;
+  const flat = rows ? rows.flat() : value;
+  if (!Array.isArray(flat) || !(flat.length === 16 || flat.length === 12) || !flat.every((v) => typeof v === 'number' && Number.isFinite(v))) {
+    throw new FormatError(format, file, `${field} should be a 4×4 (or 3×4) matrix of finite numbers`);
+  }
+  const m = flat as number[];
+  return m.length === 12 ? [...m, 0, 0, 0, 1] : m;
+}
+
+/** Parse a whitespace-separated float file (tracker `%.8f` exports). */
+export function readFloatText(abs: string, format: string): Float32Array {
+  let text: string;
+  try {
+    text = fs.readFileSync(abs, 'utf8');
+  } catch (error) {
+    throw new FormatError(format, abs, `cannot read: ${(error as Error).message}`);
+  }
+  const parts = text.trim().split(/[\s,]+/).filter(Boolean);
+  const values = parts.map(Number);
+  if (values.length === 0 || values.some((v) => !Number.isFinite(v))) throw new FormatError(format, abs, 'expected whitespace-separated numbers');
+  return Float32Array.from(values);
+}
+
+/** Width and height from a PNG file's IHDR chunk (without decoding it). */
+export function pngSize(abs: string, format: string): { width: number; height: number } {
+  const fd = fs.openSync(abs, 'r');
+  try {
+    const head = Buffer.alloc(24);
+    fs.readSync(fd, head, 0, 24, 0);
+    if (head.readUInt32BE(0) !== 0x89504e47 || head.toString('ascii', 12, 16) !== 'IHDR') throw new FormatError(format, abs, 'not a PNG file');
+    return { width: head.readUInt32BE(16), height: head.readUInt32BE(20) };
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** `value` must be a plain object (for JSON validation). */
+export function asObject(value: unknown, file: string, what: string, format: string): Record<string, unknown> {
+  if (value == null || typeof value !== 'object' || Array.isArray(value)) throw new FormatError(format, file, `${what} should be a JSON object`);
+  return value as Record<string, unknown>;
+}
+
+/** A finite number field. */
+export function numberField(obj: Record<string, unknown>, key: string, file: string, format: string, where = 'top level'): number {
+  const v = obj[key];
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new FormatError(format, file, `${where}: '${key}' should be a finite number, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+/** A numeric array field (optional). */
+export function floatArrayField(obj: Record<string, unknown>, key: string, file: string, format: string, where: string): Float32Array | undefined {
+  const v = obj[key];
+  if (v === undefined) return undefined;
+  const flat = Array.isArray(v) ? v.flat(2) : v;
+  if (!Array.isArray(flat) || !flat.every((x) => typeof x === 'number' && Number.isFinite(x))) {
+    throw new FormatError(format, file, `${where}: '${key}' should be an array of finite numbers`);
+  }
+  return Float32Array.from(flat as number[]);
+}
