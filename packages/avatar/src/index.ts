@@ -15,3 +15,13 @@
  */
 export { parseFlags, type FlagKind } from './cli/args.js';
 export { main as runCli } from './cli/ca.js';
+export {
+  renderReportHtml,
+  type RunReport,
+  type ReportTable,
+  type ReportCell,
+  type ReportImage,
+  type ReportPlot,
+  type ReportVideo,
+} from './report/report-html.js';
+export { checkReportInBrowser, findChromium, type BrowserCheckResult, type BrowserCheckOptions } from './report/browser-check.js';

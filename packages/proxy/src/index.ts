@@ -71,6 +71,7 @@ export {
 } from './head/emotions.js';
 // datasets (INSTA / NeRFace / IMAvatar layouts) and the synthetic dataset generator.
 export { splitLastFrames, resolveInside, type AvatarDataset, type AvatarFrame } from './datasets/common.js';
+export { protocolSplit, type ProtocolSplit, type ProtocolSplitOptions } from './datasets/protocol-split.js';
 export {
   readInstaDataset,
   writeInstaDataset,
