@@ -60,7 +60,7 @@ picks.forEach((i, row) => {
   const frame = ds.frames[i]!;
   const gt = readPng(frame.imagePath, { channels: 3 }).data;
   const r = renderProxy(proxy, frameParams(frame), { supersample: 2 });
-  const tsd = extractTsd({ data: r.rgb, shape: [size, size, 3] }, { preset: 'paper' });
+  const tsd = extractTsd({ data: r.rgb, height: size, width: size, channels: 3 }, { preset: 'paper' });
   const tsdView = Float32Array.from(tsd.data, (v) => Math.min(1, Math.max(0, 0.5 + 2 * v)));
   put(row, 0, gt);
   put(row, 1, r.rgb);

@@ -125,12 +125,12 @@ await section('core: initBackend("wasm") + tensor ops', async () => {
 
 // 3. tsd: extractTsd against a direct O((HW)²) DFT of the same high-pass filter.
 await section('tsd: extractTsd vs direct DFT', async () => {
-  expectExports(tsd, ['extractTsd', 'highPassMask', 'TSD_DEFAULTS']);
+  expectExports(tsd, ['extractTsd', 'releaseTsd', 'highPassMask', 'TSD_DEFAULTS']);
   const [h, w, c] = [8, 10, 3];
   const rand = uniform(2);
   const image = Float32Array.from({ length: h * w * c }, () => rand());
   const radius = 2;
-  const out = tsd.extractTsd({ data: image, shape: [h, w, c] }, { mask: 'gaussian', radius, channels: 'rgb', output: 'real', centre: 'dc' });
+  const out = tsd.extractTsd({ data: image, height: h, width: w, channels: c }, { mask: 'gaussian', radius, channels: 'rgb', output: 'real' });
   check(JSON.stringify(out.shape) === JSON.stringify([h, w, c]), `shape ${out.shape}`);
   // Signed frequency of unshifted bin k when fftshift puts DC at ⌊n/2⌋ (the 'dc' centre).
   const signed = (k, n) => ((k + Math.floor(n / 2)) % n) - Math.floor(n / 2);

@@ -3,42 +3,49 @@
  * filter in the same run, through /usr/bin/python3 and bench/tsd_numpy.py.
  *
  * Workloads: one 512×512 RGB image (the astronaut fixture) and a 100-frame 256×256 sequence (a crop sliding over
- * the same photograph, fed to extractTsd as a frame stream, so the cached mask / FFT plan is reused), plus a
- * 500×500 crop (not a power of two: Bluestein's algorithm in ndarray-fft, mixed radix in pocketfft), each with
- * the `paper` settings (gaussian ω = 10, rgb, real) and the released code's filter (gaussian ω = 10, luma, abs).
- * Reports the median seconds per frame over repeats and the ratio ours ÷ numpy (lower is better), and the same
- * paper filter on our FFT plan vs the ndarray-fft engine (the optimisation, measured).
+ * the same photograph, given to extractTsd as one batch, an array of images, so the mask and FFT buffers are built
+ * once), plus a 500×500 crop (not a power of two: Bluestein's algorithm in ndarray-fft, mixed radix in pocketfft),
+ * each with the `paper` settings (gaussian ω = 10, rgb, real) and the released code's filter (gaussian ω = 10,
+ * luma, abs). Reports the median seconds per frame over repeats and the ratio ours ÷ numpy (lower is better), and
+ * the same paper filter on our FFT plan vs the ndarray-fft engine (the optimisation, measured). Prints the tables
+ * and writes them as JSON to `--out` (default `bench/results/tsd-filter.json`).
  *
- *   node --conditions=source --import tsx packages/tsd/bench/tsd.ts [--repeats 5]
+ *   node --conditions=source --import tsx packages/tsd/bench/tsd.ts [--repeats 5] [--python /usr/bin/python3] [--out FILE]
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { readPng } from '@consistent-avatar/core';
-import { extractTsd, TsdFilter, TSD_PAPER_PRESET, type FftEngine, type TsdOptions } from '../src/index.js';
+import { readPng, type FloatImage } from '@consistent-avatar/core';
+import { extractTsd, highPassMask, TSD_PAPER_PRESET, type TsdOptions } from '../src/index.js';
+import { filterPlanes } from '../src/extract-tsd.js';
+import { Fft2d, type FftEngine } from '../src/fft2d.js';
 
 const here = (rel: string): string => fileURLToPath(new URL(rel, import.meta.url));
 const args = process.argv.slice(2);
 const repeatsArg = args.indexOf('--repeats');
 const repeats = repeatsArg >= 0 ? Number(args[repeatsArg + 1]) : 5;
+const option = (name: string, fallback: string): string => (args.includes(name) ? args[args.indexOf(name) + 1]! : fallback);
+const python = option('--python', '/usr/bin/python3');
+const out = option('--out', here('./results/tsd-filter.json'));
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 // 1. Inputs: the 512² photograph and 100 sliding 256² crops of it.
-const photo = readPng(here('../test/fixtures/astronaut_512.png'), { channels: 3 }); // [512, 512, 3] in [0, 1]
-const frames = Array.from({ length: 100 }, (_, k) => {
+const png = readPng(here('../test/fixtures/astronaut_512.png'), { channels: 3 }); // [512, 512, 3] in [0, 1]
+const photo: FloatImage = { data: png.data, height: 512, width: 512, channels: 3 };
+const frames: FloatImage[] = Array.from({ length: 100 }, (_, k) => {
   const data = new Float32Array(256 * 256 * 3); // [256, 256, 3]
   const top = 2 * k;
   const left = k;
   for (let i = 0; i < 256; i++) {
     data.set(photo.data.subarray(((top + i) * 512 + left) * 3, ((top + i) * 512 + left + 256) * 3), i * 256 * 3);
   }
-  return { data, shape: [256, 256, 3] };
+  return { data, height: 256, width: 256, channels: 3 };
 });
 
-const crop500 = { data: new Float32Array(500 * 500 * 3), shape: [500, 500, 3] }; // [500, 500, 3]
+const crop500: FloatImage = { data: new Float32Array(500 * 500 * 3), height: 500, width: 500, channels: 3 }; // [500, 500, 3]
 for (let i = 0; i < 500; i++) crop500.data.set(photo.data.subarray(i * 512 * 3, (i * 512 + 500) * 3), i * 500 * 3);
 
 const settings: { name: string; options: TsdOptions; numpy: string[] }[] = [
@@ -79,7 +86,7 @@ function timeNumpy(dir: string, name: string, data: Float32Array[], h: number, w
   data.forEach((d, n) => all.set(d, n * h * w * 3));
   writeFileSync(file, all);
   const result = spawnSync(
-    '/usr/bin/python3',
+    python,
     [here('./tsd_numpy.py'), file, String(data.length), String(h), String(w), ...filter, String(repeats)],
     { encoding: 'utf8' },
   );
@@ -88,22 +95,18 @@ function timeNumpy(dir: string, name: string, data: Float32Array[], h: number, w
   return { wall: parsed.seconds_per_frame, cpu: parsed.cpu_seconds_per_frame };
 }
 
-/** The paper-preset filter of one [H, W, 3] image through a TsdFilter on the given FFT engine. */
-function paperWithEngine(image: { data: Float32Array; shape: number[] }, engine: FftEngine): () => void {
-  const [h, w] = image.shape as [number, number];
-  const filter = new TsdFilter(h, w, TSD_PAPER_PRESET, engine);
-  const out = new Float32Array(h * w * 3);
-  return () =>
-    filter.filterPlanes(
-      [0, 1, 2].map((p) => ({
-        fill: (target: Float64Array) => {
-          for (let t = 0; t < h * w; t++) target[t] = image.data[3 * t + p]!;
-        },
-        emit: (re: Float64Array) => {
-          for (let t = 0; t < h * w; t++) out[3 * t + p] = re[t]!;
-        },
-      })),
-    );
+/** The paper-preset filter of one [H, W, 3] image (its three planes) on the given FFT engine, plan built once. */
+function paperWithEngine(image: FloatImage, engine: FftEngine): () => void {
+  const { height: h, width: w } = image;
+  const mask = highPassMask(h, w, TSD_PAPER_PRESET.mask, TSD_PAPER_PRESET.radius);
+  const fft = new Fft2d(h, w, engine);
+  const planes = [0, 1, 2].map(() => new Float64Array(h * w)); // 3 × [H, W]
+  return () => {
+    planes.forEach((plane, p) => {
+      for (let t = 0; t < h * w; t++) plane[t] = image.data[3 * t + p]!;
+    });
+    filterPlanes(planes, mask, TSD_PAPER_PRESET.output, fft);
+  };
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'tsd-bench-'));
@@ -112,23 +115,21 @@ const engineRows: { workload: string; native: Timing; ndarray: Timing }[] = [];
 try {
   for (const s of settings) {
     // 2. One 512×512 RGB image.
-    const ours512 = timeOurs(() => void extractTsd({ data: photo.data, shape: [512, 512, 3] }, s.options), 1);
+    const ours512 = timeOurs(() => void extractTsd(photo, s.options), 1);
     const numpy512 = timeNumpy(dir, 'photo', [photo.data], 512, 512, s.numpy);
     rows.push({ workload: '512² image', setting: s.name, ours: ours512, numpy: numpy512 });
-    // 3. The 100-frame 256² sequence as a frame stream.
-    const oursSeq = timeOurs(() => {
-      for (const tsd of extractTsd(frames.values(), s.options)) void tsd;
-    }, frames.length);
+    // 3. The 100-frame 256² sequence as one batch.
+    const oursSeq = timeOurs(() => void extractTsd(frames, s.options), frames.length);
     const numpySeq = timeNumpy(dir, 'sequence', frames.map((f) => f.data), 256, 256, s.numpy);
-    rows.push({ workload: '100 × 256² stream', setting: s.name, ours: oursSeq, numpy: numpySeq });
+    rows.push({ workload: '100 × 256² batch', setting: s.name, ours: oursSeq, numpy: numpySeq });
     // 4. A non-power-of-two size (Bluestein path): a 500×500 crop.
     const oursOdd = timeOurs(() => void extractTsd(crop500, s.options), 1);
     const numpyOdd = timeNumpy(dir, 'crop500', [crop500.data], 500, 500, s.numpy);
     rows.push({ workload: '500² image (not 2ⁿ)', setting: s.name, ours: oursOdd, numpy: numpyOdd });
   }
   // 5. The optimisation, measured: the same paper filter on ndarray-fft vs our FFT plan (no numpy here).
-  const engineCases: [string, { data: Float32Array; shape: number[] }][] = [
-    ['512² image', { data: photo.data, shape: [512, 512, 3] }],
+  const engineCases: [string, FloatImage][] = [
+    ['512² image', photo],
     ['500² image (not 2ⁿ)', crop500],
   ];
   for (const [name, image] of engineCases) {
@@ -158,3 +159,23 @@ for (const r of engineRows) {
     `| ${r.workload} | ${ms(r.native.cpu)} | ${ms(r.ndarray.cpu)} | ${(r.ndarray.cpu / r.native.cpu).toFixed(2)}× | ${(r.ndarray.wall / r.native.wall).toFixed(2)}× |`,
   );
 }
+
+const numpyVersion = spawnSync(python, ['-c', 'import numpy; print(numpy.__version__)'], { encoding: 'utf8' }).stdout.trim();
+mkdirSync(dirname(out), { recursive: true });
+writeFileSync(
+  out,
+  JSON.stringify(
+    {
+      command: `node --conditions=source --import tsx packages/tsd/bench/tsd.ts ${args.join(' ')}`.trim(),
+      date: new Date().toISOString(),
+      machine: { cores: cpus().length, cpu: cpus()[0]?.model ?? 'cpu', node: process.version, numpy: numpyVersion },
+      repeats,
+      unit: 'seconds per frame (median over repeats); cpu = user + system time of the process',
+      rows,
+      engineRows,
+    },
+    null,
+    1,
+  ) + '\n',
+);
+console.log(`wrote ${out}`);

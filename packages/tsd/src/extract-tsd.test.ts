@@ -1,11 +1,7 @@
 import { describe, expect, expectTypeOf, it } from 'vitest';
-import ndarray from 'ndarray';
 import { Rng } from '@consistent-avatar/core';
-import { extractTsd, releaseTsdMagnitude, type TsdImage, type TsdReleaseImage } from './extract-tsd.js';
-import { fmaExact } from './fma.js';
-import { clearTsdFilterCache, getTsdFilter } from './tsd-filter.js';
-import { TSD_DEFAULTS } from './tsd-options.js';
-import type { TsdOptions } from './tsd-options.js';
+import { extractTsd, type TsdImage, type TsdOptions, type TsdSettings } from './extract-tsd.js';
+import { fmaExact, releaseTsd, releaseTsdMagnitude } from './release-tsd.js';
 import { readCases, readNpyFloat, readPngBytes, readPngFloat } from '../test/fixture-io.js';
 
 /** max |a − b| and max |b|. */
@@ -25,9 +21,9 @@ describe('extractTsd: parity with the numpy fixtures (test/fixtures/cases.json)'
       it(`${c.input} preset release: identical bytes except pixels on an integer boundary`, () => {
         const input = readPngFloat(c.input);
         const expected = readPngBytes(c.expected);
-        const ours = extractTsd(input, { preset: 'release' });
-        expect(ours.shape).toEqual(expected.shape);
-        const [h, w] = expected.shape;
+        const ours = releaseTsd(input);
+        expect([ours.height, ours.width, ours.channels]).toEqual([expected.height, expected.width, expected.channels]);
+        const [h, w] = [expected.height, expected.width];
         // Exempt pixels: pre-truncation magnitude (float64) within 1e-6 of an integer.
         const magnitude = releaseTsdMagnitude(input);
         const nonExemptMismatches: string[] = [];
@@ -64,12 +60,18 @@ describe('extractTsd: parity with the numpy fixtures (test/fixtures/cases.json)'
     });
   }
 
-  it('release preset: uint8 input and float input give the same bytes', () => {
+  it('releaseTsd: uint8 input and float input give the same bytes', () => {
     const bytes = readPngBytes('astronaut_64.png');
     const floats = readPngFloat('astronaut_64.png');
-    expect(Array.from(extractTsd(bytes, { preset: 'release' }).data)).toEqual(
-      Array.from(extractTsd(floats, { preset: 'release' }).data),
-    );
+    expect(Array.from(releaseTsd(bytes).data)).toEqual(Array.from(releaseTsd(floats).data));
+  });
+
+  it('a byte image (0..255) matches the fixture of the same PNG read as floats', () => {
+    const expected = readNpyFloat('astronaut_64_gaussian_r10_rgb_real.npy');
+    const ours = extractTsd(readPngBytes('astronaut_64.png'), { mask: 'gaussian', radius: 10, channels: 'rgb', output: 'real' });
+    expect(ours.shape).toEqual(expected.shape);
+    const { err, ref } = maxErrors(ours.data, expected.data);
+    expect(err).toBeLessThanOrEqual(1e-4 * ref);
   });
 });
 
@@ -95,8 +97,11 @@ function bruteDft2(xr: Float64Array, xi: Float64Array, h: number, w: number, sig
   return [outR, outI];
 }
 
+/** Mask centre: DC (`extractTsd`) or the released script's `(⌊(H−1)/2⌋, ⌊(W−1)/2⌋)` (`releaseTsd`). */
+type BruteSettings = Omit<TsdSettings, 'channels'> & { centre: 'dc' | 'release' };
+
 /** Brute-force TSD of one plane, written straight from the definition (centred DFT, explicit fftshift). */
-function bruteForceTsd(plane: Float64Array, h: number, w: number, o: Required<Omit<TsdOptions, 'preset'>>): Float64Array {
+function bruteForceTsd(plane: Float64Array, h: number, w: number, o: BruteSettings): Float64Array {
   // F = fft2(x).
   const [fr, fi] = bruteDft2(plane, new Float64Array(h * w), h, w, -1);
   // Fs = fftshift(F): Fs[i] = F[(i − ⌊n/2⌋) mod n]; multiply by the mask around the centre.
@@ -134,15 +139,15 @@ describe('extractTsd: any H × W (odd and non-power-of-two sizes) against a brut
   const h = 17; // prime > 13: Bluestein; 18 = 2·3·3: mixed radix
   const w = 18;
   const rgb = new Rng(11).uniform(h * w * 3); // [H, W, 3] in [0, 1)
-  const image = { data: rgb, shape: [h, w, 3] };
-  const settings: Required<Omit<TsdOptions, 'preset'>>[] = [
-    { mask: 'gaussian', radius: 3, channels: 'rgb', output: 'real', centre: 'dc' },
-    { mask: 'gaussian', radius: 2.5, channels: 'luma', output: 'abs', centre: 'release' },
-    { mask: 'circle', radius: 4, channels: 'rgb', output: 'abs', centre: 'dc' },
-    { mask: 'box', radius: 2, channels: 'luma', output: 'real', centre: 'release' },
+  const image = { data: rgb, height: h, width: w, channels: 3 };
+  const settings: TsdSettings[] = [
+    { mask: 'gaussian', radius: 3, channels: 'rgb', output: 'real' },
+    { mask: 'gaussian', radius: 2.5, channels: 'luma', output: 'abs' },
+    { mask: 'circle', radius: 4, channels: 'rgb', output: 'abs' },
+    { mask: 'box', radius: 2, channels: 'luma', output: 'real' },
   ];
   for (const o of settings) {
-    it(`${h}×${w} ${o.mask} r${o.radius} ${o.channels} ${o.output} centre ${o.centre}`, () => {
+    it(`${h}×${w} ${o.mask} r${o.radius} ${o.channels} ${o.output}`, () => {
       const ours = extractTsd(image, o);
       const planes = o.channels === 'luma' ? 1 : 3;
       expect(ours.shape).toEqual([h, w, planes]);
@@ -152,7 +157,7 @@ describe('extractTsd: any H × W (odd and non-power-of-two sizes) against a brut
           plane[t] =
             o.channels === 'luma' ? 0.299 * rgb[3 * t]! + 0.587 * rgb[3 * t + 1]! + 0.114 * rgb[3 * t + 2]! : rgb[3 * t + p]!;
         }
-        const expected = bruteForceTsd(plane, h, w, o);
+        const expected = bruteForceTsd(plane, h, w, { ...o, centre: 'dc' });
         const actual = Float64Array.from({ length: h * w }, (_, t) => ours.data[t * planes + p]!);
         const { err, ref } = maxErrors(actual, expected);
         // float32 output of float64 math: relative 1e-6 of the range.
@@ -160,11 +165,19 @@ describe('extractTsd: any H × W (odd and non-power-of-two sizes) against a brut
       }
     });
   }
+
+  it(`${h}×${w} releaseTsdMagnitude: gaussian r10 abs, centre one bin off DC (a mask that is not Hermitian)`, () => {
+    const grey = Uint8Array.from(new Rng(12).uniform(h * w), (v) => Math.floor(v * 256)); // [H, W, 1] bytes
+    const ours = releaseTsdMagnitude({ data: grey, height: h, width: w, channels: 1 });
+    const expected = bruteForceTsd(Float64Array.from(grey), h, w, { mask: 'gaussian', radius: 10, output: 'abs', centre: 'release' });
+    const { err, ref } = maxErrors(ours, expected);
+    expect(err).toBeLessThanOrEqual(1e-6 * ref);
+  });
 });
 
-describe('extractTsd: batch, array and frame-stream forms agree with single images', () => {
+describe('extractTsd: a batch (array of images) agrees with single images', () => {
   const rng = new Rng(5);
-  const frames = Array.from({ length: 3 }, () => ({ data: rng.uniform(20 * 24 * 3), shape: [20, 24, 3] }));
+  const frames = Array.from({ length: 3 }, () => ({ data: rng.uniform(20 * 24 * 3), height: 20, width: 24, channels: 3 }));
   const options = { channels: 'luma', output: 'abs', radius: 4 } as const satisfies TsdOptions;
   const singles = frames.map((f) => extractTsd(f, options));
   const close = (a: TsdImage, b: TsdImage): void => {
@@ -173,49 +186,19 @@ describe('extractTsd: batch, array and frame-stream forms agree with single imag
     expect(err).toBeLessThanOrEqual(1e-6 * ref);
   };
 
-  it('rank-4 [B, H, W, C] batch', () => {
-    const batch = new Float32Array(3 * 20 * 24 * 3);
-    frames.forEach((f, b) => batch.set(f.data, b * f.data.length));
-    const out = extractTsd({ data: batch, shape: [3, 20, 24, 3] }, options);
-    expect(out.shape).toEqual([3, 20, 24, 1]);
-    singles.forEach((s, b) => close(ndarray(out.data.subarray(b * 480, (b + 1) * 480), [20, 24, 1]), s));
-  });
-
   it('array of images', () => {
     const out = extractTsd(frames, options);
     expect(out).toHaveLength(3);
     out.forEach((o, b) => close(o, singles[b]!));
   });
 
-  it('sync iterator → generator, async iterator → async generator', async () => {
-    function* gen(): Generator<(typeof frames)[number]> {
-      yield* frames;
-    }
-    async function* agen(): AsyncGenerator<(typeof frames)[number]> {
-      for (const f of frames) yield f;
-    }
-    const syncOut = [...extractTsd(gen(), options)];
-    const asyncOut: TsdImage[] = [];
-    for await (const t of extractTsd(agen(), options)) asyncOut.push(t);
-    expect(syncOut).toHaveLength(3);
-    expect(asyncOut).toHaveLength(3);
-    syncOut.forEach((o, b) => close(o, singles[b]!));
-    asyncOut.forEach((o, b) => close(o, singles[b]!));
-  });
-
-  it('release preset over a stream returns uint8 frames', () => {
-    const out = [...extractTsd(frames.values(), { preset: 'release' })] as TsdReleaseImage[];
-    expect(out[0]!.data).toBeInstanceOf(Uint8Array);
-    expect(out[0]!.shape).toEqual([20, 24, 3]);
-  });
-
-  it('strided ndarray views (a transposed image) are read correctly', () => {
-    const f = frames[0]!;
-    // Store the image as [W, H, C] and view it transposed as [H, W, C].
-    const wh = new Float32Array(f.data.length);
-    for (let i = 0; i < 20; i++) for (let j = 0; j < 24; j++) for (let c = 0; c < 3; c++) wh[(j * 20 + i) * 3 + c] = f.data[(i * 24 + j) * 3 + c]!;
-    const view = ndarray(wh, [24, 20, 3]).transpose(1, 0, 2); // [H, W, C] view
-    close(extractTsd(view, options), singles[0]!);
+  it('mixed sizes in one batch', () => {
+    const small = { data: rng.uniform(9 * 7 * 3), height: 9, width: 7, channels: 3 };
+    const out = extractTsd([frames[0]!, small, frames[1]!], options);
+    expect(out.map((o) => o.shape)).toEqual([[20, 24, 1], [9, 7, 1], [20, 24, 1]]);
+    close(out[0]!, singles[0]!);
+    close(out[1]!, extractTsd(small, options));
+    close(out[2]!, singles[1]!);
   });
 });
 
@@ -230,27 +213,11 @@ describe('fmaExact', () => {
   });
 });
 
-describe('filter plan cache', () => {
-  it('reuses one plan per (H, W, options), evicts least recently used, and can be cleared', () => {
-    const a = getTsdFilter(8, 8, TSD_DEFAULTS);
-    expect(getTsdFilter(8, 8, TSD_DEFAULTS)).toBe(a);
-    expect(getTsdFilter(8, 8, { ...TSD_DEFAULTS, radius: 3 })).not.toBe(a);
-    for (const size of [9, 10, 11, 12]) getTsdFilter(size, size, TSD_DEFAULTS);
-    expect(getTsdFilter(8, 8, TSD_DEFAULTS)).not.toBe(a); // evicted after four newer plans
-    const b = getTsdFilter(8, 8, TSD_DEFAULTS);
-    clearTsdFilterCache();
-    expect(getTsdFilter(8, 8, TSD_DEFAULTS)).not.toBe(b);
-  });
-});
-
-describe('result types follow the options', () => {
-  it('uint8 for the release preset, float32 otherwise, the union when unknown', () => {
-    const image = { data: new Float32Array(4 * 4 * 3).fill(0.25), shape: [4, 4, 3] };
-    expectTypeOf(extractTsd(image, { preset: 'release' })).toEqualTypeOf<TsdReleaseImage>();
+describe('result types', () => {
+  it('one image gives one TSD, an array of images an array', () => {
+    const image = { data: new Float32Array(4 * 4 * 3).fill(0.25), height: 4, width: 4, channels: 3 };
     expectTypeOf(extractTsd(image, { channels: 'rgb', output: 'real' })).toEqualTypeOf<TsdImage>();
-    expectTypeOf(extractTsd(image)).toEqualTypeOf<TsdImage>();
-    const open: TsdOptions = { preset: 'paper' };
-    expectTypeOf(extractTsd(image, open)).toEqualTypeOf<TsdImage | TsdReleaseImage>();
-    expect(extractTsd(image, open).data).toBeInstanceOf(Float32Array);
+    expectTypeOf(extractTsd([image])).toEqualTypeOf<TsdImage[]>();
+    expect(extractTsd([image])).toHaveLength(1);
   });
 });

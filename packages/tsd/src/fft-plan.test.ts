@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Rng } from '@consistent-avatar/core';
 import { FftPlan } from './fft-plan.js';
 import { Fft2d, type FftEngine } from './fft2d.js';
-import { highPassMask } from './high-pass-mask.js';
+import { highPassMask } from './extract-tsd.js';
 
 /** Direct O(n²) DFT `Σ x_j e^{sign·2πi jk/n}`. */
 function dft(xr: Float64Array, xi: Float64Array, sign: number): [Float64Array, Float64Array] {
@@ -114,7 +114,7 @@ describe('Fft2d.filterReal (real plane, Hermitian mask) equals the complex filte
         const rng = new Rng(h * 31 + w);
         const x = Float64Array.from(rng.normal(h * w));
         for (const kind of ['gaussian', 'box'] as const) {
-          const { weights, hermitian } = highPassMask(h, w, kind, 1.5, 'dc');
+          const { weights, hermitian } = highPassMask(h, w, kind, 1.5);
           expect(hermitian).toBe(true);
           const complex = new Fft2d(h, w, engine);
           complex.re.set(x);

@@ -6,6 +6,8 @@
  * - otherwise (a prime factor > 13): Bluestein's chirp-z algorithm on a power-of-two plan of length ≥ 2n − 1, with
  *   the chirp and the transformed chirp filter precomputed.
  *
+ * The 1-D transform of `Fft2d`; not part of the package index.
+ *
  * Stockham iteration (Govindaraju et al., "High performance discrete Fourier transforms on graphics processors",
  * SC 2008): with `Ns` the length of the sub-transforms done so far and radix R, for each j < n/R, k = j mod Ns:
  * `v_r = src[j + r·n/R] · e^{s·2πi·r·k/(Ns·R)}`, `v ← DFT_R(v)`, `dst[⌊j/Ns⌋·Ns·R + k + r·Ns] = v_r`.
@@ -49,7 +51,7 @@ interface Stage {
  *
  * @example
  * ```ts
- * import { FftPlan } from '@consistent-avatar/tsd';
+ * import { FftPlan } from './fft-plan.js';
  * const plan = new FftPlan(6);
  * const re = Float64Array.from([1, 2, 3, 4, 5, 6]), im = new Float64Array(6);
  * plan.transform(re, im, 0, -1);

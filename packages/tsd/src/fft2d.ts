@@ -7,6 +7,8 @@
  * - `'ndarray-fft'`: the `ndarray-fft` package (radix 2 for powers of two, Bluestein otherwise), kept as a second
  *   implementation and as the baseline of `bench/tsd.ts`.
  *
+ * The FFT behind `extractTsd` and `releaseTsd`; not part of the package index.
+ *
  * @packageDocumentation
  */
 import ndarray from 'ndarray';
@@ -18,7 +20,7 @@ import { FftPlan } from './fft-plan.js';
  *
  * @example
  * ```ts
- * import { Fft2d, type FftEngine } from '@consistent-avatar/tsd';
+ * import { Fft2d, type FftEngine } from './fft2d.js';
  * const engine: FftEngine = 'ndarray-fft';
  * const plan = new Fft2d(64, 64, engine);
  * ```
@@ -66,7 +68,7 @@ function negate(values: Float64Array): void {
  *
  * @example
  * ```ts
- * import { Fft2d } from '@consistent-avatar/tsd';
+ * import { Fft2d } from './fft2d.js';
  * const plan = new Fft2d(3, 5);
  * plan.re.fill(1);
  * plan.forward();
@@ -169,7 +171,7 @@ export class Fft2d {
    *
    * @example
    * ```ts
-   * import { Fft2d } from '@consistent-avatar/tsd';
+   * import { Fft2d } from './fft2d.js';
    * const plan = new Fft2d(4, 6);
    * plan.re.fill(2);
    * plan.filter(new Float64Array(24).fill(1).fill(0, 0, 1)); // remove DC only
@@ -219,10 +221,11 @@ export class Fft2d {
    *
    * @example
    * ```ts
-   * import { Fft2d, highPassMask } from '@consistent-avatar/tsd';
+   * import { Fft2d } from './fft2d.js';
+   * import { highPassMask } from './extract-tsd.js';
    * const plan = new Fft2d(6, 8);
    * plan.re.fill(3);
-   * plan.filterReal(highPassMask(6, 8, 'gaussian', 1, 'dc').weights);
+   * plan.filterReal(highPassMask(6, 8, 'gaussian', 1).weights);
    * console.log(Math.abs(plan.re[10]) < 1e-12); // true: DC removed
    * ```
    */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import ndarray from 'ndarray';
-import { extractTsd } from './extract-tsd.js';
-import type { TsdOptions } from './tsd-options.js';
+import type { Image } from '@consistent-avatar/core';
+import { extractTsd, highPassMask, type TsdMaskKind, type TsdOptions } from './extract-tsd.js';
+import { releaseTsd, releaseTsdMagnitude } from './release-tsd.js';
 import { expectValidationError } from '../test/expect-validation.js';
 
 /** Expect a ValidationError from extractTsd naming `argument`. */
@@ -9,33 +9,34 @@ function expectRejected(run: () => unknown, argument: string): void {
   expectValidationError(run, 'extractTsd', argument);
 }
 
-const good = { data: new Float32Array(8 * 8 * 3).fill(0.5), shape: [8, 8, 3] };
+const good = { data: new Float32Array(8 * 8 * 3).fill(0.5), height: 8, width: 8, channels: 3 };
+const asImage = (x: object): Image => x as Image;
 
 describe('extractTsd rejects bad input with a ValidationError naming the function and argument', () => {
-  it('wrong rank', () => {
-    expectRejected(() => extractTsd({ data: new Float32Array(64), shape: [8, 8] }), 'image.shape');
-    expectRejected(() => extractTsd({ data: new Float32Array(64), shape: [1, 1, 8, 8, 1] }), 'image.shape');
-    expect(() => extractTsd({ data: new Float32Array(64), shape: [8, 8] })).toThrow(/rank 3 \[H, W, C\]/);
+  it('missing or malformed dimensions', () => {
+    expectRejected(() => extractTsd(asImage({ data: new Float32Array(64), height: 8, width: 8 })), 'image.channels');
+    expectRejected(() => extractTsd(asImage({ data: new Float32Array(64), height: 8, width: 8.5, channels: 1 })), 'image.width');
+    expect(() => extractTsd(asImage({ data: new Float32Array(64), height: 8, width: 8 }))).toThrow(/a positive integer/);
   });
 
   it('unsupported channel count', () => {
-    expectRejected(() => extractTsd({ data: new Float32Array(8 * 8 * 2), shape: [8, 8, 2] }), 'image.shape');
+    expectRejected(() => extractTsd({ data: new Float32Array(8 * 8 * 5), height: 8, width: 8, channels: 5 }), 'image.channels');
   });
 
   it('empty image', () => {
-    expectRejected(() => extractTsd({ data: new Float32Array(0), shape: [0, 8, 3] }), 'image.shape');
-    expectRejected(() => extractTsd({ data: new Float32Array(0), shape: [8, 0, 3] }), 'image.shape');
+    expectRejected(() => extractTsd({ data: new Float32Array(0), height: 0, width: 8, channels: 3 }), 'image.height');
+    expectRejected(() => extractTsd({ data: new Float32Array(0), height: 8, width: 0, channels: 3 }), 'image.width');
     expectRejected(() => extractTsd([]), 'images');
   });
 
-  it('NaN or infinite pixels', () => {
+  it('NaN or infinite samples', () => {
     const nan = new Float32Array(8 * 8 * 3).fill(0.5);
     nan[5 * 24 + 7] = NaN;
-    expectRejected(() => extractTsd({ data: nan, shape: [8, 8, 3] }, { channels: 'rgb' }), 'image');
-    expect(() => extractTsd({ data: nan, shape: [8, 8, 3] })).toThrow(/pixel \[5, 2\]/);
+    expectRejected(() => extractTsd({ ...good, data: nan }, { channels: 'rgb' }), 'image');
+    expect(() => extractTsd({ ...good, data: nan })).toThrow(/pixel \[5, 2\]/);
     const inf = new Float32Array(8 * 8 * 3).fill(0.5);
     inf[0] = Infinity;
-    expectRejected(() => extractTsd({ data: inf, shape: [8, 8, 3] }, { preset: 'release' }), 'image');
+    expectValidationError(() => releaseTsd({ ...good, data: inf }), 'releaseTsd', 'image');
   });
 
   it('radius ≤ 0 or not a finite number', () => {
@@ -54,36 +55,47 @@ describe('extractTsd rejects bad input with a ValidationError naming the functio
     expectRejected(() => extractTsd(good, 'gaussian' as unknown as TsdOptions), 'options');
   });
 
-  it("preset 'release' combined with another option", () => {
-    expectRejected(() => extractTsd(good, { preset: 'release', radius: 4 } as unknown as TsdOptions), 'options.radius');
+  it("preset 'release' is not an option: it points to releaseTsd", () => {
+    expectRejected(() => extractTsd(good, { preset: 'release' } as unknown as TsdOptions), 'options.preset');
+    expect(() => extractTsd(good, { preset: 'release' } as unknown as TsdOptions)).toThrow(/releaseTsd\(image\)/);
   });
 
-  it("preset 'release' with float values outside [0, 1]", () => {
-    const big = { data: new Float32Array(8 * 8 * 3).fill(2), shape: [8, 8, 3] };
-    expectRejected(() => extractTsd(big, { preset: 'release' }), 'image');
+  it('releaseTsd with float values outside [0, 1]', () => {
+    const big = { ...good, data: new Float32Array(8 * 8 * 3).fill(2) };
+    expectValidationError(() => releaseTsd(big), 'releaseTsd', 'image');
+    expectValidationError(() => releaseTsdMagnitude(big), 'releaseTsdMagnitude', 'image');
   });
 
   it('not an image', () => {
-    expectRejected(() => extractTsd(42 as unknown as typeof good), 'image');
-    expectRejected(() => extractTsd({ data: [1, 2, 3] as unknown as Float32Array, shape: [1, 1, 3] }), 'image.data');
-    expectRejected(() => extractTsd({ data: new Float32Array(10), shape: [8, 8, 3] }), 'image.data');
+    expectRejected(() => extractTsd(42 as unknown as Image), 'image');
+    expectRejected(() => extractTsd(asImage({ data: [1, 2, 3], height: 1, width: 1, channels: 3 })), 'image.data');
+    expectRejected(() => extractTsd({ data: new Float32Array(10), height: 8, width: 8, channels: 3 }), 'image.data');
+    expectRejected(() => extractTsd(asImage({ data: new Float64Array(192), height: 8, width: 8, channels: 3 })), 'image.data');
+    expectValidationError(() => releaseTsd(asImage({ data: new Float32Array(10), height: 8, width: 8, channels: 3 })), 'releaseTsd', 'image.data');
   });
 
-  it('bad frames in a batch or stream are named by index', () => {
-    const bad = { data: new Float32Array(4), shape: [2, 2] };
-    expectRejected(() => extractTsd([good, bad]), 'images[1].shape');
-    expectRejected(() => [...extractTsd([good, bad].values())], 'frames[1].shape');
+  it('bad images in a batch are named by index', () => {
+    const bad = asImage({ data: new Float32Array(4), height: 2, width: 2 });
+    expectRejected(() => extractTsd([good, bad]), 'images[1].channels');
   });
 
-  it('options are validated before a stream starts', () => {
-    expectRejected(() => extractTsd([good].values(), { radius: -2 }), 'options.radius');
-  });
-
-  it('accepts ndarray views and byte images', () => {
-    const bytes = ndarray(new Uint8Array(8 * 8 * 3).fill(128), [8, 8, 3]);
+  it('accepts byte images, and grey images with or without alpha', () => {
+    const bytes = { data: new Uint8Array(8 * 8 * 3).fill(128), height: 8, width: 8, channels: 3 };
     const out = extractTsd(bytes, { channels: 'rgb' });
     expect(out.shape).toEqual([8, 8, 3]);
     // A constant image has no detail.
     expect(Math.max(...Array.from(out.data, Math.abs))).toBeLessThan(1e-9);
+    const greyAlpha = { data: new Float32Array(8 * 8 * 2).fill(0.5), height: 8, width: 8, channels: 2 };
+    expect(extractTsd(greyAlpha, { channels: 'rgb' }).shape).toEqual([8, 8, 1]);
+  });
+});
+
+describe('highPassMask rejects bad input with a ValidationError naming it', () => {
+  it('size, kind, radius and centre', () => {
+    expectValidationError(() => highPassMask(0, 8, 'gaussian', 1), 'highPassMask', 'height');
+    expectValidationError(() => highPassMask(8, 2.5, 'gaussian', 1), 'highPassMask', 'width');
+    expectValidationError(() => highPassMask(8, 8, 'ring' as TsdMaskKind, 1), 'highPassMask', 'kind');
+    expectValidationError(() => highPassMask(8, 8, 'box', -1), 'highPassMask', 'radius');
+    expectValidationError(() => highPassMask(8, 8, 'box', 1, [3.5, 3]), 'highPassMask', 'centre');
   });
 });

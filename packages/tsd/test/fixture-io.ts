@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { readNpy, readPng } from '@consistent-avatar/core';
+import { readNpy, readPng, type ByteImage, type FloatImage } from '@consistent-avatar/core';
 
 /** Path of a file under `packages/tsd/test/fixtures/`. */
 export function fixture(name: string): string {
@@ -33,16 +33,16 @@ export function readCases(): TsdCase[] {
   return (JSON.parse(readFileSync(fixture('cases.json'), 'utf8')) as { cases: TsdCase[] }).cases;
 }
 
-/** An 8-bit PNG as float32 RGB in [0, 1] `[H, W, 3]` (the fixtures' input convention). */
-export function readPngFloat(name: string): { data: Float32Array; shape: [number, number, number] } {
+/** An 8-bit PNG as a core `FloatImage`: RGB float32 in [0, 1] `[H, W, 3]` (the fixtures' input convention). */
+export function readPngFloat(name: string): FloatImage {
   const png = readPng(fixture(name), { channels: 3 });
-  return { data: png.data, shape: [png.height, png.width, 3] };
+  return { data: png.data, height: png.height, width: png.width, channels: 3 };
 }
 
-/** An 8-bit PNG as interleaved RGB bytes `[H, W, 3]`. */
-export function readPngBytes(name: string): { data: Uint8Array; shape: [number, number, number] } {
-  const { data, shape } = readPngFloat(name);
-  return { data: Uint8Array.from(data, (v) => Math.round(v * 255)), shape };
+/** An 8-bit PNG as a core `ByteImage`: interleaved RGB bytes `[H, W, 3]`. */
+export function readPngBytes(name: string): ByteImage {
+  const { data, height, width } = readPngFloat(name);
+  return { data: Uint8Array.from(data, (v) => Math.round(v * 255)), height, width, channels: 3 };
 }
 
 /** A float32 `.npy` fixture in C order. */

@@ -92,7 +92,7 @@ export function downsampleImage(data: ArrayLike<number>, height: number, width: 
  */
 export function tsdmTsd(rgb: ArrayLike<number>, height: number, width: number, config: Pick<TsdmConfig, 'size' | 'tsdRadius' | 'tsdScale'>): Float32Array {
   const small = downsampleImage(rgb, height, width, 3, config.size);
-  const tsd = extractTsd({ data: small, shape: [config.size, config.size, 3] }, { preset: 'paper', radius: config.tsdRadius });
+  const tsd = extractTsd({ data: small, height: config.size, width: config.size, channels: 3 }, { preset: 'paper', radius: config.tsdRadius });
   const norm = normalizeTsd(tsd, '[-1,1]', { mode: 'fixed', scale: config.tsdScale, signed: true });
   const out = new Float32Array(config.size * config.size * 3);
   for (let y = 0, k = 0; y < config.size; y++) for (let x = 0; x < config.size; x++) for (let c = 0; c < 3; c++) out[k++] = norm.get(y, x, c);
