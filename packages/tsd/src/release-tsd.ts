@@ -1,6 +1,6 @@
 /**
  * `preset: 'release'`: the TSD PNG exactly as the authors' released `TSD.py` (njust-yang/ConsistentAvatar) writes
- * it, following reference-notes §1 and the fixture definition (`test/fixtures/cases.json`):
+ * it (docs/sources.md §consistentavatar-release), following the fixture definition (`test/fixtures/cases.json`):
  *
  * 1. 8-bit luma `round(255·(0.299R + 0.587G + 0.114B))` in 0..255 (R, G, B in [0, 1]; numpy rounding, half to
  *    even). Where the exact luma is a half-integer (about 7 pixels in 262 144 on the 512² fixture) the float64
