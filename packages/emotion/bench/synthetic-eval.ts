@@ -2,18 +2,18 @@
  * Evaluation of the emotion retriever (Eq. 7) on the synthetic MEAD-like database with held-out identities:
  * per-frame accuracy and macro-F1 of Eq. 7 (k = 1), of a k-NN vote, and of temporal smoothing (the ablation).
  * Actors are split into 4 folds; each fold's actors are the queries and the other actors form the database.
- * Second table: the labels the retriever gives the demo's own scripted talking performance (core's
+ * Second table: the labels the retriever gives the demo's own scripted talking performance (proxy's
  * `scriptPerformance` + `trackPerformance`, 8 emotions incl. contempt, ground-truth label per frame) against an
  * 8-class synthetic database — a different generator, so this is a domain-shift check.
  *
- *   node --conditions=source --import tsx packages/emotion/bench/synthetic-eval.ts [--write-readme]
+ *   node --conditions=source --import tsx packages/emotion/bench/synthetic-eval.ts [--write FILE.md] [--json FILE]
  *
- * With `--write-readme` the table replaces the block between `<!-- synthetic-eval:start -->` and
- * `<!-- synthetic-eval:end -->` in packages/emotion/README.md (numbers are never typed by hand).
+ * `--write FILE.md` replaces the block between `<!-- synthetic-eval:start -->` and `<!-- synthetic-eval:end -->` of
+ * that Markdown file with the tables (numbers are never typed by hand; the record of 2026-11-24 is
+ * docs/experiments/2026-11-24-emotion-synthetic-eval.md). `--json FILE` writes every fold's and seed's scores.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { initBackend } from '@consistent-avatar/core';
+import { initBackend, writeJsonAtomic } from '@consistent-avatar/core';
 import { scriptPerformance, trackPerformance } from '@consistent-avatar/proxy';
 import {
   EmotionRetriever,
@@ -22,6 +22,30 @@ import {
   type RetrievalOptions,
   type SyntheticMeadOptions,
 } from '../src/index.js';
+
+/** The value after `--name` on the command line (undefined when the flag is absent; an error when it has none). */
+function flagValue(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  if (i < 0) return undefined;
+  const value = process.argv[i + 1];
+  if (value === undefined || value.startsWith('--')) throw new Error(`--${name} needs a file name`);
+  return value;
+}
+
+const markdownFile = flagValue('write');
+const jsonFile = flagValue('json');
+const BLOCK_START = '<!-- synthetic-eval:start -->';
+const BLOCK_END = '<!-- synthetic-eval:end -->';
+
+/** Where the table block of `--write`'s file starts and ends (checked before the run, used after it). */
+function tableBlock(file: string): { text: string; i: number; j: number } {
+  const text = readFileSync(file, 'utf8');
+  const i = text.indexOf(BLOCK_START);
+  const j = text.indexOf(BLOCK_END);
+  if (i < 0 || j < i) throw new Error(`${file} has no ${BLOCK_START} … ${BLOCK_END} block`);
+  return { text, i, j };
+}
+if (markdownFile !== undefined) tableBlock(markdownFile);
 
 const DATA: SyntheticMeadOptions = { actors: 16, classes: 7, clipsPerLevel: 2, framesPerClip: 40, seed: 7 };
 const FOLDS = 4;
@@ -70,14 +94,14 @@ const rows = CONFIGS.map((config, c) => {
 const table = [
   `Synthetic MEAD-like database (\`syntheticMeadDatabase(${JSON.stringify(DATA)})\`: ${db.size.toLocaleString('en')} frames, ` +
     `${actorIds.length} actors, 7 classes, D = 100); ${FOLDS}-fold split by actor, queries = the held-out actors' frames, ` +
-    `smoothing inside each clip. Mean ± std over folds, in %. Produced by \`node --conditions=source --import tsx packages/emotion/bench/synthetic-eval.ts --write-readme\`.`,
+    `smoothing inside each clip. Mean ± std over folds, in %. Produced by \`node --conditions=source --import tsx packages/emotion/bench/synthetic-eval.ts\`.`,
   '',
   '| retrieval | accuracy | macro-F1 | Δ macro-F1 vs Eq. 7 (points) |',
   '|---|---|---|---|',
   ...rows,
 ].join('\n');
 console.log(table);
-// Demo performance: core's scripted talking head (different generator), 8 classes.
+// Demo performance: proxy's scripted talking head (different generator), 8 classes.
 const DEMO = { frames: 1500, seeds: [1, 2, 3] };
 const db8 = syntheticMeadDatabase({ ...DATA, classes: 8 });
 const demoRetriever = new EmotionRetriever(db8);
@@ -98,7 +122,7 @@ for (const seed of DEMO.seeds) {
 demoRetriever.dispose();
 const demoTable = [
   '',
-  `Labels of the demo's scripted performance (\`scriptPerformance(${DEMO.frames}, seed)\` + \`trackPerformance\` from core, ` +
+  `Labels of the demo's scripted performance (\`scriptPerformance(${DEMO.frames}, seed)\` + \`trackPerformance\` from proxy, ` +
     `seeds ${DEMO.seeds.join(', ')}; 8 classes) retrieved from \`syntheticMeadDatabase({...same, classes: 8})\` ` +
     `(${db8.size.toLocaleString('en')} frames). Mean ± std over seeds, in %.`,
   '',
@@ -108,16 +132,23 @@ const demoTable = [
 ].join('\n');
 console.log(demoTable);
 
-console.error(`total ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+const seconds = (performance.now() - t0) / 1000;
+console.error(`total ${seconds.toFixed(1)} s`);
 
-if (process.argv.includes('--write-readme')) {
-  const readme = fileURLToPath(new URL('../README.md', import.meta.url));
-  const text = readFileSync(readme, 'utf8');
-  const start = '<!-- synthetic-eval:start -->';
-  const end = '<!-- synthetic-eval:end -->';
-  const i = text.indexOf(start);
-  const j = text.indexOf(end);
-  if (i < 0 || j < i) throw new Error(`README.md has no ${start} … ${end} block`);
-  writeFileSync(readme, `${text.slice(0, i + start.length)}\n${table}\n${demoTable}\n${text.slice(j)}`);
-  console.error(`wrote the table into ${readme}`);
+if (markdownFile !== undefined) {
+  const { text, i, j } = tableBlock(markdownFile);
+  writeFileSync(markdownFile, `${text.slice(0, i + BLOCK_START.length)}\n${table}\n${demoTable}\n${text.slice(j)}`);
+  console.error(`wrote the tables into ${markdownFile}`);
+}
+if (jsonFile !== undefined) {
+  const scores = (r: Array<{ accuracy: number[]; macroF1: number[] }>) =>
+    CONFIGS.map((config, c) => ({ ...config, accuracy: r[c]!.accuracy, macroF1: r[c]!.macroF1 }));
+  writeJsonAtomic(jsonFile, {
+    date: new Date().toISOString(),
+    command: `node --conditions=source --import tsx packages/emotion/bench/synthetic-eval.ts ${process.argv.slice(2).join(' ')}`,
+    heldOutIdentities: { data: DATA, frames: db.size, folds: FOLDS, perFold: scores(results) },
+    demoPerformance: { frames: DEMO.frames, seeds: DEMO.seeds, databaseFrames: db8.size, perSeed: scores(demoResults) },
+    seconds,
+  });
+  console.error(`wrote the scores into ${jsonFile}`);
 }

@@ -1,6 +1,6 @@
 /**
  * Build an {@link ExpressionDatabase} from a MEAD-layout tree of per-clip expression files, with the filters that
- * published MEAD databases use (reference-notes §10, NED's `reconstruct_MEAD.py` database):
+ * published MEAD databases use (NED's, foivospar/NED `preprocessing/reconstruct_MEAD.py`; docs/sources.md §mead):
  * front view only; intensity level 3 for every emotion except neutral (all its clips — MEAD has neutral at level 1
  * only); contempt excluded (7 classes) unless `classes: 8`.
  *

@@ -1,6 +1,6 @@
 /**
  * Temporal smoothing of per-frame emotion labels over a centred window (an extension of Eq. 7, which labels each
- * frame independently; reported as an ablation in the package README).
+ * frame independently; reported as an ablation in docs/experiments/2026-11-24-emotion-synthetic-eval.md).
  *
  * - `'majority'`: the label that most frames of the window were given (ties: the centre frame's label if it is
  *   among the tied, else the tied label with the larger summed evidence).

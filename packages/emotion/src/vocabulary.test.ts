@@ -22,8 +22,9 @@ describe('emotion vocabularies', () => {
     expect([...SYNTHETIC_EMOTIONS]).toEqual([...MEAD_EMOTIONS]);
   });
 
-  it('maps to the AffectNet-8 order of reference-notes §10', () => {
-    // Written out from the EMOCA AffectNetExpressions enum, not computed from our table.
+  it('maps to the AffectNet-8 order of EMOCA (docs/sources.md §mead)', () => {
+    // Written out from EMOCA's AffectNetExpressions enum (radekd91/emoca gdl/datasets/AffectNetDataModule.py), not
+    // computed from our table.
     const expected: Record<string, number> = {
       neutral: 0, happy: 1, sad: 2, surprised: 3, fear: 4, disgusted: 5, angry: 6, contempt: 7,
     };

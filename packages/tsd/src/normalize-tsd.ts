@@ -3,10 +3,11 @@
  *
  * Which consumer wants which range:
  * - **ControlNet conditioning** (z_c = normal ⊕ TSD, stage 3): **[0, 1]**. diffusers prepares control images with
- *   `VaeImageProcessor(do_normalize=False)` and trains with `ToTensor()` only (reference-notes §4). The released
- *   code also feeds its TSD PNG as `ToTensor()` output in [0, 1] (§1).
+ *   `VaeImageProcessor(do_normalize=False)` and trains with `ToTensor()` only (`pipeline_controlnet.py`,
+ *   `examples/controlnet/train_controlnet.py`; docs/sources.md §controlnet). The released code also feeds its TSD PNG
+ *   as `ToTensor()` output in [0, 1] (`scripts/inference.py`; docs/sources.md §consistentavatar-release).
  * - **VAE encoder / UNet sample** (the TSDM generates the aligned TSD as an image, stage 2) and the **TSD encoder
- *   E** (images go into DiffusionRig's ResNet encoder ±1-normalised, §2): **[−1, 1]**.
+ *   E** (images go into DiffusionRig's ResNet encoder ±1-normalised, docs/sources.md §diffusionrig): **[−1, 1]**.
  *
  * Two modes:
  * - `'fixed'` (default): one constant scale for every frame (`scale`, default 1 in the TSD's units, i.e. the TSD of

@@ -1,8 +1,8 @@
 /**
  * `releaseTsd`: a bit-exact reproduction of the TSD PNG that the authors' released script `TSD.py`
  * (njust-yang/ConsistentAvatar) writes. Opt in: this is not the paper's filter (that is `extractTsd`), but
- * what the released code computes, for comparing with files produced by it. Following reference-notes §1 and the
- * fixture definition (`test/fixtures/cases.json`):
+ * what the released code computes, for comparing with files produced by it (docs/sources.md
+ * §consistentavatar-release). Following the fixture definition (`test/fixtures/cases.json`):
  *
  * 1. 8-bit luma `round(255·(0.299R + 0.587G + 0.114B))` in 0..255 (R, G, B the 8-bit samples / 255; numpy rounding,
  *    half to even). Where the exact luma is a half-integer (about 7 pixels in 262 144 on the 512² fixture) the

@@ -1,6 +1,7 @@
 /**
  * img2img strength and SDXL hand-off timesteps, against the numbers worked out by hand from the diffusers pipeline
- * rules in reference-notes §5–6 (not from this code).
+ * rules (`get_timesteps` of `pipeline_stable_diffusion_img2img.py` and `pipeline_stable_diffusion_xl_img2img.py`;
+ * docs/sources.md §schedulers), not from this code.
  */
 import { describe, expect, it } from 'vitest';
 import { ValidationError, tf } from '@consistent-avatar/core';

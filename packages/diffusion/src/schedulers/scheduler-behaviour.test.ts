@@ -1,6 +1,7 @@
 /**
  * Behaviour the diffusers fixture does not pin (it has no DDPM, η > 0, clipping or thresholding cases): properties
- * from the papers' equations, the LCM schedule numbers from reference-notes §5, config round trips, bad-input errors
+ * from the papers' equations, the LCM schedule numbers of diffusers' `LCMScheduler.set_timesteps` (`scheduling_lcm.py`;
+ * docs/sources.md §schedulers), config round trips, bad-input errors
  * and tensor leaks. Expected values are computed here from the equations in float64, never by the code under test.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -30,7 +31,7 @@ function maxAbs(a: tf.Tensor, b: tf.Tensor | ArrayLike<number>): number {
   return m;
 }
 
-/** SD 1.5's scheduler/scheduler_config.json (written for PNDM; reference-notes §5). */
+/** SD 1.5's scheduler/scheduler_config.json (runwayml/stable-diffusion-v1-5, for PNDM; docs/sources.md §schedulers). */
 const SD15_SCHEDULER_CONFIG = {
   _class_name: 'PNDMScheduler',
   _diffusers_version: '0.6.0',
@@ -50,7 +51,7 @@ beforeAll(async () => {
   await useBackend('cpu');
 });
 
-describe('LCM schedule (reference-notes §5)', () => {
+describe('LCM schedule (diffusers scheduling_lcm.py set_timesteps)', () => {
   it('n = 10 gives 999, 899, …, 99 and n = 4 gives 999, 759, 499, 259', () => {
     const s = new LCMScheduler();
     s.setTimesteps(10);

@@ -1,7 +1,7 @@
 /**
- * IMAvatar layout (zhengyuf/IMavatar `real_dataset.py`; reference-notes §7): a folder with `flame_params.json`,
- * images in `image/` and masks in `mask/`. Top level: `shape_params` (100) and `intrinsics` [fx, fy, cx, cy]
- * normalised by the image size (an old format used 512-pixel units, detected when cy > 1). Per frame:
+ * IMAvatar layout (zhengyuf/IMavatar `code/datasets/real_dataset.py`; docs/sources.md §datasets): a folder with
+ * `flame_params.json`, images in `image/` and masks in `mask/`. Top level: `shape_params` (100) and `intrinsics`
+ * [fx, fy, cx, cy] normalised by the image size (an old format used 512-pixel units, detected when cy > 1). Per frame:
  * `file_path` (e.g. "./image/1", ".png" appended when missing), `world_mat` (world → camera, 3×4 or 4×4, read as
  * OpenCV axes), `expression` (50), `pose` (15 = global, neck, jaw, eyes), `flame_keypoints`, `bbox`.
  * Frames are sorted by path; the default split is the last 350 frames as test (option).

@@ -1,8 +1,9 @@
 /**
- * INSTA layout (Zielon/INSTA; reference-notes §7): `transforms{,_train,_test,_val}.json` with `w, h, fl_x, fl_y,
- * cx, cy` (pixels) and per-frame `transform_matrix` (camera-to-world, **OpenCV** axes: c2w = inv([R|t]) of the
- * tracker's OpenCV extrinsics), `file_path` "images/ID.png", `exp_path` "flame/exp/ID.txt" (tracked expression,
- * 100 values), `seg_mask_path` (the loader takes channel 2). Our extension, ignored by INSTA's own tools:
+ * INSTA layout (Zielon/INSTA `scripts/transforms.py`, Zielon/INSTA-pytorch `insta/provider.py`;
+ * docs/sources.md §datasets): `transforms{,_train,_test,_val}.json` with `w, h, fl_x, fl_y, cx, cy` (pixels) and
+ * per-frame `transform_matrix` (camera-to-world, **OpenCV** axes: c2w = inv([R|t]) of the tracker's OpenCV
+ * extrinsics), `file_path` "images/ID.png", `exp_path` "flame/exp/ID.txt" (tracked expression, 100 values),
+ * `seg_mask_path` (the loader takes channel 2). Our extension, ignored by INSTA's own tools:
  * `pose_path` "flame/pose/ID.txt" (paper pose P ∈ R^6 = global ⊕ jaw) and `emotion` (a MEAD label).
  *
  * Frames are sorted by `file_path` (INSTA writes them in completion order); the default split is the paper's:

@@ -1,5 +1,6 @@
 /**
- * NeRFace layout (gafniguy/4D-Facial-Avatars; reference-notes §7): `transforms_{train,val,test}.json` with
+ * NeRFace layout (gafniguy/4D-Facial-Avatars `nerface_code/nerf-pytorch/real_to_nerf.py` and `nerf/load_flame.py`;
+ * docs/sources.md §datasets): `transforms_{train,val,test}.json` with
  * `camera_angle_x`, `intrinsics` = [fx, fy, cx, cy] where fx, fy are **pixels** (fx may be negative) and cx, cy are
  * **normalised** to [0, 1]; frames with `file_path` "./train/f_0000" (no extension: ".png" is appended),
  * `transform_matrix` (camera-to-world in NeRF's **OpenGL** axes), `expression` (76) and `bbox` [y0, y1, x0, x1]

@@ -2,7 +2,7 @@
  * Linear blend skinning exactly as smplx's `lbs()` computes it (the function FLAME_PyTorch and DECA use), batched
  * and differentiable (every step is a tfjs op, so gradients reach shape, expression and pose).
  *
- * Steps (reference-notes §8):
+ * Steps (smplx `smplx/lbs.py`: `lbs()` and `batch_rigid_transform()`; docs/sources.md §flame):
  * 1. v_shaped = v_template + Σ_l β_l·shapedirs[..., l]
  * 2. J = J_regressor · v_shaped
  * 3. R_j = Rodrigues(θ_j); pose_feature = flatten(R_1..J−1 − I)
