@@ -24,6 +24,7 @@
  */
 import { nn, tf, ValidationError } from '@consistent-avatar/core';
 import type { EncoderHiddenStates } from '../models/attention-processors.js';
+import type { Conditions } from '../models/conditions.js';
 import { timestepEmbedding, TimestepEmbedding } from '../models/embeddings.js';
 import { modelRng, ZeroRng, type ModelInitOptions } from '../models/init.js';
 import { fromPretrained, savePretrained, type FromPretrainedOptions } from '../models/pretrained.js';
@@ -180,6 +181,8 @@ export interface ControlNetForwardOptions {
    * mid block), so the ControlNet can steer without a prompt. Default false.
    */
   guessMode?: boolean;
+  /** Named per-call conditions handed untouched to every attention processor of the ControlNet (as the UNet's). */
+  conditions?: Conditions;
 }
 
 /** What {@link ControlNetModel.forward} returns (NHWC; the caller disposes). */
@@ -402,6 +405,9 @@ export class ControlNetModel extends nn.Module {
     }
     const scale = options.conditioningScale ?? 1;
     if (typeof scale !== 'number' || !Number.isFinite(scale)) throw new ValidationError(fn, 'options.conditioningScale', 'a finite number', scale);
+    if (options.conditions !== undefined && (typeof options.conditions !== 'object' || options.conditions === null || Array.isArray(options.conditions))) {
+      throw new ValidationError(fn, 'options.conditions', 'a record of named conditions { name: value }', options.conditions);
+    }
     return tf.tidy(() => {
       // 1. Time embedding (same as the UNet's).
       const tFeatures = timestepEmbedding(this.timesteps(timestep, B), c.block_out_channels[0]!, { flipSinToCos: c.flip_sin_to_cos, downscaleFreqShift: c.freq_shift });
@@ -410,7 +416,7 @@ export class ControlNetModel extends nn.Module {
       const cond = c.controlnet_conditioning_channel_order === 'bgr' ? (tf.reverse(controlnetCond, 3) as tf.Tensor4D) : controlnetCond;
       let h = tf.add(this.conv_in.forward(sample), this.controlnet_cond_embedding.forward(cond)) as tf.Tensor4D;
       // 3. The trainable copy of the encoder, collecting the skips exactly as the UNet does.
-      const call: BlockCallOptions = { encoderHiddenStates };
+      const call: BlockCallOptions = { encoderHiddenStates, attention: options.conditions ? { conditions: options.conditions } : undefined };
       const skips: tf.Tensor4D[] = [h];
       for (const block of this.down_blocks) {
         const out = block.forward(h, emb, call);

@@ -3,7 +3,8 @@
  * state-dict key names, so SD checkpoints (`config.json` + `diffusion_pytorch_model.safetensors`) load by name
  * (see `fromPretrained`). Conditions attach without touching this class: ControlNet through
  * `downBlockAdditionalResiduals` / `midBlockAdditionalResidual`, IP-Adapter through attention processors
- * (`setAttentionProcessors`) and the `encoder_hid_proj` image projection, LCM's guidance through `timestepCond`.
+ * (`setAttentionProcessors`) and the `encoder_hid_proj` image projection, LCM's guidance through `timestepCond`, and
+ * any condition of your own through a processor that reads it from the named per-call record `options.conditions`.
  *
  * Layout: `forward` takes and returns **NHWC** latents (`[B, H, W, C]`); convert PyTorch NCHW tensors once with
  * `nchwToNhwc` / `nhwcToNchw`. ControlNet residuals are NHWC too.
@@ -23,6 +24,7 @@
 import { nn, tf, ValidationError, type Rng } from '@consistent-avatar/core';
 import { Attention } from './attention.js';
 import { isTextAndImageTokens, type AttentionProcessor, type EncoderHiddenStates } from './attention-processors.js';
+import type { Conditions } from './conditions.js';
 import { timestepEmbedding, TimestepEmbedding } from './embeddings.js';
 import type { MultiIPAdapterImageProjection } from './image-projection.js';
 import { modelRng, type ModelInitOptions } from './init.js';
@@ -216,6 +218,12 @@ export interface UNetForwardOptions {
   midBlockAdditionalResidual?: tf.Tensor | null;
   /** diffusers `cross_attention_kwargs`: `{ scale }` overrides every IP-Adapter scale for this call. */
   crossAttentionKwargs?: { scale?: number | number[] };
+  /**
+   * Named per-call conditions handed untouched to every attention processor (`options.conditions` in
+   * `AttentionProcessor.process`): the open counterpart of `cross_attention_kwargs` for conditions of your own
+   * processors, e.g. `{ audio: [B, frames, D] }`. Tensors must be batched like `sample`.
+   */
+  conditions?: Conditions;
   /** diffusers `added_cond_kwargs.image_embeds`: one `[B, imageEmbedDim]` per adapter, projected by `encoder_hid_proj`. */
   imageEmbeds?: tf.Tensor[] | null;
   /** Dropout masks in training mode (only needed when config.dropout > 0). */
@@ -408,6 +416,9 @@ export class UNet2DConditionModel extends nn.Module {
     if (res && (!Array.isArray(res) || res.length !== this.numSkips)) {
       throw new ValidationError(`${FN}.forward`, 'options.downBlockAdditionalResiduals', `${this.numSkips} NHWC tensors (one per skip)`, res);
     }
+    if (options.conditions !== undefined && (typeof options.conditions !== 'object' || options.conditions === null || Array.isArray(options.conditions))) {
+      throw new ValidationError(`${FN}.forward`, 'options.conditions', 'a record of named conditions { name: value }', options.conditions);
+    }
     if (options.imageEmbeds && !this.hidProj) {
       throw new ValidationError(`${FN}.forward`, 'options.imageEmbeds', 'nothing: no IP-Adapter image projection attached (attachIPAdapter)', options.imageEmbeds);
     }
@@ -445,7 +456,7 @@ export class UNet2DConditionModel extends nn.Module {
       }
       const call: BlockCallOptions = {
         encoderHiddenStates: context,
-        attention: { ipAdapterScale: options.crossAttentionKwargs?.scale, rng: options.rng },
+        attention: { ipAdapterScale: options.crossAttentionKwargs?.scale, rng: options.rng, conditions: options.conditions },
       };
       // 3. Pre-process.
       let h = (c.center_input_sample ? tf.sub(tf.mul(sample, 2), 1) : sample) as tf.Tensor4D;
