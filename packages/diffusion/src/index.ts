@@ -61,6 +61,7 @@ export { ResnetBlock2D, type ResnetBlock2DOptions } from './models/resnet.js';
 export { Downsample2D, Upsample2D, upsampleNearest2x } from './models/resampling.js';
 export { Attention, type AttentionOptions } from './models/attention.js';
 export type { Conditions } from './models/conditions.js';
+export { attentionLayers, attentionProcessors, setAttentionProcessors, setAttentionProcessor } from './models/processor-registry.js';
 export {
   AttnProcessor,
   IPAdapterAttnProcessor,
@@ -118,6 +119,13 @@ export {
 } from './models/vae.js';
 export { IdentityAutoencoder } from './models/identity-autoencoder.js';
 export { ImageProjection, MultiIPAdapterImageProjection, type ImageProjectionOptions } from './models/image-projection.js';
+export {
+  TokenConditioner,
+  type ImageConditionEncoder,
+  type TokenConditionSpec,
+  type TokenConditionerOptions,
+  type TokenConditionerCallOptions,
+} from './models/token-conditioner.js';
 export {
   attachIPAdapter,
   detachIPAdapter,

@@ -23,7 +23,9 @@
  * ```
  */
 import { nn, tf, ValidationError } from '@consistent-avatar/core';
-import type { EncoderHiddenStates } from '../models/attention-processors.js';
+import type { Attention } from '../models/attention.js';
+import type { AttentionProcessor, EncoderHiddenStates } from '../models/attention-processors.js';
+import { attentionProcessors, setAttentionProcessor, setAttentionProcessors } from '../models/processor-registry.js';
 import type { Conditions } from '../models/conditions.js';
 import { timestepEmbedding, TimestepEmbedding } from '../models/embeddings.js';
 import { modelRng, ZeroRng, type ModelInitOptions } from '../models/init.js';
@@ -370,6 +372,21 @@ export class ControlNetModel extends nn.Module {
   /** Number of down residuals (= the UNet's skips). */
   get numSkips(): number {
     return this.controlnet_down_blocks.length;
+  }
+
+  /** Processors by name (`<layer path>.processor`), as the UNet's (diffusers `attn_processors`). */
+  attentionProcessors(): Record<string, AttentionProcessor> {
+    return attentionProcessors(this);
+  }
+
+  /** Install processors by name (names from {@link attentionProcessors}; replaced ones are disposed). */
+  setAttentionProcessors(processors: Record<string, AttentionProcessor>): void {
+    setAttentionProcessors(this, processors, `${FN}.setAttentionProcessors`);
+  }
+
+  /** Install one processor kind on every layer: a weight-free instance, or a factory `(name, layer) => processor`. */
+  setAttentionProcessor(processor: AttentionProcessor | ((name: string, layer: Attention) => AttentionProcessor)): void {
+    setAttentionProcessor(this, processor, `${FN}.setAttentionProcessor`);
   }
 
   /** Write this ControlNet as a diffusers folder (PyTorch layouts, F32). */

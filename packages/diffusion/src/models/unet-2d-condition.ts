@@ -22,9 +22,10 @@
  * ```
  */
 import { nn, tf, ValidationError, type Rng } from '@consistent-avatar/core';
-import { Attention } from './attention.js';
+import type { Attention } from './attention.js';
 import { isTextAndImageTokens, type AttentionProcessor, type EncoderHiddenStates } from './attention-processors.js';
 import type { Conditions } from './conditions.js';
+import { attentionLayers, attentionProcessors, setAttentionProcessor, setAttentionProcessors } from './processor-registry.js';
 import { timestepEmbedding, TimestepEmbedding } from './embeddings.js';
 import type { MultiIPAdapterImageProjection } from './image-projection.js';
 import { modelRng, type ModelInitOptions } from './init.js';
@@ -339,11 +340,7 @@ export class UNet2DConditionModel extends nn.Module {
 
   /** Every attention layer with its diffusers module path (`down_blocks.0.attentions.0.transformer_blocks.0.attn2`). */
   attentionLayers(): Array<[string, Attention]> {
-    const out: Array<[string, Attention]> = [];
-    for (const [path, m] of this.namedModules()) {
-      if (m instanceof Attention) out.push([path, m]);
-    }
-    return out;
+    return attentionLayers(this);
   }
 
   /**
@@ -351,9 +348,7 @@ export class UNet2DConditionModel extends nn.Module {
    * all up blocks, then the mid block).
    */
   attentionProcessors(): Record<string, AttentionProcessor> {
-    const out: Record<string, AttentionProcessor> = {};
-    for (const [path, attn] of this.attentionLayers()) out[`${path}.processor`] = attn.processor;
-    return out;
+    return attentionProcessors(this);
   }
 
   /**
@@ -361,13 +356,7 @@ export class UNet2DConditionModel extends nn.Module {
    * processors are disposed.
    */
   setAttentionProcessors(processors: Record<string, AttentionProcessor>): void {
-    if (typeof processors !== 'object' || processors === null) throw new ValidationError(`${FN}.setAttentionProcessors`, 'processors', 'an object {name: processor}', processors);
-    const layers = new Map(this.attentionLayers().map(([p, a]) => [`${p}.processor`, a]));
-    const unknown = Object.keys(processors).filter((k) => !layers.has(k));
-    if (unknown.length) {
-      throw new ValidationError(`${FN}.setAttentionProcessors`, 'processors', `names from attentionProcessors() (e.g. ${[...layers.keys()][0]})`, unknown.slice(0, 5).join(', '));
-    }
-    for (const [name, proc] of Object.entries(processors)) layers.get(name)!.setProcessor(proc);
+    setAttentionProcessors(this, processors, `${FN}.setAttentionProcessors`);
   }
 
   /**
@@ -375,12 +364,7 @@ export class UNet2DConditionModel extends nn.Module {
    * `(name, layer) => processor` builds one per layer (needed for processors with weights).
    */
   setAttentionProcessor(processor: AttentionProcessor | ((name: string, layer: Attention) => AttentionProcessor)): void {
-    if (typeof processor !== 'function' && processor.parameterCount() > 0) {
-      throw new ValidationError(`${FN}.setAttentionProcessor`, 'processor', 'a weight-free processor or a factory (name, layer) => processor', processor.kind);
-    }
-    for (const [path, attn] of this.attentionLayers()) {
-      attn.setProcessor(typeof processor === 'function' ? processor(`${path}.processor`, attn) : processor, attn.processor !== processor);
-    }
+    setAttentionProcessor(this, processor, `${FN}.setAttentionProcessor`);
   }
 
   /** The IP-Adapter image projection (`encoder_hid_proj`), or null. */
