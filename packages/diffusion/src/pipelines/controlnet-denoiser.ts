@@ -33,7 +33,7 @@ export interface ControlNetDenoiserOptions {
    * Residual scale: one number, one per net, or a function of the timestep (e.g. diffusers' `control_guidance_start` /
    * `control_guidance_end` schedule). A scale of 0 skips the ControlNet for that call. Default 1.
    */
-  conditioningScale?: number | number[] | ((timestep: number) => number | number[]);
+  conditioningScale?: number | number[] | ((timestep: number | number[]) => number | number[]);
   /** Guess mode (log-spaced residual scales). Default false. */
   guessMode?: boolean;
 }

@@ -34,7 +34,7 @@ describe('sample() with a bare denoiser function', () => {
     const latents = tf.tensor(new Rng(1).normal(2 * 4 * 4 * 3), [2, 4, 4, 3]) as tf.Tensor4D;
     const scale = tf.tensor4d([0.5, -0.25], [2, 1, 1, 1]);
     const conditions = { scale };
-    const seen: { t: number; c: Conditions }[] = [];
+    const seen: { t: number | number[]; c: Conditions }[] = [];
     // A toy "model": ε̂ = scale_b · x (per sample), so the output depends on the named condition.
     const denoiser: Denoiser<{ scale: tf.Tensor }> = (x, t, c) => {
       seen.push({ t, c });

@@ -46,14 +46,15 @@ export interface DenoiserConditions extends Conditions {
 }
 
 /**
- * A denoiser: model output for noisy samples `x` `[B, H, W, C]` at timestep `t` under `conditions`. It must not
- * dispose its inputs; the returned tensor belongs to the caller. `C` types the conditions record it reads.
+ * A denoiser: model output for noisy samples `x` `[B, H, W, C]` at `timestep` (one number — what the sampler passes —
+ * or one per sample, for a training loss through the same function) under `conditions`. It must not dispose its
+ * inputs; the returned tensor belongs to the caller. `C` types the conditions record it reads.
  * @example
  * ```ts
  * const denoiser: Denoiser<{ tokens: tf.Tensor }> = (x, t, { tokens }) => unet.forward(x, t, tokens);
  * ```
  */
-export type Denoiser<C extends Conditions = DenoiserConditions> = (x: tf.Tensor4D, timestep: number, conditions: C) => tf.Tensor4D;
+export type Denoiser<C extends Conditions = DenoiserConditions> = (x: tf.Tensor4D, timestep: number | number[], conditions: C) => tf.Tensor4D;
 
 /** Options of {@link unetDenoiser}. */
 export interface UNetDenoiserOptions {

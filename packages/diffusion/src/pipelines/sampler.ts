@@ -219,7 +219,7 @@ function unetFormDenoiser(o: UNetSampleOptions, cfg: boolean, g: number, B: numb
     denoiser = withControlNet(denoiser, {
       controlnet: o.controlnet,
       conditioningScale: (t) => {
-        const k = keepAt.get(t) ?? 0;
+        const k = keepAt.get(t as number) ?? 0; // the sampler passes one timestep per call
         return Array.isArray(scale) ? scale.map((s) => s * k) : scale * k;
       },
       guessMode: o.guessMode,
