@@ -90,6 +90,10 @@ function checkTokens(fn: string, arg: string, x: unknown, batch: number, dim: nu
  * The attention of one processor call, given the layer's input tokens: returns the merged heads (before `to_out`).
  * @param x - the (group-normed) query-side tokens `[B, L, queryDim]`.
  * @returns `[B, L, attn.innerDim]`, e.g. `attn.multiHeadAttention(q, k, v)` or a sum of such terms.
+ * @example
+ * ```ts
+ * const body: AttentionBody = (x) => attn.multiHeadAttention(linearForward(attn.to_q, x), linearForward(attn.to_k, x), linearForward(attn.to_v, x));
+ * ```
  */
 export type AttentionBody = (x: tf.Tensor3D) => tf.Tensor;
 

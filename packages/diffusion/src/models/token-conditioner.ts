@@ -44,12 +44,22 @@ export interface ImageConditionEncoder extends nn.Module {
  * One named condition of a {@link TokenConditioner}.
  * - `vector`: `[B, inFeatures]` → `Linear(inFeatures → tokens·D)` → `[B, tokens, D]` (tokens default 1).
  * - `map`: `[B, H, W, C]` → `encoder` → `[B, N, D]` (a `[B, D]` output is one token).
+ * @example
+ * ```ts
+ * const specs: TokenConditionSpec[] = [{ name: 'gaze', kind: 'vector', inFeatures: 3 }, { name: 'proxy', kind: 'map', encoder: tsdEncoder }];
+ * ```
  */
 export type TokenConditionSpec =
   | { name: string; kind: 'vector'; inFeatures: number; tokens?: number }
   | { name: string; kind: 'map'; encoder: ImageConditionEncoder };
 
-/** Construction options of {@link TokenConditioner}. */
+/**
+ * Construction options of {@link TokenConditioner}.
+ * @example
+ * ```ts
+ * const options: TokenConditionerOptions = { tokenDim: 256, seed: 0, conditions: [{ name: 'pose', kind: 'vector', inFeatures: 6 }] };
+ * ```
+ */
 export interface TokenConditionerOptions extends ModelInitOptions {
   /** Size D of every token. */
   tokenDim: number;
@@ -59,7 +69,14 @@ export interface TokenConditionerOptions extends ModelInitOptions {
   nullToken?: boolean;
 }
 
-/** Call-time options of {@link TokenConditioner.encode} / {@link TokenConditioner.forward}. */
+/**
+ * Call-time options of {@link TokenConditioner.encode} / {@link TokenConditioner.forward}.
+ * @example
+ * ```ts
+ * const training: TokenConditionerCallOptions = { dropout: { gaze: 0.1, audio: 0.1 }, rng: new Rng(step) };
+ * const ablation: TokenConditionerCallOptions = { drop: ['gaze'] };
+ * ```
+ */
 export interface TokenConditionerCallOptions {
   /** Conditions whose tokens are the null token for every sample (unconditional branch, ablations). */
   drop?: string[];

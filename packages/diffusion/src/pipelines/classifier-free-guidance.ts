@@ -21,7 +21,13 @@ import { tf, ValidationError } from '@consistent-avatar/core';
 import type { Conditions } from '../models/conditions.js';
 import type { Denoiser, DenoiserConditions } from './denoiser.js';
 
-/** Options of {@link withGuidance}. */
+/**
+ * Options of {@link withGuidance}.
+ * @example
+ * ```ts
+ * const options: GuidanceOptions = { guidanceScale: 5, unconditional: { text: emptyPrompt, ipTokens: [zeroTokens], controlImage: null } };
+ * ```
+ */
 export interface GuidanceOptions<C extends Conditions = DenoiserConditions> {
   /** g ≥ 0 (g = 1: the conditional model; g = 0: the unconditional one). */
   guidanceScale: number;

@@ -21,7 +21,13 @@ import { ControlNetModel, type ControlNetOutput } from '../controlnet/controlnet
 import { MultiControlNet } from '../controlnet/multi-controlnet.js';
 import type { Denoiser, DenoiserConditions } from './denoiser.js';
 
-/** Options of {@link withControlNet}. */
+/**
+ * Options of {@link withControlNet}.
+ * @example
+ * ```ts
+ * const options: ControlNetDenoiserOptions = { controlnet, image: 'normals', conditioningScale: 0.8, guessMode: false };
+ * ```
+ */
 export interface ControlNetDenoiserOptions {
   /** One ControlNet, or several whose residuals add up. Not owned. */
   controlnet: ControlNetModel | MultiControlNet;

@@ -56,7 +56,13 @@ export interface DenoiserConditions extends Conditions {
  */
 export type Denoiser<C extends Conditions = DenoiserConditions> = (x: tf.Tensor4D, timestep: number | number[], conditions: C) => tf.Tensor4D;
 
-/** Options of {@link unetDenoiser}. */
+/**
+ * Options of {@link unetDenoiser}.
+ * @example
+ * ```ts
+ * const options: UNetDenoiserOptions = { text: 'prompt', ipTokens: ['pose', 'gaze'] };
+ * ```
+ */
 export interface UNetDenoiserOptions {
   /** Name of the condition holding the text tokens. Default `'text'`. */
   text?: string;
@@ -115,7 +121,13 @@ export function unetDenoiser(unet: UNet2DConditionModel, options: UNetDenoiserOp
   };
 }
 
-/** Options of {@link withConcatInput}. */
+/**
+ * Options of {@link withConcatInput}.
+ * @example
+ * ```ts
+ * const options: ConcatInputOptions = { condition: 'maskedImage' }; // reads conditions.maskedImage [B, H, W, C_extra]
+ * ```
+ */
 export interface ConcatInputOptions {
   /** Name of the condition holding the image to concatenate. Default `'concatInput'`. */
   condition?: string;

@@ -48,7 +48,14 @@ import { guidanceScaleEmbedding } from './guidance-embedding.js';
  */
 export type SamplerCallback = (step: number, timestep: number, latents: tf.Tensor4D, denoised: tf.Tensor4D) => void;
 
-/** Options of {@link sample} shared by both forms: the schedule, the starting latents, the hook. Tensors are read, never disposed. */
+/**
+ * Options of {@link sample} shared by both forms: the schedule, the starting latents, the hook. Tensors are read,
+ * never disposed.
+ * @example
+ * ```ts
+ * const loop: SampleLoopOptions = { scheduler: new DDIMScheduler(), numInferenceSteps: 20, shape: [1, 64, 64, 4], rng: new Rng(0) };
+ * ```
+ */
 export interface SampleLoopOptions {
   scheduler: Scheduler;
   /** Steps of the full schedule (before `strength` / hand-off cuts). */
@@ -97,6 +104,11 @@ export interface DenoiserSampleOptions<C extends Conditions = DenoiserConditions
  * `{ text, ipTokens, concatInput, controlImage, timestepCond }`; the unconditional variants are
  * `negativeEncoderHiddenStates`, `negativeIpTokens` (default zeros), the same concatenated input and control image
  * (`null` in guess mode).
+ * @example
+ * ```ts
+ * const options: UNetSampleOptions = { unet, encoderHiddenStates: text, negativeEncoderHiddenStates: empty, guidanceScale: 7.5,
+ *   scheduler: new DDIMScheduler(), numInferenceSteps: 25, shape: [1, 64, 64, 4] };
+ * ```
  */
 export interface UNetSampleOptions extends SampleLoopOptions {
   unet: UNet2DConditionModel;
@@ -134,7 +146,13 @@ export interface UNetSampleOptions extends SampleLoopOptions {
   denoiser?: never;
 }
 
-/** Options of {@link sample}: the denoiser form or the UNet form. */
+/**
+ * Options of {@link sample}: the denoiser form or the UNet form.
+ * @example
+ * ```ts
+ * const options: SampleOptions = { denoiser: unetDenoiser(unet), conditions: { text }, scheduler, numInferenceSteps: 20, shape: [1, 64, 64, 4] };
+ * ```
+ */
 export type SampleOptions<C extends Conditions = DenoiserConditions> = DenoiserSampleOptions<C> | UNetSampleOptions;
 
 const FN = 'sample';
