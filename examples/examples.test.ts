@@ -1,8 +1,9 @@
 /**
  * The runnable examples, run as a user runs them (`node --conditions=source --import tsx examples/<file>`), in their
- * smallest settings: the demo's `--quick` mode, stage 1 on a tiny dataset, and stages 1 → 2 on a tiny dataset run
- * twice (the second run must resume from the checkpoints and reproduce the same aligned TSD). They check that the
- * scripts finish and write what they promise, not the quality of such short runs.
+ * smallest settings: the demo's `--quick` mode, stage 1 on a tiny dataset, stages 1 → 2 on a tiny dataset run
+ * twice (the second run must resume from the checkpoints and reproduce the same aligned TSD), and adding a condition
+ * in `--quick` mode. They check that the scripts finish and write what they promise, not the quality of such short
+ * runs (example 30 checks its own effects and exits non-zero when one is missing).
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -51,5 +52,13 @@ describe('examples', () => {
     const again = runExample('10-stage2-tsdm.ts', args);
     expect(again).toMatch(/TSDM resumed from/);
     expect(Array.from(readNpy(path.join(out, 'aligned-tsd.npy')).data as Float32Array)).toEqual(Array.from(first.data as Float32Array));
+  }, 600_000);
+
+  it('30-add-a-condition --quick adds a gaze IP-Adapter branch and a gated audio processor without touching packages/', () => {
+    const stdout = runExample('30-add-a-condition.ts', ['--quick']);
+    expect(stdout).toMatch(/OK {3}the loss falls/);
+    expect(stdout).toMatch(/OK {3}gaze moves the blob the right way/);
+    expect(stdout).toMatch(/OK {3}audio loudness brightens it/);
+    expect(stdout).not.toMatch(/FAIL/);
   }, 600_000);
 });

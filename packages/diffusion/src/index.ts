@@ -60,10 +60,14 @@ export { timestepEmbedding, TimestepEmbedding, type TimestepEmbeddingOptions, ty
 export { ResnetBlock2D, type ResnetBlock2DOptions } from './models/resnet.js';
 export { Downsample2D, Upsample2D, upsampleNearest2x } from './models/resampling.js';
 export { Attention, type AttentionOptions } from './models/attention.js';
+export type { Conditions } from './models/conditions.js';
+export { attentionLayers, attentionProcessors, setAttentionProcessors, setAttentionProcessor } from './models/processor-registry.js';
 export {
   AttnProcessor,
   IPAdapterAttnProcessor,
   isTextAndImageTokens,
+  withAttentionTail,
+  type AttentionBody,
   type AttentionProcessor,
   type AttentionCallOptions,
   type EncoderHiddenStates,
@@ -116,6 +120,13 @@ export {
 export { IdentityAutoencoder } from './models/identity-autoencoder.js';
 export { ImageProjection, MultiIPAdapterImageProjection, type ImageProjectionOptions } from './models/image-projection.js';
 export {
+  TokenConditioner,
+  type ImageConditionEncoder,
+  type TokenConditionSpec,
+  type TokenConditionerOptions,
+  type TokenConditionerCallOptions,
+} from './models/token-conditioner.js';
+export {
   attachIPAdapter,
   detachIPAdapter,
   setIPAdapterScale,
@@ -149,9 +160,28 @@ export {
   type ControlNetFromUnetOptions,
 } from './controlnet/controlnet-model.js';
 export { MultiControlNet, type MultiControlNetForwardOptions } from './controlnet/multi-controlnet.js';
-// Sampling (src/pipelines): the k-diffusion-style sampler with CFG, ControlNet, IP tokens, img2img and the hand-off.
+// Sampling (src/pipelines): the k-diffusion-style sampler over a denoiser function, and the denoiser wrappers
+// (classifier-free guidance over named conditions, ControlNet, concatenated inputs); img2img and the hand-off.
 export { guidanceScaleEmbedding } from './pipelines/guidance-embedding.js';
-export { sample, controlnetKeep, type SampleOptions, type SamplerCallback } from './pipelines/sampler.js';
+export {
+  unetDenoiser,
+  withConcatInput,
+  type Denoiser,
+  type DenoiserConditions,
+  type UNetDenoiserOptions,
+  type ConcatInputOptions,
+} from './pipelines/denoiser.js';
+export { withGuidance, type GuidanceOptions } from './pipelines/classifier-free-guidance.js';
+export { withControlNet, type ControlNetDenoiserOptions } from './pipelines/controlnet-denoiser.js';
+export {
+  sample,
+  controlnetKeep,
+  type SampleOptions,
+  type SampleLoopOptions,
+  type DenoiserSampleOptions,
+  type UNetSampleOptions,
+  type SamplerCallback,
+} from './pipelines/sampler.js';
 // Training (src/training): latent consistency distillation with the skipping-step DDIM solver.
 export { ddimSolverGrid, ddimSolverStep, type DDIMSolverGrid } from './training/ddim-solver.js';
 export {

@@ -23,7 +23,7 @@ export { normalizeTsd, type NormalizeTsdOptions, type TsdRange } from './normali
 export { TsdEncoder, TSD_ENCODER_DEFAULTS, type TsdEncoderConfig } from './encoder.js';
 export { TSDM_DEFAULTS, TSDM_PAPER_CONDITIONING, TSDM_PAPER_TRAINING, resolveTsdmConfig, type TsdmConfig } from './tsdm/config.js';
 export { prepareTsdmData, tsdmTsd, downsampleImage, type TsdmData, type TsdmFrame } from './tsdm/condition.js';
-export { TsdmModel } from './tsdm/tsdm-model.js';
+export { TsdmModel, type TsdmConditions } from './tsdm/tsdm-model.js';
 export { trainTsdm, tsdmScheduler, type TrainTsdmOptions, type TrainTsdmResult } from './tsdm/train.js';
 export { alignTsd, type AlignTsdOptions } from './tsdm/align.js';
 export { tsdErrors, type TsdErrorReport } from './tsdm/metrics.js';

@@ -23,7 +23,10 @@
  * ```
  */
 import { nn, tf, ValidationError } from '@consistent-avatar/core';
-import type { EncoderHiddenStates } from '../models/attention-processors.js';
+import type { Attention } from '../models/attention.js';
+import type { AttentionProcessor, EncoderHiddenStates } from '../models/attention-processors.js';
+import { attentionProcessors, setAttentionProcessor, setAttentionProcessors } from '../models/processor-registry.js';
+import type { Conditions } from '../models/conditions.js';
 import { timestepEmbedding, TimestepEmbedding } from '../models/embeddings.js';
 import { modelRng, ZeroRng, type ModelInitOptions } from '../models/init.js';
 import { fromPretrained, savePretrained, type FromPretrainedOptions } from '../models/pretrained.js';
@@ -180,6 +183,8 @@ export interface ControlNetForwardOptions {
    * mid block), so the ControlNet can steer without a prompt. Default false.
    */
   guessMode?: boolean;
+  /** Named per-call conditions handed untouched to every attention processor of the ControlNet (as the UNet's). */
+  conditions?: Conditions;
 }
 
 /** What {@link ControlNetModel.forward} returns (NHWC; the caller disposes). */
@@ -369,6 +374,21 @@ export class ControlNetModel extends nn.Module {
     return this.controlnet_down_blocks.length;
   }
 
+  /** Processors by name (`<layer path>.processor`), as the UNet's (diffusers `attn_processors`). */
+  attentionProcessors(): Record<string, AttentionProcessor> {
+    return attentionProcessors(this);
+  }
+
+  /** Install processors by name (names from {@link attentionProcessors}; replaced ones are disposed). */
+  setAttentionProcessors(processors: Record<string, AttentionProcessor>): void {
+    setAttentionProcessors(this, processors, `${FN}.setAttentionProcessors`);
+  }
+
+  /** Install one processor kind on every layer: a weight-free instance, or a factory `(name, layer) => processor`. */
+  setAttentionProcessor(processor: AttentionProcessor | ((name: string, layer: Attention) => AttentionProcessor)): void {
+    setAttentionProcessor(this, processor, `${FN}.setAttentionProcessor`);
+  }
+
   /** Write this ControlNet as a diffusers folder (PyTorch layouts, F32). */
   savePretrained(dir: string): void {
     savePretrained(this, dir);
@@ -402,6 +422,9 @@ export class ControlNetModel extends nn.Module {
     }
     const scale = options.conditioningScale ?? 1;
     if (typeof scale !== 'number' || !Number.isFinite(scale)) throw new ValidationError(fn, 'options.conditioningScale', 'a finite number', scale);
+    if (options.conditions !== undefined && (typeof options.conditions !== 'object' || options.conditions === null || Array.isArray(options.conditions))) {
+      throw new ValidationError(fn, 'options.conditions', 'a record of named conditions { name: value }', options.conditions);
+    }
     return tf.tidy(() => {
       // 1. Time embedding (same as the UNet's).
       const tFeatures = timestepEmbedding(this.timesteps(timestep, B), c.block_out_channels[0]!, { flipSinToCos: c.flip_sin_to_cos, downscaleFreqShift: c.freq_shift });
@@ -410,7 +433,7 @@ export class ControlNetModel extends nn.Module {
       const cond = c.controlnet_conditioning_channel_order === 'bgr' ? (tf.reverse(controlnetCond, 3) as tf.Tensor4D) : controlnetCond;
       let h = tf.add(this.conv_in.forward(sample), this.controlnet_cond_embedding.forward(cond)) as tf.Tensor4D;
       // 3. The trainable copy of the encoder, collecting the skips exactly as the UNet does.
-      const call: BlockCallOptions = { encoderHiddenStates };
+      const call: BlockCallOptions = { encoderHiddenStates, attention: options.conditions ? { conditions: options.conditions } : undefined };
       const skips: tf.Tensor4D[] = [h];
       for (const block of this.down_blocks) {
         const out = block.forward(h, emb, call);

@@ -17,6 +17,7 @@
  */
 import { tf, ValidationError } from '@consistent-avatar/core';
 import type { EncoderHiddenStates } from '../models/attention-processors.js';
+import type { Conditions } from '../models/conditions.js';
 import { ControlNetModel, type ControlNetOutput } from './controlnet-model.js';
 
 /** Call-time options of {@link MultiControlNet.forward}. */
@@ -25,6 +26,8 @@ export interface MultiControlNetForwardOptions {
   conditioningScale?: number | number[];
   /** Guess mode for every ControlNet. */
   guessMode?: boolean;
+  /** Named per-call conditions handed to every ControlNet's attention processors. */
+  conditions?: Conditions;
 }
 
 /**
@@ -68,7 +71,7 @@ export class MultiControlNet {
     }
     const scales = this.scales(options.conditioningScale, fn);
     return tf.tidy(() => {
-      const outs = this.nets.map((net, i) => net.forward(sample, timestep, encoderHiddenStates, controlnetCond[i]!, { conditioningScale: scales[i], guessMode: options.guessMode }));
+      const outs = this.nets.map((net, i) => net.forward(sample, timestep, encoderHiddenStates, controlnetCond[i]!, { conditioningScale: scales[i], guessMode: options.guessMode, conditions: options.conditions }));
       const downBlockResSamples = outs[0]!.downBlockResSamples.map((_, k) => tf.addN(outs.map((o) => o.downBlockResSamples[k]!)) as tf.Tensor4D);
       const midBlockResSample = tf.addN(outs.map((o) => o.midBlockResSample)) as tf.Tensor4D;
       return { downBlockResSamples, midBlockResSample };

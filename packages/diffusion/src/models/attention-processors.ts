@@ -2,8 +2,11 @@
  * Attention processors: what an {@link Attention} layer does with its inputs on each call. Processors are
  * `nn.Module`s registered as the layer's `processor` child, so a processor with weights (IP-Adapter's `to_k_ip` /
  * `to_v_ip`) saves and loads under diffusers' names (`…attn2.processor.to_k_ip.0.weight`). Conditions attach to the
- * UNet only by swapping processors (`unet.setAttentionProcessors`) — the UNet code never changes.
+ * UNet only by swapping processors (`unet.setAttentionProcessors`) — the UNet code never changes — and reach them as
+ * the named per-call record `options.conditions` ({@link Conditions}), which every block passes through untouched.
  *
+ * - {@link withAttentionTail}: the frame every processor runs in (flatten, group norm, then `to_out`, restore shape,
+ *   residual, ÷ rescale) — a new processor supplies only the attention itself.
  * - {@link AttnProcessor}: plain attention (diffusers `AttnProcessor`).
  * - {@link IPAdapterAttnProcessor}: IP-Adapter decoupled cross-attention (diffusers `IPAdapterAttnProcessor2_0`,
  *   Ye et al. 2023): out = Attn(q, K_text, V_text) + Σᵢ scaleᵢ · Attn(q, to_k_ipᵢ(ipᵢ), to_v_ipᵢ(ipᵢ)).
@@ -21,6 +24,7 @@
  */
 import { nn, tf, ValidationError, type Rng } from '@consistent-avatar/core';
 import type { Attention } from './attention.js';
+import type { Conditions } from './conditions.js';
 import { modelRng, type ModelInitOptions } from './init.js';
 import { linearForward } from './linear.js';
 
@@ -35,12 +39,17 @@ export interface TextAndImageTokens {
 /** Keys/values source of an attention call: a token tensor, or text + image tokens. */
 export type EncoderHiddenStates = tf.Tensor | TextAndImageTokens;
 
-/** Call-time options (diffusers' `cross_attention_kwargs`). */
+/** Call-time options (diffusers' `cross_attention_kwargs`). Every block passes them to every processor unchanged. */
 export interface AttentionCallOptions {
   /** Override every IP-Adapter processor's scale for this call (one number, or one per adapter). */
   ipAdapterScale?: number | number[];
   /** Dropout masks in training mode. */
   rng?: Rng;
+  /**
+   * Named per-call conditions (tensors batched like the hidden states, or any value): the same record object reaches
+   * every processor of the call; each reads the names it knows (see {@link Conditions}).
+   */
+  conditions?: Conditions;
 }
 
 /**
@@ -78,13 +87,59 @@ function checkTokens(fn: string, arg: string, x: unknown, batch: number, dim: nu
 }
 
 /**
- * Shared tail of every processor: `to_out`, restore the spatial shape, residual, ÷ rescale_output_factor.
+ * The attention of one processor call, given the layer's input tokens: returns the merged heads (before `to_out`).
+ * @param x - the (group-normed) query-side tokens `[B, L, queryDim]`.
+ * @returns `[B, L, attn.innerDim]`, e.g. `attn.multiHeadAttention(q, k, v)` or a sum of such terms.
+ * @example
+ * ```ts
+ * const body: AttentionBody = (x) => attn.multiHeadAttention(linearForward(attn.to_q, x), linearForward(attn.to_k, x), linearForward(attn.to_v, x));
+ * ```
  */
-function finish(attn: Attention, merged: tf.Tensor, residual: tf.Tensor, spatial: [number, number, number, number] | null, rng?: Rng): tf.Tensor {
-  let out = attn.projectOut(merged, rng);
-  if (spatial) out = out.reshape(spatial); // [B, H, W, C]
-  if (attn.residualConnection) out = tf.add(out, residual);
-  return attn.rescaleOutputFactor === 1 ? out : tf.div(out, attn.rescaleOutputFactor);
+export type AttentionBody = (x: tf.Tensor3D) => tf.Tensor;
+
+/**
+ * The frame every processor runs in (diffusers' `AttnProcessor.__call__` minus the attention itself), so a new
+ * processor is its attention only and cannot drop a step:
+ *   1. flatten `[B, H, W, C]` maps to tokens `[B, H·W, C]`, apply the layer's `group_norm` (VAE);
+ *   2. `body(x)` — the processor's attention, merged heads `[B, L, innerDim]`;
+ *   3. `to_out.0` + its dropout, restore `[B, H, W, C]`, add the input when `attn.residualConnection`, divide by
+ *      `attn.rescaleOutputFactor`.
+ * Runs inside `tf.tidy`; the body's intermediate tensors are freed.
+ *
+ * @param attn - the layer the processor serves.
+ * @param hiddenStates - the layer input `[B, L, C]` or `[B, H, W, C]`.
+ * @param options - the call's options (`rng` feeds `to_out`'s dropout in training mode).
+ * @param body - the attention itself.
+ * @returns the layer output, shaped like `hiddenStates`.
+ * @example
+ * ```ts
+ * import { withAttentionTail, linearForward } from '@consistent-avatar/diffusion';
+ * // Inside a processor's process(attn, hiddenStates, encoderHiddenStates, options): plain self-attention.
+ * return withAttentionTail(attn, hiddenStates, options, (x) =>
+ *   attn.multiHeadAttention(linearForward(attn.to_q, x), linearForward(attn.to_k, x), linearForward(attn.to_v, x)));
+ * ```
+ */
+export function withAttentionTail(attn: Attention, hiddenStates: tf.Tensor, options: AttentionCallOptions, body: AttentionBody): tf.Tensor {
+  const fn = 'withAttentionTail';
+  if (typeof attn !== 'object' || attn === null || typeof (attn as Attention).projectOut !== 'function') throw new ValidationError(fn, 'attn', 'an Attention layer', attn);
+  if (!(hiddenStates instanceof tf.Tensor) || (hiddenStates.rank !== 3 && hiddenStates.rank !== 4)) throw new ValidationError(fn, 'hiddenStates', '[B, L, C] or [B, H, W, C]', hiddenStates);
+  if (typeof body !== 'function') throw new ValidationError(fn, 'body', 'a function (x: [B, L, C]) => merged heads [B, L, innerDim]', body);
+  return tf.tidy(() => {
+    const residual = hiddenStates;
+    // 1. Tokens (+ the VAE's inner group norm).
+    const { tokens, spatial } = flattenSpatial(hiddenStates);
+    const x = (attn.group_norm ? attn.group_norm.forward(tokens) : tokens) as tf.Tensor3D;
+    // 2. The processor's attention.
+    const merged = body(x);
+    if (!(merged instanceof tf.Tensor) || merged.rank !== 3 || merged.shape[0] !== x.shape[0] || merged.shape[1] !== x.shape[1] || merged.shape[2] !== attn.innerDim) {
+      throw new ValidationError(fn, 'body', `a function returning [${x.shape[0]}, ${x.shape[1]}, ${attn.innerDim}] (merged heads)`, merged);
+    }
+    // 3. to_out, restore the spatial shape, residual, ÷ rescale_output_factor.
+    let out = attn.projectOut(merged, options.rng);
+    if (spatial) out = out.reshape(spatial); // [B, H, W, C]
+    if (attn.residualConnection) out = tf.add(out, residual);
+    return attn.rescaleOutputFactor === 1 ? out : tf.div(out, attn.rescaleOutputFactor);
+  });
 }
 
 /**
@@ -99,14 +154,10 @@ function finish(attn: Attention, merged: tf.Tensor, residual: tf.Tensor, spatial
 export class AttnProcessor extends nn.Module implements AttentionProcessor {
   readonly kind = 'AttnProcessor';
   process(attn: Attention, hiddenStates: tf.Tensor, encoderHiddenStates: EncoderHiddenStates | null, options: AttentionCallOptions = {}): tf.Tensor {
-    return tf.tidy(() => {
-      const residual = hiddenStates;
-      const { tokens, spatial } = flattenSpatial(hiddenStates);
-      const x = attn.group_norm ? attn.group_norm.forward(tokens) : tokens;
+    return withAttentionTail(attn, hiddenStates, options, (x) => {
       const context = encoderHiddenStates === null ? x : isTextAndImageTokens(encoderHiddenStates) ? encoderHiddenStates.text : encoderHiddenStates;
       checkTokens('AttnProcessor.process', 'encoderHiddenStates', context, x.shape[0]!, attn.crossAttentionDim);
-      const merged = attn.multiHeadAttention(linearForward(attn.to_q, x), linearForward(attn.to_k, context), linearForward(attn.to_v, context));
-      return finish(attn, merged, residual, spatial, options.rng);
+      return attn.multiHeadAttention(linearForward(attn.to_q, x), linearForward(attn.to_k, context), linearForward(attn.to_v, context));
     });
   }
 }
@@ -183,10 +234,7 @@ export class IPAdapterAttnProcessor extends nn.Module implements AttentionProces
     }
     const textDim = attn.crossAttentionDim; // the text tokens keep the layer's size; image tokens have this.crossAttentionDim
     const scales = options.ipAdapterScale === undefined ? this.scale : IPAdapterAttnProcessor.checkScale(fn, 'options.ipAdapterScale', options.ipAdapterScale, this.numTokens.length);
-    return tf.tidy(() => {
-      const residual = hiddenStates;
-      const { tokens, spatial } = flattenSpatial(hiddenStates);
-      const x = attn.group_norm ? attn.group_norm.forward(tokens) : tokens;
+    return withAttentionTail(attn, hiddenStates, options, (x) => {
       const B = x.shape[0]!;
       // 1. Split the encoder states into text tokens and per-adapter image tokens.
       let text: tf.Tensor;
@@ -226,7 +274,7 @@ export class IPAdapterAttnProcessor extends nn.Module implements AttentionProces
         const ipOut = attn.multiHeadAttention(query, linearForward(this.to_k_ip.at(i), ip), linearForward(this.to_v_ip.at(i), ip));
         merged = tf.add(merged, tf.mul(ipOut, s));
       });
-      return finish(attn, merged, residual, spatial, options.rng);
+      return merged;
     });
   }
 }

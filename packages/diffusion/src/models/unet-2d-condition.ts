@@ -3,7 +3,8 @@
  * state-dict key names, so SD checkpoints (`config.json` + `diffusion_pytorch_model.safetensors`) load by name
  * (see `fromPretrained`). Conditions attach without touching this class: ControlNet through
  * `downBlockAdditionalResiduals` / `midBlockAdditionalResidual`, IP-Adapter through attention processors
- * (`setAttentionProcessors`) and the `encoder_hid_proj` image projection, LCM's guidance through `timestepCond`.
+ * (`setAttentionProcessors`) and the `encoder_hid_proj` image projection, LCM's guidance through `timestepCond`, and
+ * any condition of your own through a processor that reads it from the named per-call record `options.conditions`.
  *
  * Layout: `forward` takes and returns **NHWC** latents (`[B, H, W, C]`); convert PyTorch NCHW tensors once with
  * `nchwToNhwc` / `nhwcToNchw`. ControlNet residuals are NHWC too.
@@ -21,8 +22,10 @@
  * ```
  */
 import { nn, tf, ValidationError, type Rng } from '@consistent-avatar/core';
-import { Attention } from './attention.js';
+import type { Attention } from './attention.js';
 import { isTextAndImageTokens, type AttentionProcessor, type EncoderHiddenStates } from './attention-processors.js';
+import type { Conditions } from './conditions.js';
+import { attentionLayers, attentionProcessors, setAttentionProcessor, setAttentionProcessors } from './processor-registry.js';
 import { timestepEmbedding, TimestepEmbedding } from './embeddings.js';
 import type { MultiIPAdapterImageProjection } from './image-projection.js';
 import { modelRng, type ModelInitOptions } from './init.js';
@@ -216,6 +219,12 @@ export interface UNetForwardOptions {
   midBlockAdditionalResidual?: tf.Tensor | null;
   /** diffusers `cross_attention_kwargs`: `{ scale }` overrides every IP-Adapter scale for this call. */
   crossAttentionKwargs?: { scale?: number | number[] };
+  /**
+   * Named per-call conditions handed untouched to every attention processor (`options.conditions` in
+   * `AttentionProcessor.process`): the open counterpart of `cross_attention_kwargs` for conditions of your own
+   * processors, e.g. `{ audio: [B, frames, D] }`. Tensors must be batched like `sample`.
+   */
+  conditions?: Conditions;
   /** diffusers `added_cond_kwargs.image_embeds`: one `[B, imageEmbedDim]` per adapter, projected by `encoder_hid_proj`. */
   imageEmbeds?: tf.Tensor[] | null;
   /** Dropout masks in training mode (only needed when config.dropout > 0). */
@@ -331,11 +340,7 @@ export class UNet2DConditionModel extends nn.Module {
 
   /** Every attention layer with its diffusers module path (`down_blocks.0.attentions.0.transformer_blocks.0.attn2`). */
   attentionLayers(): Array<[string, Attention]> {
-    const out: Array<[string, Attention]> = [];
-    for (const [path, m] of this.namedModules()) {
-      if (m instanceof Attention) out.push([path, m]);
-    }
-    return out;
+    return attentionLayers(this);
   }
 
   /**
@@ -343,9 +348,7 @@ export class UNet2DConditionModel extends nn.Module {
    * all up blocks, then the mid block).
    */
   attentionProcessors(): Record<string, AttentionProcessor> {
-    const out: Record<string, AttentionProcessor> = {};
-    for (const [path, attn] of this.attentionLayers()) out[`${path}.processor`] = attn.processor;
-    return out;
+    return attentionProcessors(this);
   }
 
   /**
@@ -353,13 +356,7 @@ export class UNet2DConditionModel extends nn.Module {
    * processors are disposed.
    */
   setAttentionProcessors(processors: Record<string, AttentionProcessor>): void {
-    if (typeof processors !== 'object' || processors === null) throw new ValidationError(`${FN}.setAttentionProcessors`, 'processors', 'an object {name: processor}', processors);
-    const layers = new Map(this.attentionLayers().map(([p, a]) => [`${p}.processor`, a]));
-    const unknown = Object.keys(processors).filter((k) => !layers.has(k));
-    if (unknown.length) {
-      throw new ValidationError(`${FN}.setAttentionProcessors`, 'processors', `names from attentionProcessors() (e.g. ${[...layers.keys()][0]})`, unknown.slice(0, 5).join(', '));
-    }
-    for (const [name, proc] of Object.entries(processors)) layers.get(name)!.setProcessor(proc);
+    setAttentionProcessors(this, processors, `${FN}.setAttentionProcessors`);
   }
 
   /**
@@ -367,12 +364,7 @@ export class UNet2DConditionModel extends nn.Module {
    * `(name, layer) => processor` builds one per layer (needed for processors with weights).
    */
   setAttentionProcessor(processor: AttentionProcessor | ((name: string, layer: Attention) => AttentionProcessor)): void {
-    if (typeof processor !== 'function' && processor.parameterCount() > 0) {
-      throw new ValidationError(`${FN}.setAttentionProcessor`, 'processor', 'a weight-free processor or a factory (name, layer) => processor', processor.kind);
-    }
-    for (const [path, attn] of this.attentionLayers()) {
-      attn.setProcessor(typeof processor === 'function' ? processor(`${path}.processor`, attn) : processor, attn.processor !== processor);
-    }
+    setAttentionProcessor(this, processor, `${FN}.setAttentionProcessor`);
   }
 
   /** The IP-Adapter image projection (`encoder_hid_proj`), or null. */
@@ -407,6 +399,9 @@ export class UNet2DConditionModel extends nn.Module {
     const res = options.downBlockAdditionalResiduals;
     if (res && (!Array.isArray(res) || res.length !== this.numSkips)) {
       throw new ValidationError(`${FN}.forward`, 'options.downBlockAdditionalResiduals', `${this.numSkips} NHWC tensors (one per skip)`, res);
+    }
+    if (options.conditions !== undefined && (typeof options.conditions !== 'object' || options.conditions === null || Array.isArray(options.conditions))) {
+      throw new ValidationError(`${FN}.forward`, 'options.conditions', 'a record of named conditions { name: value }', options.conditions);
     }
     if (options.imageEmbeds && !this.hidProj) {
       throw new ValidationError(`${FN}.forward`, 'options.imageEmbeds', 'nothing: no IP-Adapter image projection attached (attachIPAdapter)', options.imageEmbeds);
@@ -445,7 +440,7 @@ export class UNet2DConditionModel extends nn.Module {
       }
       const call: BlockCallOptions = {
         encoderHiddenStates: context,
-        attention: { ipAdapterScale: options.crossAttentionKwargs?.scale, rng: options.rng },
+        attention: { ipAdapterScale: options.crossAttentionKwargs?.scale, rng: options.rng, conditions: options.conditions },
       };
       // 3. Pre-process.
       let h = (c.center_input_sample ? tf.sub(tf.mul(sample, 2), 1) : sample) as tf.Tensor4D;

@@ -53,6 +53,7 @@ export interface DownBlockOutput {
 /** Per-call inputs every block accepts. */
 export interface BlockCallOptions {
   encoderHiddenStates?: EncoderHiddenStates | null;
+  /** Passed unchanged to every attention layer's processor (IP-Adapter scale, dropout rng, named `conditions`). */
   attention?: AttentionCallOptions;
 }
 

@@ -1,37 +1,45 @@
 /**
  * The sampler: one plain function (k-diffusion style) that runs the denoising loop of diffusers'
  * `StableDiffusion{,ControlNet,Img2Img}Pipeline` / `LatentConsistencyModelPipeline` / SDXL refiner on latents, for
- * any {@link Scheduler}: UNet + optional ControlNet(s) + optional IP-Adapter tokens, classifier-free guidance batched
- * as [uncond, cond], img2img `strength`, the SDXL ensemble-of-experts hand-off (`denoisingEnd` on the base,
- * `denoisingStart` on the refiner — the handed latent is not re-noised), and LCM's guidance embedding. A callback sees
- * every step. Encoding / decoding images is the caller's business (VAE or {@link IdentityAutoencoder}).
+ * any {@link Scheduler} and any {@link Denoiser} `(x, t, conditions) → model output`: img2img `strength`, the SDXL
+ * ensemble-of-experts hand-off (`denoisingEnd` on the base, `denoisingStart` on the refiner — the handed latent is
+ * not re-noised), a callback that sees every step. What conditions the model is the denoiser's business, built from
+ * wrappers: `withGuidance` (classifier-free guidance over every named condition), `withControlNet`,
+ * `withConcatInput` around `unetDenoiser(unet)` or a function of your own. Encoding / decoding images is the caller's
+ * business (VAE or {@link IdentityAutoencoder}).
  *
- * Per step i at timestep t (Ho & Salimans 2022, Eq. 6 for the guidance):
- *   1. x_in = [x, x] with CFG (text [uncond, cond]), else x;
- *   2. ControlNet residuals at scale·keep[i] (guess mode with CFG: conditional half only, zeros for the uncond half);
- *   3. ε = UNet(x_in, t, text, residuals, timestepCond);
- *   4. CFG: ε = ε_u + g·(ε_c − ε_u);
- *   5. (x, denoised) = scheduler.step(ε, t, x).
+ * The UNet form (`sample({ unet, encoderHiddenStates, negativeEncoderHiddenStates, guidanceScale, ipTokens,
+ * controlnet, concatInput, … })`) is kept: it builds exactly that wrapper stack (see {@link UNetSampleOptions}).
+ *
+ * Per step i at timestep t:
+ *   1. x_in = scheduler.scaleModelInput(x, t);
+ *   2. output = denoiser(x_in, t, conditions) — with guidance ε_u + g·(ε_c − ε_u) (Ho & Salimans 2022, Eq. 6);
+ *   3. (x, denoised) = scheduler.step(output, t, x).
  *
  * @example
  * ```ts
  * import { Rng, tf } from '@consistent-avatar/core';
- * import { DDIMScheduler, UNet2DConditionModel, sample } from '@consistent-avatar/diffusion';
+ * import { DDIMScheduler, UNet2DConditionModel, sample, unetDenoiser, withGuidance } from '@consistent-avatar/diffusion';
  * const unet = new UNet2DConditionModel({ block_out_channels: [32, 48], layers_per_block: 1, norm_num_groups: 8, cross_attention_dim: 32,
  *   down_block_types: ['CrossAttnDownBlock2D', 'DownBlock2D'], up_block_types: ['UpBlock2D', 'CrossAttnUpBlock2D'] }, { seed: 0 });
  * const text = tf.randomNormal([1, 7, 32], 0, 1, 'float32', 1), empty = tf.zeros([1, 7, 32]);
- * const latents = sample({ unet, scheduler: new DDIMScheduler(), numInferenceSteps: 10, shape: [1, 16, 16, 4], rng: new Rng(0),
- *   encoderHiddenStates: text, negativeEncoderHiddenStates: empty, guidanceScale: 7.5,
- *   callback: (step, t) => console.log(step, t) });   // [1, 16, 16, 4]
+ * const denoiser = withGuidance(unetDenoiser(unet), { guidanceScale: 7.5, unconditional: { text: empty } });
+ * const latents = sample({ denoiser, conditions: { text }, scheduler: new DDIMScheduler(), numInferenceSteps: 10, shape: [1, 16, 16, 4],
+ *   rng: new Rng(0), callback: (step, t) => console.log(step, t) });   // [1, 16, 16, 4]
+ * // The same run in the UNet form:
+ * sample({ unet, encoderHiddenStates: text, negativeEncoderHiddenStates: empty, guidanceScale: 7.5, scheduler: new DDIMScheduler(), numInferenceSteps: 10, shape: [1, 16, 16, 4] });
  * ```
  */
 import { Rng, tf, ValidationError } from '@consistent-avatar/core';
-import { ControlNetModel, type ControlNetOutput } from '../controlnet/controlnet-model.js';
+import { ControlNetModel } from '../controlnet/controlnet-model.js';
 import { MultiControlNet } from '../controlnet/multi-controlnet.js';
-import type { EncoderHiddenStates } from '../models/attention-processors.js';
+import type { Conditions } from '../models/conditions.js';
 import type { UNet2DConditionModel } from '../models/unet-2d-condition.js';
 import { splitForDenoisingEnd, splitForDenoisingStart, timestepsForStrength } from '../schedulers/handoff.js';
 import type { Scheduler } from '../schedulers/types.js';
+import { withGuidance } from './classifier-free-guidance.js';
+import { withControlNet } from './controlnet-denoiser.js';
+import { unetDenoiser, withConcatInput, type Denoiser, type DenoiserConditions } from './denoiser.js';
 import { guidanceScaleEmbedding } from './guidance-embedding.js';
 
 /**
@@ -40,12 +48,70 @@ import { guidanceScaleEmbedding } from './guidance-embedding.js';
  */
 export type SamplerCallback = (step: number, timestep: number, latents: tf.Tensor4D, denoised: tf.Tensor4D) => void;
 
-/** Options of {@link sample}. Tensors are read, never disposed. */
-export interface SampleOptions {
-  unet: UNet2DConditionModel;
+/**
+ * Options of {@link sample} shared by both forms: the schedule, the starting latents, the hook. Tensors are read,
+ * never disposed.
+ * @example
+ * ```ts
+ * const loop: SampleLoopOptions = { scheduler: new DDIMScheduler(), numInferenceSteps: 20, shape: [1, 64, 64, 4], rng: new Rng(0) };
+ * ```
+ */
+export interface SampleLoopOptions {
   scheduler: Scheduler;
   /** Steps of the full schedule (before `strength` / hand-off cuts). */
   numInferenceSteps: number;
+  /** Initial noise x_T `[B, H, W, C]` (text-to-image). Scaled by `scheduler.initNoiseSigma`. */
+  latents?: tf.Tensor4D;
+  /** Shape of x_T to draw from `rng` when `latents` is not given. */
+  shape?: [number, number, number, number];
+  /** Seeded generator for x_T, img2img noise and stochastic scheduler steps. Default `new Rng(0)`. */
+  rng?: Rng;
+  /** img2img: clean latents to start from (noised at the first kept timestep), or with `denoisingStart` the handed noisy latent. */
+  initLatents?: tf.Tensor4D;
+  /** img2img strength in (0, 1] (ignored with `denoisingStart`). Default 1. */
+  strength?: number;
+  /** img2img noise (default drawn from `rng`). */
+  noise?: tf.Tensor4D;
+  /** Refiner side of the hand-off: run only timesteps < round(T − f·T), on `initLatents` as given. */
+  denoisingStart?: number;
+  /** Base side of the hand-off: run only timesteps ≥ round(T − f·T); returns the still-noisy latent. */
+  denoisingEnd?: number;
+  /** DDIM η. Default 0. */
+  eta?: number;
+  /** Per-step hook. */
+  callback?: SamplerCallback;
+}
+
+/**
+ * The denoiser form: any {@link Denoiser} and the named conditions it is called with at every step.
+ * @example
+ * ```ts
+ * const options: DenoiserSampleOptions = { denoiser: unetDenoiser(unet), conditions: { text }, scheduler, numInferenceSteps: 20, shape: [1, 64, 64, 4] };
+ * ```
+ */
+export interface DenoiserSampleOptions<C extends Conditions = DenoiserConditions> extends SampleLoopOptions {
+  /** `(x, t, conditions) → model output` (what the scheduler was configured to expect: ε, x̂0 or v). */
+  denoiser: Denoiser<C>;
+  /** Passed to every denoiser call (default `{}`). */
+  conditions?: C;
+  unet?: never;
+}
+
+/**
+ * The UNet form (the options of the original sampler): a UNet with text tokens and optional CFG, IP-Adapter tokens,
+ * ControlNet(s), a concatenated input and LCM's guidance embedding. It runs
+ * `withGuidance(withControlNet(withConcatInput(unetDenoiser(unet))))` (each layer only when used) with the conditions
+ * `{ text, ipTokens, concatInput, controlImage, timestepCond }`; the unconditional variants are
+ * `negativeEncoderHiddenStates`, `negativeIpTokens` (default zeros), the same concatenated input and control image
+ * (`null` in guess mode).
+ * @example
+ * ```ts
+ * const options: UNetSampleOptions = { unet, encoderHiddenStates: text, negativeEncoderHiddenStates: empty, guidanceScale: 7.5,
+ *   scheduler: new DDIMScheduler(), numInferenceSteps: 25, shape: [1, 64, 64, 4] };
+ * ```
+ */
+export interface UNetSampleOptions extends SampleLoopOptions {
+  unet: UNet2DConditionModel;
   /** Text tokens `[B, L, cross_attention_dim]`. */
   encoderHiddenStates: tf.Tensor;
   /** Unconditional tokens `[B, L', D]` (the empty-prompt embedding); required when CFG is active. */
@@ -55,12 +121,6 @@ export interface SampleOptions {
    * `time_cond_proj_dim`) there is no CFG; w = g − 1 goes in through the guidance embedding. Default 1.
    */
   guidanceScale?: number;
-  /** Initial noise x_T `[B, H, W, C]` (text-to-image). Scaled by `scheduler.initNoiseSigma`. */
-  latents?: tf.Tensor4D;
-  /** Shape of x_T to draw from `rng` when `latents` is not given. */
-  shape?: [number, number, number, number];
-  /** Seeded generator for x_T, img2img noise and stochastic scheduler steps. Default `new Rng(0)`. */
-  rng?: Rng;
   /** IP-Adapter image tokens (one `[B, N, D]` per adapter) for the conditional branch. */
   ipTokens?: tf.Tensor[];
   /** IP tokens of the unconditional branch (default zeros). */
@@ -83,21 +143,17 @@ export interface SampleOptions {
    * their mask / image latents. Not scaled by the scheduler; duplicated for the CFG batch.
    */
   concatInput?: tf.Tensor4D;
-  /** img2img: clean latents to start from (noised at the first kept timestep), or with `denoisingStart` the handed noisy latent. */
-  initLatents?: tf.Tensor4D;
-  /** img2img strength in (0, 1] (ignored with `denoisingStart`). Default 1. */
-  strength?: number;
-  /** img2img noise (default drawn from `rng`). */
-  noise?: tf.Tensor4D;
-  /** Refiner side of the hand-off: run only timesteps < round(T − f·T), on `initLatents` as given. */
-  denoisingStart?: number;
-  /** Base side of the hand-off: run only timesteps ≥ round(T − f·T); returns the still-noisy latent. */
-  denoisingEnd?: number;
-  /** DDIM η. Default 0. */
-  eta?: number;
-  /** Per-step hook. */
-  callback?: SamplerCallback;
+  denoiser?: never;
 }
+
+/**
+ * Options of {@link sample}: the denoiser form or the UNet form.
+ * @example
+ * ```ts
+ * const options: SampleOptions = { denoiser: unetDenoiser(unet), conditions: { text }, scheduler, numInferenceSteps: 20, shape: [1, 64, 64, 4] };
+ * ```
+ */
+export type SampleOptions<C extends Conditions = DenoiserConditions> = DenoiserSampleOptions<C> | UNetSampleOptions;
 
 const FN = 'sample';
 
@@ -124,12 +180,85 @@ export function controlnetKeep(numSteps: number, start = 0, end = 1): number[] {
   return Array.from({ length: numSteps }, (_, i) => 1 - Number(i / numSteps < start || (i + 1) / numSteps > end));
 }
 
+/** What the UNet form checks before anything runs (the original sampler's validation, in its order). */
+function checkUNetOptions(o: UNetSampleOptions, cfg: boolean): void {
+  checkTensor('options.encoderHiddenStates', o.encoderHiddenStates, 3);
+  if (cfg) checkTensor('options.negativeEncoderHiddenStates (required for guidanceScale > 1)', o.negativeEncoderHiddenStates, 3);
+}
+
+/** The UNet form after the loop options: tensors, ControlNet, concatenated input. */
+function checkUNetInputs(o: UNetSampleOptions, cfg: boolean, B: number, spatial: readonly number[] | undefined): void {
+  if (o.concatInput !== undefined) checkTensor('options.concatInput', o.concatInput, 4);
+  if (o.controlnet && !(o.controlnet instanceof ControlNetModel || o.controlnet instanceof MultiControlNet)) {
+    throw new ValidationError(FN, 'options.controlnet', 'a ControlNetModel or MultiControlNet', o.controlnet);
+  }
+  if (o.controlnet && !o.controlImage) throw new ValidationError(FN, 'options.controlImage', 'the conditioning image(s) for the ControlNet', o.controlImage);
+  if (o.encoderHiddenStates.shape[0] !== B) throw new ValidationError(FN, 'options.encoderHiddenStates', `[${B}, L, D] (batch ${B})`, o.encoderHiddenStates);
+  if (cfg && o.negativeEncoderHiddenStates!.shape.join() !== o.encoderHiddenStates.shape.join()) {
+    throw new ValidationError(FN, 'options.negativeEncoderHiddenStates', `the prompt tokens' shape [${o.encoderHiddenStates.shape.join(', ')}] (they are batched together)`, o.negativeEncoderHiddenStates);
+  }
+  if (o.concatInput && (o.concatInput.shape[0] !== B || o.concatInput.shape[1] !== spatial?.[1] || o.concatInput.shape[2] !== spatial?.[2])) {
+    throw new ValidationError(FN, 'options.concatInput', `[${B}, ${spatial?.[1]}, ${spatial?.[2]}, C_extra] (the latents' batch and size)`, o.concatInput);
+  }
+  if (o.concatInput && o.concatInput.shape[3]! + spatial![3]! !== o.unet.config.in_channels) {
+    throw new ValidationError(FN, 'options.concatInput', `${o.unet.config.in_channels - spatial![3]!} channels (unet in_channels ${o.unet.config.in_channels} − latent channels ${spatial![3]})`, o.concatInput);
+  }
+  if (o.ipTokens && !Array.isArray(o.ipTokens)) throw new ValidationError(FN, 'options.ipTokens', 'an array of [B, N, D] tensors (one per adapter)', o.ipTokens);
+}
+
+/**
+ * The UNet form as a denoiser and its conditions: `unetDenoiser`, then `withConcatInput`, `withControlNet` (scale ×
+ * diffusers' keep schedule, by timestep) and `withGuidance` as the options ask. `owned` are tensors made here.
+ */
+function unetFormDenoiser(o: UNetSampleOptions, cfg: boolean, g: number, B: number, timesteps: number[]): { denoiser: Denoiser; conditions: DenoiserConditions; owned: tf.Tensor[] } {
+  const owned: tf.Tensor[] = [];
+  const conditions: DenoiserConditions = { text: o.encoderHiddenStates };
+  const unconditional: DenoiserConditions = { text: o.negativeEncoderHiddenStates };
+  let denoiser: Denoiser = unetDenoiser(o.unet);
+  if (o.ipTokens) {
+    conditions.ipTokens = o.ipTokens;
+    unconditional.ipTokens = o.ipTokens.map((tok, k) => o.negativeIpTokens?.[k] ?? (owned.push(tf.zerosLike(tok)), owned[owned.length - 1]!));
+  }
+  const condDim = o.unet.config.time_cond_proj_dim;
+  if (condDim) {
+    // LCM student: w = g − 1 through the guidance embedding (no CFG batch).
+    conditions.timestepCond = guidanceScaleEmbedding(new Array<number>(B).fill(g - 1), condDim);
+    owned.push(conditions.timestepCond);
+  }
+  if (o.concatInput) {
+    denoiser = withConcatInput(denoiser);
+    conditions.concatInput = unconditional.concatInput = o.concatInput;
+  }
+  if (o.controlnet) {
+    // diffusers' controlnet_keep per step, looked up by timestep (the schedule's timesteps are distinct).
+    const keep = controlnetKeep(timesteps.length, o.controlGuidanceStart ?? 0, o.controlGuidanceEnd ?? 1);
+    const keepAt = new Map(timesteps.map((t, i) => [t, keep[i]!]));
+    const scale = o.controlnetConditioningScale ?? 1;
+    denoiser = withControlNet(denoiser, {
+      controlnet: o.controlnet,
+      conditioningScale: (t) => {
+        const k = keepAt.get(t as number) ?? 0; // the sampler passes one timestep per call
+        return Array.isArray(scale) ? scale.map((s) => s * k) : scale * k;
+      },
+      guessMode: o.guessMode,
+    });
+    conditions.controlImage = o.controlImage;
+    // Guess mode with CFG: the ControlNet conditions only the conditional branch (diffusers).
+    unconditional.controlImage = o.guessMode ? null : o.controlImage;
+  }
+  if (cfg) denoiser = withGuidance(denoiser, { guidanceScale: g, unconditional });
+  return { denoiser, conditions, owned };
+}
+
 /**
  * Run the denoising loop.
  * @example
  * ```ts
+ * // A denoiser of your own (here a UNet with two IP-Adapter branches) with guidance on every condition:
+ * const denoiser = withGuidance(unetDenoiser(unet, { ipTokens: ['pose', 'gaze'] }), { guidanceScale: 3, unconditional: { text, pose: nullPose, gaze: nullGaze } });
+ * const x0 = sample({ denoiser, conditions: { text, pose, gaze }, scheduler: new DDIMScheduler(), numInferenceSteps: 20, shape: [2, 32, 32, 4], rng: new Rng(1) });
  * // LCM student, 4 steps, guidance 8.5 through the w embedding:
- * const x0 = sample({ unet: student, scheduler: new LCMScheduler(), numInferenceSteps: 4, shape: [1, 64, 64, 4], rng: new Rng(1),
+ * const lcm = sample({ unet: student, scheduler: new LCMScheduler(), numInferenceSteps: 4, shape: [1, 64, 64, 4], rng: new Rng(1),
  *   encoderHiddenStates: text, guidanceScale: 8.5 });
  * // img2img at strength 0.3, then the refiner half of a hand-off:
  * const edited = sample({ unet, scheduler, numInferenceSteps: 50, encoderHiddenStates: text, initLatents: clean, strength: 0.3 });
@@ -138,19 +267,30 @@ export function controlnetKeep(numSteps: number, start = 0, end = 1): number[] {
  * @returns the final latents `[B, H, W, C]` (for LCM's last step this is its `denoised`; with `denoisingEnd` the
  *   noisy latent to hand to the refiner).
  */
-export function sample(options: SampleOptions): tf.Tensor4D {
+export function sample<C extends Conditions = DenoiserConditions>(options: SampleOptions<C>): tf.Tensor4D {
   const o = options;
   if (typeof o !== 'object' || o === null) throw new ValidationError(FN, 'options', 'an options object', o);
-  const { unet, scheduler } = o;
-  if (typeof unet !== 'object' || unet === null || typeof (unet as { forward?: unknown }).forward !== 'function') throw new ValidationError(FN, 'options.unet', 'a UNet2DConditionModel', unet);
+  const unetForm = o.unet !== undefined;
+  if (unetForm && o.denoiser !== undefined) throw new ValidationError(FN, 'options', 'either a denoiser or a unet, not both', Object.keys(o));
+  const { scheduler } = o;
+  if (unetForm) {
+    const unet = o.unet;
+    if (typeof unet !== 'object' || unet === null || typeof (unet as { forward?: unknown }).forward !== 'function') throw new ValidationError(FN, 'options.unet', 'a UNet2DConditionModel', unet);
+  } else if (typeof o.denoiser !== 'function') {
+    throw new ValidationError(FN, 'options.denoiser', 'a denoiser function (x, t, conditions) => model output (or pass options.unet)', (o as { denoiser?: unknown }).denoiser);
+  }
   if (typeof scheduler !== 'object' || scheduler === null || typeof scheduler.step !== 'function') throw new ValidationError(FN, 'options.scheduler', 'a Scheduler', scheduler);
   if (!Number.isInteger(o.numInferenceSteps) || o.numInferenceSteps < 1) throw new ValidationError(FN, 'options.numInferenceSteps', 'a positive integer', o.numInferenceSteps);
-  checkTensor('options.encoderHiddenStates', o.encoderHiddenStates, 3);
-  const g = o.guidanceScale ?? 1;
-  if (typeof g !== 'number' || !Number.isFinite(g) || g < 0) throw new ValidationError(FN, 'options.guidanceScale', 'a finite number ≥ 0', g);
-  const condDim = unet.config.time_cond_proj_dim;
-  const cfg = g > 1 && !condDim;
-  if (cfg) checkTensor('options.negativeEncoderHiddenStates (required for guidanceScale > 1)', o.negativeEncoderHiddenStates, 3);
+  let g = 1;
+  let cfg = false;
+  if (unetForm) {
+    g = o.guidanceScale ?? 1;
+    if (typeof g !== 'number' || !Number.isFinite(g) || g < 0) throw new ValidationError(FN, 'options.guidanceScale', 'a finite number ≥ 0', g);
+    cfg = g > 1 && !o.unet.config.time_cond_proj_dim;
+    checkUNetOptions(o, cfg);
+  } else if (o.conditions !== undefined && (typeof o.conditions !== 'object' || o.conditions === null || Array.isArray(o.conditions))) {
+    throw new ValidationError(FN, 'options.conditions', 'a record of named conditions { name: value }', o.conditions);
+  }
   const rng = o.rng ?? new Rng(0);
   if (!(rng instanceof Rng)) throw new ValidationError(FN, 'options.rng', 'an Rng', rng);
   if (o.denoisingStart !== undefined) checkFraction('options.denoisingStart', o.denoisingStart, 0, 1);
@@ -160,25 +300,10 @@ export function sample(options: SampleOptions): tf.Tensor4D {
   }
   if (o.denoisingStart !== undefined && !o.initLatents) throw new ValidationError(FN, 'options.initLatents', 'the handed-over latent (required with denoisingStart)', o.initLatents);
   if (o.initLatents) checkTensor('options.initLatents', o.initLatents, 4);
-  if (o.concatInput !== undefined) checkTensor('options.concatInput', o.concatInput, 4);
-  if (o.controlnet && !(o.controlnet instanceof ControlNetModel || o.controlnet instanceof MultiControlNet)) {
-    throw new ValidationError(FN, 'options.controlnet', 'a ControlNetModel or MultiControlNet', o.controlnet);
-  }
-  if (o.controlnet && !o.controlImage) throw new ValidationError(FN, 'options.controlImage', 'the conditioning image(s) for the ControlNet', o.controlImage);
   const B = o.initLatents?.shape[0] ?? o.latents?.shape[0] ?? o.shape?.[0];
   if (B === undefined) throw new ValidationError(FN, 'options.latents', 'latents, shape, or initLatents', undefined);
-  if (o.encoderHiddenStates.shape[0] !== B) throw new ValidationError(FN, 'options.encoderHiddenStates', `[${B}, L, D] (batch ${B})`, o.encoderHiddenStates);
-  if (cfg && o.negativeEncoderHiddenStates!.shape.join() !== o.encoderHiddenStates.shape.join()) {
-    throw new ValidationError(FN, 'options.negativeEncoderHiddenStates', `the prompt tokens' shape [${o.encoderHiddenStates.shape.join(', ')}] (they are batched together)`, o.negativeEncoderHiddenStates);
-  }
-
   const spatial = o.initLatents?.shape ?? o.latents?.shape ?? o.shape;
-  if (o.concatInput && (o.concatInput.shape[0] !== B || o.concatInput.shape[1] !== spatial?.[1] || o.concatInput.shape[2] !== spatial?.[2])) {
-    throw new ValidationError(FN, 'options.concatInput', `[${B}, ${spatial?.[1]}, ${spatial?.[2]}, C_extra] (the latents' batch and size)`, o.concatInput);
-  }
-  if (o.concatInput && o.concatInput.shape[3]! + spatial![3]! !== unet.config.in_channels) {
-    throw new ValidationError(FN, 'options.concatInput', `${unet.config.in_channels - spatial![3]!} channels (unet in_channels ${unet.config.in_channels} − latent channels ${spatial![3]})`, o.concatInput);
-  }
+  if (unetForm) checkUNetInputs(o, cfg, B, spatial);
 
   // 1. The schedule: full, img2img strength, or a hand-off piece.
   const T = scheduler.config.num_train_timesteps;
@@ -216,63 +341,30 @@ export function sample(options: SampleOptions): tf.Tensor4D {
     x = tf.tidy(() => tf.mul(tf.tensor(rng.normal(s[0] * s[1] * s[2] * s[3]), s, 'float32'), scheduler.initNoiseSigma) as tf.Tensor4D);
   }
 
-  // 3. Constant per-call tensors: text batch, IP tokens, LCM w embedding, control images.
-  const keep = controlnetKeep(timesteps.length, o.controlGuidanceStart ?? 0, o.controlGuidanceEnd ?? 1);
-  const owned: tf.Tensor[] = [];
-  const keepT = <T extends tf.Tensor>(t: T): T => {
-    owned.push(t);
-    return t;
-  };
+  // 3. The denoiser and its conditions (the UNet form builds its wrapper stack).
+  let owned: tf.Tensor[] = [];
   try {
-    const text = cfg ? keepT(tf.concat([o.negativeEncoderHiddenStates!, o.encoderHiddenStates], 0)) : o.encoderHiddenStates; // [2B, L, D]
-    let context: EncoderHiddenStates = text;
-    if (o.ipTokens) {
-      if (!Array.isArray(o.ipTokens)) throw new ValidationError(FN, 'options.ipTokens', 'an array of [B, N, D] tensors (one per adapter)', o.ipTokens);
-      const ip = cfg
-        ? o.ipTokens.map((tok, k) => keepT(tf.tidy(() => tf.concat([o.negativeIpTokens?.[k] ?? tf.zerosLike(tok), tok], 0))))
-        : o.ipTokens;
-      context = { text, ipTokens: ip };
+    let denoiser: Denoiser<C>;
+    let conditions: C;
+    if (unetForm) {
+      const built = unetFormDenoiser(o, cfg, g, B, timesteps);
+      owned = built.owned;
+      denoiser = built.denoiser as unknown as Denoiser<C>;
+      conditions = built.conditions as C;
+    } else {
+      denoiser = o.denoiser;
+      conditions = o.conditions ?? ({} as C);
     }
-    const timestepCond = condDim ? keepT(guidanceScaleEmbedding(new Array<number>(B).fill(g - 1), condDim)) : null;
-    const images = o.controlImage ? (Array.isArray(o.controlImage) ? o.controlImage : [o.controlImage]) : [];
-    const guessCfg = !!o.guessMode && cfg;
-    const concatIn = o.concatInput ? (cfg ? keepT(tf.concat([o.concatInput, o.concatInput], 0)) : o.concatInput) : null; // [(2)B, H, W, C_extra]
-    const controlInputs = images.map((img) => (cfg && !guessCfg ? keepT(tf.concat([img, img], 0)) : img));
 
     // 4. The loop.
     timesteps.forEach((t, i) => {
       const result = tf.tidy(() => {
         const scaled = scheduler.scaleModelInput(x, t) as tf.Tensor4D;
-        const modelInput = cfg ? (tf.concat([scaled, scaled], 0) as tf.Tensor4D) : scaled; // [2B, H, W, C] = [uncond, cond]
-        let residuals: ControlNetOutput | null = null;
-        if (o.controlnet && keep[i]! > 0) {
-          const netIn = guessCfg ? scaled : modelInput;
-          const netText = guessCfg ? o.encoderHiddenStates : text;
-          const scale = o.controlnetConditioningScale ?? 1;
-          const keptScale = Array.isArray(scale) ? scale.map((s) => s * keep[i]!) : scale * keep[i]!;
-          residuals = o.controlnet instanceof MultiControlNet
-            ? o.controlnet.forward(netIn, t, netText, controlInputs, { conditioningScale: keptScale, guessMode: o.guessMode })
-            : o.controlnet.forward(netIn, t, netText, controlInputs[0]!, { conditioningScale: keptScale as number, guessMode: o.guessMode });
-          if (guessCfg) {
-            // Guess mode with CFG: the ControlNet only conditions the conditional half (diffusers).
-            const r = residuals;
-            residuals = {
-              downBlockResSamples: r.downBlockResSamples.map((d) => tf.concat([tf.zerosLike(d), d], 0) as tf.Tensor4D),
-              midBlockResSample: tf.concat([tf.zerosLike(r.midBlockResSample), r.midBlockResSample], 0) as tf.Tensor4D,
-            };
-          }
+        const output = denoiser(scaled, t, conditions);
+        if (!(output instanceof tf.Tensor) || output.rank !== 4 || output.shape[0] !== x.shape[0] || output.shape[1] !== x.shape[1] || output.shape[2] !== x.shape[2]) {
+          throw new ValidationError(FN, 'options.denoiser', `a denoiser returning [${x.shape.slice(0, 3).join(', ')}, C] (the latents' batch and size)`, output);
         }
-        const unetInput = concatIn ? (tf.concat([modelInput, concatIn], 3) as tf.Tensor4D) : modelInput; // [(2)B, H, W, C + C_extra]
-        let eps = unet.forward(unetInput, t, context, {
-          timestepCond,
-          downBlockAdditionalResiduals: residuals?.downBlockResSamples ?? null,
-          midBlockAdditionalResidual: residuals?.midBlockResSample ?? null,
-        });
-        if (cfg) {
-          const [uncond, cond] = tf.split(eps, 2, 0) as [tf.Tensor4D, tf.Tensor4D];
-          eps = tf.add(uncond, tf.mul(tf.sub(cond, uncond), g)) as tf.Tensor4D; // Eq. 6: ε_u + g·(ε_c − ε_u)
-        }
-        const step = scheduler.step(eps, t, x, { rng, eta: o.eta });
+        const step = scheduler.step(output, t, x, { rng, eta: o.eta });
         return { prev: step.prevSample as tf.Tensor4D, denoised: step.denoised as tf.Tensor4D };
       });
       x.dispose();

@@ -1,6 +1,7 @@
 /**
  * Generating the aligned TSD of a sequence with a trained TSDM (ConsistentAvatar §3.2, inference): for every frame,
- * f_c from its proxy TSD, pose and expression (with those of its neighbours, `temporalWindow`), then DDIM (η = 0) or LCM sampling in pixel space from x_T.
+ * f_c from its proxy TSD, pose and expression (with those of its neighbours, `temporalWindow`), then DDIM (η = 0) or LCM sampling in pixel space from x_T
+ * (diffusion's `sample` over the model's denoiser {@link TsdmModel.denoise}).
  *
  * Temporal consistency: every frame of the sequence starts from the SAME x_T (one noise map drawn from `seed`), and
  * with DDIM η = 0 the sampler is then a deterministic, smooth function of f_c — neighbouring frames with similar
@@ -10,9 +11,9 @@
  * @packageDocumentation
  */
 import { Rng, tf, ValidationError } from '@consistent-avatar/core';
-import { DDIMScheduler, LCMScheduler, sample, type Scheduler } from '@consistent-avatar/diffusion';
+import { DDIMScheduler, LCMScheduler, sample, type Denoiser, type Scheduler } from '@consistent-avatar/diffusion';
 import type { TsdmFrame } from './condition.js';
-import { TsdmModel } from './tsdm-model.js';
+import { TsdmModel, type TsdmConditions } from './tsdm-model.js';
 import { checkTsdmFrames, tsdmWindowInputs } from './window.js';
 
 /**
@@ -100,6 +101,7 @@ export function alignTsd(model: TsdmModel, frames: readonly Pick<TsdmFrame, 'pro
   // 1. One x_T per ensemble member, shared by the whole sequence.
   const xTs = Array.from({ length: ensemble }, (_, e) => Float32Array.from(new Rng(seed).fork(e === 0 ? 'tsdm-xT' : `tsdm-xT-${e}`).normal(n)));
   const scheduler = makeScheduler(model, kind);
+  const denoise: Denoiser<TsdmConditions> = (x, t, conditions) => model.denoise(x, t, conditions);
   const out: Float32Array[] = [];
   const wasTraining = model.training;
   model.eval();
@@ -110,12 +112,12 @@ export function alignTsd(model: TsdmModel, frames: readonly Pick<TsdmFrame, 'pro
       const win = tsdmWindowInputs(frames, centers, c); // each frame with its temporal window, clamped at the sequence ends
       const prox = win.proxy;
       const sum = new Float64Array(B * n);
-      // 2. f_c (Eq. 4), the null text tokens and the proxy maps: once per batch, shared by every ensemble member.
+      // 2. f_c (Eq. 4) and the proxy maps: once per batch, shared by every ensemble member.
       const cond = tf.tidy(() => {
         const proxyT = tf.tensor4d(prox, [B, S, S, 3]);
         const tokens = model.condition(proxyT, tf.tensor2d(win.pose, [B, W * c.poseDim]), tf.tensor2d(win.expression, [B, W * c.expressionDim])); // [B, 3, D]
         const windowT = tf.tensor4d(win.proxyWindow, [B, S, S, 3 * W]);
-        return { proxyT, windowT, tokens, text: model.nullText(B) }; // text: [B, 1, tokenDim]
+        return { proxyT, windowT, tokens };
       });
       try {
         for (let e = 0; e < ensemble; e++) {
@@ -125,7 +127,8 @@ export function alignTsd(model: TsdmModel, frames: readonly Pick<TsdmFrame, 'pro
             // 3. The denoising loop (DDIM η = 0 or LCM), same re-noising stream for every frame.
             const rng = new Rng(seed).fork(e === 0 ? 'tsdm-steps' : `tsdm-steps-${e}`);
             const noise = tf.tensor4d(lat, [B, S, S, 3]);
-            const common = { unet: model.unet, scheduler, numInferenceSteps: steps, encoderHiddenStates: cond.text, ipTokens: [cond.tokens], rng, concatInput: c.proxyConcat ? cond.windowT : undefined };
+            // The model's denoiser (its one UNet call) with f_c and the proxy window as named conditions.
+            const common = { denoiser: denoise, conditions: { tokens: cond.tokens, proxyWindow: cond.windowT }, scheduler, numInferenceSteps: steps, rng };
             return strength < 1
               ? sample({ ...common, initLatents: residual ? tf.zeros([B, S, S, 3]) as tf.Tensor4D : cond.proxyT, strength, noise }) // SDEdit from the proxy TSD
               : sample({ ...common, latents: noise });

@@ -11,7 +11,7 @@ import { AdamW, CheckpointManager, Rng, resumeTraining, saveTrainingCheckpoint, 
 import { DDPMScheduler } from '@consistent-avatar/diffusion';
 import { resolveTsdmConfig, type TsdmConfig } from './config.js';
 import type { TsdmData } from './condition.js';
-import { TsdmModel } from './tsdm-model.js';
+import { legacyTsdmKeysError, TsdmModel } from './tsdm-model.js';
 import { checkTsdmFrames, tsdmWindowInputs } from './window.js';
 
 /**
@@ -113,7 +113,12 @@ export async function trainTsdm(data: TsdmData, config: Partial<TsdmConfig> = {}
   try {
     // 1. Resume: weights, AdamW moments (refused for another config), then step, RNG state, loss log.
     const run = { model, optimizer, config: c, fn: FN };
-    const resumed = manager && (options.resume ?? true) ? resumeTraining(manager, run) : null;
+    let resumed: ReturnType<typeof resumeTraining> = null;
+    try {
+      resumed = manager && (options.resume ?? true) ? resumeTraining(manager, run) : null;
+    } catch (e) {
+      throw legacyTsdmKeysError(FN, 'options.checkpointDir', e);
+    }
     if (resumed) {
       loop.restore(resumed.state);
       resumedFrom = resumed.dir;

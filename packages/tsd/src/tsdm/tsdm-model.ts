@@ -1,7 +1,8 @@
 /**
  * The temporally-sensitive diffusion model (TSDM, ConsistentAvatar §3.2) in pixel space: a UNet2DConditionModel
- * whose cross-attention layers carry IP-Adapter decoupled cross-attention processors, the TSD encoder E and the two
- * token linears. It predicts the noise ε of a noisy TSD map x_t given
+ * whose cross-attention layers carry IP-Adapter decoupled cross-attention processors, and a diffusion
+ * `TokenConditioner` holding the TSD encoder E and the two token linears. It predicts the noise ε of a noisy TSD map
+ * x_t given
  *
  *   f_c = [E(TSD_proxy), Linear(P), Linear(E)] ∈ R^{3×256}                                    (Eq. 4)
  *
@@ -9,12 +10,23 @@
  * window K > 0 (`config.temporalWindow`, our default 1) P and E are those of frames t−K … t+K concatenated, and with
  * `proxyConcat` the window's proxy TSDs are concatenated to x_t along channels (see `tsdmWindowInputs`). Stage 2 has no
  * text, so the UNet's text tokens are one learned null token. The autoencoder is the identity (pixel space, as the
- * released model's TSD branch at our small sizes): x_0 is the normalised TSD itself.
+ * released model's TSD branch at our small sizes): x_0 is the normalised TSD itself. Training (`predictNoise`) and
+ * sampling (`alignTsd`, through diffusion's `sample` with {@link TsdmModel.denoise} as the denoiser) share the one
+ * UNet call in `denoise`.
  *
  * @packageDocumentation
  */
 import { nn, Rng, tf, ValidationError } from '@consistent-avatar/core';
-import { UNet2DConditionModel, attachIPAdapter, fromPretrained, savePretrained, type FromPretrainedOptions, type UNet2DConditionConfig } from '@consistent-avatar/diffusion';
+import {
+  UNet2DConditionModel,
+  TokenConditioner,
+  attachIPAdapter,
+  fromPretrained,
+  savePretrained,
+  type Conditions,
+  type FromPretrainedOptions,
+  type UNet2DConditionConfig,
+} from '@consistent-avatar/diffusion';
 import { TsdEncoder } from '../encoder.js';
 import { resolveTsdmConfig, type TsdmConfig } from './config.js';
 
@@ -37,10 +49,41 @@ function unetConfig(c: TsdmConfig): Partial<UNet2DConditionConfig> {
 }
 
 /**
- * The TSDM networks (UNet + IP-Adapter processors, encoder E, pose / expression linears, null text token), one
- * {@link nn.Module} tree: `stateDict()` names are `unet.*` (diffusers names, processors under
- * `….attn2.processor.to_k_ip.0.weight`), `encoder.*` (torchvision names), `pose_proj.*`, `expression_proj.*`,
- * `null_text`.
+ * The named conditions of {@link TsdmModel.denoise} (a sampler `Denoiser`'s record).
+ * @example
+ * ```ts
+ * const conditions: TsdmConditions = { tokens: model.condition(proxyTsd, pose, expression), proxyWindow };
+ * ```
+ */
+export interface TsdmConditions extends Conditions {
+  /** f_c `[B, 3, tokenDim]` from {@link TsdmModel.condition} (the IP-Adapter image tokens). */
+  tokens: tf.Tensor;
+  /** The window's proxy TSDs `[B, size, size, 3·W]`, concatenated to x_t (required with `config.proxyConcat`). */
+  proxyWindow?: tf.Tensor4D;
+}
+
+/** State-dict prefixes of the TSDM before the token conditioner (the keys it refuses, naming the new ones). */
+const LEGACY_KEYS = /\b(encoder\.conv1|pose_proj|expression_proj)\.weight\b/;
+
+/**
+ * A clear error for a TSDM checkpoint written before the token conditioner (keys `encoder.*`, `pose_proj.*`,
+ * `expression_proj.*`), or `error` itself (package-internal: `fromPretrained` and `trainTsdm`'s resume use it).
+ * @example
+ * ```ts
+ * try { loadIt(); } catch (e) { throw legacyTsdmKeysError('TsdmModel.fromPretrained', 'dir', e); }
+ * ```
+ */
+export function legacyTsdmKeysError(fn: string, source: string, error: unknown): unknown {
+  if (!(error instanceof ValidationError) || !LEGACY_KEYS.test(error.message)) return error;
+  return new ValidationError(fn, source, 'TSDM weights with the token-conditioner keys conditioner.proxy.*, conditioner.pose.*, conditioner.expression.*',
+    'the keys encoder.*, pose_proj.*, expression_proj.* of a TSDM saved before @consistent-avatar/tsd moved its condition encoders into the token conditioner (retrain, or rename encoder. → conditioner.proxy., pose_proj. → conditioner.pose., expression_proj. → conditioner.expression.)');
+}
+
+/**
+ * The TSDM networks (UNet + IP-Adapter processors, the token conditioner with E / Linear(P) / Linear(E), null text
+ * token), one {@link nn.Module} tree: `stateDict()` names are `null_text`, `unet.*` (diffusers names, processors
+ * under `….attn2.processor.to_k_ip.0.weight`), `conditioner.proxy.*` (the encoder E, torchvision names),
+ * `conditioner.pose.*`, `conditioner.expression.*`. The UNet runs in one place, {@link TsdmModel.denoise}.
  *
  * @example
  * ```ts
@@ -55,9 +98,8 @@ function unetConfig(c: TsdmConfig): Partial<UNet2DConditionConfig> {
 export class TsdmModel extends nn.Module {
   readonly config: TsdmConfig;
   readonly unet: UNet2DConditionModel;
-  readonly encoder: TsdEncoder;
-  readonly pose_proj: nn.Linear;
-  readonly expression_proj: nn.Linear;
+  /** f_c's encoders: `proxy` (E), `pose` (Linear(P)), `expression` (Linear(E)); no null token (no condition dropout). */
+  readonly conditioner: TokenConditioner;
   readonly null_text: tf.Variable;
 
   /** @param config - any subset of {@link TsdmConfig}; validated with {@link resolveTsdmConfig}. */
@@ -69,15 +111,38 @@ export class TsdmModel extends nn.Module {
     this.unet = this.registerModule('unet', new UNet2DConditionModel(unetConfig(c), { seed: c.seed }));
     // to_k_ip / to_v_ip start as copies of to_k / to_v (IP-Adapter's recipe).
     attachIPAdapter(this.unet, { numTokens: 3, crossAttentionDim: c.tokenDim, scale: c.ipScale, seed: c.seed + 1 });
-    this.encoder = this.registerModule('encoder', new TsdEncoder({ inChannels: 3, width: c.encoderWidth, blocks: c.encoderBlocks, outDim: c.tokenDim, normGroups: Math.min(c.normGroups, c.encoderWidth), seed: c.seed + 2 }));
     const W = 2 * c.temporalWindow + 1; // frames in the temporal window
-    this.pose_proj = this.registerModule('pose_proj', new nn.Linear(W * c.poseDim, c.tokenDim, { rng: rng.fork('pose') }));
-    this.expression_proj = this.registerModule('expression_proj', new nn.Linear(W * c.expressionDim, c.tokenDim, { rng: rng.fork('expression') }));
+    // Eq. 4: f_c = [E(TSD_proxy), Linear(P), Linear(E)]; the linears draw from rng.fork('pose' | 'expression').
+    this.conditioner = this.registerModule('conditioner', new TokenConditioner({
+      tokenDim: c.tokenDim,
+      rng,
+      nullToken: false,
+      conditions: [
+        { name: 'proxy', kind: 'map', encoder: new TsdEncoder({ inChannels: 3, width: c.encoderWidth, blocks: c.encoderBlocks, outDim: c.tokenDim, normGroups: Math.min(c.normGroups, c.encoderWidth), seed: c.seed + 2 }) },
+        { name: 'pose', kind: 'vector', inFeatures: W * c.poseDim },
+        { name: 'expression', kind: 'vector', inFeatures: W * c.expressionDim },
+      ],
+    }));
     this.null_text = this.registerParameter('null_text', nn.normalTensor(rng.fork('null'), [1, 1, c.tokenDim], 0.02));
   }
 
+  /** The TSD encoder E (`conditioner.proxy`). */
+  get encoder(): TsdEncoder {
+    return this.conditioner.namedChildren().find(([n]) => n === 'proxy')![1] as TsdEncoder;
+  }
+
+  /** Linear(P) over the window's poses (`conditioner.pose`). */
+  get pose_proj(): nn.Linear {
+    return this.conditioner.namedChildren().find(([n]) => n === 'pose')![1] as nn.Linear;
+  }
+
+  /** Linear(E) over the window's expressions (`conditioner.expression`). */
+  get expression_proj(): nn.Linear {
+    return this.conditioner.namedChildren().find(([n]) => n === 'expression')![1] as nn.Linear;
+  }
+
   /**
-   * The condition tokens f_c (Eq. 4).
+   * The condition tokens f_c (Eq. 4), from the token conditioner.
    * @param proxyTsd - the frames' own proxy TSD `[B, size, size, 3]` in [−1, 1].
    * @param pose - paper pose P of the window `[B, W·poseDim]` (W = 2·temporalWindow + 1, oldest frame first; `[B, poseDim]` with window 0).
    * @param expression - expression E of the window `[B, W·expressionDim]`.
@@ -95,17 +160,45 @@ export class TsdmModel extends nn.Module {
     const window = W > 1 ? ` (${W} window frames)` : '';
     if (!(pose instanceof tf.Tensor) || pose.shape.join() !== `${B},${W * c.poseDim}`) throw new ValidationError(FN, 'pose', `a [${B}, ${W * c.poseDim}] tensor${window}`, pose);
     if (!(expression instanceof tf.Tensor) || expression.shape.join() !== `${B},${W * c.expressionDim}`) throw new ValidationError(FN, 'expression', `a [${B}, ${W * c.expressionDim}] tensor${window}`, expression);
+    return this.conditioner.forward({ proxy: proxyTsd, pose, expression }); // [B, 3, D]
+  }
+
+  /**
+   * The TSDM as a sampler `Denoiser` — the one place its UNet runs: ε̂(x_t, t, f_c) (or x̂_0 with `predictionType`
+   * `'sample'`), with the null text token as the UNet's text, f_c as the IP-Adapter image tokens, and with
+   * `proxyConcat` the window's proxy TSDs concatenated to x_t along channels.
+   * @param xt - noisy TSD `[B, size, size, 3]`.
+   * @param timestep - one number or `[B]` numbers in [0, numTrainTimesteps).
+   * @param conditions - `{ tokens, proxyWindow }` ({@link TsdmConditions}); the record also reaches every attention processor.
+   * @returns `[B, size, size, 3]`.
+   * @example
+   * ```ts
+   * import { sample } from '@consistent-avatar/diffusion';
+   * const x0 = sample({ denoiser: (x, t, c) => model.denoise(x, t, c), conditions: { tokens, proxyWindow }, scheduler, numInferenceSteps: 10, shape: [B, 32, 32, 3] });
+   * ```
+   */
+  denoise(xt: tf.Tensor4D, timestep: number | number[], conditions: TsdmConditions): tf.Tensor4D {
+    const FN = 'TsdmModel.denoise';
+    const c = this.config;
+    if (!(xt instanceof tf.Tensor) || xt.rank !== 4 || xt.shape[3] !== 3) throw new ValidationError(FN, 'xt', `a [B, ${c.size}, ${c.size}, 3] tensor`, xt);
+    const B = xt.shape[0];
+    if (typeof conditions !== 'object' || conditions === null) throw new ValidationError(FN, 'conditions', '{ tokens, proxyWindow }', conditions);
+    const { tokens, proxyWindow } = conditions;
+    if (!(tokens instanceof tf.Tensor) || tokens.rank !== 3 || tokens.shape[0] !== B || tokens.shape[2] !== c.tokenDim) {
+      throw new ValidationError(FN, 'conditions.tokens', `f_c [${B}, 3, ${c.tokenDim}] from TsdmModel.condition`, tokens);
+    }
+    const window = [...xt.shape.slice(0, 3), 3 * (2 * c.temporalWindow + 1)];
+    if (c.proxyConcat && (!(proxyWindow instanceof tf.Tensor) || proxyWindow.shape.join() !== window.join())) {
+      throw new ValidationError(FN, 'conditions.proxyWindow', `a [${window.join(', ')}] tensor (config.proxyConcat is on)`, proxyWindow);
+    }
     return tf.tidy(() => {
-      const e = this.encoder.forward(proxyTsd as tf.Tensor4D); // [B, D]
-      const p = this.pose_proj.forward(pose); // [B, D]
-      const x = this.expression_proj.forward(expression); // [B, D]
-      return tf.stack([e, p, x], 1) as tf.Tensor3D; // [B, 3, D]
+      const input = c.proxyConcat ? (tf.concat([xt, proxyWindow!], 3) as tf.Tensor4D) : xt; // [B, S, S, 3 + 3·W | 3]
+      return this.unet.forward(input, timestep, { text: this.nullText(B), ipTokens: [tokens] }, { conditions });
     });
   }
 
   /**
-   * ε̂(x_t, t, f_c): the UNet with the null text token and the three condition tokens as IP-Adapter image tokens;
-   * with `proxyConcat` the window's proxy TSDs are concatenated to x_t along channels.
+   * ε̂(x_t, t, f_c) for training: {@link TsdmModel.denoise} with `{ tokens, proxyWindow: proxyTsd }`.
    * @param xt - noisy TSD `[B, size, size, 3]`.
    * @param timestep - one number or `[B]` numbers in [0, numTrainTimesteps).
    * @param tokens - f_c `[B, 3, tokenDim]` from {@link TsdmModel.condition}.
@@ -122,10 +215,7 @@ export class TsdmModel extends nn.Module {
     if (this.config.proxyConcat && (!(proxyTsd instanceof tf.Tensor) || proxyTsd.shape.join() !== [...xt.shape.slice(0, 3), channels].join())) {
       throw new ValidationError('TsdmModel.predictNoise', 'proxyTsd', `a [${[...xt.shape.slice(0, 3), channels].join(', ')}] tensor (config.proxyConcat is on)`, proxyTsd);
     }
-    return tf.tidy(() => {
-      const input = this.config.proxyConcat ? (tf.concat([xt, proxyTsd!], 3) as tf.Tensor4D) : xt; // [B, S, S, 3 + 3·W | 3]
-      return this.unet.forward(input, timestep, { text: this.nullText(xt.shape[0]), ipTokens: [tokens] });
-    });
+    return this.denoise(xt, timestep, { tokens, proxyWindow: proxyTsd });
   }
 
   /**
@@ -155,7 +245,8 @@ export class TsdmModel extends nn.Module {
   /**
    * Load a TSDM saved with {@link TsdmModel.savePretrained} (no training data or optimiser state needed): e.g. to align
    * the TSD of a new sequence with `alignTsd`. Throws `FormatError` for a missing / corrupt file and
-   * `ValidationError` for a folder of another model class or mismatched weights.
+   * `ValidationError` for a folder of another model class or mismatched weights (a folder saved before the token
+   * conditioner, with keys `encoder.*` / `pose_proj.*` / `expression_proj.*`, is refused naming the new keys).
    * @example
    * ```ts
    * import { TsdmModel, alignTsd } from '@consistent-avatar/tsd';
@@ -165,7 +256,11 @@ export class TsdmModel extends nn.Module {
    * ```
    */
   static fromPretrained(dir: string, options: FromPretrainedOptions = {}): TsdmModel {
-    return fromPretrained(TsdmModel, dir, options);
+    try {
+      return fromPretrained(TsdmModel, dir, options);
+    } catch (e) {
+      throw legacyTsdmKeysError('TsdmModel.fromPretrained', 'dir', e);
+    }
   }
 
   /**

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FormatError, tf, useBackend, ValidationError } from '@consistent-avatar/core';
+import { FormatError, loadSafetensorsAsTensors, tf, useBackend, ValidationError, writeSafetensors } from '@consistent-avatar/core';
 import { fitProxyAvatar, readInstaDataset, synthesizeDataset } from '@consistent-avatar/proxy';
 import { alignTsd, prepareTsdmData, resolveTsdmConfig, trainTsdm, tsdErrors, tsdmWindowInputs, TsdmModel, TSDM_PAPER_CONDITIONING, type TsdmConfig, type TsdmData } from '../index.js';
 
@@ -192,6 +192,26 @@ describe('TsdmModel.savePretrained / fromPretrained', () => {
     expect(() => TsdmModel.fromPretrained(dir)).toThrow(/TsdmModel folder/);
     expect(tf.memory().numTensors).toBe(before);
   }, 60_000);
+});
+
+describe('TsdmModel checkpoints from before the token conditioner', () => {
+  it('are refused with an error naming the old and the new keys (not loaded wrongly)', () => {
+    const model = new TsdmModel(TINY);
+    expect(Object.keys(model.stateDict()).filter((k) => !k.startsWith('unet.')).map((k) => k.split('.').slice(0, 2).join('.')).filter((k, i, a) => a.indexOf(k) === i))
+      .toEqual(['null_text', 'conditioner.proxy', 'conditioner.pose', 'conditioner.expression']);
+    const dir = path.join(tmp, 'tsdm-legacy');
+    model.savePretrained(dir);
+    model.dispose();
+    // Rewrite the weights under the old names (encoder.*, pose_proj.*, expression_proj.*).
+    const file = path.join(dir, 'diffusion_pytorch_model.safetensors');
+    const tensors = loadSafetensorsAsTensors(file);
+    const old = Object.fromEntries(Object.entries(tensors).map(([k, t]) => [k.replace(/^conditioner\.proxy\./, 'encoder.').replace(/^conditioner\.pose\./, 'pose_proj.').replace(/^conditioner\.expression\./, 'expression_proj.'), t]));
+    writeSafetensors(file, old, { format: 'pt' });
+    tf.dispose(Object.values(tensors));
+    const before = tf.memory().numTensors;
+    expect(() => TsdmModel.fromPretrained(dir)).toThrow(/TsdmModel\.fromPretrained.*conditioner\.proxy.*encoder\.\*, pose_proj\.\*/);
+    expect(tf.memory().numTensors).toBe(before);
+  });
 });
 
 describe('the paper formulation (TSDM_PAPER_CONDITIONING)', () => {
