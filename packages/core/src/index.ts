@@ -1,6 +1,6 @@
 /**
  * `@consistent-avatar/core`: the tensor backend and training kernels, the `nn` module system, seeded randomness,
- * file I/O (safetensors, npy/npz, PNG, video), checkpoints, progress reporting, FLAME, the rasterizer, the stage-1
+ * config validation, file I/O (safetensors, npy/npz, PNG, video), checkpoints, progress reporting, FLAME, the rasterizer, the stage-1
  * proxy avatar and the datasets.
  *
  * @packageDocumentation
@@ -17,6 +17,27 @@ export {
   type BackendAttempt,
 } from './backend/init.js';
 export { ValidationError, FormatError, BackendUnavailableError, describeValue } from './errors.js';
+export {
+  resolveConfig,
+  checkConfigField,
+  configField,
+  derivedDefault,
+  DerivedDefault,
+  type ConfigField,
+  type ConfigSchema,
+  type ConfigDefaults,
+  type ConfigSpec,
+  type ConfigScalar,
+  type IntegerField,
+  type NumberField,
+  type BooleanField,
+  type OneOfField,
+  type ArrayField,
+  type NullableField,
+  type EitherField,
+  type FixedField,
+  type JsonObjectField,
+} from './config.js';
 export {
   checkImage,
   isByteImage,
