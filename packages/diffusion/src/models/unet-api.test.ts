@@ -127,8 +127,10 @@ describe('UNet2DConditionModel API', () => {
   });
 
   it('resolveAutoencoderKLConfig: same validator, unknown fields rejected, JSON round trip', () => {
-    const tiny = { block_out_channels: [8, 16], norm_num_groups: 4, down_block_types: ['DownEncoderBlock2D', 'DownEncoderBlock2D'], up_block_types: ['UpDecoderBlock2D', 'UpDecoderBlock2D'] } as const;
-    const c = resolveAutoencoderKLConfig({ ...tiny, down_block_types: [...tiny.down_block_types], up_block_types: [...tiny.up_block_types], shift_factor: 0.1 });
+    const c = resolveAutoencoderKLConfig({
+      block_out_channels: [8, 16], norm_num_groups: 4, shift_factor: 0.1,
+      down_block_types: ['DownEncoderBlock2D', 'DownEncoderBlock2D'], up_block_types: ['UpDecoderBlock2D', 'UpDecoderBlock2D'],
+    });
     expect(resolveAutoencoderKLConfig(JSON.parse(JSON.stringify(c)))).toEqual(c);
     expect(() => resolveAutoencoderKLConfig({ block_out_channels: [64, 6] as number[], down_block_types: ['DownEncoderBlock2D', 'DownEncoderBlock2D'], up_block_types: ['UpDecoderBlock2D', 'UpDecoderBlock2D'] })).toThrow("AutoencoderKL: argument 'config.block_out_channels[1]' expected a multiple of norm_num_groups (32), got 6");
     expect(() => resolveAutoencoderKLConfig({ scaling_factor: -1 })).toThrow("AutoencoderKL: argument 'config.scaling_factor' expected a finite number > 0, got -1");
