@@ -89,6 +89,7 @@ export { writeFileAtomic } from './io/atomic.js';
 export {
   readSafetensors,
   loadSafetensorsAsTensors,
+  tensorsFromSafetensors,
   inspectSafetensors,
   writeSafetensors,
   encodeSafetensors,
