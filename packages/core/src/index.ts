@@ -1,8 +1,8 @@
 /**
  * `@consistent-avatar/core`: the foundation every stage builds on — the tensor backend and training kernels, the `nn`
- * module system, optimisers, seeded randomness, file I/O (safetensors, npy/npz, PNG, video), checkpoints, the image
- * type, progress reporting, run manifests and typed errors. Stage 1 (FLAME, the rasterizer, the proxy avatar, the
- * datasets) lives in `@consistent-avatar/proxy`.
+ * module system, optimisers, seeded randomness, config validation, file I/O (safetensors, npy/npz, PNG, video),
+ * checkpoints, the image type, progress reporting, run manifests and typed errors. Stage 1 (FLAME, the rasterizer, the
+ * proxy avatar, the datasets) lives in `@consistent-avatar/proxy`.
  *
  * @packageDocumentation
  */
@@ -18,6 +18,27 @@ export {
   type BackendAttempt,
 } from './backend/init.js';
 export { ValidationError, FormatError, BackendUnavailableError, describeValue } from './errors.js';
+export {
+  resolveConfig,
+  checkConfigField,
+  configField,
+  derivedDefault,
+  DerivedDefault,
+  type ConfigField,
+  type ConfigSchema,
+  type ConfigDefaults,
+  type ConfigSpec,
+  type ConfigScalar,
+  type IntegerField,
+  type NumberField,
+  type BooleanField,
+  type OneOfField,
+  type ArrayField,
+  type NullableField,
+  type EitherField,
+  type FixedField,
+  type JsonObjectField,
+} from './config.js';
 export {
   checkImage,
   isByteImage,
@@ -56,6 +77,7 @@ export { writeFileAtomic } from './io/atomic.js';
 export {
   readSafetensors,
   loadSafetensorsAsTensors,
+  tensorsFromSafetensors,
   inspectSafetensors,
   writeSafetensors,
   encodeSafetensors,

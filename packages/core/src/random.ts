@@ -13,7 +13,11 @@
  * const child = rng.fork('dropout');  // an independent stream derived from the parent's seed and a name
  * ```
  */
+import { checkConfigField, configField } from './config.js';
 import { ValidationError } from './errors.js';
+
+/** Sample counts: integers ≥ 0. */
+const COUNT = configField.nonNegativeInt();
 
 /** splitmix32: expands a 32-bit seed into well-mixed words. */
 function splitmix32(state: number): [number, number] {
@@ -103,7 +107,7 @@ export class Rng {
 
   /** `n` uniform draws in [low, high) as a Float32Array. */
   uniform(n: number, low = 0, high = 1): Float32Array {
-    checkCount('Rng.uniform', n);
+    checkConfigField('Rng.uniform', 'n', COUNT, n);
     const out = new Float32Array(n);
     const span = high - low;
     for (let i = 0; i < n; i++) out[i] = low + span * this.next();
@@ -112,7 +116,7 @@ export class Rng {
 
   /** `n` normal draws with the given mean and standard deviation as a Float32Array. */
   normal(n: number, mean = 0, std = 1): Float32Array {
-    checkCount('Rng.normal', n);
+    checkConfigField('Rng.normal', 'n', COUNT, n);
     const out = new Float32Array(n);
     for (let i = 0; i < n; i++) out[i] = mean + std * this.nextNormal();
     return out;
@@ -128,7 +132,7 @@ export class Rng {
 
   /** A random permutation of 0..n-1 (Fisher–Yates). */
   permutation(n: number): Int32Array {
-    checkCount('Rng.permutation', n);
+    checkConfigField('Rng.permutation', 'n', COUNT, n);
     const p = new Int32Array(n);
     for (let i = 0; i < n; i++) p[i] = i;
     for (let i = n - 1; i > 0; i--) {
@@ -142,7 +146,7 @@ export class Rng {
 
   /** Bernoulli mask of length `n` with P(1) = `p`, as 0/1 floats. */
   bernoulli(n: number, p: number): Float32Array {
-    checkCount('Rng.bernoulli', n);
+    checkConfigField('Rng.bernoulli', 'n', COUNT, n);
     if (!(p >= 0 && p <= 1)) throw new ValidationError('Rng.bernoulli', 'p', 'a probability in [0, 1]', p);
     const out = new Float32Array(n);
     for (let i = 0; i < n; i++) out[i] = this.next() < p ? 1 : 0;
@@ -176,6 +180,3 @@ function rotl(x: number, k: number): number {
   return (x << k) | (x >>> (32 - k));
 }
 
-function checkCount(fn: string, n: number): void {
-  if (!Number.isInteger(n) || n < 0) throw new ValidationError(fn, 'n', 'a non-negative integer', n);
-}

@@ -15,12 +15,11 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { cpus, loadavg } from 'node:os';
-import { initBackend, readNpy, readPng, tf } from '@consistent-avatar/core';
+import { initBackend, readNpy, readPng, tf, type FloatImage } from '@consistent-avatar/core';
 import { ssim, type SsimVariant } from '../src/ssim.js';
 import { FarnebackFlow } from '../src/farneback.js';
 import { meanFlowMagnitude } from '../src/flow-curve.js';
 import { Lpips } from '../src/lpips.js';
-import type { MetricImage } from '../src/image.js';
 
 const repeats = Number(process.argv[2] ?? 5);
 const fixtures = fileURLToPath(new URL('../test/fixtures', import.meta.url));
@@ -44,7 +43,7 @@ function medianTime<T>(fn: () => T, n = repeats): { seconds: number; value: T } 
   return { seconds: times[Math.floor(n / 2)]!, value };
 }
 
-const rgb = (name: string, scale: number): MetricImage => {
+const rgb = (name: string, scale: number): FloatImage => {
   const png = readPng(`${fixtures}/metrics/${name}`, { channels: 3 });
   if (scale === 1) return { data: png.data, height: png.height, width: png.width, channels: 3 };
   const [h, w] = [png.height * scale, png.width * scale];
@@ -87,7 +86,7 @@ for (const [size, scale] of [[256, 1], [512, 2]] as const) {
 // 2. Farnebäck.
 const flow = await FarnebackFlow.create();
 const spec = JSON.parse(readFileSync(`${fixtures}/flow/astronaut_cases.json`, 'utf8')) as { cases: { frame1: string; frame2: string; gt: string }[] };
-const gray = (name: string): MetricImage => {
+const gray = (name: string): FloatImage => {
   const png = readPng(`${fixtures}/flow/${name}`, { channels: 1 });
   return { data: png.data, height: png.height, width: png.width, channels: 1 };
 };

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { readNpy, tf, useBackend, FormatError } from '@consistent-avatar/core';
+import { readNpy, readSafetensors, tf, toByteImage, toFloatImage, useBackend, FormatError } from '@consistent-avatar/core';
 import { DecaEstimator, DECA_CODE_SIZES } from './deca-estimator.js';
 import { fixture } from '../test/png.js';
 
@@ -48,5 +48,38 @@ describe('DecaEstimator (E_flame encoder) vs the PyTorch reference', () => {
 
   it('rejects a file without DECA keys', () => {
     expect(() => DecaEstimator.fromTensors({})).toThrow(FormatError);
+  });
+
+  it("loads through nn.Module.loadStateDict under DECA's key names, with or without the E_flame. prefix", async () => {
+    await useBackend('wasm');
+    const { tensors } = readSafetensors(fixture('deca/encoder.safetensors'));
+    const deca = DecaEstimator.fromTensors(tensors);
+    const keys = Object.keys(tensors).map((k) => k.slice('E_flame.'.length)).sort();
+    expect(Object.keys(deca.stateDict()).sort()).toEqual(keys); // conv / BatchNorm (with num_batches_tracked) / Linear
+    const unprefixed = Object.fromEntries(Object.entries(tensors).map(([k, v]) => [k.slice('E_flame.'.length), v]));
+    const again = DecaEstimator.fromTensors(unprefixed);
+    const x = nhwc();
+    const [a, b] = [deca.forward(x), again.forward(x)];
+    expect(Array.from(b.dataSync())).toEqual(Array.from(a.dataSync()));
+    // The README's conversion keeps floating-point tensors only: no num_batches_tracked (eval BatchNorm ignores it).
+    const floatOnly = DecaEstimator.fromTensors(Object.fromEntries(Object.entries(tensors).filter(([k]) => !k.endsWith('num_batches_tracked'))));
+    const c = floatOnly.forward(x);
+    expect(Array.from(c.dataSync())).toEqual(Array.from(a.dataSync()));
+    c.dispose();
+    floatOnly.dispose();
+    const { ['E_flame.encoder.layer3.5.bn2.running_var']: _dropped, ...missing } = tensors;
+    const before = tf.memory().numTensors;
+    expect(() => DecaEstimator.fromTensors(missing, 'deca.safetensors')).toThrow(/deca.safetensors: missing DECA weights: encoder.layer3.5.bn2.running_var/);
+    expect(tf.memory().numTensors).toBe(before);
+    // Byte frames are read as v / 255.
+    const frame = tf.tidy(() => x.slice([0, 0, 0, 0], [1, 224, 224, 3]).reshape([224, 224, 3]).clipByValue(0, 1));
+    const bytes = toByteImage({ data: frame.dataSync() as Float32Array, height: 224, width: 224, channels: 3 });
+    const [fromBytes] = await deca.estimate([bytes]);
+    const [fromFloats] = await deca.estimate([toFloatImage(bytes)]);
+    expect(Array.from(fromBytes!.pose)).toEqual(Array.from(fromFloats!.pose));
+    expect(Array.from(fromBytes!.expression)).toEqual(Array.from(fromFloats!.expression));
+    tf.dispose([x, a, b, frame]);
+    deca.dispose();
+    again.dispose();
   });
 });

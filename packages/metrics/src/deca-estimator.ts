@@ -4,14 +4,16 @@
  * [3, 4, 6, 3], stride on the 3×3 conv, 7×7 average pool) → Linear(2048, 1024) → ReLU → Linear(1024, 236), the 236
  * codes split as shape 100, tex 50, exp 50, pose 6, cam 3, light 27.
  *
- * It loads the user's converted DECA weights (see the package README); nothing is downloaded. Eval-mode BatchNorm
- * is folded into the preceding convolution at load time (`W·γ/√(σ²+ε)`, `β − μ·γ/√(σ²+ε)`, ε = 1e-5). Widths are
- * read from the weights, so reduced-width test checkpoints load through the same code. Input: face crops in [0, 1]
- * resized to 224² (DECA crops faces with a landmark detector first; this estimator does not crop).
+ * The network is an `nn.Module` with DECA's key names (`encoder.layer2.0.downsample.1.running_var`, `layers.2.bias`);
+ * it loads the user's converted DECA weights (see the package README) through `nn.Module.loadStateDict` with the torch
+ * layout — nothing is downloaded. BatchNorm runs in eval mode (`nn.FrozenBatchNorm2d`, ε = 1e-5). Widths are read from
+ * the weights, so reduced-width test checkpoints load through the same code. Input: face crops (core `Image`s, float
+ * in [0, 1] or bytes) resized to 224² (DECA crops faces with a landmark detector first; this estimator does not crop).
  */
-import { tf, readSafetensors, FormatError, ValidationError, type SafetensorsTensor } from '@consistent-avatar/core';
-import { assertImage, type MetricImage } from './image.js';
+import { checkImage, nn, readSafetensors, tf, FormatError, ValidationError, type Image, type SafetensorsTensor } from '@consistent-avatar/core';
+import { floatImage } from './image.js';
 import type { PoseExpressionCodes, PoseExpressionEstimator } from './pose-expression.js';
+import { Children, loadReferenceWeights } from './reference-weights.js';
 
 /**
  * DECA's code layout (`param_dict` order).
@@ -22,21 +24,77 @@ import type { PoseExpressionCodes, PoseExpressionEstimator } from './pose-expres
  */
 export const DECA_CODE_SIZES = { shape: 100, tex: 50, exp: 50, pose: 6, cam: 3, light: 27 } as const;
 
-interface FoldedConv {
-  readonly weight: tf.Tensor4D; // HWIO, BN folded in
-  readonly bias: tf.Tensor1D;
-  readonly stride: number;
-  readonly pad: number;
-}
-interface Block {
-  readonly conv1: FoldedConv;
-  readonly conv2: FoldedConv;
-  readonly conv3: FoldedConv;
-  readonly downsample?: FoldedConv;
-}
+/** 236 = 100 + 50 + 50 + 6 + 3 + 27. */
+const DECA_CODES = Object.values(DECA_CODE_SIZES).reduce((a, b) => a + b, 0);
 
 const BLOCKS = [3, 4, 6, 3];
-const BN_EPS = 1e-5;
+
+/** torchvision's ResNet Bottleneck: 1×1 → 3×3 (stride) → 1×1 (×4), BatchNorm after each, projection shortcut. */
+class Bottleneck extends nn.Module {
+  readonly conv1: nn.Conv2d;
+  readonly bn1: nn.FrozenBatchNorm2d;
+  readonly conv2: nn.Conv2d;
+  readonly bn2: nn.FrozenBatchNorm2d;
+  readonly conv3: nn.Conv2d;
+  readonly bn3: nn.FrozenBatchNorm2d;
+  /** `downsample.0` (1×1 conv, stride) and `downsample.1` (BatchNorm), when the shape changes. */
+  readonly downsample: nn.ModuleList | null;
+  constructor(inChannels: number, planes: number, stride: number) {
+    super();
+    const out = 4 * planes;
+    this.conv1 = this.registerModule('conv1', new nn.Conv2d(inChannels, planes, 1, { bias: false }));
+    this.bn1 = this.registerModule('bn1', new nn.FrozenBatchNorm2d(planes));
+    this.conv2 = this.registerModule('conv2', new nn.Conv2d(planes, planes, 3, { stride, padding: 1, bias: false }));
+    this.bn2 = this.registerModule('bn2', new nn.FrozenBatchNorm2d(planes));
+    this.conv3 = this.registerModule('conv3', new nn.Conv2d(planes, out, 1, { bias: false }));
+    this.bn3 = this.registerModule('bn3', new nn.FrozenBatchNorm2d(out));
+    this.downsample = stride !== 1 || inChannels !== out
+      ? this.registerModule('downsample', new nn.ModuleList([new nn.Conv2d(inChannels, out, 1, { stride, bias: false }), new nn.FrozenBatchNorm2d(out)]))
+      : null;
+  }
+  forward(x: tf.Tensor4D): tf.Tensor4D {
+    return tf.tidy(() => {
+      const [down, downBn] = (this.downsample?.items ?? []) as [nn.Conv2d?, nn.FrozenBatchNorm2d?];
+      const residual = down && downBn ? downBn.forward(down.forward(x)) : x;
+      let h = tf.relu(this.bn1.forward(this.conv1.forward(x))) as tf.Tensor4D;
+      h = tf.relu(this.bn2.forward(this.conv2.forward(h))) as tf.Tensor4D;
+      h = this.bn3.forward(this.conv3.forward(h));
+      return tf.relu(tf.add(h, residual)) as tf.Tensor4D;
+    });
+  }
+}
+
+/** torchvision's ResNet-50 without its classifier (DECA's `encoder`), base width `width` (64 for the real one). */
+class ResNet50Trunk extends nn.Module {
+  readonly conv1: nn.Conv2d;
+  readonly bn1: nn.FrozenBatchNorm2d;
+  readonly layers: nn.ModuleList<Bottleneck>[];
+  constructor(width: number) {
+    super();
+    this.conv1 = this.registerModule('conv1', new nn.Conv2d(3, width, 7, { stride: 2, padding: 3, bias: false }));
+    this.bn1 = this.registerModule('bn1', new nn.FrozenBatchNorm2d(width));
+    let inChannels = width;
+    this.layers = BLOCKS.map((count, l) => {
+      const planes = width * 2 ** l;
+      const blocks = Array.from({ length: count }, (_, b) => {
+        const block = new Bottleneck(inChannels, planes, l > 0 && b === 0 ? 2 : 1);
+        inChannels = 4 * planes;
+        return block;
+      });
+      return this.registerModule(`layer${l + 1}`, new nn.ModuleList(blocks));
+    });
+  }
+  /** `[N, 224, 224, 3]` → `[N, 32·width]` (the 7×7 average pool). */
+  forward(x: tf.Tensor4D): tf.Tensor2D {
+    return tf.tidy(() => {
+      let h = tf.relu(this.bn1.forward(this.conv1.forward(x))) as tf.Tensor4D; // [N, 112, 112, w]
+      // MaxPool 3×3 / 2, padding 1: inputs are ≥ 0 after ReLU, so zero padding equals PyTorch's −∞ padding.
+      h = tf.maxPool(tf.pad(h, [[0, 0], [1, 1], [1, 1], [0, 0]]), 3, 2, 'valid'); // [N, 56, 56, w]
+      for (const layer of this.layers) for (const block of layer) h = block.forward(h); // [N, 7, 7, 32w]
+      return tf.mean(h, [1, 2]) as tf.Tensor2D; // AvgPool2d(7) on the 7×7 map → [N, 32w]
+    });
+  }
+}
 
 /**
  * DECA `E_flame` encoder as a {@link PoseExpressionEstimator}: pose = DECA's 6 pose codes (global + jaw
@@ -49,18 +107,24 @@ const BN_EPS = 1e-5;
  * deca.dispose();
  * ```
  */
-export class DecaEstimator implements PoseExpressionEstimator {
+export class DecaEstimator extends nn.Module implements PoseExpressionEstimator {
   readonly specificationVersion = 'v1' as const;
   readonly name = 'DECA E_flame (user-supplied weights)';
   readonly expressionSize = DECA_CODE_SIZES.exp;
-  private stem: FoldedConv | undefined;
-  private readonly blocks: Block[][];
-  private readonly fc: { w1: tf.Tensor2D; b1: tf.Tensor1D; w2: tf.Tensor2D; b2: tf.Tensor1D };
+  /** DECA's `encoder`: the ResNet-50 trunk. */
+  readonly encoder: ResNet50Trunk;
+  /** DECA's `layers.0`: Linear(32·width, hidden). */
+  private readonly fc1: nn.Linear;
+  /** DECA's `layers.2`: Linear(hidden, 236) (`layers.1` is the parameter-free ReLU). */
+  private readonly fc2: nn.Linear;
 
-  private constructor(stem: FoldedConv, blocks: Block[][], fc: DecaEstimator['fc']) {
-    this.stem = stem;
-    this.blocks = blocks;
-    this.fc = fc;
+  private constructor(width: number, hidden: number) {
+    super();
+    // Weights come from the file; the constructors' seeded init is overwritten.
+    this.encoder = this.registerModule('encoder', new ResNet50Trunk(width));
+    const layers = this.registerModule('layers', new Children());
+    this.fc1 = layers.add(0, new nn.Linear(32 * width, hidden));
+    this.fc2 = layers.add(2, new nn.Linear(hidden, DECA_CODES));
   }
 
   /**
@@ -78,7 +142,9 @@ export class DecaEstimator implements PoseExpressionEstimator {
   }
 
   /**
-   * Build from already-read tensors (see {@link DecaEstimator.fromSafetensors}).
+   * Build from already-read tensors (see {@link DecaEstimator.fromSafetensors}). The base width and the hidden size
+   * are read from `encoder.conv1.weight` and `layers.0.weight`; everything loads through `nn.Module.loadStateDict`
+   * (torch layout), and missing or mis-shaped weights throw a {@link FormatError}.
    *
    * @example
    * ```ts
@@ -86,68 +152,30 @@ export class DecaEstimator implements PoseExpressionEstimator {
    * ```
    */
   static fromTensors(tensors: Record<string, SafetensorsTensor>, file = '<tensors>'): DecaEstimator {
+    if (tensors === null || typeof tensors !== 'object') throw new ValidationError('DecaEstimator.fromTensors', 'tensors', 'a record of tensors', tensors);
     const prefix = Object.hasOwn(tensors, 'E_flame.encoder.conv1.weight') ? 'E_flame.' : '';
-    const get = (key: string, rank?: number): SafetensorsTensor => {
+    const shapeOf = (key: string, rank: number): number[] => {
       const t = tensors[prefix + key];
       if (!t) throw new FormatError('safetensors', file, `missing DECA weight '${prefix + key}'`);
-      if (rank !== undefined && t.shape.length !== rank) {
-        throw new FormatError('safetensors', file, `${prefix + key}: expected rank ${rank}, got [${t.shape}]`);
-      }
-      return t;
+      if (t.shape.length !== rank) throw new FormatError('safetensors', file, `${prefix + key}: expected rank ${rank}, got [${t.shape}]`);
+      return t.shape;
     };
-    const f32 = (t: SafetensorsTensor) => Float32Array.from(t.data as ArrayLike<number>);
-    const created: tf.Tensor[] = [];
-    const track = <T extends tf.Tensor>(t: T): T => {
-      created.push(t);
-      return t;
-    };
-    // conv (OIHW, no bias) + eval BatchNorm → HWIO weight and bias.
-    const fold = (conv: string, bn: string, stride: number, pad: number): FoldedConv => {
-      const w = get(`${conv}.weight`, 4);
-      const [o, i, kh, kw] = w.shape as [number, number, number, number];
-      const gamma = f32(get(`${bn}.weight`, 1));
-      const beta = f32(get(`${bn}.bias`, 1));
-      const mean = f32(get(`${bn}.running_mean`, 1));
-      const variance = f32(get(`${bn}.running_var`, 1));
-      if (gamma.length !== o) throw new FormatError('safetensors', file, `${bn}: expected ${o} channels, got ${gamma.length}`);
-      const scale = gamma.map((g, c) => g / Math.sqrt(variance[c]! + BN_EPS));
-      const oihw = f32(w);
-      const per = i * kh * kw;
-      for (let c = 0; c < o; c++) for (let j = 0; j < per; j++) oihw[c * per + j]! *= scale[c]!;
-      const weight = track(tf.tidy(() => tf.transpose(tf.tensor4d(oihw, [o, i, kh, kw]), [2, 3, 1, 0]) as tf.Tensor4D)); // OIHW → HWIO
-      const bias = track(tf.tensor1d(beta.map((b, c) => b - mean[c]! * scale[c]!)));
-      return { weight, bias, stride, pad };
-    };
+    const width = shapeOf('encoder.conv1.weight', 4)[0]!; // [w, 3, 7, 7]
+    const hidden = shapeOf('layers.0.weight', 2)[0]!; // [hidden, 32w]
+    const model = new DecaEstimator(width, hidden);
     try {
-      const stem = fold('encoder.conv1', 'encoder.bn1', 2, 3);
-      const blocks = BLOCKS.map((count, l) =>
-        Array.from({ length: count }, (_, b) => {
-          const base = `encoder.layer${l + 1}.${b}`;
-          const stride = l > 0 && b === 0 ? 2 : 1;
-          const hasDown = Object.hasOwn(tensors, `${prefix}${base}.downsample.0.weight`);
-          return {
-            conv1: fold(`${base}.conv1`, `${base}.bn1`, 1, 0),
-            conv2: fold(`${base}.conv2`, `${base}.bn2`, stride, 1),
-            conv3: fold(`${base}.conv3`, `${base}.bn3`, 1, 0),
-            ...(hasDown ? { downsample: fold(`${base}.downsample.0`, `${base}.downsample.1`, stride, 0) } : {}),
-          };
-        }),
-      );
-      const lin = (k: string) => {
-        const w = get(`layers.${k}.weight`, 2);
-        const [out, inp] = w.shape as [number, number];
-        // PyTorch Linear weight [out, in] → [in, out] for x·W.
-        const wt = track(tf.tidy(() => tf.transpose(tf.tensor2d(f32(w), [out, inp])) as tf.Tensor2D));
-        return { w: wt, b: track(tf.tensor1d(f32(get(`layers.${k}.bias`, 1)))) };
-      };
-      const l0 = lin('0');
-      const l2 = lin('2');
-      if (l2.w.shape[1] !== 236) throw new FormatError('safetensors', file, `layers.2.weight: expected 236 outputs, got ${l2.w.shape[1]}`);
-      return new DecaEstimator(stem, blocks, { w1: l0.w, b1: l0.b, w2: l2.w, b2: l2.b });
+      loadReferenceWeights(model, tensors, {
+        file,
+        what: 'DECA',
+        rename: (key) => (key.startsWith(prefix) ? key.slice(prefix.length) : null),
+        // The README's conversion keeps floating-point tensors only; eval-mode BatchNorm never reads the counter.
+        optional: (key) => key.endsWith('.num_batches_tracked'),
+      });
     } catch (error) {
-      for (const t of created) t.dispose();
+      model.dispose();
       throw error;
     }
+    return model;
   }
 
   /**
@@ -160,27 +188,13 @@ export class DecaEstimator implements PoseExpressionEstimator {
    */
   forward(images: tf.Tensor4D): tf.Tensor2D {
     const fn = 'DecaEstimator.forward';
-    const stem = this.stem;
-    if (!stem) throw new ValidationError(fn, 'this', 'an undisposed DecaEstimator', 'disposed');
+    if (this.isDisposed) throw new ValidationError(fn, 'this', 'an undisposed DecaEstimator', 'disposed');
     if (!(images instanceof tf.Tensor) || images.rank !== 4 || images.shape[1] !== 224 || images.shape[2] !== 224 || images.shape[3] !== 3) {
       throw new ValidationError(fn, 'images', 'a [N, 224, 224, 3] tensor', images);
     }
-    const conv = (x: tf.Tensor4D, c: FoldedConv, relu: boolean): tf.Tensor4D =>
-      tf.fused.conv2d({ x, filter: c.weight, strides: c.stride, pad: c.pad, bias: c.bias, activation: relu ? 'relu' : 'linear' });
     return tf.tidy(() => {
-      let x = conv(images, stem, true); // [N, 112, 112, w]
-      // MaxPool 3×3 / 2, padding 1: inputs are ≥ 0 after ReLU, so zero padding equals PyTorch's −∞ padding.
-      x = tf.maxPool(tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]]), 3, 2, 'valid'); // [N, 56, 56, w]
-      for (const layer of this.blocks) {
-        for (const b of layer) {
-          const residual = b.downsample ? conv(x, b.downsample, false) : x;
-          const h = conv(conv(conv(x, b.conv1, true), b.conv2, true), b.conv3, false);
-          x = tf.relu(tf.add(h, residual)) as tf.Tensor4D;
-        }
-      }
-      const features = tf.mean(x, [1, 2]) as tf.Tensor2D; // AvgPool2d(7) on the 7×7 map → [N, 2048]
-      const hidden = tf.relu(tf.add(tf.matMul(features, this.fc.w1), this.fc.b1));
-      return tf.add(tf.matMul(hidden, this.fc.w2), this.fc.b2) as tf.Tensor2D; // [N, 236]
+      const features = this.encoder.forward(images); // [N, 32w]
+      return this.fc2.forward(tf.relu(this.fc1.forward(features))) as tf.Tensor2D; // [N, 236]
     });
   }
 
@@ -193,15 +207,15 @@ export class DecaEstimator implements PoseExpressionEstimator {
    * const [codes] = await deca.estimate([faceCrop]); // codes.pose.length === 6, codes.expression.length === 50
    * ```
    */
-  async estimate(frames: readonly MetricImage[]): Promise<(PoseExpressionCodes | null)[]> {
+  async estimate(frames: readonly Image[]): Promise<(PoseExpressionCodes | null)[]> {
     const fn = 'DecaEstimator.estimate';
     if (!Array.isArray(frames)) throw new ValidationError(fn, 'frames', 'an array of [H, W, 3] images', frames);
+    frames.forEach((f, i) => checkImage(fn, `frames[${i}]`, f, { channels: [3] }));
     const out: PoseExpressionCodes[] = [];
     for (const [i, f] of frames.entries()) {
-      assertImage(fn, `frames[${i}]`, f);
-      if (f.channels !== 3) throw new ValidationError(fn, `frames[${i}].channels`, '3 (RGB)', f.channels);
+      const pixels = floatImage(fn, `frames[${i}]`, f).data; // bytes → [0, 1], once
       const codes = tf.tidy(() => {
-        const img = tf.tensor4d(Float32Array.from(f.data), [1, f.height, f.width, 3]);
+        const img = tf.tensor4d(pixels, [1, f.height, f.width, 3]);
         const sized = f.height === 224 && f.width === 224 ? img : tf.image.resizeBilinear(img, [224, 224], false, true);
         return this.forward(sized as tf.Tensor4D);
       });
@@ -212,17 +226,5 @@ export class DecaEstimator implements PoseExpressionEstimator {
       out.push({ expression: c.slice(e0, e0 + exp), pose: c.slice(e0 + exp, e0 + exp + DECA_CODE_SIZES.pose) });
     }
     return out;
-  }
-
-  /** Free the weights. */
-  dispose(): void {
-    if (!this.stem) return;
-    const convs = [this.stem, ...this.blocks.flat().flatMap((b) => [b.conv1, b.conv2, b.conv3, ...(b.downsample ? [b.downsample] : [])])];
-    for (const c of convs) {
-      c.weight.dispose();
-      c.bias.dispose();
-    }
-    for (const t of Object.values(this.fc)) t.dispose();
-    this.stem = undefined;
   }
 }

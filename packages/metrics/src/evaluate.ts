@@ -6,8 +6,8 @@
  * What is not computed is said so (`null` + a note), never filled in: LPIPS needs user-supplied weights, face
  * metrics need `faces`, PE / EE need an estimator.
  */
-import { encodePng, ValidationError } from '@consistent-avatar/core';
-import { assertSameShape, type MetricImage, type MetricMask } from './image.js';
+import { encodePng, toFloatImage, ValidationError, type Image } from '@consistent-avatar/core';
+import { assertSameShape, type MetricMask } from './image.js';
 import { mse } from './mse.js';
 import { psnr } from './psnr.js';
 import { ssim, type SsimVariant } from './ssim.js';
@@ -125,7 +125,8 @@ export interface EvaluationReport {
 const mean = (v: readonly number[]) => v.reduce((s, x) => s + x, 0) / v.length;
 
 /**
- * Evaluate a generated video against the real one (aligned frame lists, `[H, W, 3]` in [0, 1]).
+ * Evaluate a generated video against the real one (aligned frame lists of core `Image`s, `[H, W, 3]`: float in
+ * [0, 1] or bytes in [0, 255], mixed freely — every metric scores a byte frame as its [0, 1] float image, v / 255).
  *
  * @example
  * ```ts
@@ -136,8 +137,8 @@ const mean = (v: readonly number[]) => v.reduce((s, x) => s + x, 0) / v.length;
  * ```
  */
 export async function evaluate(
-  generated: readonly MetricImage[],
-  reference: readonly MetricImage[],
+  generated: readonly Image[],
+  reference: readonly Image[],
   options: EvaluateOptions = {},
 ): Promise<EvaluationReport> {
   const fn = 'evaluate';
@@ -360,17 +361,16 @@ function toMarkdown(s: EvaluationSummary): string {
 
 const esc = (t: string) => t.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
-function dataUri(img: MetricImage): string {
-  const data = img.data instanceof Float32Array || img.data instanceof Float64Array ? img.data : Float32Array.from(img.data, (v) => v / 255);
-  return 'data:image/png;base64,' + encodePng({ width: img.width, height: img.height, channels: img.channels, data }).toString('base64');
+function dataUri(img: Image): string {
+  return 'data:image/png;base64,' + encodePng(toFloatImage(img, 'evaluate', 'frame')).toString('base64');
 }
 
 function toHtml(
   s: EvaluationSummary,
   curves: { generated: number[]; reference: number[] },
   baselines: readonly PlotSeries[],
-  generated: readonly MetricImage[],
-  reference: readonly MetricImage[],
+  generated: readonly Image[],
+  reference: readonly Image[],
   stripFrames: number,
 ): string {
   const parts = ['<section class="ca-metrics">', `<h3>Metrics (${s.frames} frames, ${s.size[0]}×${s.size[1]})</h3>`];

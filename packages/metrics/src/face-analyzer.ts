@@ -16,8 +16,7 @@ import { createRequire } from 'node:module';
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { tf, ValidationError } from '@consistent-avatar/core';
-import { assertImage, type MetricImage } from './image.js';
+import { checkImage, isByteImage, tf, ValidationError, type Image } from '@consistent-avatar/core';
 
 /**
  * The 7 emotion classes of human's emotion model (oarriaga / FER-2013 order).
@@ -203,7 +202,7 @@ export class FaceAnalyzer {
   }
 
   /**
-   * Detect and analyse faces in one image (`[H, W, 3]` in [0, 1], or a `[H, W, 3]` tensor in [0, 1]).
+   * Detect and analyse faces in one image (an RGB `Image`, float in [0, 1] or bytes, or a `[H, W, 3]` tensor in [0, 1]).
    *
    * @returns the faces found, most confident first; `[]` when none is found.
    * @example
@@ -211,7 +210,7 @@ export class FaceAnalyzer {
    * const [face] = await analyzer.analyze(frame);
    * ```
    */
-  async analyze(image: MetricImage | tf.Tensor3D): Promise<FaceAnalysis[]> {
+  async analyze(image: Image | tf.Tensor3D): Promise<FaceAnalysis[]> {
     const fn = 'FaceAnalyzer.analyze';
     const human = this.human;
     if (!human) throw new ValidationError(fn, 'this', 'an undisposed FaceAnalyzer', 'disposed');
@@ -220,9 +219,8 @@ export class FaceAnalyzer {
       if (image.rank !== 3 || image.shape[2] !== 3) throw new ValidationError(fn, 'image', 'a [H, W, 3] tensor', image);
       input = tf.tidy(() => tf.mul(tf.expandDims(tf.cast(image, 'float32'), 0), 255)) as tf.Tensor4D; // [1, H, W, 3]
     } else {
-      assertImage(fn, 'image', image);
-      if (image.channels !== 3) throw new ValidationError(fn, 'image.channels', '3 (RGB)', image.channels);
-      const scale = image.data instanceof Uint8Array || image.data instanceof Uint8ClampedArray ? 1 : 255;
+      checkImage(fn, 'image', image, { channels: [3] });
+      const scale = isByteImage(image) ? 1 : 255; // human wants 0..255
       const data = Float32Array.from(image.data, (v) => v * scale);
       input = tf.tensor4d(data, [1, image.height, image.width, 3]); // [1, H, W, 3] in 0..255, as human expects
     }

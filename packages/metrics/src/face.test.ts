@@ -1,15 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { initBackend, tf, ValidationError } from '@consistent-avatar/core';
+import { initBackend, tf, ValidationError, type FloatImage } from '@consistent-avatar/core';
 import { FaceAnalyzer, FACE_EMOTIONS, type FaceAnalysis } from './face-analyzer.js';
 import { compareFaces, cosineSimilarity, faceConsistency } from './face-consistency.js';
 import { applySimilarity2d, procrustes2d } from './procrustes.js';
-import type { MetricImage } from './image.js';
 import { fixture, readPngImage } from '../test/png.js';
 
 // scikit-image's astronaut (Eileen Collins, public domain), 256², copied from the shared metrics fixtures.
 const ref = readPngImage(fixture('metrics/astronaut256_ref.png'));
 
-function flipHorizontal(img: MetricImage): MetricImage {
+function flipHorizontal(img: FloatImage): FloatImage {
   const { height, width, channels } = img;
   const data = new Float32Array(img.data.length);
   for (let y = 0; y < height; y++) {
@@ -20,7 +19,7 @@ function flipHorizontal(img: MetricImage): MetricImage {
   return { data, height, width, channels };
 }
 /** Shift right/down by (dx, dy) pixels, edge-replicated. */
-function shift(img: MetricImage, dx: number, dy: number): MetricImage {
+function shift(img: FloatImage, dx: number, dy: number): FloatImage {
   const { height, width, channels } = img;
   const data = new Float32Array(img.data.length);
   for (let y = 0; y < height; y++) {
@@ -74,7 +73,7 @@ describe('FaceAnalyzer (@vladmandic/human, offline, wasm)', () => {
   });
 
   it('reports detection failures honestly (no face in a flat gray image)', async () => {
-    const gray: MetricImage = { data: new Float32Array(128 * 128 * 3).fill(0.5), height: 128, width: 128, channels: 3 };
+    const gray: FloatImage = { data: new Float32Array(128 * 128 * 3).fill(0.5), height: 128, width: 128, channels: 3 };
     const none = await analyzer.analyze(gray);
     expect(none).toEqual([]);
     const shifted = await analyzer.analyze(shift(ref, 4, 0));

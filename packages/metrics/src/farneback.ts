@@ -3,11 +3,10 @@
  * Polynomial Expansion", SCIA 2003), run by OpenCV.js `calcOpticalFlowFarneback` — the same C++ code as native
  * OpenCV, so results agree with `cv2.calcOpticalFlowFarneback` on the same 8-bit frames.
  *
- * Frames are converted to 8-bit gray once, written straight into the wasm heap (no intermediate array); the
- * three `cv.Mat`s are reused across calls and freed by {@link FarnebackFlow.dispose}.
+ * Frames (core's `Image`, float or byte) are converted to 8-bit gray once, written straight into the wasm heap (no
+ * intermediate array); the three `cv.Mat`s are reused across calls and freed by {@link FarnebackFlow.dispose}.
  */
-import { ValidationError } from '@consistent-avatar/core';
-import { assertImage, type MetricImage } from './image.js';
+import { checkImage, configField as f, isByteImage, resolveConfig, ValidationError, type ConfigSchema, type Image } from '@consistent-avatar/core';
 import { loadOpenCv, type CvMat, type OpenCv } from './opencv.js';
 
 /**
@@ -70,6 +69,17 @@ export interface FlowField {
   readonly width: number;
 }
 
+/** How each parameter is checked (core's config validator); unknown keys are rejected. */
+const FARNEBACK_FIELDS: ConfigSchema<FarnebackConfig> = {
+  pyrScale: f.number({ min: 0, max: 1, minOpen: true, maxOpen: true }),
+  levels: f.positiveInt(),
+  winSize: f.positiveInt(),
+  iterations: f.positiveInt(),
+  polyN: f.oneOf([5, 7]),
+  polySigma: f.positiveNumber(),
+  gaussianWindow: f.boolean(),
+};
+
 /**
  * Validate and complete a partial config (unknown keys are rejected, so a JSON round trip is lossless).
  *
@@ -79,49 +89,30 @@ export interface FlowField {
  * ```
  */
 export function resolveFarnebackConfig(config: Partial<FarnebackConfig> = {}): FarnebackConfig {
-  const fn = 'resolveFarnebackConfig';
-  if (config === null || typeof config !== 'object') throw new ValidationError(fn, 'config', 'an object', config);
-  for (const key of Object.keys(config)) {
-    if (!(key in FARNEBACK_DEFAULTS)) {
-      throw new ValidationError(fn, `config.${key}`, `one of ${Object.keys(FARNEBACK_DEFAULTS).join(', ')}`, key);
-    }
-  }
-  const c = { ...FARNEBACK_DEFAULTS, ...config };
-  if (!(c.pyrScale > 0 && c.pyrScale < 1)) throw new ValidationError(fn, 'config.pyrScale', 'in (0, 1)', c.pyrScale);
-  const posInt = (name: 'levels' | 'winSize' | 'iterations', v: number) => {
-    if (!Number.isInteger(v) || v < 1) throw new ValidationError(fn, `config.${name}`, 'an integer >= 1', v);
-  };
-  posInt('levels', c.levels);
-  posInt('winSize', c.winSize);
-  posInt('iterations', c.iterations);
-  if (c.polyN !== 5 && c.polyN !== 7) throw new ValidationError(fn, 'config.polyN', '5 or 7', c.polyN);
-  if (!(c.polySigma > 0)) throw new ValidationError(fn, 'config.polySigma', 'a number > 0', c.polySigma);
-  if (typeof c.gaussianWindow !== 'boolean') {
-    throw new ValidationError(fn, 'config.gaussianWindow', 'a boolean', c.gaussianWindow);
-  }
-  return Object.freeze(c);
+  return Object.freeze(resolveConfig<FarnebackConfig>({ fn: 'resolveFarnebackConfig', fields: FARNEBACK_FIELDS, defaults: FARNEBACK_DEFAULTS }, config));
 }
 
 /** BT.601 luma weights, as `cv2.cvtColor(..., COLOR_RGB2GRAY)`. */
 const LUMA = [0.299, 0.587, 0.114] as const;
 
 /**
- * Write a frame as 8-bit gray into `dst` (a view on the wasm heap). Float samples are in [0, 1] and are scaled by
- * 255 and rounded; integer samples (Uint8Array) are taken as 8-bit values. RGB(A) frames use BT.601 luma.
+ * Write a frame as 8-bit gray into `dst` (a view on the wasm heap): round(255 · v) of the frame's [0, 1] samples,
+ * RGB(A) through BT.601 luma first. A byte frame is read as the float image `toFloatImage` makes of it
+ * (fround(v / 255) per sample), so a `ByteImage` and its `FloatImage` give the same gray frame and the same flow.
  */
-function writeGray8(frame: MetricImage, dst: Uint8Array): void {
+function writeGray8(frame: Image, dst: Uint8Array): void {
   const { data, channels } = frame;
   const n = frame.height * frame.width;
-  const scale = data instanceof Uint8Array || data instanceof Uint8ClampedArray ? 1 : 255;
+  const at = isByteImage(frame) ? (j: number) => Math.fround(data[j]! / 255) : (j: number) => data[j]!;
   if (channels === 1) {
     for (let i = 0; i < n; i++) {
-      const v = data[i]! * scale;
+      const v = at(i) * 255;
       dst[i] = v <= 0 ? 0 : v >= 255 ? 255 : Math.round(v); // clamp: a Uint8Array would wrap modulo 256
     }
   } else if (channels === 3 || channels === 4) {
     const [wr, wg, wb] = LUMA;
     for (let i = 0, j = 0; i < n; i++, j += channels) {
-      const v = (wr * data[j]! + wg * data[j + 1]! + wb * data[j + 2]!) * scale;
+      const v = (wr * at(j) + wg * at(j + 1) + wb * at(j + 2)) * 255;
       dst[i] = v <= 0 ? 0 : v >= 255 ? 255 : Math.round(v);
     }
   } else {
@@ -211,11 +202,11 @@ export class FarnebackFlow {
     return { data: m.flow.data32F.slice(), height: m.height, width: m.width };
   }
 
-  private check(fn: string, frames: readonly MetricImage[]): void {
+  private check(fn: string, frames: readonly Image[]): void {
     if (this.disposed) throw new ValidationError(fn, 'this', 'an undisposed FarnebackFlow', 'disposed');
     const first = frames[0]!;
     frames.forEach((f, i) => {
-      assertImage(fn, `frames[${i}]`, f);
+      checkImage(fn, `frames[${i}]`, f);
       if (f.height !== first.height || f.width !== first.width) {
         throw new ValidationError(fn, `frames[${i}]`, `a ${first.height}×${first.width} frame`, `${f.height}×${f.width}`);
       }
@@ -223,14 +214,14 @@ export class FarnebackFlow {
   }
 
   /**
-   * Flow from `prev` to `next` (both `[H, W, C]`, float in [0, 1] or 8-bit; RGB is converted to BT.601 gray).
+   * Flow from `prev` to `next` (both `[H, W, C]` images, float in [0, 1] or bytes; RGB is converted to BT.601 gray).
    *
    * @example
    * ```ts
    * const { data, height, width } = flow.compute(frame0, frame1); // data[(y*width + x)*2] = dx
    * ```
    */
-  compute(prev: MetricImage, next: MetricImage): FlowField {
+  compute(prev: Image, next: Image): FlowField {
     this.check('FarnebackFlow.compute', [prev, next]);
     const m = this.ensureMats(prev.height, prev.width);
     writeGray8(prev, m.prev.data);
@@ -246,7 +237,7 @@ export class FarnebackFlow {
    * const fields = flow.computeSequence(frames); // fields[t]: frames[t] → frames[t + 1]
    * ```
    */
-  computeSequence(frames: readonly MetricImage[]): FlowField[] {
+  computeSequence(frames: readonly Image[]): FlowField[] {
     const fn = 'FarnebackFlow.computeSequence';
     if (!Array.isArray(frames) || frames.length < 2) {
       throw new ValidationError(fn, 'frames', 'an array of at least 2 frames', frames);

@@ -1,13 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { readNpy, Rng, ValidationError } from '@consistent-avatar/core';
+import { readNpy, Rng, ValidationError, type FloatImage } from '@consistent-avatar/core';
 import { FarnebackFlow, FARNEBACK_DEFAULTS, resolveFarnebackConfig, type FlowField } from './farneback.js';
 import { endPointError } from './end-point-error.js';
 import { curveAgreement, flowMagnitudeCurve, meanFlowMagnitude } from './flow-curve.js';
 import { warpingError } from './warping-error.js';
 import { temporalConsistency } from './temporal-consistency.js';
 import { flowCurveSvg } from './flow-plot.js';
-import type { MetricImage } from './image.js';
 import { fixture, readPngImage } from '../test/png.js';
 
 interface FlowCase {
@@ -27,7 +26,7 @@ beforeAll(async () => {
 afterAll(() => flow.dispose());
 
 /** Crop `[h, w]` at (top, left) from a 1-channel image. */
-function crop(img: MetricImage, top: number, left: number, h: number, w: number): MetricImage {
+function crop(img: FloatImage, top: number, left: number, h: number, w: number): FloatImage {
   const data = new Float32Array(h * w);
   for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) data[y * w + x] = img.data[(top + y) * img.width + left + x]!;
   return { data, height: h, width: w, channels: 1 };
@@ -40,7 +39,7 @@ const constantFlow = (h: number, w: number, dx: number, dy: number): FlowField =
   }
   return { data, height: h, width: w };
 };
-const addNoise = (img: MetricImage, std: number, seed: number): MetricImage => {
+const addNoise = (img: FloatImage, std: number, seed: number): FloatImage => {
   const noise = new Rng(seed).normal(img.data.length, 0, std);
   return { ...img, data: img.data.map((v, i) => v + noise[i]!) };
 };
@@ -65,7 +64,9 @@ describe('Farneback vs OpenCV-native (fixtures)', () => {
     expect(resolveFarnebackConfig(JSON.parse(JSON.stringify(c)))).toEqual(c);
     expect(() => resolveFarnebackConfig({ polyN: 6 })).toThrow(/config.polyN/);
     expect(() => resolveFarnebackConfig({ pyrScale: 1 })).toThrow(ValidationError);
-    expect(() => resolveFarnebackConfig({ winsize: 3 } as never)).toThrow(/config.winsize/);
+    expect(() => resolveFarnebackConfig({ winsize: 3 } as never)).toThrow(/resolveFarnebackConfig: argument 'config.winsize' expected a known field \(pyrScale, levels, winSize, /);
+    expect(() => resolveFarnebackConfig({ levels: 0 })).toThrow("resolveFarnebackConfig: argument 'config.levels' expected a positive integer, got 0");
+    expect(Object.isFrozen(resolveFarnebackConfig({ levels: 2 }))).toBe(true);
     expect(() => flow.compute(frame1, crop(frame1, 0, 0, 64, 64))).toThrow(/FarnebackFlow.compute: argument 'frames\[1\]'/);
   });
 
@@ -76,7 +77,7 @@ describe('Farneback vs OpenCV-native (fixtures)', () => {
     const seq = flow.computeSequence([a, b, c]);
     expect(seq).toHaveLength(2);
     expect(Array.from(seq[1]!.data)).toEqual(Array.from(flow.compute(b, c).data));
-    const rgb = (g: MetricImage): MetricImage => {
+    const rgb = (g: FloatImage): FloatImage => {
       const data = new Float32Array(g.data.length * 3);
       g.data.forEach((v, i) => data.fill(v, 3 * i, 3 * i + 3));
       return { data, height: g.height, width: g.width, channels: 3 };

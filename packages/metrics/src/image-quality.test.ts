@@ -1,10 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { ValidationError } from '@consistent-avatar/core';
+import { toByteImage, toFloatImage, ValidationError, type FloatImage } from '@consistent-avatar/core';
 import { mse, mseFrames } from './mse.js';
 import { psnr, psnrFrames } from './psnr.js';
 import { ssim, ssimFrames } from './ssim.js';
-import type { MetricImage } from './image.js';
 import { fixture, readPngImage } from '../test/png.js';
 
 interface Case {
@@ -38,6 +37,36 @@ describe('image quality vs scikit-image 0.19 fixtures', () => {
   }
 });
 
+describe('byte images (uint8 in [0, 255]) score as their float image (v / 255)', () => {
+  // The fixtures are 8-bit PNGs and scikit-image scored them as img_as_float (v / 255): the byte images must hit the
+  // same numbers (the old behaviour scored bytes with data range 1: PSNR about −16 dB).
+  for (const c of cases.slice(0, 3)) {
+    it(`${c.distorted}: MSE / PSNR / SSIM of the bytes equal scikit-image's and the float image's`, () => {
+      const [ref, dist] = [load(c.reference), load(c.distorted)];
+      const [refBytes, distBytes] = [toByteImage(ref), toByteImage(dist)];
+      expect(distBytes.data).toBeInstanceOf(Uint8Array);
+      expect(Array.from(toFloatImage(distBytes).data)).toEqual(Array.from(dist.data)); // the PNG's own 8-bit values
+      expect(Math.abs(mse(distBytes, refBytes) - c.mse)).toBeLessThan(TOL);
+      if (c.psnr !== null) expect(Math.abs(psnr(distBytes, refBytes) - c.psnr)).toBeLessThan(TOL);
+      expect(Math.abs(ssim(distBytes, refBytes) - c.ssim_gaussian)).toBeLessThan(TOL);
+      expect(Math.abs(ssim(distBytes, refBytes, { variant: 'wang', mode: 'gray' }) - c.ssim_gaussian_gray)).toBeLessThan(TOL);
+      // Bitwise the same as the float image, and storages mix freely.
+      expect(mse(distBytes, refBytes)).toBe(mse(dist, ref));
+      expect(psnr(distBytes, ref)).toBe(psnr(dist, ref));
+      expect(ssim(dist, refBytes, { variant: 'skimage-default' })).toBe(ssim(dist, ref, { variant: 'skimage-default' }));
+      expect(mse(distBytes, refBytes, { mode: 'gray' })).toBe(mse(dist, ref, { mode: 'gray' }));
+    });
+  }
+
+  it("a data range other than 1 with byte images is rejected, not applied to [0, 1] data", () => {
+    const ref = toByteImage(load('astronaut256_ref.png'));
+    expect(() => psnr(ref, ref, { dataRange: 255 })).toThrow(/psnr: argument 'options.dataRange' expected 1 or undefined for byte images/);
+    expect(() => ssim(ref, ref, { dataRange: 255 })).toThrow(/ssim: argument 'options.dataRange' expected 1 or undefined for byte images/);
+    expect(psnr(ref, ref, { dataRange: 1 })).toBe(Infinity);
+    expect(() => mse(ref, { ...ref, data: new Uint8ClampedArray(ref.data.length) } as never)).toThrow(/mse: argument 'b.data' expected Float32Array samples in \[0, 1\] or Uint8Array/);
+  });
+});
+
 describe('image quality: masks, frames and validation', () => {
   const ref = load('astronaut256_ref.png');
   const noisy = load('astronaut256_noise005.png');
@@ -57,7 +86,7 @@ describe('image quality: masks, frames and validation', () => {
         for (let c = 0; c < 3; c++) mixed[p * 3 + c] = (x < 128 ? noisy : blur).data[p * 3 + c]!;
       }
     }
-    const mixedImg: MetricImage = { data: mixed, height: 256, width: 256, channels: 3 };
+    const mixedImg: FloatImage = { data: mixed, height: 256, width: 256, channels: 3 };
     const leftMask = { data: left, height: 256, width: 256 };
     const leftNoise = mse(noisy, ref, { mask: leftMask });
     expect(mse(mixedImg, ref, { mask: leftMask })).toBeCloseTo(leftNoise, 12);
@@ -77,15 +106,17 @@ describe('image quality: masks, frames and validation', () => {
   });
 
   it('psnr honours dataRange; gray mode equals the channel mean', () => {
-    const scaled = (img: MetricImage): MetricImage => ({ ...img, data: img.data.map((v) => v * 255) });
+    const scaled = (img: FloatImage): FloatImage => ({ ...img, data: img.data.map((v) => v * 255) });
     expect(psnr(scaled(noisy), scaled(ref), { dataRange: 255 })).toBeCloseTo(psnr(noisy, ref), 5); // float32 rounding of v·255
     expect(ssim(scaled(noisy), scaled(ref), { dataRange: 255 })).toBeCloseTo(ssim(noisy, ref), 8);
-    const gray = (img: MetricImage): MetricImage => {
-      const d = new Float64Array(256 * 256);
-      for (let p = 0; p < d.length; p++) d[p] = (img.data[3 * p]! + img.data[3 * p + 1]! + img.data[3 * p + 2]!) / 3;
-      return { data: d, height: 256, width: 256, channels: 1 };
-    };
-    expect(mse(noisy, ref, { mode: 'gray' })).toBeCloseTo(mse(gray(noisy), gray(ref)), 14);
+    // Gray MSE written out in float64: the mean over pixels of (mean_c a − mean_c b)².
+    let sum = 0;
+    for (let p = 0; p < 256 * 256; p++) {
+      let d = 0;
+      for (let c = 0; c < 3; c++) d += noisy.data[3 * p + c]! - ref.data[3 * p + c]!;
+      sum += (d / 3) ** 2;
+    }
+    expect(mse(noisy, ref, { mode: 'gray' })).toBeCloseTo(sum / (256 * 256), 14);
   });
 
   it('rejects bad input with ValidationError naming the function and argument', () => {

@@ -1,26 +1,18 @@
 /**
- * The plain image type every metric in this package takes, and its validation.
- *
- * Images are interleaved `[H, W, C]` float arrays in `[0, 1]` (what core's `readPng` returns), so the
- * pixel-level metrics run on typed arrays without touching the tensor engine.
- */
-import { tf, ValidationError } from '@consistent-avatar/core';
-
-/**
- * An interleaved image: `data[(y * width + x) * channels + c]`, values nominally in `[0, 1]`.
+ * Image helpers of the metrics: every metric takes core's {@link Image} (`FloatImage`: float32 in [0, 1], or
+ * `ByteImage`: uint8 in [0, 255]) and converts a byte image once, at its boundary, to the float image
+ * `toFloatImage` gives (v / 255), so a byte frame and the same frame as floats / 255 score the same. Masks, the
+ * gray conversion, per-frame scoring and the `dataRange` rule live here.
  *
  * @example
  * ```ts
- * const gray: MetricImage = { data: new Float32Array(64 * 64), height: 64, width: 64, channels: 1 };
+ * import { mse, psnr } from '@consistent-avatar/metrics';
+ * const bytes = { data: new Uint8Array([0, 128, 255]), height: 1, width: 1, channels: 3 };
+ * const floats = { data: Float32Array.from(bytes.data, (v) => v / 255), height: 1, width: 1, channels: 3 };
+ * psnr(bytes, floats); // Infinity: the same image
  * ```
  */
-export interface MetricImage {
-  /** `[H, W, C]` interleaved samples. */
-  readonly data: Float32Array | Float64Array | Uint8Array | Uint8ClampedArray;
-  readonly height: number;
-  readonly width: number;
-  readonly channels: number;
-}
+import { checkImage, isByteImage, toFloatImage, ValidationError, type FloatImage, type Image } from '@consistent-avatar/core';
 
 /**
  * A per-pixel mask `[H, W]` (1 = inside the region, 0 = outside; fractional values weight pixels).
@@ -50,28 +42,7 @@ export interface FrameScores {
 }
 
 /**
- * Check that `image` is a well-formed {@link MetricImage}; throws a {@link ValidationError} naming `fn` / `arg`.
- *
- * @example
- * ```ts
- * assertImage('ssim', 'a', { data: new Float32Array(12), height: 2, width: 2, channels: 3 });
- * ```
- */
-export function assertImage(fn: string, arg: string, image: MetricImage): void {
-  if (image === null || typeof image !== 'object' || !ArrayBuffer.isView(image.data)) {
-    throw new ValidationError(fn, arg, 'an image {data, height, width, channels}', image);
-  }
-  const { height, width, channels } = image;
-  for (const [name, v] of [['height', height], ['width', width], ['channels', channels]] as const) {
-    if (!Number.isInteger(v) || v <= 0) throw new ValidationError(fn, `${arg}.${name}`, 'a positive integer', v);
-  }
-  if (image.data.length !== height * width * channels) {
-    throw new ValidationError(fn, `${arg}.data`, `length H*W*C = ${height * width * channels}`, image.data);
-  }
-}
-
-/**
- * Check that two images have the same `[H, W, C]`.
+ * Check that two values are {@link Image}s (either storage) of the same `[H, W, C]`.
  *
  * @example
  * ```ts
@@ -79,9 +50,9 @@ export function assertImage(fn: string, arg: string, image: MetricImage): void {
  * assertSameShape('mse', img, img);
  * ```
  */
-export function assertSameShape(fn: string, a: MetricImage, b: MetricImage, argA = 'a', argB = 'b'): void {
-  assertImage(fn, argA, a);
-  assertImage(fn, argB, b);
+export function assertSameShape(fn: string, a: Image, b: Image, argA = 'a', argB = 'b'): void {
+  checkImage(fn, argA, a);
+  checkImage(fn, argB, b);
   if (a.height !== b.height || a.width !== b.width || a.channels !== b.channels) {
     throw new ValidationError(
       fn,
@@ -101,7 +72,7 @@ export function assertSameShape(fn: string, a: MetricImage, b: MetricImage, argA
  * assertMask('mse', { data: new Uint8Array(4).fill(1), height: 2, width: 2 }, img);
  * ```
  */
-export function assertMask(fn: string, mask: MetricMask, image: MetricImage): void {
+export function assertMask(fn: string, mask: MetricMask, image: Image): void {
   if (mask === null || typeof mask !== 'object' || !ArrayBuffer.isView(mask.data)) {
     throw new ValidationError(fn, 'options.mask', 'a mask {data, height, width}', mask);
   }
@@ -131,7 +102,21 @@ export type GrayWeights = readonly [number, number, number];
 export const CHANNEL_MEAN: GrayWeights = [1 / 3, 1 / 3, 1 / 3];
 
 /**
- * Convert an RGB image to one gray channel (float64) with the given weights; a 1-channel image is copied.
+ * One gray plane `[H, W]` in float64 (what {@link toGray} returns; not an {@link Image}: its samples are float64).
+ * @example
+ * ```ts
+ * const plane: GrayPlane = { data: new Float64Array(4), height: 2, width: 2 };
+ * ```
+ */
+export interface GrayPlane {
+  readonly data: Float64Array;
+  readonly height: number;
+  readonly width: number;
+}
+
+/**
+ * Convert an image to one gray plane in [0, 1] (float64) with the given weights; a 1-channel image is copied. Byte
+ * images are converted to [0, 1] first (as {@link floatImage}).
  *
  * @example
  * ```ts
@@ -139,8 +124,8 @@ export const CHANNEL_MEAN: GrayWeights = [1 / 3, 1 / 3, 1 / 3];
  * toGray(rgb, [0.299, 0.587, 0.114]).data[0]; // 0.299
  * ```
  */
-export function toGray(image: MetricImage, weights: GrayWeights = CHANNEL_MEAN): MetricImage {
-  const { height, width, channels, data } = image;
+export function toGray(image: Image, weights: GrayWeights = CHANNEL_MEAN): GrayPlane {
+  const { height, width, channels, data } = floatImage('toGray', 'image', image);
   const n = height * width;
   const out = new Float64Array(n);
   if (channels === 1) {
@@ -151,23 +136,42 @@ export function toGray(image: MetricImage, weights: GrayWeights = CHANNEL_MEAN):
   } else {
     throw new ValidationError('toGray', 'image.channels', '1, 3 or 4 channels', channels);
   }
-  return { data: out, height, width, channels: 1 };
+  return { data: out, height, width };
 }
 
 /**
- * Wrap a `[H, W, C]` tensor (values in `[0, 1]`) as a {@link MetricImage} (one synchronous download).
+ * The metric boundary: validate an {@link Image} and return it as float32 samples in [0, 1] (a byte image is
+ * divided by 255 once, exactly as core's `toFloatImage`; a float image is returned as it is).
  *
  * @example
  * ```ts
- * const img = imageFromTensor(tf.zeros([8, 8, 3]) as tf.Tensor3D); // { height: 8, width: 8, channels: 3, ... }
+ * floatImage('mse', 'a', { data: new Uint8Array([255]), height: 1, width: 1, channels: 1 }).data; // Float32Array [1]
  * ```
  */
-export function imageFromTensor(tensor: tf.Tensor3D): MetricImage {
-  if (!(tensor instanceof tf.Tensor) || tensor.rank !== 3) {
-    throw new ValidationError('imageFromTensor', 'tensor', 'a rank-3 [H, W, C] tensor', tensor);
+export function floatImage(fn: string, arg: string, image: Image): FloatImage {
+  checkImage(fn, arg, image);
+  return toFloatImage(image, fn, arg);
+}
+
+/**
+ * The data range of a float-domain metric (PSNR, SSIM): `dataRange` (default 1) describes the float samples; byte
+ * images are scored after conversion to [0, 1], so with a byte image only 1 is meaningful and anything else (the
+ * scikit-image habit `data_range=255` for uint8) is rejected rather than silently mis-scaled.
+ *
+ * @example
+ * ```ts
+ * metricDataRange('psnr', undefined, a, b); // 1
+ * ```
+ */
+export function metricDataRange(fn: string, dataRange: number | undefined, a: Image, b: Image): number {
+  const range = dataRange ?? 1;
+  if (!(typeof range === 'number' && range > 0 && Number.isFinite(range))) {
+    throw new ValidationError(fn, 'options.dataRange', 'a finite number > 0', range);
   }
-  const [height, width, channels] = tensor.shape;
-  return { data: tensor.dataSync() as Float32Array, height, width, channels };
+  if (range !== 1 && (isByteImage(a) || isByteImage(b))) {
+    throw new ValidationError(fn, 'options.dataRange', '1 or undefined for byte images (they are scored as their [0, 1] float image, v / 255)', range);
+  }
+  return range;
 }
 
 /**
@@ -180,9 +184,9 @@ export function imageFromTensor(tensor: tf.Tensor3D): MetricImage {
  */
 export function scoreFrames(
   fn: string,
-  generated: readonly MetricImage[],
-  reference: readonly MetricImage[],
-  metric: (a: MetricImage, b: MetricImage) => number,
+  generated: readonly Image[],
+  reference: readonly Image[],
+  metric: (a: Image, b: Image) => number,
 ): FrameScores {
   if (!Array.isArray(generated) || generated.length === 0) {
     throw new ValidationError(fn, 'generated', 'a non-empty array of frames', generated);

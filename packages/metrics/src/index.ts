@@ -5,13 +5,12 @@
  * @packageDocumentation
  */
 export {
-  type MetricImage,
   type MetricMask,
   type FrameScores,
   type GrayWeights,
+  type GrayPlane,
   CHANNEL_MEAN,
   toGray,
-  imageFromTensor,
   scoreFrames,
 } from './image.js';
 export { mse, mseFrames, type MseOptions } from './mse.js';

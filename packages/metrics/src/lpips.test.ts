@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { readNpy, tf, useBackend, ValidationError, FormatError } from '@consistent-avatar/core';
+import { readNpy, readSafetensors, tf, useBackend, ValidationError, FormatError } from '@consistent-avatar/core';
 import { Lpips, lpipsFrames, type LpipsNet } from './lpips.js';
 import { fixture } from '../test/png.js';
 
@@ -71,6 +71,47 @@ for (const backend of ['cpu', 'wasm'] as const) {
     }
   });
 }
+
+describe('LPIPS weights through nn.Module.loadStateDict', () => {
+  it("the module's keys are lpips.LPIPS's; torchvision / lins aliases and missing scaling buffers load the same net", async () => {
+    await useBackend('wasm');
+    const path = fixture('lpips/alex/model.safetensors.gz');
+    const { tensors } = readSafetensors(path);
+    const lpips = Lpips.fromSafetensors(path);
+    // Same keys as the PyTorch state dict (less the lins.K duplicates of linK), and the same tensors back in torch layout.
+    const keys = Object.keys(tensors).filter((k) => !k.startsWith('lins.')).sort();
+    expect(Object.keys(lpips.stateDict()).sort()).toEqual(keys);
+    const back = lpips.stateDict({ layout: 'torch' });
+    for (const k of ['net.slice2.3.weight', 'lin4.model.1.weight', 'scaling_layer.shift']) {
+      expect(back[k]!.shape).toEqual(tensors[k]!.shape);
+      expect(Array.from(back[k]!.dataSync())).toEqual(Array.from(tensors[k]!.data as Float32Array));
+    }
+    tf.dispose(Object.values(back));
+    // The files users convert: torchvision's features.I.* trunk + lpips' lin weights (lins.K.* here), no scaling buffers.
+    const renamed: typeof tensors = {};
+    for (const [k, v] of Object.entries(tensors)) {
+      const m = /^net\.slice\d\.(\d+)\.(weight|bias)$/.exec(k);
+      if (m) renamed[`features.${m[1]}.${m[2]}`] = v;
+      else if (k.startsWith('lins.')) renamed[k] = v;
+    }
+    const fromAliases = Lpips.fromTensors(renamed);
+    expect(fromAliases.net).toBe('alex');
+    const in0 = loadBatch('batch0_in0.npy');
+    const in1 = loadBatch('batch0_in1.npy');
+    expect(Array.from(fromAliases.compute(in0, in1).distance)).toEqual(Array.from(lpips.compute(in0, in1).distance));
+    // A missing weight names the file and the key; a wrong shape too.
+    const { ['lin3.model.1.weight']: _lin3, ['lins.3.model.1.weight']: _lins3, ...noLin3 } = tensors;
+    expect(() => Lpips.fromTensors(noLin3, 'alex', 'x.safetensors')).toThrow(/safetensors file x.safetensors: missing LPIPS weights: lin3.model.1.weight/);
+    const wrong = { ...tensors, 'net.slice1.0.bias': { dtype: 'F32' as const, shape: [3], data: new Float32Array(3) } };
+    expect(() => Lpips.fromTensors(wrong, 'alex')).toThrow(/shape mismatches: net.slice1.0.bias: expected \[64\] got \[3\]/);
+    const before = tf.memory().numTensors;
+    expect(() => Lpips.fromTensors(noLin3, 'alex')).toThrow(FormatError);
+    expect(tf.memory().numTensors).toBe(before); // a failed load frees what it built
+    tf.dispose([in0, in1]);
+    fromAliases.dispose();
+    lpips.dispose();
+  });
+});
 
 describe('LPIPS API', () => {
   it('frames in [0, 1] equal compute with normalize; no tensor leaks; validation', async () => {

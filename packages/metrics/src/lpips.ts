@@ -8,11 +8,14 @@
  * 4. squared difference of the two normalised maps, then the linear head `linK` (1×1 conv C → 1, no bias);
  * 5. spatial mean per layer (or bilinear upsampling to the input size, half-pixel centres) and the sum over layers.
  *
- * Activations are NHWC; conv weights are loaded from PyTorch's OIHW and transposed to HWIO once at load time.
- * Weights come from a safetensors file with the official key names (see the package README for the conversion).
+ * Activations are NHWC. The network is an `nn.Module` with `lpips.LPIPS`'s key names; weights come from a
+ * safetensors file with the official key names (see the package README for the conversion) and load through
+ * `nn.Module.loadStateDict` with the torch layout (OIHW convolutions → HWIO, the `[1, 3, 1, 1]` scaling buffers →
+ * NHWC). Frames for {@link lpipsFrames} are core `Image`s (float in [0, 1] or bytes, converted once).
  */
-import { tf, readSafetensors, ValidationError, FormatError, type SafetensorsTensor } from '@consistent-avatar/core';
-import { assertSameShape, scoreFrames, type FrameScores, type MetricImage } from './image.js';
+import { nn, tf, readSafetensors, ValidationError, type Image, type SafetensorsTensor } from '@consistent-avatar/core';
+import { assertSameShape, floatImage, scoreFrames, type FrameScores } from './image.js';
+import { Children, loadReferenceWeights } from './reference-weights.js';
 
 /**
  * LPIPS trunks.
@@ -25,11 +28,12 @@ import { assertSameShape, scoreFrames, type FrameScores, type MetricImage } from
 export type LpipsNet = 'alex' | 'vgg';
 
 type Op =
-  | { readonly kind: 'conv'; readonly index: number; readonly stride: number; readonly pad: number }
+  | { readonly kind: 'conv'; readonly index: number; readonly out: number; readonly size: number; readonly stride: number; readonly pad: number }
   | { readonly kind: 'pool'; readonly size: number; readonly stride: number }
   | { readonly kind: 'tap' };
 
-const conv = (index: number, stride = 1, pad = 1): Op => ({ kind: 'conv', index, stride, pad });
+/** torchvision `features[index]`: a conv to `out` channels (size × size kernel), followed by a ReLU. */
+const conv = (index: number, out: number, size = 3, stride = 1, pad = 1): Op => ({ kind: 'conv', index, out, size, stride, pad });
 const pool = (size: number, stride: number): Op => ({ kind: 'pool', size, stride });
 const tap: Op = { kind: 'tap' };
 
@@ -40,21 +44,21 @@ const tap: Op = { kind: 'tap' };
 const ARCH: Readonly<Record<LpipsNet, { ops: readonly Op[]; channels: readonly number[] }>> = {
   alex: {
     ops: [
-      conv(0, 4, 2), tap, // relu1: conv 11×11 stride 4 pad 2, 3 → 64
-      pool(3, 2), conv(3, 1, 2), tap, // relu2: conv 5×5 pad 2, 64 → 192
-      pool(3, 2), conv(6), tap, // relu3: 192 → 384
-      conv(8), tap, // relu4: 384 → 256
-      conv(10), tap, // relu5: 256 → 256
+      conv(0, 64, 11, 4, 2), tap, // relu1: conv 11×11 stride 4 pad 2, 3 → 64
+      pool(3, 2), conv(3, 192, 5, 1, 2), tap, // relu2: conv 5×5 pad 2, 64 → 192
+      pool(3, 2), conv(6, 384), tap, // relu3: 192 → 384
+      conv(8, 256), tap, // relu4: 384 → 256
+      conv(10, 256), tap, // relu5: 256 → 256
     ],
     channels: [64, 192, 384, 256, 256],
   },
   vgg: {
     ops: [
-      conv(0), conv(2), tap, // relu1_2
-      pool(2, 2), conv(5), conv(7), tap, // relu2_2
-      pool(2, 2), conv(10), conv(12), conv(14), tap, // relu3_3
-      pool(2, 2), conv(17), conv(19), conv(21), tap, // relu4_3
-      pool(2, 2), conv(24), conv(26), conv(28), tap, // relu5_3
+      conv(0, 64), conv(2, 64), tap, // relu1_2
+      pool(2, 2), conv(5, 128), conv(7, 128), tap, // relu2_2
+      pool(2, 2), conv(10, 256), conv(12, 256), conv(14, 256), tap, // relu3_3
+      pool(2, 2), conv(17, 512), conv(19, 512), conv(21, 512), tap, // relu4_3
+      pool(2, 2), conv(24, 512), conv(26, 512), conv(28, 512), tap, // relu5_3
     ],
     channels: [64, 128, 256, 512, 512],
   },
@@ -99,14 +103,36 @@ export interface LpipsResult {
   readonly layerMaps?: { readonly data: Float32Array; readonly shape: [number, number, number] }[];
 }
 
-function findKey(tensors: Record<string, SafetensorsTensor>, candidates: string[], file: string): SafetensorsTensor {
-  for (const c of candidates) if (Object.hasOwn(tensors, c)) return tensors[c]!;
-  throw new FormatError('safetensors', file, `missing LPIPS weight '${candidates[0]}' (also tried ${candidates.slice(1).join(', ')})`);
+/** v0.1 scaling layer: buffers `shift` / `scale`, PyTorch `[1, 3, 1, 1]` ↔ ours `[1, 1, 1, 3]`. */
+class ScalingLayer extends nn.Module {
+  readonly shift = this.registerBuffer('shift', tf.tensor4d(DEFAULT_SHIFT, [1, 1, 1, 3]), 'nchw');
+  readonly scale = this.registerBuffer('scale', tf.tensor4d(DEFAULT_SCALE, [1, 1, 1, 3]), 'nchw');
+}
+
+/** The slice (1–5) of `pretrained_networks.py` that holds torchvision `features` layer `index` (0: none). */
+function sliceOf(net: LpipsNet, index: number): number {
+  let slice = 1;
+  for (const op of ARCH[net].ops) {
+    if (op.kind === 'tap') slice++;
+    else if (op.kind === 'conv' && op.index === index) return slice;
+  }
+  return 0;
+}
+
+/** The `lpips.LPIPS` key of a file key: torchvision's `features.I.*` and lpips' `lins.K.*` aliases renamed. */
+function lpipsKey(net: LpipsNet, key: string): string {
+  const features = /^features\.(\d+)\.(weight|bias)$/.exec(key);
+  if (features) {
+    const slice = sliceOf(net, Number(features[1]));
+    return slice ? `net.slice${slice}.${features[1]}.${features[2]}` : key;
+  }
+  return key.replace(/^lins\.(\d+)\./, 'lin$1.');
 }
 
 /**
- * LPIPS metric with AlexNet or VGG16 trunk and v0.1 linear heads. Holds its weights as tensors: call
- * {@link Lpips.dispose} when done.
+ * LPIPS metric with AlexNet or VGG16 trunk and v0.1 linear heads: an `nn.Module` whose state-dict keys are
+ * `lpips.LPIPS`'s (`scaling_layer.shift/scale`, `net.sliceK.I.weight/bias`, `linK.model.1.weight`). Holds its weights
+ * as tensors: call {@link Lpips.dispose} when done.
  *
  * @example
  * ```ts
@@ -116,26 +142,31 @@ function findKey(tensors: Record<string, SafetensorsTensor>, candidates: string[
  * lpips.dispose();
  * ```
  */
-export class Lpips {
+export class Lpips extends nn.Module {
   readonly net: LpipsNet;
-  private readonly convs: Map<number, { weight: tf.Tensor4D; bias: tf.Tensor1D }>;
-  private readonly lins: tf.Tensor4D[];
-  private readonly shift: tf.Tensor1D;
-  private readonly scale: tf.Tensor1D;
-  private disposed = false;
+  readonly scaling_layer: ScalingLayer;
+  /** The trunk's convolutions by torchvision `features` index (registered as `net.sliceK.I`). */
+  private readonly convs = new Map<number, nn.Conv2d>();
+  /** `linK.model.1`: the 1×1 linear heads, no bias. */
+  private readonly lins: nn.Conv2d[];
 
-  private constructor(
-    net: LpipsNet,
-    convs: Map<number, { weight: tf.Tensor4D; bias: tf.Tensor1D }>,
-    lins: tf.Tensor4D[],
-    shift: tf.Tensor1D,
-    scale: tf.Tensor1D,
-  ) {
+  private constructor(net: LpipsNet) {
+    super();
     this.net = net;
-    this.convs = convs;
-    this.lins = lins;
-    this.shift = shift;
-    this.scale = scale;
+    const arch = ARCH[net];
+    this.scaling_layer = this.registerModule('scaling_layer', new ScalingLayer());
+    // Weights come from the file; the constructors' seeded init is overwritten.
+    const trunk = this.registerModule('net', new Children());
+    const slices = arch.channels.map((_, k) => trunk.add(`slice${k + 1}`, new Children())); // net.slice1 … net.slice5
+    let slice = 0;
+    let channels = 3;
+    for (const op of arch.ops) {
+      if (op.kind === 'tap') slice++;
+      if (op.kind !== 'conv') continue;
+      this.convs.set(op.index, slices[slice]!.add(op.index, new nn.Conv2d(channels, op.out, op.size, { stride: op.stride, padding: op.pad })));
+      channels = op.out;
+    }
+    this.lins = arch.channels.map((c, k) => this.registerModule(`lin${k}`, new Children()).add('model', new Children()).add(1, new nn.Conv2d(c, 1, 1, { bias: false })));
   }
 
   /**
@@ -157,7 +188,8 @@ export class Lpips {
   }
 
   /**
-   * Build from already-read tensors (see {@link Lpips.fromSafetensors} for the key names).
+   * Build from already-read tensors (see {@link Lpips.fromSafetensors} for the key names). The weights load through
+   * `nn.Module.loadStateDict` with the torch layout; missing or mis-shaped weights throw a {@link FormatError}.
    *
    * @example
    * ```ts
@@ -169,59 +201,26 @@ export class Lpips {
     const fn = 'Lpips.fromTensors';
     if (tensors === null || typeof tensors !== 'object') throw new ValidationError(fn, 'tensors', 'a record of tensors', tensors);
     if (net !== undefined && net !== 'alex' && net !== 'vgg') throw new ValidationError(fn, 'net', "'alex' or 'vgg'", net);
-    const resolved: LpipsNet =
-      net ?? (Object.hasOwn(tensors, 'net.slice1.0.weight') || Object.hasOwn(tensors, 'features.0.weight')
-        ? (findKey(tensors, ['net.slice1.0.weight', 'features.0.weight'], file).shape[2] === 11 ? 'alex' : 'vgg')
-        : 'alex');
-    const arch = ARCH[resolved];
-    const created: tf.Tensor[] = [];
+    // The first conv is 11×11 in AlexNet, 3×3 in VGG16.
+    const first = tensors['net.slice1.0.weight'] ?? tensors['features.0.weight'];
+    const resolved: LpipsNet = net ?? (first?.shape[2] === 3 ? 'vgg' : 'alex');
+    const model = new Lpips(resolved);
     try {
-      const convs = new Map<number, { weight: tf.Tensor4D; bias: tf.Tensor1D }>();
-      let slice = 1;
-      for (const op of arch.ops) {
-        if (op.kind === 'tap') slice++;
-        if (op.kind !== 'conv') continue;
-        const base = [`net.slice${slice}.${op.index}`, `features.${op.index}`];
-        const w = findKey(tensors, base.map((b) => `${b}.weight`), file);
-        const b = findKey(tensors, base.map((k) => `${k}.bias`), file);
-        if (w.shape.length !== 4 || b.shape.length !== 1 || b.shape[0] !== w.shape[0]) {
-          throw new FormatError('safetensors', file, `${base[0]}: expected OIHW weight and [O] bias, got [${w.shape}] and [${b.shape}]`);
-        }
-        const oihw = tf.tensor4d(Float32Array.from(w.data as ArrayLike<number>), w.shape as [number, number, number, number]);
-        const weight = tf.transpose(oihw, [2, 3, 1, 0]) as tf.Tensor4D; // OIHW → HWIO
-        oihw.dispose();
-        const bias = tf.tensor1d(Float32Array.from(b.data as ArrayLike<number>));
-        created.push(weight, bias);
-        convs.set(op.index, { weight, bias });
-      }
-      const lins: tf.Tensor4D[] = arch.channels.map((c, k) => {
-        const t = findKey(tensors, [`lin${k}.model.1.weight`, `lins.${k}.model.1.weight`], file);
-        if (t.shape.join() !== [1, c, 1, 1].join()) {
-          throw new FormatError('safetensors', file, `lin${k}.model.1.weight: expected [1, ${c}, 1, 1], got [${t.shape}]`);
-        }
-        const lin = tf.tensor4d(Float32Array.from(t.data as ArrayLike<number>), [1, 1, c, 1]); // HWIO
-        created.push(lin);
-        return lin;
+      loadReferenceWeights(model, tensors, {
+        file,
+        what: 'LPIPS',
+        rename: (key) => lpipsKey(resolved, key),
+        optional: (key) => key.startsWith('scaling_layer.'), // lpips sets these in code; the official files lack them
       });
-      const buf = (name: string, fallback: number[]) => {
-        const t = tensors[name];
-        const v = t ? Array.from(t.data as ArrayLike<number>) : fallback;
-        if (v.length !== 3) throw new FormatError('safetensors', file, `${name}: expected 3 values, got ${v.length}`);
-        const out = tf.tensor1d(v);
-        created.push(out);
-        return out;
-      };
-      const shift = buf('scaling_layer.shift', DEFAULT_SHIFT);
-      const scale = buf('scaling_layer.scale', DEFAULT_SCALE);
-      return new Lpips(resolved, convs, lins, shift, scale);
     } catch (error) {
-      for (const t of created) t.dispose();
+      model.dispose();
       throw error;
     }
+    return model;
   }
 
   private checkInputs(fn: string, in0: tf.Tensor4D, in1: tf.Tensor4D): void {
-    if (this.disposed) throw new ValidationError(fn, 'this', 'an undisposed Lpips', 'disposed');
+    if (this.isDisposed) throw new ValidationError(fn, 'this', 'an undisposed Lpips', 'disposed');
     for (const [name, t] of [['in0', in0], ['in1', in1]] as const) {
       if (!(t instanceof tf.Tensor) || t.rank !== 4 || t.shape[3] !== 3) {
         throw new ValidationError(fn, name, 'a [N, H, W, 3] tensor', t);
@@ -237,17 +236,13 @@ export class Lpips {
     const feats = (x: tf.Tensor4D): tf.Tensor4D[] => {
       // 1. Scaling layer (v0.1).
       let h: tf.Tensor4D = normalize ? tf.sub(tf.mul(x, 2), 1) : x;
-      h = tf.div(tf.sub(h, this.shift), this.scale);
+      h = tf.div(tf.sub(h, this.scaling_layer.shift), this.scaling_layer.scale);
       const taps: tf.Tensor4D[] = [];
-      // 2. Trunk.
+      // 2. Trunk: conv + ReLU, max pools, a tap at the end of each slice.
       for (const op of ARCH[this.net].ops) {
         if (op.kind === 'tap') taps.push(h);
         else if (op.kind === 'pool') h = tf.maxPool(h, op.size, op.stride, 'valid');
-        else {
-          const { weight, bias } = this.convs.get(op.index)!;
-          // conv + bias + ReLU in one kernel (tfjs falls back to separate ops while recording gradients).
-          h = tf.fused.conv2d({ x: h, filter: weight, strides: op.stride, pad: op.pad, bias, activation: 'relu' });
-        }
+        else h = tf.relu(this.convs.get(op.index)!.forward(h));
       }
       return taps;
     };
@@ -258,7 +253,7 @@ export class Lpips {
     // 4. Squared difference → 1×1 linear head.
     return f0.map((a, k) => {
       const diff = tf.squaredDifference(unit(a), unit(f1[k]!)) as tf.Tensor4D;
-      return tf.conv2d(diff, this.lins[k]!, 1, 'valid'); // [N, h, w, 1]
+      return this.lins[k]!.forward(diff); // [N, h, w, 1]
     });
   }
 
@@ -327,23 +322,10 @@ export class Lpips {
       out.maps?.forEach((m) => m.dispose());
     }
   }
-
-  /** Free the weight tensors. */
-  dispose(): void {
-    if (this.disposed) return;
-    for (const { weight, bias } of this.convs.values()) {
-      weight.dispose();
-      bias.dispose();
-    }
-    for (const l of this.lins) l.dispose();
-    this.shift.dispose();
-    this.scale.dispose();
-    this.disposed = true;
-  }
 }
 
 /**
- * LPIPS of aligned frame lists (`[H, W, 3]` images in [0, 1]), in batches; per-frame values and their mean.
+ * LPIPS of aligned frame lists (`[H, W, 3]` images, float in [0, 1] or bytes), in batches; per-frame values and their mean.
  *
  * @example
  * ```ts
@@ -352,8 +334,8 @@ export class Lpips {
  */
 export function lpipsFrames(
   model: Lpips,
-  generated: readonly MetricImage[],
-  reference: readonly MetricImage[],
+  generated: readonly Image[],
+  reference: readonly Image[],
   options: { batchSize?: number } = {},
 ): FrameScores {
   const fn = 'lpipsFrames';
@@ -367,10 +349,10 @@ export function lpipsFrames(
     if (g.channels !== 3) throw new ValidationError(fn, 'generated[i].channels', '3 (RGB)', g.channels);
     return 0;
   });
-  const toBatch = (frames: readonly MetricImage[]) => {
+  const toBatch = (frames: readonly Image[]) => {
     const { height, width } = frames[0]!;
     const data = new Float32Array(frames.length * height * width * 3);
-    frames.forEach((f, i) => data.set(f.data, i * height * width * 3));
+    frames.forEach((f, i) => data.set(floatImage(fn, 'frames[i]', f).data, i * height * width * 3)); // bytes → [0, 1], once
     return tf.tensor4d(data, [frames.length, height, width, 3]); // [B, H, W, 3]
   };
   const perFrame: number[] = [];

@@ -1,16 +1,17 @@
 /**
- * Mean squared error — the paper's "L2" — between two images, optionally restricted to a mask.
+ * Mean squared error — the paper's "L2" — between two images, optionally restricted to a mask. Images are core's
+ * `Image`: byte images are scored as their [0, 1] float image (v / 255), so the error is in [0, 1]² units either way.
  */
-import { ValidationError } from '@consistent-avatar/core';
+import { ValidationError, type Image } from '@consistent-avatar/core';
 import {
   assertMask,
   assertSameShape,
+  floatImage,
   scoreFrames,
   toGray,
   CHANNEL_MEAN,
   type FrameScores,
   type GrayWeights,
-  type MetricImage,
   type MetricMask,
 } from './image.js';
 
@@ -33,8 +34,8 @@ export interface MseOptions {
 /**
  * Mean squared error over all pixels and channels (scikit-image `mean_squared_error`), in float64.
  *
- * @param a - `[H, W, C]` image in `[0, 1]`.
- * @param b - image of the same shape.
+ * @param a - `[H, W, C]` image (float in [0, 1] or bytes in [0, 255]).
+ * @param b - image of the same shape (either storage).
  * @returns the mean of `(a - b)^2`; with a mask, the mask-weighted mean.
  * @example
  * ```ts
@@ -43,18 +44,22 @@ export interface MseOptions {
  * mse(a, b); // 0.01
  * ```
  */
-export function mse(a: MetricImage, b: MetricImage, options: MseOptions = {}): number {
+export function mse(a: Image, b: Image, options: MseOptions = {}): number {
   assertSameShape('mse', a, b);
   const mode = options.mode ?? 'rgb';
   if (mode !== 'rgb' && mode !== 'gray') throw new ValidationError('mse', 'options.mode', "'rgb' or 'gray'", mode);
+  if (options.mask !== undefined) assertMask('mse', options.mask, a);
   if (mode === 'gray') {
     const w = options.grayWeights ?? CHANNEL_MEAN;
-    return mse(toGray(a, w), toGray(b, w), { mask: options.mask });
+    return meanSquaredError(toGray(a, w).data, toGray(b, w).data, 1, options.mask);
   }
-  const { height, width, channels } = a;
-  const x = a.data;
-  const y = b.data;
-  if (options.mask === undefined) {
+  // Byte images become [0, 1] floats here, once.
+  return meanSquaredError(floatImage('mse', 'a', a).data, floatImage('mse', 'b', b).data, a.channels, options.mask);
+}
+
+/** Σ (x − y)² / N over interleaved samples, or the mask-weighted mean over pixels (float64 accumulation). */
+function meanSquaredError(x: ArrayLike<number>, y: ArrayLike<number>, channels: number, mask: MetricMask | undefined): number {
+  if (mask === undefined) {
     let sum = 0;
     for (let i = 0; i < x.length; i++) {
       const d = x[i]! - y[i]!;
@@ -62,11 +67,10 @@ export function mse(a: MetricImage, b: MetricImage, options: MseOptions = {}): n
     }
     return sum / x.length;
   }
-  assertMask('mse', options.mask, a);
-  const m = options.mask.data;
+  const m = mask.data;
   let sum = 0;
   let weight = 0;
-  for (let p = 0; p < height * width; p++) {
+  for (let p = 0; p < m.length; p++) {
     const wp = m[p]!;
     if (wp === 0) continue;
     let s = 0;
@@ -77,7 +81,7 @@ export function mse(a: MetricImage, b: MetricImage, options: MseOptions = {}): n
     sum += wp * s;
     weight += wp * channels;
   }
-  if (weight === 0) throw new ValidationError('mse', 'options.mask', 'at least one non-zero pixel', options.mask.data);
+  if (weight === 0) throw new ValidationError('mse', 'options.mask', 'at least one non-zero pixel', m);
   return sum / weight;
 }
 
@@ -90,8 +94,8 @@ export function mse(a: MetricImage, b: MetricImage, options: MseOptions = {}): n
  * ```
  */
 export function mseFrames(
-  generated: readonly MetricImage[],
-  reference: readonly MetricImage[],
+  generated: readonly Image[],
+  reference: readonly Image[],
   options: MseOptions = {},
 ): FrameScores {
   return scoreFrames('mseFrames', generated, reference, (g, r) => mse(g, r, options));

@@ -1,12 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { ValidationError } from '@consistent-avatar/core';
+import { ValidationError, type FloatImage } from '@consistent-avatar/core';
 import {
   evaluatePoseExpression,
   poseExpressionError,
   type PoseExpressionCodes,
   type PoseExpressionEstimator,
 } from './pose-expression.js';
-import type { MetricImage } from './image.js';
 
 const codes = (p: number[], e: number[]): PoseExpressionCodes => ({ pose: Float32Array.from(p), expression: Float32Array.from(e) });
 
@@ -39,7 +38,7 @@ describe('PE / EE', () => {
         });
       },
     };
-    const img = (v: number[]): MetricImage => ({ data: Float32Array.from(v), height: 1, width: v.length, channels: 1 });
+    const img = (v: number[]): FloatImage => ({ data: Float32Array.from(v), height: 1, width: v.length, channels: 1 });
     const r = await evaluatePoseExpression(estimator, [img([1, 1]), img([-1, 0])], [img([0, 0]), img([0, 0])]);
     expect(r.pe).toBeCloseTo(1, 6);
     expect(r.ee).toBeCloseTo(1, 6);

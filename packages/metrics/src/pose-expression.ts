@@ -6,8 +6,7 @@
  * Implementations plug in here (a DECA-architecture regressor loading converted DECA weights, the embedded
  * regressor trained on synthetic-head renders); this package only defines the contract and the measure.
  */
-import { ValidationError } from '@consistent-avatar/core';
-import type { MetricImage } from './image.js';
+import { ValidationError, type Image } from '@consistent-avatar/core';
 
 /**
  * One frame's codes.
@@ -42,7 +41,8 @@ export interface PoseExpressionEstimator {
   /** Shown in reports (say what it is, e.g. "DECA (converted weights)" or "embedded synthetic-head regressor"). */
   readonly name: string;
   readonly expressionSize: number;
-  estimate(frames: readonly MetricImage[]): Promise<(PoseExpressionCodes | null)[]>;
+  /** Codes per frame (`null`: no face); frames are core `Image`s, float in [0, 1] or bytes (convert with `toFloatImage`). */
+  estimate(frames: readonly Image[]): Promise<(PoseExpressionCodes | null)[]>;
   dispose?(): void;
 }
 
@@ -116,8 +116,8 @@ export function poseExpressionError(
  */
 export async function evaluatePoseExpression(
   estimator: PoseExpressionEstimator,
-  generated: readonly MetricImage[],
-  reference: readonly MetricImage[],
+  generated: readonly Image[],
+  reference: readonly Image[],
 ): Promise<PoseExpressionErrorResult> {
   const fn = 'evaluatePoseExpression';
   if (estimator?.specificationVersion !== 'v1' || typeof estimator.estimate !== 'function') {

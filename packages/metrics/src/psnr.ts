@@ -1,8 +1,8 @@
 /**
  * Peak signal-to-noise ratio, `10 · log10(dataRange² / MSE)` (scikit-image `peak_signal_noise_ratio`).
  */
-import { ValidationError } from '@consistent-avatar/core';
-import { scoreFrames, type FrameScores, type MetricImage } from './image.js';
+import type { Image } from '@consistent-avatar/core';
+import { metricDataRange, scoreFrames, type FrameScores } from './image.js';
 import { mse, type MseOptions } from './mse.js';
 
 /**
@@ -13,14 +13,17 @@ import { mse, type MseOptions } from './mse.js';
  * ```
  */
 export interface PsnrOptions extends MseOptions {
-  /** Range of the data (max − min possible value); default 1 for float images in `[0, 1]`. */
+  /**
+   * Range of the float data (max − min possible value); default 1 for images in [0, 1]. Byte images are scored as
+   * their [0, 1] float image, so with them only 1 is accepted.
+   */
   readonly dataRange?: number;
 }
 
 /**
  * PSNR in dB; identical images give `Infinity` (as scikit-image does).
  *
- * @param a - `[H, W, C]` image in `[0, 1]` (or `[0, dataRange]`).
+ * @param a - `[H, W, C]` image: bytes in [0, 255], or floats in [0, 1] (or [0, dataRange]).
  * @param b - image of the same shape.
  * @example
  * ```ts
@@ -29,11 +32,8 @@ export interface PsnrOptions extends MseOptions {
  * psnr(a, b); // 20
  * ```
  */
-export function psnr(a: MetricImage, b: MetricImage, options: PsnrOptions = {}): number {
-  const dataRange = options.dataRange ?? 1;
-  if (!(typeof dataRange === 'number' && dataRange > 0 && Number.isFinite(dataRange))) {
-    throw new ValidationError('psnr', 'options.dataRange', 'a finite number > 0', dataRange);
-  }
+export function psnr(a: Image, b: Image, options: PsnrOptions = {}): number {
+  const dataRange = metricDataRange('psnr', options.dataRange, a, b);
   const err = mse(a, b, options);
   return 10 * Math.log10((dataRange * dataRange) / err);
 }
@@ -48,8 +48,8 @@ export function psnr(a: MetricImage, b: MetricImage, options: PsnrOptions = {}):
  * ```
  */
 export function psnrFrames(
-  generated: readonly MetricImage[],
-  reference: readonly MetricImage[],
+  generated: readonly Image[],
+  reference: readonly Image[],
   options: PsnrOptions = {},
 ): FrameScores {
   return scoreFrames('psnrFrames', generated, reference, (g, r) => psnr(g, r, options));

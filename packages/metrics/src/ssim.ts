@@ -8,18 +8,20 @@
  *
  * Both: K1 = 0.01, K2 = 0.03, `dataRange` 1 by default, the SSIM map cropped by the window radius (the pixels whose
  * window lies inside the image — so no boundary mode matters) and averaged; RGB is per channel then averaged.
- * Work is float64 on typed arrays; the window filter is separable and only evaluated on the valid region.
+ * Work is float64 on typed arrays; the window filter is separable and only evaluated on the valid region. Images are
+ * core's `Image`: byte images are scored as their [0, 1] float image (v / 255), so `dataRange` stays 1.
  */
-import { ValidationError } from '@consistent-avatar/core';
+import { ValidationError, type Image } from '@consistent-avatar/core';
 import {
   assertMask,
   assertSameShape,
+  floatImage,
+  metricDataRange,
   scoreFrames,
   toGray,
   CHANNEL_MEAN,
   type FrameScores,
   type GrayWeights,
-  type MetricImage,
   type MetricMask,
 } from './image.js';
 
@@ -47,7 +49,7 @@ export interface SsimOptions {
   readonly mode?: 'rgb' | 'gray';
   /** Gray weights for `mode: 'gray'`; default the channel mean (the fixtures' definition). */
   readonly grayWeights?: GrayWeights;
-  /** Data range (max − min possible value); default 1 for float images in `[0, 1]`. */
+  /** Data range of the float samples (max − min possible value); default 1. Only 1 with byte images. */
   readonly dataRange?: number;
   /** Optional `[H, W]` weights: the SSIM map is averaged with these weights over the valid (cropped) region. */
   readonly mask?: MetricMask;
@@ -263,7 +265,7 @@ function ssimPlane(
 /**
  * Mean structural similarity of two images (scikit-image 0.19 `structural_similarity`, see the file header).
  *
- * @param a - `[H, W, C]` image in `[0, 1]`; H and W must exceed the window (11 for `'wang'`, 7 otherwise).
+ * @param a - `[H, W, C]` image (floats in [0, 1] or bytes); H and W must exceed the window (11 for `'wang'`, 7 otherwise).
  * @param b - image of the same shape.
  * @returns mean SSIM in `[-1, 1]` (1 for identical images).
  * @example
@@ -274,7 +276,7 @@ function ssimPlane(
  * ssim(img, img, { variant: 'skimage-default', mode: 'gray' }); // 1
  * ```
  */
-export function ssim(a: MetricImage, b: MetricImage, options: SsimOptions = {}): number {
+export function ssim(a: Image, b: Image, options: SsimOptions = {}): number {
   assertSameShape('ssim', a, b);
   const variant = options.variant ?? 'wang';
   if (variant !== 'wang' && variant !== 'skimage-default') {
@@ -282,10 +284,7 @@ export function ssim(a: MetricImage, b: MetricImage, options: SsimOptions = {}):
   }
   const mode = options.mode ?? 'rgb';
   if (mode !== 'rgb' && mode !== 'gray') throw new ValidationError('ssim', 'options.mode', "'rgb' or 'gray'", mode);
-  const dataRange = options.dataRange ?? 1;
-  if (!(typeof dataRange === 'number' && dataRange > 0 && Number.isFinite(dataRange))) {
-    throw new ValidationError('ssim', 'options.dataRange', 'a finite number > 0', dataRange);
-  }
+  const dataRange = metricDataRange('ssim', options.dataRange, a, b);
   const win = windowOf(variant);
   const size = 2 * win.radius + 1;
   if (a.height < size || a.width < size) {
@@ -299,9 +298,12 @@ export function ssim(a: MetricImage, b: MetricImage, options: SsimOptions = {}):
     return ssimPlane(ws, a.height, a.width, win, dataRange, options.mask);
   }
   const ws = workspace(a.height, a.width, win.radius);
+  // Byte images become [0, 1] floats here, once.
+  const x = floatImage('ssim', 'a', a).data;
+  const y = floatImage('ssim', 'b', b).data;
   let total = 0;
   for (let c = 0; c < a.channels; c++) {
-    loadPlanes(ws, a.data, b.data, a.channels, c);
+    loadPlanes(ws, x, y, a.channels, c);
     total += ssimPlane(ws, a.height, a.width, win, dataRange, options.mask);
   }
   return total / a.channels;
@@ -316,8 +318,8 @@ export function ssim(a: MetricImage, b: MetricImage, options: SsimOptions = {}):
  * ```
  */
 export function ssimFrames(
-  generated: readonly MetricImage[],
-  reference: readonly MetricImage[],
+  generated: readonly Image[],
+  reference: readonly Image[],
   options: SsimOptions = {},
 ): FrameScores {
   return scoreFrames('ssimFrames', generated, reference, (g, r) => ssim(g, r, options));

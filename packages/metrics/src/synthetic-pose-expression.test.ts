@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FormatError, initBackend, tf, ValidationError } from '@consistent-avatar/core';
+import { FormatError, initBackend, tf, ValidationError, type FloatImage } from '@consistent-avatar/core';
 import { renderPoseExpressionSet, type PoseExpressionRenderSet } from './pose-expression-renders.js';
 import { poseExpressionAccuracy } from './pose-expression-accuracy.js';
 import {
@@ -12,10 +12,9 @@ import {
   SyntheticPoseExpressionEstimator,
   SyntheticPoseExpressionNet,
 } from './synthetic-pose-expression.js';
-import type { MetricImage } from './image.js';
 import type { PoseExpressionCodes } from './pose-expression.js';
 
-const frameOf = (set: PoseExpressionRenderSet, i: number): MetricImage => {
+const frameOf = (set: PoseExpressionRenderSet, i: number): FloatImage => {
   const n = set.size * set.size * 3;
   return { data: set.images.subarray(i * n, (i + 1) * n), height: set.size, width: set.size, channels: 3 };
 };
@@ -101,7 +100,7 @@ describe('SyntheticPoseExpressionEstimator save / load', () => {
 
   it('round-trips weights and config (identical outputs)', async () => {
     const est = new SyntheticPoseExpressionEstimator(new SyntheticPoseExpressionNet(tiny()));
-    const frame: MetricImage = { data: Float32Array.from({ length: 16 * 16 * 3 }, (_, i) => (i % 17) / 17), height: 16, width: 16, channels: 3 };
+    const frame: FloatImage = { data: Float32Array.from({ length: 16 * 16 * 3 }, (_, i) => (i % 17) / 17), height: 16, width: 16, channels: 3 };
     const base = path.join(tmp, 'tiny');
     est.save(base);
     const loaded = SyntheticPoseExpressionEstimator.load(`${base}.safetensors`);
@@ -139,6 +138,12 @@ describe('SyntheticPoseExpressionEstimator save / load', () => {
     expect(() => SyntheticPoseExpressionEstimator.load(bad)).toThrow(FormatError);
     expect(() => resolveSyntheticPoseExpressionConfig({ size: 18, channels: [4, 8], groups: 2 })).toThrow(/config\.size/);
     expect(() => resolveSyntheticPoseExpressionConfig({ channels: [6, 8], groups: 4 })).toThrow(/config\.groups/);
-    expect(() => resolveSyntheticPoseExpressionConfig({ poseStd: [1, 1, 1, 1, 1, 0] })).toThrow(/config\.poseStd/);
+    expect(() => resolveSyntheticPoseExpressionConfig({ poseStd: [1, 1, 1, 1, 1, 0] })).toThrow("resolveSyntheticPoseExpressionConfig: argument 'config.poseStd[5]' expected a finite number > 0, got 0");
+    expect(() => resolveSyntheticPoseExpressionConfig({ expressionSize: 3, expressionMean: [0, 0] })).toThrow(/'config.expressionMean' expected 3 values \(expressionSize\)/);
+    expect(() => resolveSyntheticPoseExpressionConfig({ hiden: 64 } as never)).toThrow(/'config.hiden' expected a known field/);
+    // Statistics default to zeros / ones of the resolved expressionSize; the config round-trips through JSON.
+    const c = resolveSyntheticPoseExpressionConfig({ expressionSize: 3, training: { iterations: 10, note: 'x' } });
+    expect(c.expressionStd).toEqual([1, 1, 1]);
+    expect(resolveSyntheticPoseExpressionConfig(JSON.parse(JSON.stringify(c)))).toEqual(c);
   });
 });

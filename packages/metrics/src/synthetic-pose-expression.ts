@@ -27,17 +27,23 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
+  checkImage,
+  configField as f,
+  derivedDefault,
   FormatError,
   loadSafetensorsAsTensors,
   nn,
   readJson,
+  resolveConfig,
   Rng,
   tf,
   ValidationError,
   writeJsonAtomic,
   writeSafetensors,
+  type ConfigSchema,
+  type Image,
 } from '@consistent-avatar/core';
-import { assertImage, type MetricImage } from './image.js';
+import { floatImage } from './image.js';
 import type { PoseExpressionCodes, PoseExpressionEstimator } from './pose-expression.js';
 
 /**
@@ -70,50 +76,55 @@ export interface SyntheticPoseExpressionConfig {
   readonly training?: Record<string, unknown>;
 }
 
-const DEFAULTS = { size: 64, channels: [16, 32, 64, 128], groups: 8, hidden: 256, expressionSize: 100, seed: 0 } as const;
+const FN = 'resolveSyntheticPoseExpressionConfig';
+const fill = (n: number, v: number) => Array.from({ length: n }, () => v);
+
+/** How each field is checked (core's config validator); cross-field rules in the resolver. */
+const FIELDS: ConfigSchema<SyntheticPoseExpressionConfig> = {
+  size: f.positiveInt(),
+  channels: f.intArray({ min: 1, minLength: 1 }),
+  groups: f.positiveInt(),
+  hidden: f.positiveInt(),
+  expressionSize: f.positiveInt(),
+  seed: f.nonNegativeInt(),
+  poseMean: f.numberArray({ length: 6 }),
+  poseStd: f.numberArray({ length: 6, min: 0, minOpen: true }),
+  expressionMean: f.numberArray(),
+  expressionStd: f.numberArray({ min: 0, minOpen: true }),
+  training: f.optional(f.jsonObject()),
+};
+
+/** Defaults; the expression statistics default to zeros / ones of length `expressionSize`. */
+const DEFAULTS = {
+  size: 64,
+  channels: [16, 32, 64, 128],
+  groups: 8,
+  hidden: 256,
+  expressionSize: 100,
+  seed: 0,
+  poseMean: fill(6, 0),
+  poseStd: fill(6, 1),
+  expressionMean: derivedDefault((c: SyntheticPoseExpressionConfig) => fill(c.expressionSize, 0)),
+  expressionStd: derivedDefault((c: SyntheticPoseExpressionConfig) => fill(c.expressionSize, 1)),
+};
 
 /**
- * Fill in defaults and validate a config (throws {@link ValidationError} naming the field).
+ * Fill in defaults and validate a config (throws {@link ValidationError} naming the field; unknown fields too).
  * @example
  * ```ts
  * const config = resolveSyntheticPoseExpressionConfig({}); // size 64, channels [16, 32, 64, 128], hidden 256
  * ```
  */
 export function resolveSyntheticPoseExpressionConfig(partial: Partial<SyntheticPoseExpressionConfig> = {}): SyntheticPoseExpressionConfig {
-  const fn = 'resolveSyntheticPoseExpressionConfig';
-  if (partial === null || typeof partial !== 'object') throw new ValidationError(fn, 'config', 'an object', partial);
-  const size = partial.size ?? DEFAULTS.size;
-  const channels = partial.channels ?? DEFAULTS.channels;
-  const groups = partial.groups ?? DEFAULTS.groups;
-  const hidden = partial.hidden ?? DEFAULTS.hidden;
-  const expressionSize = partial.expressionSize ?? DEFAULTS.expressionSize;
-  const seed = partial.seed ?? DEFAULTS.seed;
-  const posInt = (v: unknown) => Number.isInteger(v) && (v as number) > 0;
-  if (!Array.isArray(channels) || channels.length === 0 || !channels.every(posInt)) {
-    throw new ValidationError(fn, 'config.channels', 'a non-empty array of positive integers', channels);
+  const c = resolveConfig<SyntheticPoseExpressionConfig>({ fn: FN, fields: FIELDS, defaults: DEFAULTS }, partial);
+  if (c.size % 2 ** c.channels.length !== 0) {
+    throw new ValidationError(FN, 'config.size', `a positive multiple of 2^${c.channels.length} (one halving per stage)`, c.size);
   }
-  if (!posInt(size) || size % 2 ** channels.length !== 0) {
-    throw new ValidationError(fn, 'config.size', `a positive multiple of 2^${channels.length} (one halving per stage)`, size);
+  if (!c.channels.every((ch) => ch % c.groups === 0)) throw new ValidationError(FN, 'config.groups', `a divisor of every channel count (${c.channels})`, c.groups);
+  for (const k of ['expressionMean', 'expressionStd'] as const) {
+    if (c[k].length !== c.expressionSize) throw new ValidationError(FN, `config.${k}`, `${c.expressionSize} values (expressionSize)`, c[k]);
   }
-  if (!posInt(groups) || !channels.every((c) => c % groups === 0)) throw new ValidationError(fn, 'config.groups', `a divisor of every channel count (${channels})`, groups);
-  if (!posInt(hidden)) throw new ValidationError(fn, 'config.hidden', 'a positive integer', hidden);
-  if (!posInt(expressionSize)) throw new ValidationError(fn, 'config.expressionSize', 'a positive integer', expressionSize);
-  if (!Number.isInteger(seed) || seed < 0) throw new ValidationError(fn, 'config.seed', 'a non-negative integer', seed);
-  const stats = (name: string, v: readonly number[] | undefined, n: number, fill: number, positive: boolean) => {
-    const out = v ?? Array.from({ length: n }, () => fill);
-    if (!Array.isArray(out) || out.length !== n || !out.every((x) => Number.isFinite(x) && (!positive || x > 0))) {
-      throw new ValidationError(fn, `config.${name}`, `${n} finite numbers${positive ? ' > 0' : ''}`, v);
-    }
-    return [...out];
-  };
-  return {
-    size, channels: [...channels], groups, hidden, expressionSize, seed,
-    poseMean: stats('poseMean', partial.poseMean, 6, 0, false),
-    poseStd: stats('poseStd', partial.poseStd, 6, 1, true),
-    expressionMean: stats('expressionMean', partial.expressionMean, expressionSize, 0, false),
-    expressionStd: stats('expressionStd', partial.expressionStd, expressionSize, 1, true),
-    ...(partial.training !== undefined ? { training: partial.training } : {}),
-  };
+  return c;
 }
 
 /** One stride-2 stage: Conv 3×3 /2 → GN → SiLU → Conv 3×3 → GN → SiLU. */
@@ -187,11 +198,11 @@ export class SyntheticPoseExpressionNet extends nn.Module {
  * Bring frames to the network's `[B, S, S, 3]`: area-average by the integer factor, then bilinear for the rest.
  * Renders at 2S box-filtered to S equal a supersampled render at S, which is how the training set was made.
  */
-function toNetworkInput(frames: readonly MetricImage[], size: number): tf.Tensor4D {
+function toNetworkInput(frames: readonly Image[], size: number): tf.Tensor4D {
   return tf.tidy(() => {
     const { height, width } = frames[0]!;
     const data = new Float32Array(frames.length * height * width * 3);
-    frames.forEach((f, i) => data.set(f.data, i * height * width * 3));
+    frames.forEach((f, i) => data.set(floatImage('SyntheticPoseExpressionEstimator.prepare', `frames[${i}]`, f).data, i * height * width * 3)); // bytes → [0, 1]
     let x = tf.tensor4d(data, [frames.length, height, width, 3]);
     const factor = Math.floor(height / size);
     if (factor >= 2) x = tf.avgPool(x, factor, factor, 'valid');
@@ -295,12 +306,11 @@ export class SyntheticPoseExpressionEstimator implements PoseExpressionEstimator
    * x.dispose();
    * ```
    */
-  prepare(frames: readonly MetricImage[], fn = 'SyntheticPoseExpressionEstimator.prepare'): tf.Tensor4D {
+  prepare(frames: readonly Image[], fn = 'SyntheticPoseExpressionEstimator.prepare'): tf.Tensor4D {
     if (!Array.isArray(frames)) throw new ValidationError(fn, 'frames', 'an array of [H, W, 3] images', frames);
     const S = this.config.size;
     for (const [i, f] of frames.entries()) {
-      assertImage(fn, `frames[${i}]`, f);
-      if (f.channels !== 3) throw new ValidationError(fn, `frames[${i}].channels`, '3 (RGB)', f.channels);
+      checkImage(fn, `frames[${i}]`, f, { channels: [3] });
       if (f.height !== f.width || f.height < S / 2) {
         throw new ValidationError(fn, `frames[${i}]`, `a square image of at least ${S / 2}×${S / 2} (the head centred, as the synthetic renders)`, `${f.height}×${f.width}`);
       }
@@ -335,7 +345,7 @@ export class SyntheticPoseExpressionEstimator implements PoseExpressionEstimator
    * const codes = await est.estimate(frames); // codes[i].pose: [6], codes[i].expression: [100]
    * ```
    */
-  async estimate(frames: readonly MetricImage[]): Promise<(PoseExpressionCodes | null)[]> {
+  async estimate(frames: readonly Image[]): Promise<(PoseExpressionCodes | null)[]> {
     const fn = 'SyntheticPoseExpressionEstimator.estimate';
     if (Array.isArray(frames) && frames.length === 0) return [];
     const input = this.prepare(frames, fn); // validates every frame up front

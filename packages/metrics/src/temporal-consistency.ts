@@ -7,12 +7,11 @@
  * 3. Warping error (Lai et al. 2018) of the generated video with the real video's flow (occlusions masked by
  *    forward–backward consistency), and the same for the real video as its noise floor.
  */
-import { ValidationError } from '@consistent-avatar/core';
+import { ValidationError, type Image } from '@consistent-avatar/core';
 import { FarnebackFlow, type FarnebackConfig } from './farneback.js';
 import { curveAgreement, flowMagnitudeCurve } from './flow-curve.js';
 import { endPointError } from './end-point-error.js';
 import { warpingError } from './warping-error.js';
-import type { MetricImage } from './image.js';
 
 /**
  * Options of {@link temporalConsistency}.
@@ -70,8 +69,8 @@ const mean = (v: readonly number[]) => v.reduce((s, x) => s + x, 0) / v.length;
  * ```
  */
 export async function temporalConsistency(
-  generated: readonly MetricImage[],
-  reference: readonly MetricImage[],
+  generated: readonly Image[],
+  reference: readonly Image[],
   options: TemporalConsistencyOptions = {},
 ): Promise<TemporalConsistencyResult> {
   const fn = 'temporalConsistency';

@@ -19,7 +19,19 @@
  * estimator.dispose();
  * ```
  */
-import { AdamW, CheckpointManager, resumeTraining, Rng, saveTrainingCheckpoint, tf, TrainingLoopState, ValidationError } from '@consistent-avatar/core';
+import {
+  AdamW,
+  CheckpointManager,
+  checkConfigField,
+  configField as f,
+  resumeTraining,
+  Rng,
+  saveTrainingCheckpoint,
+  tf,
+  TrainingLoopState,
+  ValidationError,
+  type ConfigField,
+} from '@consistent-avatar/core';
 import { SYNTHETIC_EXPRESSION_NAMES } from '@consistent-avatar/proxy';
 import type { PoseExpressionRenderSet } from './pose-expression-renders.js';
 import {
@@ -138,14 +150,12 @@ export async function trainPoseExpressionEstimator(train: PoseExpressionRenderSe
   const logEvery = options.logEvery ?? 50;
   const checkpointEvery = options.checkpointEvery ?? 500;
   const seed = options.seed ?? 0;
-  const posInt = (v: number) => Number.isInteger(v) && v > 0;
-  for (const [name, v] of [['iterations', iterations], ['batchSize', B], ['logEvery', logEvery], ['checkpointEvery', checkpointEvery]] as const) {
-    if (!posInt(v)) throw new ValidationError(FN, `options.${name}`, 'a positive integer', v);
-  }
-  if (!(lr > 0)) throw new ValidationError(FN, 'options.lr', 'a number > 0', lr);
-  if (!(minLrRatio > 0 && minLrRatio <= 1)) throw new ValidationError(FN, 'options.minLrRatio', 'a number in (0, 1]', minLrRatio);
-  if (!Number.isInteger(warmup) || warmup < 0) throw new ValidationError(FN, 'options.warmup', 'an integer ≥ 0', warmup);
-  if (!Number.isInteger(seed) || seed < 0) throw new ValidationError(FN, 'options.seed', 'a non-negative integer', seed);
+  const checks: Array<[string, ConfigField, unknown]> = [
+    ['iterations', f.positiveInt(), iterations], ['batchSize', f.positiveInt(), B], ['logEvery', f.positiveInt(), logEvery],
+    ['checkpointEvery', f.positiveInt(), checkpointEvery], ['lr', f.positiveNumber(), lr],
+    ['minLrRatio', f.number({ min: 0, minOpen: true, max: 1 }), minLrRatio], ['warmup', f.nonNegativeInt(), warmup], ['seed', f.nonNegativeInt(), seed],
+  ];
+  for (const [name, field, v] of checks) checkConfigField(FN, `options.${name}`, field, v);
   const stopAt = options.stopAt ?? iterations;
   if (!Number.isInteger(stopAt) || stopAt < 0 || stopAt > iterations) throw new ValidationError(FN, 'options.stopAt', `an integer in [0, ${iterations}]`, stopAt);
 

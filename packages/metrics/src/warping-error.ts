@@ -11,9 +11,12 @@
  *
  *   occluded  ⇔ |F(x) + B(x + F(x))|² > 0.01 (|F(x)|² + |B(x + F(x))|²) + 0.5
  *   boundary  ⇔ |∇F_x|² + |∇F_y|² > 0.01 |F(x)|² + 0.002
+ *
+ * Frames are core's `Image`: byte frames are compared as their [0, 1] float image (v / 255), so the error is in
+ * [0, 1]² units whatever the storage.
  */
-import { ValidationError } from '@consistent-avatar/core';
-import { assertSameShape, type MetricImage } from './image.js';
+import { ValidationError, type Image } from '@consistent-avatar/core';
+import { assertSameShape, floatImage } from './image.js';
 import type { FlowField } from './farneback.js';
 import { flowBorder } from './flow-curve.js';
 import { loadOpenCv, type CvMat, type OpenCv } from './opencv.js';
@@ -43,7 +46,7 @@ export interface WarpingErrorOptions {
  * ```
  */
 export interface WarpingErrorResult {
-  /** Mean over valid pixels of the channel-summed squared difference (units of the image data squared). */
+  /** Mean over valid pixels of the channel-summed squared difference ([0, 1] image units squared). */
   readonly error: number;
   /** Fraction of the (border-cropped) pixels that were valid. */
   readonly validFraction: number;
@@ -58,7 +61,7 @@ function matFrom(cv: OpenCv, type: number, height: number, width: number, values
 /**
  * Warp `frameNext` back to `frameT` with `forward` flow and compare (see the file header for the definition).
  *
- * @param frameT - frame t `[H, W, C]` (float, any range; the error is in its units squared).
+ * @param frameT - frame t `[H, W, C]` (float in [0, 1] or bytes, compared as v / 255).
  * @param frameNext - frame t+1, same shape.
  * @param forward - flow t → t+1 `[H, W, 2]` (normally the real video's).
  * @example
@@ -69,8 +72,8 @@ function matFrom(cv: OpenCv, type: number, height: number, width: number, values
  * ```
  */
 export async function warpingError(
-  frameT: MetricImage,
-  frameNext: MetricImage,
+  frameT: Image,
+  frameNext: Image,
   forward: FlowField,
   options: WarpingErrorOptions = {},
 ): Promise<WarpingErrorResult> {
@@ -89,6 +92,9 @@ export async function warpingError(
       throw new ValidationError(fn, 'options.backward', `a ${height}×${width} flow field`, backward.height);
     }
   }
+  // Byte frames become [0, 1] floats here, once.
+  const current = floatImage(fn, 'frameT', frameT).data;
+  const next = floatImage(fn, 'frameNext', frameNext).data;
   const cv = await loadOpenCv();
   const n = height * width;
   const F = forward.data;
@@ -111,7 +117,7 @@ export async function warpingError(
     const my = matFrom(cv, cv.CV_32FC1, height, width, mapY);
     mats.push(my);
     // 2. Frame t+1 sampled at x + F(x) (bilinear; outside samples are masked below).
-    const src = matFrom(cv, types[channels - 1]!, height, width, frameNext.data);
+    const src = matFrom(cv, types[channels - 1]!, height, width, next);
     mats.push(src);
     const dst = new cv.Mat(height, width, types[channels - 1]!);
     mats.push(dst);
@@ -130,7 +136,7 @@ export async function warpingError(
     for (const m of mats) m.delete();
   }
   // 4. Masked, channel-summed squared difference (Lai et al. 2018).
-  const a = frameT.data;
+  const a = current;
   let sum = 0;
   let valid = 0;
   for (let y = border; y < height - border; y++) {

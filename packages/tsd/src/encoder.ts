@@ -17,7 +17,7 @@
  *
  * @packageDocumentation
  */
-import { nn, Rng, tf, ValidationError } from '@consistent-avatar/core';
+import { configField as f, nn, resolveConfig, Rng, tf, ValidationError, type ConfigSchema } from '@consistent-avatar/core';
 
 /** Configuration of {@link TsdEncoder} (flat, JSON round-trip). */
 export interface TsdEncoderConfig {
@@ -107,23 +107,24 @@ class BasicBlock extends nn.Module {
   }
 }
 
-function validateConfig(config: TsdEncoderConfig): void {
-  const positiveInt = (name: keyof TsdEncoderConfig, v: unknown): void => {
-    if (!Number.isInteger(v) || (v as number) <= 0) throw new ValidationError(FN, `config.${name}`, 'a positive integer', v);
-  };
-  positiveInt('inChannels', config.inChannels);
-  positiveInt('width', config.width);
-  positiveInt('outDim', config.outDim);
-  positiveInt('normGroups', config.normGroups);
-  if (!Number.isInteger(config.seed)) throw new ValidationError(FN, 'config.seed', 'an integer', config.seed);
-  if (!Array.isArray(config.blocks) || config.blocks.length !== 4 || !config.blocks.every((b) => Number.isInteger(b) && b > 0)) {
-    throw new ValidationError(FN, 'config.blocks', 'four positive integers (blocks per stage)', config.blocks);
-  }
+/** How each field is checked (core's config validator); unknown fields are rejected. */
+const TSD_ENCODER_FIELDS: ConfigSchema<TsdEncoderConfig> = {
+  inChannels: f.positiveInt(),
+  width: f.positiveInt(),
+  blocks: f.intArray({ min: 1, length: 4 }),
+  outDim: f.positiveInt(),
+  normGroups: f.positiveInt(),
+  seed: f.integer(),
+};
+
+function resolveTsdEncoderConfig(partial: Partial<TsdEncoderConfig>): TsdEncoderConfig {
+  const config = resolveConfig<TsdEncoderConfig>({ fn: FN, fields: TSD_ENCODER_FIELDS, defaults: TSD_ENCODER_DEFAULTS }, partial);
   for (const c of [1, 2, 4, 8].map((m) => m * config.width)) {
     if (c % Math.min(config.normGroups, c) !== 0) {
       throw new ValidationError(FN, 'config.normGroups', `a group count dividing every stage width (${c} is not divisible)`, config.normGroups);
     }
   }
+  return config;
 }
 
 /**
@@ -151,14 +152,7 @@ export class TsdEncoder extends nn.Module {
 
   constructor(config: Partial<TsdEncoderConfig> = {}) {
     super();
-    if (config === null || typeof config !== 'object') throw new ValidationError(FN, 'config', 'a config object', config);
-    for (const key of Object.keys(config)) {
-      if (!(key in TSD_ENCODER_DEFAULTS)) {
-        throw new ValidationError(FN, `config.${key}`, `no such option (known: ${Object.keys(TSD_ENCODER_DEFAULTS).join(', ')})`, key);
-      }
-    }
-    const full: TsdEncoderConfig = { ...TSD_ENCODER_DEFAULTS, blocks: [...TSD_ENCODER_DEFAULTS.blocks], ...config };
-    validateConfig(full);
+    const full = resolveTsdEncoderConfig(config);
     this.config = Object.freeze({ ...full, blocks: [...full.blocks] as TsdEncoderConfig['blocks'] });
     const rng = new Rng(full.seed);
     const w = full.width;

@@ -14,6 +14,7 @@ import {
   inspectSafetensors,
   loadSafetensorsAsTensors,
   readSafetensors,
+  tensorsFromSafetensors,
   writeSafetensors,
 } from './safetensors.js';
 
@@ -146,6 +147,19 @@ describe('safetensors round trips', () => {
     const before = tf.memory().numTensors;
     expect(() => loadSafetensorsAsTensors(bad)).toThrow(/outside the int32 range/);
     expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('tensorsFromSafetensors converts already-read entries with the same dtype rules and names the label', () => {
+    const { tensors } = readSafetensors(encodeSafetensors({ i: { dtype: 'I64', shape: [2], data: new BigInt64Array([3n, -4n]) }, f: tf.tensor1d([0.5, 2]) }));
+    const t = tensorsFromSafetensors(tensors);
+    expect(t.i!.dtype).toBe('int32');
+    expect(t.i!.arraySync()).toEqual([3, -4]);
+    expect(t.f!.arraySync()).toEqual([0.5, 2]);
+    tf.dispose(Object.values(t));
+    const big = { i: { dtype: 'I64' as const, shape: [1], data: new BigInt64Array([2n ** 40n]) } };
+    expect(() => tensorsFromSafetensors(big, 'mine.safetensors')).toThrow(/safetensors file mine.safetensors: tensor 'i' \(I64\)/);
+    expect(() => tensorsFromSafetensors(null as never)).toThrow(/tensorsFromSafetensors: argument 'tensors'/);
+    expect(() => tensorsFromSafetensors({ x: { shape: [1] } } as never)).toThrow(/tensorsFromSafetensors: argument 'tensors\['x'\]'/);
   });
 
   it('reads only the requested names and rejects unknown ones', () => {

@@ -351,16 +351,45 @@ export function readSafetensors(
  * Read a safetensors file into tfjs tensors by name: F32/F16/BF16/F64 → float32, I8/U8/I16/U16/I32 → int32,
  * I64/U64/U32 → int32 when every value fits (else {@link FormatError}), BOOL → bool. The caller owns (and disposes)
  * the returned tensors.
+ *
+ * @example
+ * ```ts
+ * const dict = loadSafetensorsAsTensors('unet/diffusion_pytorch_model.safetensors');
+ * model.loadStateDict(dict, { layout: 'torch' });
+ * tf.dispose(Object.values(dict));
+ * ```
  */
 export function loadSafetensorsAsTensors(
   source: SafetensorsSource,
   options: ReadSafetensorsOptions = {},
 ): Record<string, tf.Tensor> {
   const { tensors } = readSafetensors(source, options);
-  const label = typeof source === 'string' ? source : '<buffer>';
+  return tensorsFromSafetensors(tensors, typeof source === 'string' ? source : '<buffer>');
+}
+
+/**
+ * Already-read safetensors entries (from {@link readSafetensors}) as tfjs tensors, with the dtype mapping of
+ * {@link loadSafetensorsAsTensors}. The caller owns (and disposes) the returned tensors.
+ *
+ * @param tensors - entries by name.
+ * @param label - the file named in a {@link FormatError} (an int64 value outside the int32 range).
+ * @example
+ * ```ts
+ * const { tensors } = readSafetensors('lpips_alex.safetensors');
+ * const dict = tensorsFromSafetensors(tensors, 'lpips_alex.safetensors'); // Record<string, tf.Tensor>
+ * ```
+ */
+export function tensorsFromSafetensors(tensors: Record<string, SafetensorsTensor>, label = '<tensors>'): Record<string, tf.Tensor> {
+  if (tensors === null || typeof tensors !== 'object') {
+    throw new ValidationError('tensorsFromSafetensors', 'tensors', 'a record of safetensors entries { dtype, shape, data }', tensors);
+  }
   // Convert everything first so a failure cannot leave half the tensors allocated.
   const prepared: Array<[string, number[], Float32Array | Int32Array | Uint8Array, 'float32' | 'int32' | 'bool']> = [];
-  for (const [name, { dtype, shape, data }] of Object.entries(tensors)) {
+  for (const [name, entry] of Object.entries(tensors)) {
+    if (entry === null || typeof entry !== 'object' || !Array.isArray(entry.shape) || !ArrayBuffer.isView(entry.data)) {
+      throw new ValidationError('tensorsFromSafetensors', `tensors['${name}']`, 'a safetensors entry { dtype, shape, data }', entry);
+    }
+    const { dtype, shape, data } = entry;
     if (dtype === 'F32' || dtype === 'F16' || dtype === 'BF16') prepared.push([name, shape, data as Float32Array, 'float32']);
     else if (dtype === 'F64') prepared.push([name, shape, Float32Array.from(data as Float64Array), 'float32']);
     else if (dtype === 'BOOL') prepared.push([name, shape, data as Uint8Array, 'bool']);

@@ -79,6 +79,26 @@ describe.each(['wasm', 'cpu'] as const)('nn layers on %s', (backend) => {
     conv.dispose();
   });
 
+  it('FrozenBatchNorm2d is eval-mode BatchNorm2d with PyTorch state-dict keys', () => {
+    const bn = new nn.FrozenBatchNorm2d(3, 1e-3);
+    expect(Object.keys(bn.stateDict())).toEqual(['weight', 'bias', 'running_mean', 'running_var', 'num_batches_tracked']);
+    expect(bn.parameterCount()).toBe(0); // all buffers: nothing is trained
+    const [gamma, beta, mean, variance] = [[2, -1, 0.5], [0.1, 0, -3], [1, -2, 0.25], [4, 0.5, 9]];
+    bn.loadStateDict({
+      weight: tf.tensor1d(gamma), bias: tf.tensor1d(beta), running_mean: tf.tensor1d(mean), running_var: tf.tensor1d(variance),
+      num_batches_tracked: tf.scalar(7, 'int32'),
+    }, { layout: 'torch' });
+    const x = new Rng(9).normal(2 * 2 * 2 * 3, 0, 3);
+    const y = bn.forward(tf.tensor4d(x, [2, 2, 2, 3])).dataSync();
+    // PyTorch's eval formula, written out in float64.
+    const ref = Float64Array.from(x, (v, i) => ((v - mean[i % 3]!) / Math.sqrt(variance[i % 3]! + 1e-3)) * gamma[i % 3]! + beta[i % 3]!);
+    expect(maxRelError(y, ref)).toBeLessThan(1e-5);
+    expect(bn.stateDict()['num_batches_tracked']!.dataSync()[0]).toBe(7);
+    expect(() => bn.forward(tf.zeros([1, 2, 2, 4]) as tf.Tensor4D)).toThrow(/FrozenBatchNorm2d.forward: argument 'x'/);
+    expect(() => new nn.FrozenBatchNorm2d(0)).toThrow(/FrozenBatchNorm2d: argument 'numFeatures' expected a positive integer/);
+    bn.dispose();
+  });
+
   it('Conv2d with groups (split and depthwise) equals per-group convolutions', () => {
     const rng = new Rng(6);
     const x = tf.tensor4d(rng.normal(1 * 5 * 5 * 4), [1, 5, 5, 4]);
@@ -197,6 +217,22 @@ describe('Module', () => {
     expect(report.loaded).toBe(2);
     expect(report.unexpected).toEqual(['extra.weight']);
     expect(Array.from(m.norm.weight!.dataSync())).toEqual([3, 3, 3, 3]);
+    m.dispose();
+  });
+
+  it("the 'nchw' torch layout maps a PyTorch [1, C, 1, 1] buffer to NHWC [1, 1, 1, C] and back", () => {
+    class Scale extends nn.Module {
+      shift = this.registerBuffer('shift', tf.zeros([1, 1, 1, 3]), 'nchw');
+    }
+    const m = new Scale();
+    m.loadStateDict({ shift: tf.tensor4d([1, 2, 3], [1, 3, 1, 1]) }, { layout: 'torch' });
+    expect(m.shift.shape).toEqual([1, 1, 1, 3]);
+    expect(Array.from(m.shift.dataSync())).toEqual([1, 2, 3]);
+    const back = m.stateDict({ layout: 'torch' })['shift']!;
+    expect(back.shape).toEqual([1, 3, 1, 1]);
+    back.dispose();
+    expect(() => m.loadStateDict({ shift: tf.zeros([1, 1, 1, 3]) }, { layout: 'torch' })).toThrow(/shift: expected \[1, 1, 1, 3\] got \[1, 1, 1, 3\] \(torch layout\)/);
+    expect(() => m.loadStateDict({ shift: tf.zeros([3]) }, { layout: 'torch' })).toThrow(/shape mismatches: shift/);
     m.dispose();
   });
 

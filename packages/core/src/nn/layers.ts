@@ -12,20 +12,18 @@
  * ```
  */
 import { tf } from '../backend/tf.js';
+import { checkConfigField, configField } from '../config.js';
 import { ValidationError } from '../errors.js';
 import { Rng } from '../random.js';
 import { Module } from './module.js';
 import { normalTensor, torchDefaultBound, uniformTensor } from './init.js';
 
 type Pair = [number, number];
+const POSITIVE_INT = configField.positiveInt();
+const PAIR = configField.either(configField.nonNegativeInt(), configField.intArray({ min: 0, length: 2 }));
 function pair(fn: string, arg: string, v: number | Pair): Pair {
-  const p: Pair = typeof v === 'number' ? [v, v] : v;
-  if (!p.every((x) => Number.isInteger(x) && x >= 0)) throw new ValidationError(fn, arg, 'a non-negative integer or [h, w] pair', v);
-  return p;
-}
-function positiveInt(fn: string, arg: string, v: number): number {
-  if (!Number.isInteger(v) || v <= 0) throw new ValidationError(fn, arg, 'a positive integer', v);
-  return v;
+  checkConfigField(fn, arg, PAIR, v);
+  return typeof v === 'number' ? [v, v] : [v[0], v[1]];
 }
 function lastDim(fn: string, x: tf.Tensor, expected: number): void {
   if (x.rank < 1 || x.shape[x.rank - 1] !== expected) {
@@ -49,8 +47,8 @@ export class Linear extends Module {
     options: InitOptions & { bias?: boolean } = {},
   ) {
     super();
-    positiveInt('Linear', 'inFeatures', inFeatures);
-    positiveInt('Linear', 'outFeatures', outFeatures);
+    checkConfigField('Linear', 'inFeatures', POSITIVE_INT, inFeatures);
+    checkConfigField('Linear', 'outFeatures', POSITIVE_INT, outFeatures);
     const rng = options.rng ?? new Rng(0);
     const bound = torchDefaultBound(inFeatures);
     this.weight = this.registerParameter('weight', uniformTensor(rng, [outFeatures, inFeatures], bound));
@@ -99,12 +97,13 @@ export class Conv2d extends Module {
     options: Conv2dOptions = {},
   ) {
     super();
-    positiveInt('Conv2d', 'inChannels', inChannels);
-    positiveInt('Conv2d', 'outChannels', outChannels);
+    checkConfigField('Conv2d', 'inChannels', POSITIVE_INT, inChannels);
+    checkConfigField('Conv2d', 'outChannels', POSITIVE_INT, outChannels);
     this.kernelSize = pair('Conv2d', 'kernelSize', kernelSize);
     this.stride = pair('Conv2d', 'stride', options.stride ?? 1);
     this.dilation = pair('Conv2d', 'dilation', options.dilation ?? 1);
-    this.groups = positiveInt('Conv2d', 'groups', options.groups ?? 1);
+    this.groups = options.groups ?? 1;
+    checkConfigField('Conv2d', 'groups', POSITIVE_INT, this.groups);
     if (inChannels % this.groups || outChannels % this.groups) {
       throw new ValidationError('Conv2d', 'groups', `a divisor of inChannels (${inChannels}) and outChannels (${outChannels})`, this.groups);
     }
@@ -170,8 +169,8 @@ export class ConvTranspose2d extends Module {
     options: InitOptions & { stride?: number | Pair; padding?: number | Pair; outputPadding?: number | Pair; bias?: boolean } = {},
   ) {
     super();
-    positiveInt('ConvTranspose2d', 'inChannels', inChannels);
-    positiveInt('ConvTranspose2d', 'outChannels', outChannels);
+    checkConfigField('ConvTranspose2d', 'inChannels', POSITIVE_INT, inChannels);
+    checkConfigField('ConvTranspose2d', 'outChannels', POSITIVE_INT, outChannels);
     this.kernelSize = pair('ConvTranspose2d', 'kernelSize', kernelSize);
     this.stride = pair('ConvTranspose2d', 'stride', options.stride ?? 1);
     this.padding = pair('ConvTranspose2d', 'padding', options.padding ?? 0);
@@ -224,8 +223,8 @@ export class GroupNorm extends Module {
     affine = true,
   ) {
     super();
-    positiveInt('GroupNorm', 'numGroups', numGroups);
-    positiveInt('GroupNorm', 'numChannels', numChannels);
+    checkConfigField('GroupNorm', 'numGroups', POSITIVE_INT, numGroups);
+    checkConfigField('GroupNorm', 'numChannels', POSITIVE_INT, numChannels);
     if (numChannels % numGroups) throw new ValidationError('GroupNorm', 'numGroups', `a divisor of numChannels (${numChannels})`, numGroups);
     this.weight = affine ? this.registerParameter('weight', tf.ones([numChannels])) : null;
     this.bias = affine ? this.registerParameter('bias', tf.zeros([numChannels])) : null;
@@ -246,6 +245,52 @@ export class GroupNorm extends Module {
   }
 }
 
+/**
+ * Batch normalisation with frozen statistics on NHWC input: torchvision's `FrozenBatchNorm2d`, which is PyTorch's
+ * `nn.BatchNorm2d` in eval mode — per channel c, `y = (x − running_mean[c]) / √(running_var[c] + eps) · weight[c] +
+ * bias[c]`. For networks run with trained weights (a ResNet trunk loaded from a PyTorch checkpoint); nothing here is
+ * trained, so all five state-dict entries of `nn.BatchNorm2d` (`weight`, `bias`, `running_mean`, `running_var`,
+ * `num_batches_tracked`) are buffers, and training mode changes nothing.
+ *
+ * @example
+ * ```ts
+ * const bn = new nn.FrozenBatchNorm2d(64);
+ * bn.loadStateDict(torchBnTensors, { layout: 'torch' }); // the keys of a PyTorch BatchNorm2d
+ * const y = bn.forward(x);                               // [B, H, W, 64]
+ * ```
+ */
+export class FrozenBatchNorm2d extends Module {
+  readonly weight: tf.Variable;
+  readonly bias: tf.Variable;
+  readonly running_mean: tf.Variable;
+  readonly running_var: tf.Variable;
+  constructor(
+    readonly numFeatures: number,
+    readonly eps = 1e-5,
+  ) {
+    super();
+    checkConfigField('FrozenBatchNorm2d', 'numFeatures', POSITIVE_INT, numFeatures);
+    checkConfigField('FrozenBatchNorm2d', 'eps', configField.number({ min: 0 }), eps);
+    this.weight = this.registerBuffer('weight', tf.ones([numFeatures]));
+    this.bias = this.registerBuffer('bias', tf.zeros([numFeatures]));
+    this.running_mean = this.registerBuffer('running_mean', tf.zeros([numFeatures]));
+    this.running_var = this.registerBuffer('running_var', tf.ones([numFeatures]));
+    this.registerBuffer('num_batches_tracked', tf.scalar(0, 'int32'));
+  }
+  /** @param x - `[B, H, W, numFeatures]` → the same shape. */
+  forward(x: tf.Tensor4D): tf.Tensor4D {
+    if (!(x instanceof tf.Tensor) || x.rank !== 4 || x.shape[3] !== this.numFeatures) {
+      throw new ValidationError('FrozenBatchNorm2d.forward', 'x', `[B, H, W, ${this.numFeatures}] (NHWC)`, x);
+    }
+    return tf.tidy(() => {
+      // (x − μ)·s + β with s = γ / √(σ² + ε), the affine form torchvision's FrozenBatchNorm2d computes.
+      const scale = tf.mul(this.weight, tf.rsqrt(tf.add(this.running_var, this.eps))); // [C]
+      const shift = tf.sub(this.bias, tf.mul(this.running_mean, scale)); // [C]
+      return tf.add(tf.mul(x, scale), shift) as tf.Tensor4D;
+    });
+  }
+}
+
 /** Layer normalisation over the last dimension (PyTorch `nn.LayerNorm(dim, eps)`). */
 export class LayerNorm extends Module {
   readonly weight: tf.Variable | null;
@@ -256,7 +301,7 @@ export class LayerNorm extends Module {
     elementwiseAffine = true,
   ) {
     super();
-    positiveInt('LayerNorm', 'dim', dim);
+    checkConfigField('LayerNorm', 'dim', POSITIVE_INT, dim);
     this.weight = elementwiseAffine ? this.registerParameter('weight', tf.ones([dim])) : null;
     this.bias = elementwiseAffine ? this.registerParameter('bias', tf.zeros([dim])) : null;
   }
@@ -280,8 +325,8 @@ export class Embedding extends Module {
     options: InitOptions = {},
   ) {
     super();
-    positiveInt('Embedding', 'numEmbeddings', numEmbeddings);
-    positiveInt('Embedding', 'embeddingDim', embeddingDim);
+    checkConfigField('Embedding', 'numEmbeddings', POSITIVE_INT, numEmbeddings);
+    checkConfigField('Embedding', 'embeddingDim', POSITIVE_INT, embeddingDim);
     this.weight = this.registerParameter('weight', normalTensor(options.rng ?? new Rng(0), [numEmbeddings, embeddingDim]));
   }
   /** @param ids - int32 tensor of any shape with values in [0, num) → `[...ids.shape, dim]`. */

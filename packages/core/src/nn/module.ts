@@ -27,8 +27,18 @@ import { ValidationError } from '../errors.js';
  * - `identity`: same layout (Linear weights stay [out, in]; biases, norms, embeddings).
  * - `conv2d`: PyTorch OIHW [out, in/groups, kh, kw] ↔ ours HWIO [kh, kw, in/groups, out] (transpose [2, 3, 1, 0]).
  * - `conv2dTranspose`: PyTorch [in, out/groups, kh, kw] ↔ ours [kh, kw, out/groups, in] (transpose [2, 3, 1, 0]).
+ * - `nchw`: a PyTorch NCHW tensor (e.g. a `[1, C, 1, 1]` per-channel buffer broadcast over images) ↔ ours NHWC
+ *   `[1, 1, 1, C]` (transpose [0, 2, 3, 1]).
  */
-export type TorchLayout = 'identity' | 'conv2d' | 'conv2dTranspose';
+export type TorchLayout = 'identity' | 'conv2d' | 'conv2dTranspose' | 'nchw';
+
+/** The permutation taking a PyTorch-layout tensor to ours (`ours = transpose(torch, perm)`); null for identity. */
+const FROM_TORCH: Readonly<Record<TorchLayout, readonly number[] | null>> = {
+  identity: null,
+  conv2d: [2, 3, 1, 0], // [O, I, kh, kw] → [kh, kw, I, O]
+  conv2dTranspose: [2, 3, 1, 0], // [I, O, kh, kw] → [kh, kw, O, I]
+  nchw: [0, 2, 3, 1], // [N, C, H, W] → [N, H, W, C]
+};
 
 /** A registered parameter or buffer. */
 export interface ParameterEntry {
@@ -62,14 +72,36 @@ export interface LoadOptions {
   disposeSource?: boolean;
 }
 
+/**
+ * Our tensor in PyTorch's layout (a new tensor; the caller disposes it).
+ * @example
+ * ```ts
+ * const oihw = nn.toTorchLayout(conv.weight, 'conv2d'); // [kh, kw, I, O] → [O, I, kh, kw]
+ * ```
+ */
 export function toTorchLayout(t: tf.Tensor, layout: TorchLayout): tf.Tensor {
-  // ours HWIO [kh, kw, I, O] → torch OIHW [O, I, kh, kw]
-  return layout === 'identity' ? t.clone() : tf.transpose(t, [3, 2, 0, 1]);
+  const perm = FROM_TORCH[layout];
+  if (!perm) return t.clone();
+  const inverse = perm.map((_, i) => perm.indexOf(i)); // ours → torch
+  return tf.transpose(t, inverse);
 }
 
+/**
+ * A PyTorch-layout tensor in our layout (a new tensor; the caller disposes it).
+ * @example
+ * ```ts
+ * const hwio = nn.fromTorchLayout(oihwWeight, 'conv2d'); // [O, I, kh, kw] → [kh, kw, I, O]
+ * ```
+ */
 export function fromTorchLayout(t: tf.Tensor, layout: TorchLayout): tf.Tensor {
-  // torch OIHW [O, I, kh, kw] → ours HWIO [kh, kw, I, O]
-  return layout === 'identity' ? t.clone() : tf.transpose(t, [2, 3, 1, 0]);
+  const perm = FROM_TORCH[layout];
+  return perm ? tf.transpose(t, [...perm]) : t.clone();
+}
+
+/** The shape a PyTorch-layout tensor of `shape` has in our layout (unchanged when the ranks do not fit). */
+function shapeFromTorch(shape: readonly number[], layout: TorchLayout): readonly number[] {
+  const perm = FROM_TORCH[layout];
+  return perm && shape.length === perm.length ? perm.map((i) => shape[i]!) : shape;
 }
 
 function shapeOf(shape: readonly number[]): string {
@@ -93,8 +125,8 @@ export class Module {
   }
 
   /** Register a non-trainable tensor saved with the state dict (e.g. `position_ids`, running statistics). */
-  protected registerBuffer(name: string, value: tf.Tensor): tf.Variable {
-    return this.register(name, value, 'identity', 'buffer');
+  protected registerBuffer(name: string, value: tf.Tensor, torchLayout: TorchLayout = 'identity'): tf.Variable {
+    return this.register(name, value, torchLayout, 'buffer');
   }
 
   private register(name: string, value: tf.Tensor, torchLayout: TorchLayout, kind: ParameterEntry['kind']): tf.Variable {
@@ -195,9 +227,7 @@ export class Module {
         continue;
       }
       const expected = entry.variable.shape;
-      const incoming = options.layout === 'torch' && entry.torchLayout !== 'identity' && value.rank === 4
-        ? [value.shape[2]!, value.shape[3]!, value.shape[1]!, value.shape[0]!]
-        : value.shape;
+      const incoming = options.layout === 'torch' ? shapeFromTorch(value.shape, entry.torchLayout) : value.shape;
       if (incoming.length !== expected.length || incoming.some((d, i) => d !== expected[i])) {
         report.mismatched.push(`${name}: expected ${shapeOf(expected)} got ${shapeOf(value.shape)}${options.layout === 'torch' ? ' (torch layout)' : ''}`);
         continue;

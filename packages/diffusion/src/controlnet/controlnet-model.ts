@@ -22,7 +22,7 @@
  * const eps = unet.forward(latents, 500, text, { downBlockAdditionalResiduals: downBlockResSamples, midBlockAdditionalResidual: midBlockResSample });
  * ```
  */
-import { nn, tf, ValidationError } from '@consistent-avatar/core';
+import { configField as f, nn, resolveConfig, tf, ValidationError, type ConfigSchema } from '@consistent-avatar/core';
 import type { Attention } from '../models/attention.js';
 import type { AttentionProcessor, EncoderHiddenStates } from '../models/attention-processors.js';
 import { attentionProcessors, setAttentionProcessor, setAttentionProcessors } from '../models/processor-registry.js';
@@ -33,7 +33,7 @@ import { fromPretrained, savePretrained, type FromPretrainedOptions } from '../m
 import { CrossAttnDownBlock2D, DownBlock2D, UNetMidBlock2DCrossAttn, type BlockCallOptions } from '../models/unet-blocks.js';
 import type { UNet2DConditionModel, UNetDownBlockType } from '../models/unet-2d-condition.js';
 import { ControlNetConditioningEmbedding } from './conditioning-embedding.js';
-import { checkDownBlocks, checkPositiveInt, perBlock as perBlockOf } from '../models/config-checks.js';
+import { checkSdEncoderConfig, perBlock as perBlockOf, SD_ENCODER_FIELDS, SD_NOT_IMPLEMENTED_FIELDS } from '../models/config-checks.js';
 
 /** diffusers `ControlNetModel` config (field names as in its `config.json`). */
 export interface ControlNetConfig {
@@ -119,26 +119,23 @@ export const CONTROLNET_DEFAULTS: ControlNetConfig = {
 
 const FN = 'ControlNetModel';
 
-/** Fields that select features not implemented here, with the only value accepted. */
-const UNSUPPORTED: Record<string, unknown> = {
-  encoder_hid_dim: null,
-  encoder_hid_dim_type: null,
-  class_embed_type: null,
-  addition_embed_type: null,
-  addition_time_embed_dim: null,
-  num_class_embeds: null,
-  projection_class_embeddings_input_dim: null,
-  only_cross_attention: false,
-  upcast_attention: false,
-  resnet_time_scale_shift: 'default',
-  act_fn: 'silu',
-  mid_block_type: 'UNetMidBlock2DCrossAttn',
+/** How each config field is checked (core's config validator); unknown fields are rejected. */
+const CONTROLNET_FIELDS: ConfigSchema<ControlNetConfig> = {
+  ...SD_ENCODER_FIELDS,
+  ...SD_NOT_IMPLEMENTED_FIELDS,
+  conditioning_channels: f.positiveInt(),
+  encoder_hid_dim_type: f.fixed(null, 'other values select a feature not implemented here'),
+  upcast_attention: f.fixed(false, 'upcast_attention is not implemented for the ControlNet'),
+  controlnet_conditioning_channel_order: f.oneOf(['rgb', 'bgr']),
+  conditioning_embedding_out_channels: f.intArray({ min: 1, minLength: 1 }),
+  global_pool_conditions: f.boolean(),
 };
 
 const perBlock = <T>(v: T | T[], n: number, name: string): T[] => perBlockOf(FN, v, n, name);
 
 /**
- * Merge `partial` over {@link CONTROLNET_DEFAULTS} and validate every field this implementation reads.
+ * Merge `partial` over {@link CONTROLNET_DEFAULTS} and validate every field this implementation reads (unknown
+ * fields throw; fields selecting features not implemented here accept only their inert value).
  *
  * @example
  * ```ts
@@ -147,30 +144,8 @@ const perBlock = <T>(v: T | T[], n: number, name: string): T[] => perBlockOf(FN,
  * ```
  */
 export function resolveControlNetConfig(partial: Partial<ControlNetConfig> = {}): ControlNetConfig {
-  if (typeof partial !== 'object' || partial === null) throw new ValidationError(FN, 'config', 'an object of diffusers config fields', partial);
-  const c: ControlNetConfig = { ...CONTROLNET_DEFAULTS, ...partial };
-  const posInt = (name: string, v: unknown) => checkPositiveInt(FN, name, v);
-  posInt('in_channels', c.in_channels);
-  posInt('conditioning_channels', c.conditioning_channels);
-  posInt('norm_num_groups', c.norm_num_groups);
-  posInt('cross_attention_dim', c.cross_attention_dim);
-  const n = checkDownBlocks(FN, c);
-  for (const [k, only] of Object.entries(UNSUPPORTED)) {
-    if (k in c && c[k] !== undefined && c[k] !== only) throw new ValidationError(FN, `config.${k}`, `${JSON.stringify(only)} (other values are not implemented)`, c[k]);
-  }
-  if (c.controlnet_conditioning_channel_order !== 'rgb' && c.controlnet_conditioning_channel_order !== 'bgr') {
-    throw new ValidationError(FN, 'config.controlnet_conditioning_channel_order', "'rgb' or 'bgr'", c.controlnet_conditioning_channel_order);
-  }
-  if (!Array.isArray(c.conditioning_embedding_out_channels) || c.conditioning_embedding_out_channels.length === 0) {
-    throw new ValidationError(FN, 'config.conditioning_embedding_out_channels', 'a non-empty array of positive integers', c.conditioning_embedding_out_channels);
-  }
-  c.conditioning_embedding_out_channels.forEach((v, i) => posInt(`conditioning_embedding_out_channels[${i}]`, v));
-  perBlock(c.layers_per_block, n, 'layers_per_block').forEach((v, i) => posInt(`layers_per_block[${i}]`, v));
-  perBlock(c.transformer_layers_per_block, n, 'transformer_layers_per_block').forEach((v, i) => posInt(`transformer_layers_per_block[${i}]`, v));
-  perBlock(c.num_attention_heads ?? c.attention_head_dim, n, 'attention_head_dim').forEach((h, i) => {
-    posInt(`heads[${i}]`, h);
-    if (c.block_out_channels[i]! % h) throw new ValidationError(FN, 'config.attention_head_dim', `head counts dividing block_out_channels (${c.block_out_channels.join(', ')})`, h);
-  });
+  const c = resolveConfig<ControlNetConfig>({ fn: FN, fields: CONTROLNET_FIELDS, defaults: CONTROLNET_DEFAULTS }, partial);
+  checkSdEncoderConfig(FN, c);
   return c;
 }
 

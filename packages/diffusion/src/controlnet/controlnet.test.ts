@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inspectSafetensors, tf, useBackend, ValidationError, type BackendName } from '@consistent-avatar/core';
-import { ControlNetModel, MultiControlNet, UNet2DConditionModel, guessModeScales } from '../index.js';
+import { ControlNetModel, MultiControlNet, UNet2DConditionModel, guessModeScales, resolveControlNetConfig } from '../index.js';
 import { maxAbsError, modelFixture, npyNhwc, npyTensor } from '../../test/models-fixtures.js';
 
 const REL_TOL = 1e-4;
@@ -140,5 +140,18 @@ describe('ControlNetModel behaviour (wasm)', () => {
     six.dispose();
     controlnet.dispose();
     tf.dispose([sample, t, text, cond, cond6]);
+  });
+
+  it('resolveControlNetConfig: core\'s validator names the field; unknown fields rejected; JSON round trip', () => {
+    const config = JSON.parse(fs.readFileSync(path.join(modelFixture('controlnet'), 'config.json'), 'utf8')) as Record<string, unknown>;
+    const { _class_name: _c, _diffusers_version: _v, ...fields } = config;
+    const c = resolveControlNetConfig(fields);
+    expect(c.conditioning_embedding_out_channels).toEqual([16, 24, 32]);
+    expect(resolveControlNetConfig(JSON.parse(JSON.stringify(c)))).toEqual(c);
+    expect(() => resolveControlNetConfig({ ...fields, conditioning_embedding_out_channels: [16, 0] })).toThrow("ControlNetModel: argument 'config.conditioning_embedding_out_channels[1]' expected a positive integer, got 0");
+    expect(() => resolveControlNetConfig({ controlnet_conditioning_channel_order: 'gbr' as never })).toThrow(/'config.controlnet_conditioning_channel_order' expected one of 'rgb', 'bgr', got "gbr"/);
+    expect(() => resolveControlNetConfig({ upcast_attention: true as never })).toThrow(/'config.upcast_attention' expected false \(upcast_attention is not implemented/);
+    expect(() => resolveControlNetConfig({ ...fields, block_out_channels: [32, 44] })).toThrow(/'config.block_out_channels\[1\]' expected a multiple of norm_num_groups \(8\)/);
+    expect(() => resolveControlNetConfig({ sample_size: 32 } as never)).toThrow(/ControlNetModel: argument 'config.sample_size' expected a known field/);
   });
 });

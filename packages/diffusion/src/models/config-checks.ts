@@ -1,6 +1,8 @@
 /**
- * Config checks shared by the UNet and the ControlNet (whose encoder half is a copy of the UNet's): one value or
- * one value per down block, positive integers, and the down-block channel / type lists.
+ * Config schema and cross-field checks shared by the UNet and the ControlNet (whose encoder half is a copy of the
+ * UNet's): the field checks of the SD encoder fields for core's config validator, the fields of diffusers' configs
+ * that select features not implemented here (only their inert value is accepted), and the rules that tie fields
+ * together (one value or one per down block, channel counts divisible by the group count and the head count).
  *
  * @example
  * ```ts
@@ -8,7 +10,44 @@
  * perBlock('UNet2DConditionModel', 2, 3, 'layers_per_block'); // [2, 2, 2]
  * ```
  */
-import { ValidationError } from '@consistent-avatar/core';
+import { configField as f, ValidationError, type ConfigField } from '@consistent-avatar/core';
+
+const NOT_IMPLEMENTED = 'other values select a feature not implemented here';
+const oneOrPerBlock = f.either(f.positiveInt(), f.intArray({ min: 1, minLength: 1 }));
+
+/** Field checks of the SD down path that the UNet and the ControlNet share (diffusers field names). */
+export const SD_ENCODER_FIELDS = {
+  in_channels: f.positiveInt(),
+  flip_sin_to_cos: f.boolean(),
+  freq_shift: f.number(),
+  down_block_types: f.array(f.oneOf(['CrossAttnDownBlock2D', 'DownBlock2D']), { minLength: 1 }),
+  mid_block_type: f.fixed('UNetMidBlock2DCrossAttn', 'the only mid block implemented'),
+  only_cross_attention: f.fixed(false, 'only_cross_attention is not implemented'),
+  block_out_channels: f.intArray({ min: 1, minLength: 1 }),
+  layers_per_block: oneOrPerBlock,
+  downsample_padding: f.nonNegativeInt(),
+  mid_block_scale_factor: f.number(),
+  act_fn: f.fixed('silu', 'the only activation implemented'),
+  norm_num_groups: f.positiveInt(),
+  norm_eps: f.positiveNumber(),
+  cross_attention_dim: f.positiveInt(),
+  transformer_layers_per_block: oneOrPerBlock,
+  attention_head_dim: oneOrPerBlock,
+  num_attention_heads: f.nullable(oneOrPerBlock),
+  use_linear_projection: f.boolean(),
+  resnet_time_scale_shift: f.fixed('default', "the only time-embedding injection implemented ('scale_shift' is not)"),
+  addition_embed_type_num_heads: f.positiveInt(),
+} as const satisfies Record<string, ConfigField>;
+
+/** diffusers fields that select class / addition embeddings, a hidden-state projection and the like (not implemented). */
+export const SD_NOT_IMPLEMENTED_FIELDS = {
+  class_embed_type: f.fixed(null, NOT_IMPLEMENTED),
+  addition_embed_type: f.fixed(null, NOT_IMPLEMENTED),
+  addition_time_embed_dim: f.fixed(null, NOT_IMPLEMENTED),
+  num_class_embeds: f.fixed(null, NOT_IMPLEMENTED),
+  encoder_hid_dim: f.fixed(null, NOT_IMPLEMENTED),
+  projection_class_embeddings_input_dim: f.fixed(null, NOT_IMPLEMENTED),
+} as const satisfies Record<string, ConfigField>;
 
 /** Expand a per-block setting to `n` values (one value is repeated); throws naming `fn` and `config.${name}`. */
 export function perBlock<T>(fn: string, v: T | T[], n: number, name: string): T[] {
@@ -17,27 +56,37 @@ export function perBlock<T>(fn: string, v: T | T[], n: number, name: string): T[
   return list;
 }
 
-/** Throw unless `v` is a positive integer. */
-export function checkPositiveInt(fn: string, name: string, v: unknown): void {
-  if (!Number.isInteger(v) || (v as number) <= 0) throw new ValidationError(fn, `config.${name}`, 'a positive integer', v);
-}
-
 /**
- * Check `block_out_channels` (non-empty, positive, multiples of `norm_num_groups`) and `down_block_types` (one of
- * the two supported types per block). Returns the number of down blocks.
+ * Cross-field rules of the SD down path: `block_out_channels` multiples of `norm_num_groups`, one down-block type,
+ * layer count and head count per block, head counts dividing the block's channels. Returns the number of down blocks.
+ * @example
+ * ```ts
+ * const n = checkSdEncoderConfig('ControlNetModel', resolved); // 4 for SD 1.5
+ * ```
  */
-export function checkDownBlocks(
+export function checkSdEncoderConfig(
   fn: string,
-  c: { norm_num_groups: number; block_out_channels: number[]; down_block_types: string[] },
+  c: {
+    norm_num_groups: number;
+    block_out_channels: number[];
+    down_block_types: string[];
+    layers_per_block: number | number[];
+    transformer_layers_per_block: number | number[];
+    attention_head_dim: number | number[];
+    num_attention_heads: number | number[] | null;
+  },
 ): number {
-  if (!Array.isArray(c.block_out_channels) || c.block_out_channels.length === 0) throw new ValidationError(fn, 'config.block_out_channels', 'a non-empty array', c.block_out_channels);
   c.block_out_channels.forEach((ch, i) => {
-    checkPositiveInt(fn, `block_out_channels[${i}]`, ch);
     if (ch % c.norm_num_groups) throw new ValidationError(fn, `config.block_out_channels[${i}]`, `a multiple of norm_num_groups (${c.norm_num_groups})`, ch);
   });
   const n = c.block_out_channels.length;
-  if (!Array.isArray(c.down_block_types) || c.down_block_types.length !== n || !c.down_block_types.every((t) => t === 'CrossAttnDownBlock2D' || t === 'DownBlock2D')) {
-    throw new ValidationError(fn, 'config.down_block_types', `${n} of 'CrossAttnDownBlock2D' | 'DownBlock2D'`, c.down_block_types);
-  }
+  if (c.down_block_types.length !== n) throw new ValidationError(fn, 'config.down_block_types', `${n} block types (one per block_out_channels entry)`, c.down_block_types);
+  perBlock(fn, c.layers_per_block, n, 'layers_per_block');
+  perBlock(fn, c.transformer_layers_per_block, n, 'transformer_layers_per_block');
+  // diffusers: num_attention_heads = num_attention_heads or attention_head_dim (the historic naming quirk).
+  const headsField = c.num_attention_heads !== null ? 'num_attention_heads' : 'attention_head_dim';
+  perBlock(fn, c.num_attention_heads ?? c.attention_head_dim, n, headsField).forEach((h, i) => {
+    if (c.block_out_channels[i]! % h) throw new ValidationError(fn, `config.${headsField}`, `head counts dividing block_out_channels (${c.block_out_channels.join(', ')})`, h);
+  });
   return n;
 }

@@ -21,8 +21,8 @@
  * console.log(unet.parameterCount()); // 546724
  * ```
  */
-import { nn, tf, ValidationError, type Rng } from '@consistent-avatar/core';
-import type { Attention } from './attention.js';
+import { configField as f, nn, resolveConfig, tf, ValidationError, type ConfigSchema, type Rng } from '@consistent-avatar/core';
+import { Attention } from './attention.js';
 import { isTextAndImageTokens, type AttentionProcessor, type EncoderHiddenStates } from './attention-processors.js';
 import type { Conditions } from './conditions.js';
 import { attentionLayers, attentionProcessors, setAttentionProcessor, setAttentionProcessors } from './processor-registry.js';
@@ -31,7 +31,7 @@ import type { MultiIPAdapterImageProjection } from './image-projection.js';
 import { modelRng, type ModelInitOptions } from './init.js';
 import { fromPretrained, savePretrained, type FromPretrainedOptions } from './pretrained.js';
 import { CrossAttnDownBlock2D, CrossAttnUpBlock2D, DownBlock2D, UNetMidBlock2DCrossAttn, UpBlock2D, type BlockCallOptions } from './unet-blocks.js';
-import { checkDownBlocks, checkPositiveInt, perBlock as perBlockOf } from './config-checks.js';
+import { checkSdEncoderConfig, perBlock as perBlockOf, SD_ENCODER_FIELDS, SD_NOT_IMPLEMENTED_FIELDS } from './config-checks.js';
 
 /** Block types this implementation builds. */
 export type UNetDownBlockType = 'CrossAttnDownBlock2D' | 'DownBlock2D';
@@ -142,70 +142,61 @@ export const SD15_UNET_CONFIG: Partial<UNet2DConditionConfig> = {
   up_block_types: ['UpBlock2D', 'CrossAttnUpBlock2D', 'CrossAttnUpBlock2D', 'CrossAttnUpBlock2D'],
 };
 
-/** Config fields that select features not implemented here, with the only value accepted. */
-const UNSUPPORTED_FIELDS: Record<string, unknown> = {
-  class_embed_type: null,
-  addition_embed_type: null,
-  num_class_embeds: null,
-  encoder_hid_dim: null,
-  dual_cross_attention: false,
-  time_embedding_act_fn: null,
-  timestep_post_act: null,
-  projection_class_embeddings_input_dim: null,
-  class_embeddings_concat: false,
-  mid_block_only_cross_attention: null,
-  cross_attention_norm: null,
-  attention_type: 'default',
-  resnet_skip_time_act: false,
-};
-
 const FN = 'UNet2DConditionModel';
+
+/** Inert value of a diffusers field whose other values select a feature not implemented here (kept when given). */
+const inert = (value: null | boolean | string) => f.optional(f.fixed(value, 'other values select a feature not implemented here'));
+
+/** How each config field is checked (core's config validator); unknown fields are rejected. */
+const UNET_FIELDS: ConfigSchema<UNet2DConditionConfig> = {
+  sample_size: f.nullable(f.either(f.positiveInt(), f.intArray({ min: 1, length: 2 }))),
+  ...SD_ENCODER_FIELDS,
+  out_channels: f.positiveInt(),
+  center_input_sample: f.boolean(),
+  up_block_types: f.array(f.oneOf(['CrossAttnUpBlock2D', 'UpBlock2D']), { minLength: 1 }),
+  dropout: f.number({ min: 0, max: 1, maxOpen: true }),
+  reverse_transformer_layers_per_block: f.nullable(f.intArray({ min: 1, minLength: 1 })),
+  upcast_attention: f.boolean(),
+  resnet_out_scale_factor: f.number(),
+  time_embedding_type: f.fixed('positional', "the only time embedding implemented ('fourier' is not)"),
+  time_embedding_dim: f.nullable(f.positiveInt()),
+  time_cond_proj_dim: f.nullable(f.positiveInt()),
+  conv_in_kernel: f.positiveInt(),
+  conv_out_kernel: f.positiveInt(),
+  encoder_hid_dim_type: f.nullable(f.oneOf(['ip_image_proj'])),
+  // Fields of diffusers' config that must keep their inert value (kept for JSON round trip when given).
+  ...Object.fromEntries(Object.entries(SD_NOT_IMPLEMENTED_FIELDS).map(([k, field]) => [k, f.optional(field)])),
+  addition_embed_type_num_heads: f.optional(SD_ENCODER_FIELDS.addition_embed_type_num_heads),
+  dual_cross_attention: inert(false),
+  time_embedding_act_fn: inert(null),
+  timestep_post_act: inert(null),
+  class_embeddings_concat: inert(false),
+  mid_block_only_cross_attention: inert(null),
+  cross_attention_norm: inert(null),
+  attention_type: inert('default'),
+  resnet_skip_time_act: inert(false),
+};
 
 const perBlock = <T>(v: T | T[], n: number, name: string): T[] => perBlockOf(FN, v, n, name);
 
 /**
- * Merge `partial` over the defaults and validate every field this implementation reads.
+ * Merge `partial` over the defaults and validate every field (unknown fields throw; fields selecting features not
+ * implemented here accept only their inert value).
  * @example
  * ```ts
  * resolveUNetConfig({ block_out_channels: [32, 64] }); // throws: down_block_types needs 2 entries
  * ```
  */
 export function resolveUNetConfig(partial: Partial<UNet2DConditionConfig> = {}): UNet2DConditionConfig {
-  if (typeof partial !== 'object' || partial === null) throw new ValidationError(FN, 'config', 'an object of diffusers config fields', partial);
-  const c: UNet2DConditionConfig = { ...UNET_2D_CONDITION_DEFAULTS, ...partial };
-  const posInt = (name: string, v: unknown) => checkPositiveInt(FN, name, v);
-  posInt('in_channels', c.in_channels);
-  posInt('out_channels', c.out_channels);
-  posInt('norm_num_groups', c.norm_num_groups);
-  posInt('cross_attention_dim', c.cross_attention_dim);
-  const n = checkDownBlocks(FN, c);
-  if (!Array.isArray(c.up_block_types) || c.up_block_types.length !== n || !c.up_block_types.every((t) => t === 'CrossAttnUpBlock2D' || t === 'UpBlock2D')) {
-    throw new ValidationError(FN, 'config.up_block_types', `${n} of 'CrossAttnUpBlock2D' | 'UpBlock2D'`, c.up_block_types);
-  }
-  if (c.mid_block_type !== 'UNetMidBlock2DCrossAttn') throw new ValidationError(FN, 'config.mid_block_type', "'UNetMidBlock2DCrossAttn'", c.mid_block_type);
-  if (c.act_fn !== 'silu') throw new ValidationError(FN, 'config.act_fn', "'silu'", c.act_fn);
-  if (c.only_cross_attention !== false) throw new ValidationError(FN, 'config.only_cross_attention', 'false (only_cross_attention is not implemented)', c.only_cross_attention);
-  if (c.resnet_time_scale_shift !== 'default') throw new ValidationError(FN, 'config.resnet_time_scale_shift', "'default'", c.resnet_time_scale_shift);
-  if (c.time_embedding_type !== 'positional') throw new ValidationError(FN, 'config.time_embedding_type', "'positional'", c.time_embedding_type);
-  if (c.encoder_hid_dim_type !== null && c.encoder_hid_dim_type !== 'ip_image_proj') {
-    throw new ValidationError(FN, 'config.encoder_hid_dim_type', "null or 'ip_image_proj'", c.encoder_hid_dim_type);
-  }
-  for (const [k, only] of Object.entries(UNSUPPORTED_FIELDS)) {
-    if (k in c && c[k] !== undefined && c[k] !== only) throw new ValidationError(FN, `config.${k}`, `${JSON.stringify(only)} (this feature is not implemented)`, c[k]);
+  const c = resolveConfig<UNet2DConditionConfig>({ fn: FN, fields: UNET_FIELDS, defaults: UNET_2D_CONDITION_DEFAULTS }, partial);
+  const n = checkSdEncoderConfig(FN, c);
+  if (c.up_block_types.length !== n) throw new ValidationError(FN, 'config.up_block_types', `${n} block types (one per down block)`, c.up_block_types);
+  if (c.reverse_transformer_layers_per_block !== null && c.reverse_transformer_layers_per_block.length !== n) {
+    throw new ValidationError(FN, 'config.reverse_transformer_layers_per_block', `null or ${n} values (one per up block)`, c.reverse_transformer_layers_per_block);
   }
   for (const k of ['conv_in_kernel', 'conv_out_kernel'] as const) {
-    if (!Number.isInteger(c[k]) || c[k] % 2 === 0) throw new ValidationError(FN, `config.${k}`, 'an odd positive integer', c[k]);
+    if (c[k] % 2 === 0) throw new ValidationError(FN, `config.${k}`, 'an odd positive integer', c[k]);
   }
-  if (typeof c.cross_attention_dim !== 'number') throw new ValidationError(FN, 'config.cross_attention_dim', 'one number', c.cross_attention_dim);
-  perBlock(c.layers_per_block, n, 'layers_per_block').forEach((v, i) => posInt(`layers_per_block[${i}]`, v));
-  perBlock(c.transformer_layers_per_block, n, 'transformer_layers_per_block').forEach((v, i) => posInt(`transformer_layers_per_block[${i}]`, v));
-  const heads = perBlock(c.num_attention_heads ?? c.attention_head_dim, n, c.num_attention_heads ? 'num_attention_heads' : 'attention_head_dim');
-  heads.forEach((h, i) => {
-    posInt(`heads[${i}]`, h);
-    if (c.block_out_channels[i]! % h) throw new ValidationError(FN, 'config.attention_head_dim', `head counts dividing block_out_channels (${c.block_out_channels.join(', ')})`, h);
-  });
-  if (c.time_cond_proj_dim !== null) posInt('time_cond_proj_dim', c.time_cond_proj_dim);
-  if (c.time_embedding_dim !== null) posInt('time_embedding_dim', c.time_embedding_dim);
   return c;
 }
 

@@ -4,7 +4,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { tf, useBackend, ValidationError } from '@consistent-avatar/core';
-import { AttnProcessor, IPAdapterAttnProcessor, UNet2DConditionModel, attachIPAdapter } from '../index.js';
+import { AttnProcessor, IPAdapterAttnProcessor, UNet2DConditionModel, attachIPAdapter, resolveAutoencoderKLConfig, resolveUNetConfig } from '../index.js';
 import { TINY_UNET } from '../../test/toy-tasks.js';
 
 const TINY = TINY_UNET;
@@ -107,5 +107,34 @@ describe('UNet2DConditionModel API', () => {
     text.dispose();
     unet.dispose();
     again.dispose();
+  });
+
+  it('resolveUNetConfig: diffusers fields checked by core\'s validator, unknown fields rejected, inert fields kept', () => {
+    const fail = (partial: Record<string, unknown>) => () => resolveUNetConfig({ ...TINY, ...partial });
+    expect(fail({ layers_per_block: [1, 0] })).toThrow("UNet2DConditionModel: argument 'config.layers_per_block[1]' expected a positive integer, got 0");
+    expect(fail({ layers_per_block: [1, 1, 1] })).toThrow(/'config.layers_per_block' expected one value or 2 values/);
+    expect(fail({ norm_eps: 0 })).toThrow("argument 'config.norm_eps' expected a finite number > 0, got 0");
+    expect(fail({ conv_in_kernel: 4 })).toThrow("argument 'config.conv_in_kernel' expected an odd positive integer, got 4");
+    expect(fail({ time_embedding_type: 'fourier' })).toThrow(/'config.time_embedding_type' expected "positional"/);
+    expect(fail({ encoder_hid_dim_type: 'text_proj' })).toThrow(/'config.encoder_hid_dim_type' expected null or one of 'ip_image_proj', got "text_proj"/);
+    expect(fail({ reverse_transformer_layers_per_block: [1] })).toThrow(/'config.reverse_transformer_layers_per_block' expected null or 2 values/);
+    expect(fail({ cross_attention_dims: 16 })).toThrow(/UNet2DConditionModel: argument 'config.cross_attention_dims' expected a known field \(sample_size, in_channels, /);
+    // Inert diffusers fields are accepted with their inert value and kept for the JSON round trip.
+    const withInert = resolveUNetConfig({ ...TINY, addition_time_embed_dim: null, attention_type: 'default', addition_embed_type_num_heads: 64 });
+    expect(withInert.attention_type).toBe('default');
+    expect(resolveUNetConfig(JSON.parse(JSON.stringify(withInert)))).toEqual(withInert);
+    expect('attention_type' in resolveUNetConfig(TINY)).toBe(false);
+  });
+
+  it('resolveAutoencoderKLConfig: same validator, unknown fields rejected, JSON round trip', () => {
+    const c = resolveAutoencoderKLConfig({
+      block_out_channels: [8, 16], norm_num_groups: 4, shift_factor: 0.1,
+      down_block_types: ['DownEncoderBlock2D', 'DownEncoderBlock2D'], up_block_types: ['UpDecoderBlock2D', 'UpDecoderBlock2D'],
+    });
+    expect(resolveAutoencoderKLConfig(JSON.parse(JSON.stringify(c)))).toEqual(c);
+    expect(() => resolveAutoencoderKLConfig({ block_out_channels: [64, 6] as number[], down_block_types: ['DownEncoderBlock2D', 'DownEncoderBlock2D'], up_block_types: ['UpDecoderBlock2D', 'UpDecoderBlock2D'] })).toThrow("AutoencoderKL: argument 'config.block_out_channels[1]' expected a multiple of norm_num_groups (32), got 6");
+    expect(() => resolveAutoencoderKLConfig({ scaling_factor: -1 })).toThrow("AutoencoderKL: argument 'config.scaling_factor' expected a finite number > 0, got -1");
+    expect(() => resolveAutoencoderKLConfig({ latents_mean: [0, Number.NaN] })).toThrow("argument 'config.latents_mean[1]' expected a finite number, got NaN");
+    expect(() => resolveAutoencoderKLConfig({ scaling: 0.2 } as never)).toThrow(/AutoencoderKL: argument 'config.scaling' expected a known field/);
   });
 });

@@ -15,7 +15,7 @@
  * posterior.dispose();
  * ```
  */
-import { nn, tf, ValidationError } from '@consistent-avatar/core';
+import { configField as f, nn, resolveConfig, tf, ValidationError, type ConfigSchema } from '@consistent-avatar/core';
 import { modelRng, type ModelInitOptions } from './init.js';
 import { fromPretrained, savePretrained, type FromPretrainedOptions } from './pretrained.js';
 import { DownEncoderBlock2D, UNetMidBlock2D, UpDecoderBlock2D } from './vae-blocks.js';
@@ -158,32 +158,45 @@ export const SD_VAE_CONFIG: Partial<AutoencoderKLConfig> = {
   sample_size: 512,
 };
 
+const FN = 'AutoencoderKL';
+
+/** How each config field is checked (core's config validator); unknown fields are rejected. */
+const AUTOENCODER_KL_FIELDS: ConfigSchema<AutoencoderKLConfig> = {
+  in_channels: f.positiveInt(),
+  out_channels: f.positiveInt(),
+  down_block_types: f.array(f.oneOf(['DownEncoderBlock2D']), { minLength: 1 }),
+  up_block_types: f.array(f.oneOf(['UpDecoderBlock2D']), { minLength: 1 }),
+  block_out_channels: f.intArray({ min: 1, minLength: 1 }),
+  layers_per_block: f.positiveInt(),
+  act_fn: f.fixed('silu', 'the only activation implemented'),
+  latent_channels: f.positiveInt(),
+  norm_num_groups: f.positiveInt(),
+  sample_size: f.either(f.positiveInt(), f.intArray({ min: 1, length: 2 })),
+  scaling_factor: f.positiveNumber(),
+  shift_factor: f.nullable(f.number()),
+  latents_mean: f.nullable(f.numberArray({ minLength: 1 })),
+  latents_std: f.nullable(f.numberArray({ minLength: 1 })),
+  force_upcast: f.boolean(),
+  use_quant_conv: f.boolean(),
+  use_post_quant_conv: f.boolean(),
+  mid_block_add_attention: f.boolean(),
+};
+
 /**
- * Merge over the defaults and validate.
+ * Merge over the defaults and validate (unknown fields throw).
  * @example
  * ```ts
  * resolveAutoencoderKLConfig({ block_out_channels: [128, 256], down_block_types: ['DownEncoderBlock2D', 'DownEncoderBlock2D'], up_block_types: ['UpDecoderBlock2D', 'UpDecoderBlock2D'] });
  * ```
  */
 export function resolveAutoencoderKLConfig(partial: Partial<AutoencoderKLConfig> = {}): AutoencoderKLConfig {
-  const FN = 'AutoencoderKL';
-  if (typeof partial !== 'object' || partial === null) throw new ValidationError(FN, 'config', 'an object of diffusers config fields', partial);
-  const c: AutoencoderKLConfig = { ...AUTOENCODER_KL_DEFAULTS, ...partial };
-  for (const k of ['in_channels', 'out_channels', 'latent_channels', 'norm_num_groups', 'layers_per_block'] as const) {
-    if (!Number.isInteger(c[k]) || c[k] <= 0) throw new ValidationError(FN, `config.${k}`, 'a positive integer', c[k]);
-  }
-  const n = c.block_out_channels?.length ?? 0;
-  if (!n || !c.block_out_channels.every((ch) => Number.isInteger(ch) && ch > 0 && ch % c.norm_num_groups === 0)) {
-    throw new ValidationError(FN, 'config.block_out_channels', `a non-empty array of multiples of norm_num_groups (${c.norm_num_groups})`, c.block_out_channels);
-  }
-  if (!Array.isArray(c.down_block_types) || c.down_block_types.length !== n || !c.down_block_types.every((t) => t === 'DownEncoderBlock2D')) {
-    throw new ValidationError(FN, 'config.down_block_types', `${n} × 'DownEncoderBlock2D'`, c.down_block_types);
-  }
-  if (!Array.isArray(c.up_block_types) || c.up_block_types.length !== n || !c.up_block_types.every((t) => t === 'UpDecoderBlock2D')) {
-    throw new ValidationError(FN, 'config.up_block_types', `${n} × 'UpDecoderBlock2D'`, c.up_block_types);
-  }
-  if (c.act_fn !== 'silu') throw new ValidationError(FN, 'config.act_fn', "'silu'", c.act_fn);
-  if (!(typeof c.scaling_factor === 'number' && c.scaling_factor > 0)) throw new ValidationError(FN, 'config.scaling_factor', 'a number > 0', c.scaling_factor);
+  const c = resolveConfig<AutoencoderKLConfig>({ fn: FN, fields: AUTOENCODER_KL_FIELDS, defaults: AUTOENCODER_KL_DEFAULTS }, partial);
+  const n = c.block_out_channels.length;
+  c.block_out_channels.forEach((ch, i) => {
+    if (ch % c.norm_num_groups) throw new ValidationError(FN, `config.block_out_channels[${i}]`, `a multiple of norm_num_groups (${c.norm_num_groups})`, ch);
+  });
+  if (c.down_block_types.length !== n) throw new ValidationError(FN, 'config.down_block_types', `${n} × 'DownEncoderBlock2D'`, c.down_block_types);
+  if (c.up_block_types.length !== n) throw new ValidationError(FN, 'config.up_block_types', `${n} × 'UpDecoderBlock2D'`, c.up_block_types);
   return c;
 }
 

@@ -19,9 +19,9 @@
  * const { prevSample } = scheduler.step(eps, 981, x, { eta: 0 });
  * ```
  */
-import { tf, ValidationError } from '@consistent-avatar/core';
+import { configField as f, tf, ValidationError, type ConfigSchema } from '@consistent-avatar/core';
 import { SchedulerBase, f32, sqrt32 } from './scheduler-base.js';
-import { BASE_CONFIG_FIELDS, resolveSchedulerConfig, type ConfigField } from './scheduler-config.js';
+import { BASE_CONFIG_FIELDS, resolveSchedulerConfig } from './scheduler-config.js';
 import { spacedTimesteps } from './timestep-spacing.js';
 import { strengthStartIndex } from './handoff.js';
 import type { BaseSchedulerConfig, SetTimestepsOptions, StepOptions, StepResult } from './types.js';
@@ -51,9 +51,9 @@ export const DDIM_DEFAULTS: DDIMSchedulerConfig = {
   rescale_betas_zero_snr: false,
 };
 
-const DDIM_FIELDS: Record<keyof DDIMSchedulerConfig, ConfigField> = {
+const DDIM_FIELDS: ConfigSchema<DDIMSchedulerConfig> = {
   ...BASE_CONFIG_FIELDS,
-  set_alpha_to_one: { kind: 'bool' },
+  set_alpha_to_one: f.boolean(),
 };
 
 /** DDIM: deterministic (η = 0) or stochastic (η > 0) non-Markovian sampling. */

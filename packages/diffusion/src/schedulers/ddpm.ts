@@ -20,9 +20,9 @@
  * const { prevSample, denoised } = scheduler.step(eps, scheduler.timesteps[0]!, xt, { rng: new Rng(2) });
  * ```
  */
-import { tf, ValidationError } from '@consistent-avatar/core';
+import { configField as f, tf, ValidationError, type ConfigSchema } from '@consistent-avatar/core';
 import { SchedulerBase, f32, sqrt32 } from './scheduler-base.js';
-import { BASE_CONFIG_FIELDS, resolveSchedulerConfig, type ConfigField } from './scheduler-config.js';
+import { BASE_CONFIG_FIELDS, resolveSchedulerConfig } from './scheduler-config.js';
 import { spacedTimesteps } from './timestep-spacing.js';
 import { strengthStartIndex } from './handoff.js';
 import type { BaseSchedulerConfig, SetTimestepsOptions, StepOptions, StepResult } from './types.js';
@@ -54,9 +54,9 @@ export const DDPM_DEFAULTS: DDPMSchedulerConfig = {
   rescale_betas_zero_snr: false,
 };
 
-const DDPM_FIELDS: Record<keyof DDPMSchedulerConfig, ConfigField> = {
+const DDPM_FIELDS: ConfigSchema<DDPMSchedulerConfig> = {
   ...BASE_CONFIG_FIELDS,
-  variance_type: { kind: 'enum', values: ['fixed_small', 'fixed_small_log', 'fixed_large', 'learned', 'learned_range'] },
+  variance_type: f.oneOf(['fixed_small', 'fixed_small_log', 'fixed_large', 'learned', 'learned_range']),
 };
 
 /** DDPM: ancestral sampling and the training noise process. Construct with a partial config (defaults above). */

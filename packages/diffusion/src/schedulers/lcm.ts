@@ -27,9 +27,9 @@
  * }
  * ```
  */
-import { tf, ValidationError } from '@consistent-avatar/core';
+import { configField as f, tf, ValidationError, type ConfigSchema } from '@consistent-avatar/core';
 import { SchedulerBase, f32, sqrt32 } from './scheduler-base.js';
-import { BASE_CONFIG_FIELDS, resolveSchedulerConfig, type ConfigField } from './scheduler-config.js';
+import { BASE_CONFIG_FIELDS, resolveSchedulerConfig } from './scheduler-config.js';
 import { checkCustomTimesteps } from './ddpm.js';
 import { strengthStartIndex } from './handoff.js';
 import type { BaseSchedulerConfig, SetTimestepsOptions, StepOptions, StepResult } from './types.js';
@@ -65,11 +65,11 @@ export const LCM_DEFAULTS: LCMSchedulerConfig = {
   rescale_betas_zero_snr: false,
 };
 
-const LCM_FIELDS: Record<keyof LCMSchedulerConfig, ConfigField> = {
+const LCM_FIELDS: ConfigSchema<LCMSchedulerConfig> = {
   ...BASE_CONFIG_FIELDS,
-  original_inference_steps: { kind: 'int', min: 1 },
-  set_alpha_to_one: { kind: 'bool' },
-  timestep_scaling: { kind: 'number', min: 0, exclusiveMin: true },
+  original_inference_steps: f.positiveInt(),
+  set_alpha_to_one: f.boolean(),
+  timestep_scaling: f.positiveNumber(),
 };
 
 /** σ_data of the consistency boundary condition. */

@@ -31,7 +31,7 @@
  * trainer.dispose();
  * ```
  */
-import { Adam, Ema, loadCheckpoint, Rng, saveCheckpoint, tf, ValidationError } from '@consistent-avatar/core';
+import { Adam, configField as f, Ema, loadCheckpoint, resolveConfig, Rng, saveCheckpoint, tf, ValidationError, type ConfigSchema } from '@consistent-avatar/core';
 import { UNet2DConditionModel } from '../models/unet-2d-condition.js';
 import { guidanceScaleEmbedding } from '../pipelines/guidance-embedding.js';
 import { DDPMScheduler } from '../schedulers/ddpm.js';
@@ -104,23 +104,24 @@ export interface LcmDistillStepResult {
 
 const FN = 'LcmDistillTrainer';
 
-function resolveConfig(partial: Partial<LcmDistillConfig>): LcmDistillConfig {
-  if (typeof partial !== 'object' || partial === null) throw new ValidationError(FN, 'config', 'an object', partial);
-  const c = { ...LCM_DISTILL_DEFAULTS, ...partial };
-  const pos = (k: keyof LcmDistillConfig, int = false) => {
-    const v = c[k] as number;
-    if (typeof v !== 'number' || !(v > 0) || (int && !Number.isInteger(v))) throw new ValidationError(FN, `config.${k}`, int ? 'a positive integer' : 'a number > 0', v);
-  };
-  pos('timeCondProjDim', true);
-  pos('numDdimTimesteps', true);
-  pos('learningRate');
-  pos('huberC');
-  pos('timestepScaling');
-  pos('maxGradNorm');
-  if (!(c.wMin >= 0 && c.wMax >= c.wMin)) throw new ValidationError(FN, 'config.wMin, wMax', '0 ≤ wMin ≤ wMax', [c.wMin, c.wMax]);
-  if (!(c.emaDecay >= 0 && c.emaDecay <= 1)) throw new ValidationError(FN, 'config.emaDecay', 'a number in [0, 1]', c.emaDecay);
-  if (c.lossType !== 'l2' && c.lossType !== 'huber') throw new ValidationError(FN, 'config.lossType', "'l2' or 'huber'", c.lossType);
-  if (!Number.isInteger(c.seed)) throw new ValidationError(FN, 'config.seed', 'an integer', c.seed);
+/** How each hyper-parameter is checked (core's config validator); unknown fields are rejected. */
+const LCM_DISTILL_FIELDS: ConfigSchema<LcmDistillConfig> = {
+  timeCondProjDim: f.positiveInt(),
+  numDdimTimesteps: f.positiveInt(),
+  wMin: f.number({ min: 0 }),
+  wMax: f.number({ min: 0 }),
+  emaDecay: f.number({ min: 0, max: 1 }),
+  lossType: f.oneOf(['l2', 'huber']),
+  huberC: f.positiveNumber(),
+  timestepScaling: f.positiveNumber(),
+  learningRate: f.positiveNumber(),
+  maxGradNorm: f.positiveNumber(),
+  seed: f.integer(),
+};
+
+function resolveLcmDistillConfig(partial: Partial<LcmDistillConfig>): LcmDistillConfig {
+  const c = resolveConfig<LcmDistillConfig>({ fn: FN, fields: LCM_DISTILL_FIELDS, defaults: LCM_DISTILL_DEFAULTS }, partial);
+  if (c.wMax < c.wMin) throw new ValidationError(FN, 'config.wMax', `a number ≥ wMin (${c.wMin})`, c.wMax);
   return c;
 }
 
@@ -191,7 +192,7 @@ export class LcmDistillTrainer {
    *   scaled_linear 0.00085 → 0.012).
    */
   constructor(teacher: UNet2DConditionModel, config: Partial<LcmDistillConfig> = {}, noiseSchedulerConfig: Partial<BaseSchedulerConfig> = {}) {
-    this.config = resolveConfig(config);
+    this.config = resolveLcmDistillConfig(config);
     if (!(teacher instanceof UNet2DConditionModel)) throw new ValidationError(FN, 'teacher', 'a UNet2DConditionModel', teacher);
     this.teacher = teacher;
     this.noiseScheduler = new DDPMScheduler({ beta_schedule: 'scaled_linear', beta_start: 0.00085, beta_end: 0.012, clip_sample: false, ...noiseSchedulerConfig });

@@ -6,7 +6,7 @@
  *
  * @packageDocumentation
  */
-import { ValidationError } from '@consistent-avatar/core';
+import { configField as f, resolveConfig, ValidationError, type ConfigSchema } from '@consistent-avatar/core';
 
 /**
  * Flat configuration of {@link TsdmModel} and {@link trainTsdm}.
@@ -165,15 +165,38 @@ export const TSDM_PAPER_CONDITIONING: Readonly<Partial<TsdmConfig>> = Object.fre
 
 const FN = 'resolveTsdmConfig';
 
-function posInt(name: string, v: unknown): void {
-  if (!Number.isInteger(v) || (v as number) <= 0) throw new ValidationError(FN, `config.${name}`, 'a positive integer', v);
-}
-function nonNegInt(name: string, v: unknown): void {
-  if (!Number.isInteger(v) || (v as number) < 0) throw new ValidationError(FN, `config.${name}`, 'a non-negative integer', v);
-}
-function posNum(name: string, v: unknown): void {
-  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new ValidationError(FN, `config.${name}`, 'a finite number > 0', v);
-}
+/** How each field is checked (core's config validator); cross-field rules are in {@link resolveTsdmConfig}. */
+const TSDM_FIELDS: ConfigSchema<TsdmConfig> = {
+  size: f.positiveInt(),
+  tsdRadius: f.positiveNumber(),
+  tsdScale: f.positiveNumber(),
+  target: f.oneOf(['tsd', 'residual']),
+  proxyConcat: f.boolean(),
+  temporalWindow: f.nonNegativeInt(),
+  predictionType: f.oneOf(['epsilon', 'sample']),
+  residualScale: f.positiveNumber(),
+  unetChannels: f.intArray({ min: 1, minLength: 1 }),
+  layersPerBlock: f.positiveInt(),
+  normGroups: f.positiveInt(),
+  attentionHeads: f.positiveInt(),
+  tokenDim: f.positiveInt(),
+  poseDim: f.positiveInt(),
+  expressionDim: f.positiveInt(),
+  encoderWidth: f.positiveInt(),
+  encoderBlocks: f.intArray({ min: 1, length: 4 }),
+  ipScale: f.number({ min: 0 }),
+  numTrainTimesteps: f.positiveInt(),
+  betaStart: f.positiveNumber(),
+  betaEnd: f.positiveNumber(),
+  lr: f.positiveNumber(),
+  weightDecay: f.number({ min: 0 }),
+  maxGradNorm: f.number({ min: 0 }),
+  batchSize: f.positiveInt(),
+  iterations: f.nonNegativeInt(),
+  seed: f.nonNegativeInt(),
+  checkpointEvery: f.positiveInt(),
+  logEvery: f.positiveInt(),
+};
 
 /**
  * Fill missing fields with {@link TSDM_DEFAULTS} and validate every field.
@@ -184,36 +207,17 @@ function posNum(name: string, v: unknown): void {
  * import { resolveTsdmConfig } from '@consistent-avatar/tsd';
  * const cfg = resolveTsdmConfig({ iterations: 50 });
  * const again = resolveTsdmConfig(JSON.parse(JSON.stringify(cfg))); // JSON round-trip
- * resolveTsdmConfig({ batchSize: 0 }); // throws ValidationError: resolveTsdmConfig: config.batchSize …
+ * resolveTsdmConfig({ batchSize: 0 }); // throws ValidationError: resolveTsdmConfig: argument 'config.batchSize' expected a positive integer, got 0
  * ```
  */
 export function resolveTsdmConfig(partial: Partial<TsdmConfig> = {}): TsdmConfig {
-  if (partial === null || typeof partial !== 'object' || Array.isArray(partial)) throw new ValidationError(FN, 'config', 'a config object', partial);
-  for (const key of Object.keys(partial)) {
-    if (!(key in TSDM_DEFAULTS)) throw new ValidationError(FN, `config.${key}`, `a known field (${Object.keys(TSDM_DEFAULTS).join(', ')})`, key);
-  }
-  const c: TsdmConfig = {
-    ...TSDM_DEFAULTS,
-    ...partial,
-    unetChannels: [...(partial.unetChannels ?? TSDM_DEFAULTS.unetChannels)],
-    encoderBlocks: [...(partial.encoderBlocks ?? TSDM_DEFAULTS.encoderBlocks)] as [number, number, number, number],
-  };
-  for (const k of ['size', 'layersPerBlock', 'normGroups', 'attentionHeads', 'tokenDim', 'poseDim', 'expressionDim', 'encoderWidth', 'numTrainTimesteps', 'batchSize', 'checkpointEvery', 'logEvery'] as const) posInt(k, c[k]);
-  for (const k of ['iterations', 'seed', 'temporalWindow'] as const) nonNegInt(k, c[k]);
-  if (c.target !== 'tsd' && c.target !== 'residual') throw new ValidationError(FN, 'config.target', "'tsd' or 'residual'", c.target);
-  if (c.predictionType !== 'epsilon' && c.predictionType !== 'sample') throw new ValidationError(FN, 'config.predictionType', "'epsilon' or 'sample'", c.predictionType);
-  if (typeof c.proxyConcat !== 'boolean') throw new ValidationError(FN, 'config.proxyConcat', 'true or false', c.proxyConcat);
-  for (const k of ['tsdRadius', 'tsdScale', 'residualScale', 'lr', 'betaStart', 'betaEnd'] as const) posNum(k, c[k]);
-  for (const k of ['ipScale', 'weightDecay', 'maxGradNorm'] as const) {
-    if (typeof c[k] !== 'number' || !Number.isFinite(c[k]) || c[k] < 0) throw new ValidationError(FN, `config.${k}`, 'a finite number ≥ 0', c[k]);
-  }
+  const c = resolveConfig<TsdmConfig>({ fn: FN, fields: TSDM_FIELDS, defaults: TSDM_DEFAULTS }, partial);
   if (!(c.betaEnd > c.betaStart && c.betaEnd < 1)) throw new ValidationError(FN, 'config.betaEnd', `a number in (betaStart = ${c.betaStart}, 1)`, c.betaEnd);
-  if (c.unetChannels.length < 1 || c.unetChannels.some((v) => !Number.isInteger(v) || v <= 0 || v % c.normGroups !== 0)) {
-    throw new ValidationError(FN, 'config.unetChannels', `a non-empty list of positive multiples of normGroups (${c.normGroups})`, partial.unetChannels);
+  if (c.unetChannels.some((v) => v % c.normGroups !== 0)) {
+    throw new ValidationError(FN, 'config.unetChannels', `a non-empty list of positive multiples of normGroups (${c.normGroups})`, c.unetChannels);
   }
   const down = 2 ** (c.unetChannels.length - 1);
   if (c.size % down !== 0) throw new ValidationError(FN, 'config.size', `a multiple of ${down} (the UNet downsamples ${c.unetChannels.length - 1} times)`, c.size);
   if (c.unetChannels.some((v) => v % c.attentionHeads !== 0)) throw new ValidationError(FN, 'config.attentionHeads', 'a divisor of every unetChannels entry', c.attentionHeads);
-  if (c.encoderBlocks.length !== 4 || c.encoderBlocks.some((v) => !Number.isInteger(v) || v <= 0)) throw new ValidationError(FN, 'config.encoderBlocks', 'four positive integers', partial.encoderBlocks);
   return c;
 }

@@ -237,7 +237,9 @@ describe('errors', () => {
     expect(() => resolveTsdmConfig({ lr: Number.NaN })).toThrow(/config\.lr/);
     expect(() => resolveTsdmConfig({ target: 'image' as never })).toThrow(/config\.target/);
     expect(() => resolveTsdmConfig({ unetChannels: [6, 16], normGroups: 4 })).toThrow(/config\.unetChannels/);
-    expect(() => resolveTsdmConfig({ textDim: 3 } as never)).toThrow(ValidationError);
+    expect(() => resolveTsdmConfig({ textDim: 3 } as never)).toThrow(/resolveTsdmConfig: argument 'config.textDim' expected a known field \(size, tsdRadius, /);
+    expect(() => resolveTsdmConfig({ encoderBlocks: [1, 1, 0, 1] })).toThrow("resolveTsdmConfig: argument 'config.encoderBlocks[2]' expected a positive integer, got 0");
+    expect(() => resolveTsdmConfig({ ipScale: -0.5 })).toThrow("resolveTsdmConfig: argument 'config.ipScale' expected a finite number ≥ 0, got -0.5");
     expect(() => resolveTsdmConfig({ betaStart: 0.1, betaEnd: 0.01 })).toThrow(/config\.betaEnd/);
     const again = resolveTsdmConfig(JSON.parse(JSON.stringify(resolveTsdmConfig(TINY))));
     expect(again).toEqual(resolveTsdmConfig(TINY));
