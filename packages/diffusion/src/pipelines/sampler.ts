@@ -217,7 +217,8 @@ function unetFormDenoiser(o: UNetSampleOptions, cfg: boolean, g: number, B: numb
   let denoiser: Denoiser = unetDenoiser(o.unet);
   if (o.ipTokens) {
     conditions.ipTokens = o.ipTokens;
-    unconditional.ipTokens = o.ipTokens.map((tok, k) => o.negativeIpTokens?.[k] ?? (owned.push(tf.zerosLike(tok)), owned[owned.length - 1]!));
+    // The unconditional branch's tokens (zeros unless given), only made when guidance runs.
+    if (cfg) unconditional.ipTokens = o.ipTokens.map((tok, k) => o.negativeIpTokens?.[k] ?? (owned.push(tf.zerosLike(tok)), owned[owned.length - 1]!));
   }
   const condDim = o.unet.config.time_cond_proj_dim;
   if (condDim) {
