@@ -25,3 +25,22 @@ export {
   type ReportVideo,
 } from './report/report-html.js';
 export { checkReportInBrowser, findChromium, type BrowserCheckResult, type BrowserCheckOptions } from './report/browser-check.js';
+export {
+  resolveFcsdConfig,
+  FCSD_DEFAULTS,
+  FCSD_PAPER,
+  FCSD_PAPER_CONDITIONING,
+  type FcsdConfig,
+} from './fcsd/config.js';
+export { prepareFcsdData, withAlignedTsd, resizeMap, type FcsdData, type FcsdFrame, type PrepareFcsdOptions } from './fcsd/data.js';
+export {
+  FcsdModel,
+  fcsdBackboneConfig,
+  copyEncoderFromUnet,
+  type FcsdConditionInputs,
+  type FcsdConditions,
+  type FcsdConditionOptions,
+} from './fcsd/fcsd-model.js';
+export { trainFcsd, fcsdScheduler, fcsdTarget, fcsdBatchInputs, type TrainFcsdOptions, type TrainFcsdResult, type FcsdProgress } from './fcsd/train.js';
+export { renderFcsd, frameNoise, type RenderFcsdOptions } from './fcsd/render.js';
+export { scoreSequence, type SequenceScores, type ImageScores, type ScoreSequenceOptions } from './eval/score-sequence.js';

@@ -1,0 +1,203 @@
+/**
+ * Training stage 3 (ConsistentAvatar §4.2, Eq. 9) in two phases, each checkpointed and resumable:
+ *
+ * 1. **Backbone** (embedded backbone only; the paper starts from pre-trained SD 1.5): the UNet alone learns the
+ *    training frames — x_0 the frame (or its residual over the proxy render), x_t = √ᾱ_t·x_0 + √(1−ᾱ_t)·ε, loss
+ *    ‖ε̂ − ε‖² (Eq. 9; ‖x̂_0 − x_0‖² with `predictionType: 'sample'`) — with the null text token.
+ * 2. **Conditions**: the backbone is frozen; the ControlNet (initialised from the backbone's encoder) on z_c, the
+ *    decoupled-attention processors (to_k_ip / to_v_ip) on f_d, the token conditioner and the label embedding train
+ *    with the same loss; each f_d condition is dropped (replaced by the null token) with probability
+ *    `conditionDropout`.
+ *
+ * Every draw comes from seeded {@link Rng} streams whose state is checkpointed, so an interrupted run resumed from its
+ * checkpoints ends with the same numbers as an uninterrupted one.
+ *
+ * @example
+ * ```ts
+ * import { trainFcsd } from '@consistent-avatar/avatar';
+ * const { model } = await trainFcsd(data, { controlIterations: 300 }, { train: split.train, checkpointDir: 'runs/fcsd' });
+ * model.dispose();
+ * ```
+ *
+ * @packageDocumentation
+ */
+import { join } from 'node:path';
+import { AdamW, CheckpointManager, Rng, resumeTraining, saveTrainingCheckpoint, tf, TrainingLoopState, ValidationError } from '@consistent-avatar/core';
+import { DDPMScheduler } from '@consistent-avatar/diffusion';
+import { resolveFcsdConfig, type FcsdConfig } from './config.js';
+import type { FcsdData, FcsdFrame } from './data.js';
+import { FcsdModel, type FcsdConditionInputs } from './fcsd-model.js';
+
+/** Progress of {@link trainFcsd}. */
+export interface FcsdProgress {
+  phase: 'backbone' | 'conditions';
+  step: number;
+  iterations: number;
+  /** Mean loss of the last `logEvery` steps. */
+  loss: number;
+}
+
+/** Options of {@link trainFcsd}. */
+export interface TrainFcsdOptions {
+  /** Training frame indices into `data.frames` (the protocol's train split). */
+  train: number[];
+  /** Folder of checkpoints (`backbone/step-NNNNNN/`, `conditions/step-NNNNNN/`). */
+  checkpointDir?: string;
+  /** Resume from the latest checkpoints (default true). */
+  resume?: boolean;
+  /** Stop after this many steps in total over both phases (an interrupted run; checkpoints are written there). */
+  stopAt?: number;
+  onProgress?: (p: FcsdProgress) => void;
+}
+
+/** What {@link trainFcsd} returns; the caller owns (disposes) `model`. */
+export interface TrainFcsdResult {
+  model: FcsdModel;
+  /** Mean losses per `logEvery` steps of each phase. */
+  lossLog: { backbone: { step: number; loss: number }[]; conditions: { step: number; loss: number }[] };
+  /** Losses of every step run in this call (resumed steps not included). */
+  stepLosses: number[];
+  /** Steps done per phase (including resumed ones). */
+  steps: { backbone: number; conditions: number };
+  /** True when both phases reached their iteration counts. */
+  complete: boolean;
+}
+
+/**
+ * The forward process of a config: SD's scaled-linear betas `betaStart` … `betaEnd` over `numTrainTimesteps`.
+ * @example
+ * ```ts
+ * const xt = fcsdScheduler(FCSD_DEFAULTS).addNoise(x0, noise, [10, 500]);
+ * ```
+ */
+export function fcsdScheduler(c: Pick<FcsdConfig, 'numTrainTimesteps' | 'betaStart' | 'betaEnd' | 'predictionType'>): DDPMScheduler {
+  return new DDPMScheduler({ num_train_timesteps: c.numTrainTimesteps, beta_start: c.betaStart, beta_end: c.betaEnd, beta_schedule: 'scaled_linear', prediction_type: c.predictionType, clip_sample: false });
+}
+
+/**
+ * The diffusion target x_0 of a frame: the frame in [−1, 1] (`target: 'image'`) or its residual over the proxy
+ * render, (frame − proxy) / residualScale clipped to [−1, 1] (`'residual'`).
+ */
+export function fcsdTarget(frame: Pick<FcsdFrame, 'gt' | 'proxyRgb'>, c: Pick<FcsdConfig, 'target' | 'residualScale'>): Float32Array {
+  const out = new Float32Array(frame.gt.length);
+  for (let k = 0; k < out.length; k++) {
+    out[k] = c.target === 'residual' ? Math.max(-1, Math.min(1, (frame.gt[k]! - frame.proxyRgb[k]!) / c.residualScale)) : 2 * frame.gt[k]! - 1;
+  }
+  return out;
+}
+
+/**
+ * The batched condition inputs of frames, with the TSD map from `tsdSource`.
+ * @param tsdSource - `'gt'`, `'proxy'` or `'aligned'` (frames must have `alignedTsd`).
+ */
+export function fcsdBatchInputs(model: FcsdModel, frames: FcsdFrame[], tsdSource: 'gt' | 'proxy' | 'aligned'): { inputs: FcsdConditionInputs; proxyRgb: tf.Tensor4D } {
+  const c = model.config, S = c.size, B = frames.length, n = S * S * 3;
+  const pack = (get: (f: FcsdFrame) => Float32Array, len: number) => {
+    const out = new Float32Array(B * len);
+    frames.forEach((f, b) => out.set(get(f), b * len));
+    return out;
+  };
+  const tsdOf = (f: FcsdFrame): Float32Array => {
+    const m = tsdSource === 'gt' ? f.gtTsd : tsdSource === 'proxy' ? f.proxyTsd : f.alignedTsd;
+    if (!m) throw new ValidationError('fcsdBatchInputs', `frames[${f.id}].alignedTsd`, "the TSDM's aligned TSD (withAlignedTsd) for tsdSource 'aligned'", m);
+    return m;
+  };
+  return {
+    inputs: {
+      tsd: tf.tensor4d(pack(tsdOf, n), [B, S, S, 3]),
+      normal: tf.tensor4d(pack((f) => f.normal, n), [B, S, S, 3]),
+      pose: tf.tensor2d(pack((f) => f.pose, c.poseDim), [B, c.poseDim]),
+      expression: tf.tensor2d(pack((f) => f.expression, c.expressionDim), [B, c.expressionDim]),
+      emotion: tf.tensor1d(model.labelIndices(frames.map((f) => f.emotion)), 'int32'),
+    },
+    proxyRgb: tf.tensor4d(pack((f) => f.proxyRgb, n), [B, S, S, 3]),
+  };
+}
+
+function checkData(data: FcsdData, c: FcsdConfig, train: number[]): void {
+  const FN = 'trainFcsd';
+  if (!data || !Array.isArray(data.frames)) throw new ValidationError(FN, 'data', 'FcsdData from prepareFcsdData', data);
+  if (data.size !== c.size) throw new ValidationError(FN, 'data.size', `config.size (${c.size})`, data.size);
+  if (!Array.isArray(train) || train.length === 0) throw new ValidationError(FN, 'options.train', 'a non-empty list of training frame indices', train);
+  for (const i of train) if (!data.frames[i]) throw new ValidationError(FN, 'options.train', `indices < ${data.frames.length}`, i);
+}
+
+/**
+ * Train the FCSD (both phases) on prepared stage-3 data.
+ * @param data - from `prepareFcsdData`.
+ * @param config - any subset of {@link FcsdConfig}.
+ */
+export async function trainFcsd(data: FcsdData, config: Partial<FcsdConfig>, options: TrainFcsdOptions): Promise<TrainFcsdResult> {
+  const FN = 'trainFcsd';
+  const c = resolveFcsdConfig(config);
+  checkData(data, c, options?.train);
+  const stopAt = options.stopAt ?? c.backboneIterations + c.controlIterations;
+  if (!Number.isInteger(stopAt) || stopAt < 0) throw new ValidationError(FN, 'options.stopAt', 'a non-negative integer', stopAt);
+  const model = new FcsdModel(c, data.labels);
+  const scheduler = fcsdScheduler(c);
+  const stepLosses: number[] = [];
+  const lossLog: TrainFcsdResult['lossLog'] = { backbone: [], conditions: [] };
+  const steps = { backbone: 0, conditions: 0 };
+  try {
+    for (const phase of ['backbone', 'conditions'] as const) {
+      const iterations = phase === 'backbone' ? c.backboneIterations : c.controlIterations;
+      const budget = Math.min(iterations, stopAt - (phase === 'conditions' ? c.backboneIterations : 0));
+      if (phase === 'conditions') model.attachConditions();
+      if (iterations === 0) continue;
+      const params = phase === 'backbone' ? model.backboneParameters() : model.conditionParameters();
+      const optimizer = new AdamW(params, { lr: phase === 'backbone' ? c.backboneLr : c.controlLr, maxGradNorm: c.maxGradNorm > 0 ? c.maxGradNorm : undefined });
+      const loop = new TrainingLoopState(new Rng(c.seed).fork(`fcsd-${phase}`), c.logEvery, iterations);
+      const manager = options.checkpointDir ? new CheckpointManager(join(options.checkpointDir, phase), { keepLast: 2 }) : null;
+      const run = { model, optimizer, config: c, fn: FN };
+      try {
+        const resumed = manager && (options.resume ?? true) ? resumeTraining(manager, run) : null;
+        if (resumed) loop.restore(resumed.state);
+        const save = () => manager && saveTrainingCheckpoint(manager, loop.step, { ...run, state: loop.toState(), metadata: { model: `FCSD (ConsistentAvatar stage 3), ${phase}` } });
+        const rng = loop.rng;
+        const S = c.size, B = c.batchSize, T = c.numTrainTimesteps;
+        while (loop.step < Math.max(0, budget)) {
+          // 1. A batch of training frames, timesteps and noise (Eq. 9's t and ε).
+          const frames = Array.from({ length: B }, () => data.frames[options.train[rng.int(options.train.length)]!]!);
+          const ts = Array.from({ length: B }, () => rng.int(T));
+          const noiseData = Float32Array.from(rng.normal(B * S * S * 3));
+          const x0Data = new Float32Array(B * S * S * 3);
+          frames.forEach((f, b) => x0Data.set(fcsdTarget(f, c), b * S * S * 3));
+          const dropRng = rng.fork(`dropout-${loop.step}`);
+          const batch = fcsdBatchInputs(model, frames, c.trainTsd);
+          const tensors = tf.tidy(() => {
+            const noise = tf.tensor4d(noiseData, [B, S, S, 3]);
+            const x0 = tf.tensor4d(x0Data, [B, S, S, 3]);
+            return { noise, x0, xt: scheduler.addNoise(x0, noise, ts) as tf.Tensor4D };
+          });
+          let loss: number;
+          try {
+            ({ loss } = optimizer.step(() => tf.tidy(() => {
+              // 2. The conditions (f_d with dropout, z_c, proxy) and the prediction (Eq. 8).
+              const conditions = model.conditions(batch.inputs, batch.proxyRgb, phase === 'conditions' ? { dropout: c.conditionDropout, rng: dropRng } : {});
+              const out = model.denoise(tensors.xt, ts, conditions); // [B, S, S, 3]
+              const target = c.predictionType === 'sample' ? tensors.x0 : tensors.noise;
+              return tf.mean(tf.square(tf.sub(out, target))) as tf.Scalar; // Eq. 9
+            })));
+          } finally {
+            tf.dispose([...Object.values(batch.inputs), batch.proxyRgb, ...Object.values(tensors)]);
+          }
+          if (!Number.isFinite(loss)) throw new ValidationError(FN, `config.${phase === 'backbone' ? 'backboneLr' : 'controlLr'}`, `a learning rate that keeps the loss finite (${phase} step ${loop.step + 1}: loss ${loss})`, phase === 'backbone' ? c.backboneLr : c.controlLr);
+          stepLosses.push(loss);
+          const mean = loop.record(loss);
+          if (mean !== null) options.onProgress?.({ phase, step: loop.step, iterations, loss: mean });
+          if (loop.step % c.checkpointEvery === 0 || loop.step === budget) save();
+          if (loop.step % 5 === 0) await new Promise((resolve) => setImmediate(resolve));
+        }
+        lossLog[phase] = loop.lossLog;
+        steps[phase] = loop.step;
+      } finally {
+        optimizer.dispose();
+      }
+      if (steps[phase] < iterations) break; // interrupted (stopAt)
+    }
+    return { model, lossLog, stepLosses, steps, complete: steps.backbone === c.backboneIterations && steps.conditions === c.controlIterations };
+  } catch (error) {
+    model.dispose();
+    throw error;
+  }
+}
