@@ -27,8 +27,9 @@
  *
  * @packageDocumentation
  */
+import { join } from 'node:path';
 import { nn, Rng, tf, ValidationError } from '@consistent-avatar/core';
-import { attachIPAdapter, ControlNetModel, TokenConditioner, UNet2DConditionModel, type Conditions, type TokenConditionSpec, type UNet2DConditionConfig } from '@consistent-avatar/diffusion';
+import { AutoencoderKL, attachIPAdapter, ControlNetModel, fromPretrained, TokenConditioner, UNet2DConditionModel, type Conditions, type TokenConditionSpec, type UNet2DConditionConfig } from '@consistent-avatar/diffusion';
 import { LabelEmbeddingTable } from '@consistent-avatar/emotion';
 import { TsdEncoder } from '@consistent-avatar/tsd';
 import { resolveFcsdConfig, type FcsdConfig } from './config.js';
@@ -48,6 +49,35 @@ export function fcsdBackboneConfig(c: FcsdConfig): Partial<UNet2DConditionConfig
     down_block_types: c.unetChannels.map((_, i) => (i === 0 && n > 1 ? 'DownBlock2D' : 'CrossAttnDownBlock2D')),
     up_block_types: c.unetChannels.map((_, i) => (i === n - 1 && n > 1 ? 'UpBlock2D' : 'CrossAttnUpBlock2D')),
   };
+}
+
+/**
+ * A pre-trained backbone in Stable Diffusion's layout: the UNet (latent space) and the VAE that maps images to its
+ * latents. Frozen in both phases (the paper's recipe).
+ */
+export interface PretrainedBackbone {
+  unet: UNet2DConditionModel;
+  vae: AutoencoderKL;
+}
+
+/**
+ * Load a pre-trained backbone from a diffusers Stable Diffusion folder the user owns (`<dir>/unet`, `<dir>/vae`, each
+ * `config.json` + safetensors; e.g. SD 1.5). Nothing is downloaded.
+ * @example
+ * ```ts
+ * const backbone = loadPretrainedBackbone('/models/stable-diffusion-v1-5');
+ * const model = new FcsdModel({ ...FCSD_PAPER }, labels, backbone);
+ * ```
+ */
+export function loadPretrainedBackbone(dir: string): PretrainedBackbone {
+  if (typeof dir !== 'string' || dir.length === 0) throw new ValidationError('loadPretrainedBackbone', 'dir', 'a diffusers Stable Diffusion folder with unet/ and vae/', dir);
+  const unet = fromPretrained(UNet2DConditionModel, join(dir, 'unet'));
+  try {
+    return { unet, vae: fromPretrained(AutoencoderKL, join(dir, 'vae')) };
+  } catch (e) {
+    unet.dispose();
+    throw e;
+  }
 }
 
 /**
@@ -117,20 +147,47 @@ export class FcsdModel extends nn.Module {
   readonly conditioner: TokenConditioner | null;
   readonly labels: LabelEmbeddingTable | null;
   readonly null_text: tf.Variable;
+  /** The VAE of a pre-trained (latent-space) backbone; null for the embedded pixel-space one. */
+  readonly vae: AutoencoderKL | null;
+  /** Image side ÷ latent side (1 in pixel space, 8 for SD). */
+  readonly latentFactor: number;
   private adaptersAttached = false;
 
   /**
    * @param config - any subset of {@link FcsdConfig}.
    * @param labelSet - the emotion labels (rows of the text embedding), e.g. `FcsdData.labels`.
+   * @param pretrained - a pre-trained latent-space backbone ({@link loadPretrainedBackbone}); the model takes ownership.
+   *   Default: the embedded pixel-space backbone built from the config (and pre-trained by `trainFcsd`).
    */
-  constructor(config: Partial<FcsdConfig>, labelSet: readonly string[]) {
+  constructor(config: Partial<FcsdConfig>, labelSet: readonly string[], pretrained?: PretrainedBackbone) {
     super();
+    const FN = 'FcsdModel';
     const c = resolveFcsdConfig(config);
     this.config = c;
-    if (!Array.isArray(labelSet) || labelSet.length === 0) throw new ValidationError('FcsdModel', 'labelSet', 'a non-empty array of emotion labels', labelSet);
+    if (!Array.isArray(labelSet) || labelSet.length === 0) throw new ValidationError(FN, 'labelSet', 'a non-empty array of emotion labels', labelSet);
     this.labelSet = [...labelSet];
     const rng = new Rng(c.seed).fork('fcsd-init');
-    this.backbone = this.registerModule('backbone', new UNet2DConditionModel(fcsdBackboneConfig(c), { seed: c.seed }));
+    if (pretrained) {
+      // A latent-space backbone: the paper's formulation only (no residual over the proxy, no concatenation).
+      if (!(pretrained.unet instanceof UNet2DConditionModel) || !(pretrained.vae instanceof AutoencoderKL)) throw new ValidationError(FN, 'pretrained', '{ unet, vae } (loadPretrainedBackbone)', pretrained);
+      if (c.target !== 'image' || c.proxyConcat) throw new ValidationError(FN, 'config', "target 'image' and proxyConcat false with a pre-trained backbone (FCSD_PAPER_CONDITIONING)", { target: c.target, proxyConcat: c.proxyConcat });
+      const u = pretrained.unet.config;
+      if (u.in_channels !== pretrained.vae.config.latent_channels || u.out_channels !== u.in_channels) {
+        throw new ValidationError(FN, 'pretrained.unet', `in/out channels = the VAE's latent channels (${pretrained.vae.config.latent_channels})`, `${u.in_channels} / ${u.out_channels}`);
+      }
+      this.latentFactor = 2 ** (pretrained.vae.config.block_out_channels.length - 1);
+      if (2 ** (c.conditioningChannels.length - 1) !== this.latentFactor) {
+        throw new ValidationError(FN, 'config.conditioningChannels', `${Math.log2(this.latentFactor) + 1} entries (the ControlNet embedding must downsample z_c by the VAE's factor ${this.latentFactor})`, c.conditioningChannels);
+      }
+      if (c.size % this.latentFactor !== 0) throw new ValidationError(FN, 'config.size', `a multiple of the VAE's factor ${this.latentFactor}`, c.size);
+      this.backbone = this.registerModule('backbone', pretrained.unet);
+      this.vae = this.registerModule('vae', pretrained.vae);
+      for (const [, v] of this.vae.namedParameters()) v.trainable = false;
+    } else {
+      this.backbone = this.registerModule('backbone', new UNet2DConditionModel(fcsdBackboneConfig(c), { seed: c.seed }));
+      this.vae = null;
+      this.latentFactor = 1;
+    }
     const zc = 3 * Number(c.useNormal) + 3 * Number(c.useTsd); // z_c channels
     // The ControlNet copies the backbone's encoder at construction (the backbone is re-copied into it after its
     // pre-training by `initControlNetFromBackbone`).
@@ -141,7 +198,38 @@ export class FcsdModel extends nn.Module {
     if (c.useEmotion) specs.push({ name: 'emotion', kind: 'vector', inFeatures: c.textDim });
     this.conditioner = specs.length ? this.registerModule('conditioner', new TokenConditioner({ tokenDim: c.tokenDim, conditions: specs, rng: rng.fork('conditioner') })) : null;
     this.labels = c.useEmotion ? this.registerModule('labels', new LabelEmbeddingTable(this.labelSet, { dimension: c.textDim, seed: c.seed + 3 })) : null;
-    this.null_text = this.registerParameter('null_text', nn.normalTensor(rng.fork('null'), [1, 1, c.tokenDim], 0.02));
+    this.null_text = this.registerParameter('null_text', nn.normalTensor(rng.fork('null'), [1, 1, this.backbone.config.cross_attention_dim], 0.02));
+  }
+
+  /** True with a pre-trained latent-space backbone. */
+  get isPretrained(): boolean {
+    return this.vae !== null;
+  }
+
+  /** Shape of the diffused sample for a batch: `[B, size / latentFactor, size / latentFactor, channels]`. */
+  sampleShape(batch: number): [number, number, number, number] {
+    const side = this.config.size / this.latentFactor;
+    return [batch, side, side, this.backbone.config.out_channels];
+  }
+
+  /**
+   * x_0 of a batch of frames `[B, S, S, 3]` in [0, 1]: with a VAE, its latents (the mean of the posterior) × the
+   * VAE's scaling factor; otherwise the image in [−1, 1]. No gradients.
+   */
+  encodeImages(images: tf.Tensor4D): tf.Tensor4D {
+    return tf.tidy(() => {
+      const x = tf.sub(tf.mul(images, 2), 1) as tf.Tensor4D; // [0, 1] → [−1, 1]
+      if (!this.vae) return x;
+      return tf.mul(this.vae.encode(x).mode(), this.vae.config.scaling_factor) as tf.Tensor4D; // [B, S/f, S/f, C]
+    });
+  }
+
+  /** The inverse of {@link FcsdModel.encodeImages}: images `[B, S, S, 3]` in [0, 1] (clamped). */
+  decodeSamples(x0: tf.Tensor4D): tf.Tensor4D {
+    return tf.tidy(() => {
+      const x = this.vae ? this.vae.decode(tf.div(x0, this.vae.config.scaling_factor) as tf.Tensor4D) : x0;
+      return tf.clipByValue(tf.div(tf.add(x, 1), 2), 0, 1) as tf.Tensor4D;
+    });
   }
 
   /** Names of the switched-on token conditions, in token order. */
@@ -226,7 +314,8 @@ export class FcsdModel extends nn.Module {
   denoise(xt: tf.Tensor4D, timestep: number | number[], conditions: FcsdConditions, options: { timestepCond?: tf.Tensor | null; unet?: UNet2DConditionModel } = {}): tf.Tensor4D {
     const FN = 'FcsdModel.denoise';
     const c = this.config;
-    if (!(xt instanceof tf.Tensor) || xt.rank !== 4 || xt.shape[3] !== 3) throw new ValidationError(FN, 'xt', `a [B, ${c.size}, ${c.size}, 3] tensor`, xt);
+    const [, side, , channels] = this.sampleShape(1);
+    if (!(xt instanceof tf.Tensor) || xt.rank !== 4 || xt.shape[1] !== side || xt.shape[3] !== channels) throw new ValidationError(FN, 'xt', `a [B, ${side}, ${side}, ${channels}] tensor`, xt);
     const B = xt.shape[0];
     if (c.proxyConcat && !(conditions.proxy instanceof tf.Tensor)) throw new ValidationError(FN, 'conditions.proxy', 'the proxy RGB (config.proxyConcat is on)', conditions.proxy);
     const unet = options.unet ?? this.backbone;
@@ -250,11 +339,13 @@ export class FcsdModel extends nn.Module {
    * the backbone's own weights are frozen (the paper's recipe).
    */
   conditionParameters(): Array<[string, tf.Variable]> {
-    return this.namedParameters().filter(([name, v]) => v.trainable && (!name.startsWith('backbone.') || /\.processor\.to_[kv]_ip\./.test(name)));
+    // With a pre-trained backbone its null text token trains here (it has no pre-training phase of its own).
+    return this.namedParameters().filter(([name, v]) => v.trainable && !name.startsWith('vae.') && (name === 'null_text' ? this.isPretrained : !name.startsWith('backbone.') || /\.processor\.to_[kv]_ip\./.test(name)));
   }
 
-  /** The backbone's parameters (its pre-training; the null text token with it). */
+  /** The backbone's parameters (its pre-training; the null text token with it). Empty for a pre-trained backbone. */
   backboneParameters(): Array<[string, tf.Variable]> {
+    if (this.isPretrained) return [];
     return this.namedParameters().filter(([name, v]) => v.trainable && (name.startsWith('backbone.') || name === 'null_text') && !name.includes('.processor.'));
   }
 }

@@ -52,14 +52,15 @@ function toImage(x0: Float32Array, proxy: Float32Array, c: Pick<FcsdConfig, 'tar
 }
 
 /**
- * The per-frame initial noise x_T of `frameIndex` under `seed`: `[S·S·3]` standard normal.
+ * The per-frame initial noise x_T of `frameIndex` under `seed`: `count` standard-normal values (the sample's
+ * H·W·C, e.g. 32·32·3 in pixel space).
  * @example
  * ```ts
- * frameNoise(0, 12, 32); // the same numbers every time
+ * frameNoise(0, 12, 32 * 32 * 3); // the same numbers every time
  * ```
  */
-export function frameNoise(seed: number, frameIndex: number, size: number): Float32Array {
-  return Float32Array.from(new Rng(seed).fork(`frame-${frameIndex}`).normal(size * size * 3));
+export function frameNoise(seed: number, frameIndex: number, count: number): Float32Array {
+  return Float32Array.from(new Rng(seed).fork(`frame-${frameIndex}`).normal(count));
 }
 
 /**
@@ -71,7 +72,7 @@ export function frameNoise(seed: number, frameIndex: number, size: number): Floa
  */
 export function renderFcsd(model: FcsdModel, data: FcsdData, indices: number[], options: RenderFcsdOptions): FloatImage[] {
   const FN = 'renderFcsd';
-  const c = model.config, S = c.size, n = S * S * 3;
+  const c = model.config, S = c.size;
   if (!Array.isArray(indices) || indices.some((i) => !data.frames[i])) throw new ValidationError(FN, 'indices', `frame indices < ${data.frames.length}`, indices);
   if (options.sampler !== 'lcm' && options.sampler !== 'ddim') throw new ValidationError(FN, 'options.sampler', "'lcm' or 'ddim'", options.sampler);
   if (options.sampler === 'lcm' && !options.student) throw new ValidationError(FN, 'options.student', 'the LCM student (distillFcsdLcm) for sampler lcm', options.student);
@@ -82,12 +83,14 @@ export function renderFcsd(model: FcsdModel, data: FcsdData, indices: number[], 
   for (let start = 0; start < indices.length; start += batchSize) {
     const frames = indices.slice(start, start + batchSize).map((i) => data.frames[i]!);
     const B = frames.length;
+    const shape = model.sampleShape(B); // pixels, or latents with a VAE
+    const n = shape[1] * shape[2] * shape[3];
     const noise = new Float32Array(B * n);
-    frames.forEach((f, b) => noise.set(frameNoise(options.seed, f.index, S), b * n));
+    frames.forEach((f, b) => noise.set(frameNoise(options.seed, f.index, n), b * n));
     const batch = fcsdBatchInputs(model, frames, options.tsdSource);
     const conditions = model.conditions(batch.inputs, batch.proxyRgb, { drop: options.drop });
     const rng = new Rng(options.seed).fork(`batch-${frames[0]!.index}`);
-    const latents = tf.tensor4d(noise, [B, S, S, 3]);
+    const latents = tf.tensor4d(noise, shape);
     const schedule = { num_train_timesteps: c.numTrainTimesteps, beta_start: c.betaStart, beta_end: c.betaEnd, beta_schedule: 'scaled_linear' as const, prediction_type: c.predictionType, clip_sample: false };
     const wEmb = options.sampler === 'lcm' ? guidanceScaleEmbedding(new Array<number>(B).fill(0), options.student!.config.time_cond_proj_dim!) : null;
     let x0: tf.Tensor4D;
@@ -111,9 +114,19 @@ export function renderFcsd(model: FcsdModel, data: FcsdData, indices: number[], 
       tf.dispose([latents, ...Object.values(batch.inputs), batch.proxyRgb, conditions.tokens, conditions.controlImage, conditions.proxy].filter((t): t is tf.Tensor => t instanceof tf.Tensor));
       wEmb?.dispose();
     }
-    const values = x0.dataSync() as Float32Array;
-    x0.dispose();
-    frames.forEach((f, b) => out.push({ data: toImage(values.subarray(b * n, (b + 1) * n), f.proxyRgb, c), height: S, width: S, channels: 3 }));
+    if (model.isPretrained) {
+      // Latents → images through the VAE's decoder (D of §4.2).
+      const images = model.decodeSamples(x0);
+      x0.dispose();
+      const values = images.dataSync() as Float32Array;
+      images.dispose();
+      const m = S * S * 3;
+      frames.forEach((_, b) => out.push({ data: values.slice(b * m, (b + 1) * m), height: S, width: S, channels: 3 }));
+    } else {
+      const values = x0.dataSync() as Float32Array;
+      x0.dispose();
+      frames.forEach((f, b) => out.push({ data: toImage(values.subarray(b * n, (b + 1) * n), f.proxyRgb, c), height: S, width: S, channels: 3 }));
+    }
     options.onProgress?.(out.length, indices.length);
   }
   return out;

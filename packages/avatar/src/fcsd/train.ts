@@ -26,7 +26,7 @@ import { AdamW, CheckpointManager, Rng, resumeTraining, saveTrainingCheckpoint, 
 import { DDPMScheduler } from '@consistent-avatar/diffusion';
 import { resolveFcsdConfig, type FcsdConfig } from './config.js';
 import type { FcsdData, FcsdFrame } from './data.js';
-import { FcsdModel, type FcsdConditionInputs } from './fcsd-model.js';
+import { FcsdModel, type FcsdConditionInputs, type PretrainedBackbone } from './fcsd-model.js';
 
 /** Progress of {@link trainFcsd}. */
 export interface FcsdProgress {
@@ -48,6 +48,11 @@ export interface TrainFcsdOptions {
   /** Stop after this many steps in total over both phases (an interrupted run; checkpoints are written there). */
   stopAt?: number;
   onProgress?: (p: FcsdProgress) => void;
+  /**
+   * A pre-trained latent-space backbone (SD 1.5 from `loadPretrainedBackbone`): it is frozen, its pre-training phase
+   * is skipped, and the model takes ownership. Default: the embedded pixel-space backbone.
+   */
+  pretrained?: PretrainedBackbone;
 }
 
 /** What {@link trainFcsd} returns; the caller owns (disposes) `model`. */
@@ -133,7 +138,7 @@ export async function trainFcsd(data: FcsdData, config: Partial<FcsdConfig>, opt
   checkData(data, c, options?.train);
   const stopAt = options.stopAt ?? c.backboneIterations + c.controlIterations;
   if (!Number.isInteger(stopAt) || stopAt < 0) throw new ValidationError(FN, 'options.stopAt', 'a non-negative integer', stopAt);
-  const model = new FcsdModel(c, data.labels);
+  const model = new FcsdModel(c, data.labels, options.pretrained);
   const scheduler = fcsdScheduler(c);
   const stepLosses: number[] = [];
   const lossLog: TrainFcsdResult['lossLog'] = { backbone: [], conditions: [] };
@@ -143,8 +148,8 @@ export async function trainFcsd(data: FcsdData, config: Partial<FcsdConfig>, opt
       const iterations = phase === 'backbone' ? c.backboneIterations : c.controlIterations;
       const budget = Math.min(iterations, stopAt - (phase === 'conditions' ? c.backboneIterations : 0));
       if (phase === 'conditions') model.attachConditions();
-      if (iterations === 0) continue;
       const params = phase === 'backbone' ? model.backboneParameters() : model.conditionParameters();
+      if (iterations === 0 || params.length === 0) continue; // nothing to train (every condition switched off)
       const optimizer = new AdamW(params, { lr: phase === 'backbone' ? c.backboneLr : c.controlLr, maxGradNorm: c.maxGradNorm > 0 ? c.maxGradNorm : undefined });
       const loop = new TrainingLoopState(new Rng(c.seed).fork(`fcsd-${phase}`), c.logEvery, iterations);
       const manager = options.checkpointDir ? new CheckpointManager(join(options.checkpointDir, phase), { keepLast: 2 }) : null;
@@ -154,19 +159,29 @@ export async function trainFcsd(data: FcsdData, config: Partial<FcsdConfig>, opt
         if (resumed) loop.restore(resumed.state);
         const save = () => manager && saveTrainingCheckpoint(manager, loop.step, { ...run, state: loop.toState(), metadata: { model: `FCSD (ConsistentAvatar stage 3), ${phase}` } });
         const rng = loop.rng;
-        const S = c.size, B = c.batchSize, T = c.numTrainTimesteps;
+        const B = c.batchSize, T = c.numTrainTimesteps;
+        const shape = model.sampleShape(B); // [B, S, S, 3] in pixel space, the latent shape with a VAE
+        const n = shape[1] * shape[2] * shape[3];
         while (loop.step < Math.max(0, budget)) {
           // 1. A batch of training frames, timesteps and noise (Eq. 9's t and ε).
           const frames = Array.from({ length: B }, () => data.frames[options.train[rng.int(options.train.length)]!]!);
           const ts = Array.from({ length: B }, () => rng.int(T));
-          const noiseData = Float32Array.from(rng.normal(B * S * S * 3));
-          const x0Data = new Float32Array(B * S * S * 3);
-          frames.forEach((f, b) => x0Data.set(fcsdTarget(f, c), b * S * S * 3));
+          const noiseData = Float32Array.from(rng.normal(B * n));
           const dropRng = rng.fork(`dropout-${loop.step}`);
           const batch = fcsdBatchInputs(model, frames, c.trainTsd);
           const tensors = tf.tidy(() => {
-            const noise = tf.tensor4d(noiseData, [B, S, S, 3]);
-            const x0 = tf.tensor4d(x0Data, [B, S, S, 3]);
+            const noise = tf.tensor4d(noiseData, shape);
+            let x0: tf.Tensor4D;
+            if (model.isPretrained) {
+              // x_0: the frames' latents (the VAE is frozen).
+              const gt = new Float32Array(B * c.size * c.size * 3);
+              frames.forEach((f, b) => gt.set(f.gt, b * f.gt.length));
+              x0 = model.encodeImages(tf.tensor4d(gt, [B, c.size, c.size, 3]));
+            } else {
+              const x0Data = new Float32Array(B * n);
+              frames.forEach((f, b) => x0Data.set(fcsdTarget(f, c), b * n));
+              x0 = tf.tensor4d(x0Data, shape);
+            }
             return { noise, x0, xt: scheduler.addNoise(x0, noise, ts) as tf.Tensor4D };
           });
           let loss: number;
@@ -174,7 +189,7 @@ export async function trainFcsd(data: FcsdData, config: Partial<FcsdConfig>, opt
             ({ loss } = optimizer.step(() => tf.tidy(() => {
               // 2. The conditions (f_d with dropout, z_c, proxy) and the prediction (Eq. 8).
               const conditions = model.conditions(batch.inputs, batch.proxyRgb, phase === 'conditions' ? { dropout: c.conditionDropout, rng: dropRng } : {});
-              const out = model.denoise(tensors.xt, ts, conditions); // [B, S, S, 3]
+              const out = model.denoise(tensors.xt, ts, conditions); // [B, S, S, 3] (latents with a VAE)
               const target = c.predictionType === 'sample' ? tensors.x0 : tensors.noise;
               return tf.mean(tf.square(tf.sub(out, target))) as tf.Scalar; // Eq. 9
             })));
@@ -195,7 +210,9 @@ export async function trainFcsd(data: FcsdData, config: Partial<FcsdConfig>, opt
       }
       if (steps[phase] < iterations) break; // interrupted (stopAt)
     }
-    return { model, lossLog, stepLosses, steps, complete: steps.backbone === c.backboneIterations && steps.conditions === c.controlIterations };
+    const conditionsDone = steps.conditions === c.controlIterations || model.conditionParameters().length === 0;
+    const backboneDone = steps.backbone === c.backboneIterations || model.isPretrained;
+    return { model, lossLog, stepLosses, steps, complete: backboneDone && conditionsDone };
   } catch (error) {
     model.dispose();
     throw error;

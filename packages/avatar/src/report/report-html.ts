@@ -137,7 +137,8 @@ table.ca-table{border-collapse:collapse;margin:8px 0 4px}table.ca-table td,table
 td.num{text-align:right;font-variant-numeric:tabular-nums}td.na{color:#888;text-align:center}
 figure{margin:16px 0}figcaption{font-weight:600;margin-bottom:4px}.note{color:#555;font-size:12px}
 img.ca-image,img.ca-video{image-rendering:pixelated;border:1px solid #ddd;max-width:100%}
-.cols{display:flex;font-size:12px;color:#333}.cols span{flex:1;text-align:center}
+img.ca-video{width:192px}.videos{display:flex;flex-wrap:wrap;gap:16px}.videos figure{margin:0}
+.cols{display:flex;font-size:12px;color:#333;max-width:100%}.cols span{flex:1;text-align:center}
 pre{background:#f6f6f6;padding:8px;overflow:auto;font-size:11px}
 </style></head><body>`);
   parts.push(`<h1>${esc(report.title)}</h1><p class="label">${esc(report.label)}</p>`);
@@ -149,14 +150,18 @@ pre{background:#f6f6f6;padding:8px;overflow:auto;font-size:11px}
     parts.push(`</tbody></table>${t.note ? `<div class="note">${esc(t.note)}</div>` : ''}</figure>`);
   });
   for (const s of report.strips ?? []) {
-    const cols = s.columns ? `<div class="cols">${s.columns.map((c) => `<span>${esc(c)}</span>`).join('')}</div>` : '';
+    // The column labels span exactly the image's width (read from the PNG's IHDR chunk).
+    const width = s.png.length >= 24 ? new DataView(s.png.buffer, s.png.byteOffset).getUint32(16) : 0;
+    const cols = s.columns ? `<div class="cols" style="width:${width}px">${s.columns.map((c) => `<span>${esc(c)}</span>`).join('')}</div>` : '';
     parts.push(`<figure><figcaption>${esc(s.caption)}</figcaption>${cols}<img class="ca-image" alt="${esc(s.caption)}" src="data:image/png;base64,${b64(s.png)}"></figure>`);
   }
   for (const p of report.plots ?? []) parts.push(`<figure class="ca-plot"><figcaption>${esc(p.caption)}</figcaption>${p.svg}</figure>`);
+  if (report.videos?.length) parts.push('<div class="videos">');
   for (const v of report.videos ?? []) {
-    const mp4 = v.mp4 ? `<video controls loop muted src="data:video/mp4;base64,${b64(v.mp4)}"></video>` : '';
+    const mp4 = v.mp4 ? `<video controls loop muted width="192" src="data:video/mp4;base64,${b64(v.mp4)}"></video>` : '';
     parts.push(`<figure><figcaption>${esc(v.caption)}</figcaption><img class="ca-video" alt="${esc(v.caption)}" src="data:image/gif;base64,${b64(v.gif)}">${mp4}</figure>`);
   }
+  if (report.videos?.length) parts.push('</div>');
   if (report.manifest !== undefined) parts.push(`<h2>Manifest</h2><pre>${esc(JSON.stringify(report.manifest, null, 1))}</pre>`);
   parts.push(`<script>${SELF_CHECK}</script></body></html>\n`);
   return parts.join('\n');

@@ -1,0 +1,73 @@
+/**
+ * The FCSD on a pre-trained latent-space backbone (the SD 1.5 path) with a tiny diffusers-layout folder: the folder
+ * loads, the backbone and the VAE stay frozen through training, samples live in the VAE's latent space and decode to
+ * frames of the data's size, rendering is seeded, and the embedded-only variants are refused.
+ */
+import { fileURLToPath } from 'node:url';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { Rng, tf, useBackend, ValidationError } from '@consistent-avatar/core';
+import type { FcsdConfig } from './config.js';
+import type { FcsdData, FcsdFrame } from './data.js';
+import { FcsdModel, loadPretrainedBackbone } from './fcsd-model.js';
+import { renderFcsd } from './render.js';
+import { trainFcsd } from './train.js';
+
+const DIR = fileURLToPath(new URL('../../test/fixtures/sd-tiny', import.meta.url));
+const S = 16; // image side; the VAE halves it
+const CONFIG: Partial<FcsdConfig> = {
+  size: S, target: 'image', proxyConcat: false, predictionType: 'epsilon', tokenDim: 16, textDim: 8, encoderWidth: 8,
+  normGroups: 8, conditioningChannels: [16, 24], batchSize: 2, controlIterations: 4, controlLr: 1e-3, ddimSteps: 3,
+  lcmIterations: 0, checkpointEvery: 100, logEvery: 2, seed: 1,
+};
+
+function toyData(): FcsdData {
+  const rng = new Rng(4);
+  const map = (lo: number, hi: number) => Float32Array.from(rng.uniform(S * S * 3, lo, hi));
+  return {
+    size: S, labels: ['happy', 'sad'],
+    frames: Array.from({ length: 4 }, (_, index): FcsdFrame => ({
+      id: String(index), index, gt: map(0, 1), proxyRgb: map(0, 1), normal: map(0, 1), mask: new Float32Array(S * S).fill(1),
+      gtTsd: map(-1, 1), proxyTsd: map(-1, 1), alignedTsd: map(-1, 1), pose: Float32Array.from(rng.normal(6)),
+      expression: Float32Array.from(rng.normal(100)), emotion: index % 2 ? 'sad' : 'happy',
+    })),
+  };
+}
+
+beforeAll(async () => {
+  await useBackend('wasm');
+});
+
+describe('FCSD on a pre-trained backbone (SD layout)', () => {
+  it('trains the conditions only, samples in latent space and decodes to frames; seeded', async () => {
+    const data = toyData();
+    const backbone = loadPretrainedBackbone(DIR);
+    const before = Object.fromEntries(Object.entries(backbone.unet.stateDict()).slice(0, 6).map(([k, t]) => [k, Array.from(t.dataSync())]));
+    const vaeBefore = Array.from(backbone.vae.namedParameters()[0]![1].dataSync());
+    const { model, steps, complete } = await trainFcsd(data, CONFIG, { train: [0, 1], pretrained: backbone });
+    expect(complete).toBe(true);
+    expect(steps).toEqual({ backbone: 0, conditions: 4 });
+    expect(model.isPretrained).toBe(true);
+    expect(model.sampleShape(2)).toEqual([2, 8, 8, 4]);
+    for (const [k, v] of Object.entries(before)) expect(Array.from(model.backbone.stateDict()[k]!.dataSync()), k).toEqual(v);
+    expect(Array.from(model.vae!.namedParameters()[0]![1].dataSync())).toEqual(vaeBefore);
+    const a = renderFcsd(model, data, [2, 3], { sampler: 'ddim', tsdSource: 'aligned', seed: 7 });
+    const b = renderFcsd(model, data, [2, 3], { sampler: 'ddim', tsdSource: 'aligned', seed: 7 });
+    expect(a[0]!.height).toBe(S);
+    expect(a[0]!.data.length).toBe(S * S * 3);
+    expect(a.map((f) => Array.from(f.data))).toEqual(b.map((f) => Array.from(f.data)));
+    model.dispose();
+  });
+
+  it('refuses the embedded-only formulation and a ControlNet embedding that does not match the VAE factor', () => {
+    const data = toyData();
+    const count = tf.memory().numTensors;
+    const backbone = loadPretrainedBackbone(DIR);
+    expect(() => new FcsdModel({ ...CONFIG, target: 'residual' }, data.labels, backbone)).toThrow(/target 'image' and proxyConcat false/);
+    expect(() => new FcsdModel({ ...CONFIG, conditioningChannels: [16] }, data.labels, backbone)).toThrow(/config.conditioningChannels/);
+    expect(() => loadPretrainedBackbone('/nonexistent/sd')).toThrow();
+    expect(() => loadPretrainedBackbone('')).toThrow(ValidationError);
+    backbone.unet.dispose();
+    backbone.vae.dispose();
+    expect(tf.memory().numTensors).toBe(count); // a refused construction holds nothing
+  });
+});
