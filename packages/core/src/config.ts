@@ -115,8 +115,15 @@ export type ConfigField =
   | FixedField
   | JsonObjectField;
 
-/** The declared (non-index-signature) keys of `C`. */
-type KnownKeys<C> = keyof { [K in keyof C as string extends K ? never : number extends K ? never : K]: 0 };
+/**
+ * The declared keys of a config type `C`, without its index signature (`[extra: string]`), so a schema or defaults
+ * object lists exactly the fields the type names.
+ * @example
+ * ```ts
+ * type Keys = KnownKeys<{ levels: number; [extra: string]: unknown }>; // 'levels'
+ * ```
+ */
+export type KnownKeys<C> = keyof { [K in keyof C as string extends K ? never : number extends K ? never : K]: 0 };
 
 /**
  * One {@link ConfigField} for every declared field of `C` (a config type with an index signature, such as a
@@ -137,7 +144,10 @@ export type ConfigSchema<C> = { readonly [K in KnownKeys<C>]-?: ConfigField } & 
  * ```
  */
 export class DerivedDefault<C, V> {
-  constructor(readonly derive: (resolved: C) => V) {}
+  constructor(
+    /** Computes the default from the resolved config (every other field already filled and validated). */
+    readonly derive: (resolved: C) => V,
+  ) {}
 }
 
 /**

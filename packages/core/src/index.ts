@@ -4,6 +4,9 @@
  * checkpoints, the image type, progress reporting, run manifests and typed errors. Stage 1 (FLAME, the rasterizer, the
  * proxy avatar, the datasets) lives in `@consistent-avatar/proxy`.
  *
+ * `tf` is the `@tensorflow/tfjs` 4.22 namespace, re-exported so every package shares one engine; its reference is
+ * TensorFlow.js's own (https://js.tensorflow.org/api/4.22.0/) and is not repeated in this one.
+ *
  * @packageDocumentation
  */
 export { tf } from './backend/tf.js';
@@ -27,6 +30,7 @@ export {
   type ConfigField,
   type ConfigSchema,
   type ConfigDefaults,
+  type KnownKeys,
   type ConfigSpec,
   type ConfigScalar,
   type IntegerField,
@@ -53,6 +57,16 @@ export {
   type CheckImageOptions,
 } from './image.js';
 export { Rng, hashString, type RngState } from './random.js';
+/**
+ * The module system: {@link nn.Module} (named parameters and buffers with diffusers-compatible dotted names,
+ * state dicts in our or PyTorch layout), PyTorch-compatible layers (NHWC), activations and initialisers.
+ * @example
+ * ```ts
+ * const linear = new nn.Linear(4, 2, { rng: new Rng(0) });
+ * const y = linear.forward(tf.ones([3, 4])); // [3, 2]
+ * linear.dispose();
+ * ```
+ */
 export * as nn from './nn/index.js';
 export { Adam, AdamW, type AdamConfig, type StepResult } from './optim/adam.js';
 export { clipGradNorm } from './optim/clip.js';
@@ -63,6 +77,7 @@ export {
   conv2dInputGrad,
   depthwiseFilterGrad,
   depthwiseInputGrad,
+  type Pad,
 } from './kernels/conv-grads.js';
 export { registerWasmTrainingKernels, registeredWasmKernels, setWasmBatchMatMulKernel, unsortedSegmentSumFromScatter, wasmBatchMatMulKernelCalls } from './kernels/register.js';
 export { wasmBinary } from './kernels/wasm-binary.js';

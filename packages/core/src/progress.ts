@@ -39,8 +39,11 @@ export type OnProgress = (event: ProgressEvent) => void;
 
 /** Where the reporter writes (process.stderr by default). */
 export interface ProgressStream {
+  /** Write one chunk of text (a whole line in line mode; in TTY mode `\r` and the redrawn bar). */
   write(chunk: string): unknown;
+  /** True for a terminal: the reporter redraws one bar instead of printing lines. */
   isTTY?: boolean;
+  /** Terminal width in characters: in TTY mode the bar line is cut to fit it. */
   columns?: number;
 }
 

@@ -93,6 +93,8 @@ export {
   type UpBlockOptions,
   type DownBlockOutput,
   type BlockCallOptions,
+  type UNetDownBlock,
+  type UNetUpBlock,
 } from './models/unet-blocks.js';
 export {
   UNet2DConditionModel,

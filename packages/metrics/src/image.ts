@@ -116,7 +116,8 @@ export interface GrayPlane {
 
 /**
  * Convert an image to one gray plane in [0, 1] (float64) with the given weights; a 1-channel image is copied. Byte
- * images are converted to [0, 1] first (as {@link floatImage}).
+ * images are converted to [0, 1] first (divided by 255, as core's
+ * {@link @consistent-avatar/core!toFloatImage | toFloatImage}).
  *
  * @example
  * ```ts

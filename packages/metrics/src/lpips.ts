@@ -189,7 +189,8 @@ export class Lpips extends nn.Module {
 
   /**
    * Build from already-read tensors (see {@link Lpips.fromSafetensors} for the key names). The weights load through
-   * `nn.Module.loadStateDict` with the torch layout; missing or mis-shaped weights throw a {@link FormatError}.
+   * `nn.Module.loadStateDict` with the torch layout; missing or mis-shaped weights throw a
+   * {@link @consistent-avatar/core!FormatError | FormatError}.
    *
    * @example
    * ```ts

@@ -23,7 +23,9 @@ export interface CvMat {
   /** Views on the wasm heap (re-read after any allocation: heap growth detaches older views). */
   readonly data: Uint8Array;
   readonly data32F: Float32Array;
+  /** OpenCV type code (e.g. `cv.CV_32FC2`). */
   type(): number;
+  /** Free the matrix on the wasm heap (it is not garbage-collected). */
   delete(): void;
 }
 
@@ -45,6 +47,10 @@ export interface OpenCv {
   BORDER_CONSTANT: number;
   OPTFLOW_FARNEBACK_GAUSSIAN: number;
   Scalar: new (...values: number[]) => unknown;
+  /**
+   * `cv.calcOpticalFlowFarneback`: dense flow from `prev` to `next` (8-bit single-channel) into `flow`
+   * (`CV_32FC2`, per pixel (dx, dy)).
+   */
   calcOpticalFlowFarneback(
     prev: CvMat,
     next: CvMat,
@@ -57,6 +63,7 @@ export interface OpenCv {
     polySigma: number,
     flags: number,
   ): void;
+  /** `cv.remap`: `dst(x, y) = src(map1(x, y), map2(x, y))` with the given interpolation and border handling. */
   remap(
     src: CvMat,
     dst: CvMat,

@@ -43,6 +43,7 @@ export interface PoseExpressionEstimator {
   readonly expressionSize: number;
   /** Codes per frame (`null`: no face); frames are core `Image`s, float in [0, 1] or bytes (convert with `toFloatImage`). */
   estimate(frames: readonly Image[]): Promise<(PoseExpressionCodes | null)[]>;
+  /** Free what the estimator holds (weights, worker threads); optional for estimators that hold nothing. */
   dispose?(): void;
 }
 

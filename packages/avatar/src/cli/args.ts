@@ -11,8 +11,30 @@
  */
 import { ValidationError } from '@consistent-avatar/core';
 
+/**
+ * How {@link parseFlags} reads a flag: `'string'` and `'int'` take the next argument as the value (an `'int'` must be
+ * an integer), `'bool'` takes none and is `true` when present.
+ * @example
+ * ```ts
+ * const spec: Record<string, FlagKind> = { out: 'string', frames: 'int', force: 'bool' };
+ * ```
+ */
 export type FlagKind = 'string' | 'int' | 'bool';
 
+/**
+ * Parse `--name value` / `--name` arguments against `spec`. Flags that are absent stay absent (the caller applies
+ * its defaults).
+ * @param command - Named in errors (e.g. `'ca synth'`).
+ * @param argv - The arguments after the command.
+ * @param spec - Flag name (without `--`) → {@link FlagKind}.
+ * @returns The flags given, typed by `spec` (`'int'` → number, `'bool'` → boolean, `'string'` → string).
+ * @throws ValidationError on a token that is not a flag, an unknown flag, a missing value or a non-integer `'int'`.
+ * @example
+ * ```ts
+ * parseFlags('ca synth', ['--out', 'data', '--frames', '64'], { out: 'string', frames: 'int' });
+ * // { out: 'data', frames: 64 }
+ * ```
+ */
 export function parseFlags<S extends Record<string, FlagKind>>(
   command: string,
   argv: readonly string[],

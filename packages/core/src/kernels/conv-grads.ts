@@ -7,6 +7,14 @@
  */
 import { tf } from '../backend/tf.js';
 
+/**
+ * Convolution padding as tfjs takes it: `'same'`, `'valid'`, one number for every side, or explicit NHWC pairs
+ * `[[0, 0], [top, bottom], [left, right], [0, 0]]`.
+ * @example
+ * ```ts
+ * const pad: Pad = [[0, 0], [1, 1], [2, 2], [0, 0]]; // 1 row above and below, 2 columns left and right
+ * ```
+ */
 export type Pad = 'same' | 'valid' | number | [[number, number], [number, number], [number, number], [number, number]];
 type Pair = [number, number];
 

@@ -18,7 +18,14 @@ import { Rng } from '../random.js';
 import { Module } from './module.js';
 import { normalTensor, torchDefaultBound, uniformTensor } from './init.js';
 
-type Pair = [number, number];
+/**
+ * A `[height, width]` pair (kernel size, stride, padding, dilation); layer options also accept one number for both.
+ * @example
+ * ```ts
+ * const stride: nn.Pair = [2, 1]; // stride 2 along H, 1 along W
+ * ```
+ */
+export type Pair = [number, number];
 const POSITIVE_INT = configField.positiveInt();
 const PAIR = configField.either(configField.nonNegativeInt(), configField.intArray({ min: 0, length: 2 }));
 function pair(fn: string, arg: string, v: number | Pair): Pair {
@@ -54,7 +61,10 @@ export class Linear extends Module {
     this.weight = this.registerParameter('weight', uniformTensor(rng, [outFeatures, inFeatures], bound));
     this.bias = options.bias === false ? null : this.registerParameter('bias', uniformTensor(rng, [outFeatures], bound));
   }
-  /** @param x - `[..., in]` → `[..., out]`. */
+  /**
+   * y = x·Wᵀ + b over the last dimension.
+   * @param x - `[..., in]` → `[..., out]`.
+   */
   forward(x: tf.Tensor): tf.Tensor {
     lastDim('Linear.forward', x, this.inFeatures);
     return tf.tidy(() => {
@@ -125,7 +135,10 @@ export class Conv2d extends Module {
     this.bias = options.bias === false ? null : this.registerParameter('bias', uniformTensor(rng, [outChannels], bound));
   }
 
-  /** @param x - `[B, H, W, in]` → `[B, H', W', out]`. */
+  /**
+   * Convolve with the layer's stride, padding, dilation and groups, then add the bias.
+   * @param x - `[B, H, W, in]` → `[B, H', W', out]`.
+   */
   forward(x: tf.Tensor4D): tf.Tensor4D {
     if (x.rank !== 4 || x.shape[3] !== this.inChannels) {
       throw new ValidationError('Conv2d.forward', 'x', `[B, H, W, ${this.inChannels}] (NHWC)`, x);
@@ -185,7 +198,10 @@ export class ConvTranspose2d extends Module {
     this.weight = this.registerParameter('weight', ours, 'conv2dTranspose');
     this.bias = options.bias === false ? null : this.registerParameter('bias', uniformTensor(rng, [outChannels], bound));
   }
-  /** @param x - `[B, H, W, in]` → `[B, H', W', out]`. */
+  /**
+   * Transposed convolution, cropped by `padding` and extended by `outputPadding` like PyTorch, then the bias.
+   * @param x - `[B, H, W, in]` → `[B, H', W', out]`.
+   */
   forward(x: tf.Tensor4D): tf.Tensor4D {
     if (x.rank !== 4 || x.shape[3] !== this.inChannels) {
       throw new ValidationError('ConvTranspose2d.forward', 'x', `[B, H, W, ${this.inChannels}] (NHWC)`, x);
@@ -229,7 +245,10 @@ export class GroupNorm extends Module {
     this.weight = affine ? this.registerParameter('weight', tf.ones([numChannels])) : null;
     this.bias = affine ? this.registerParameter('bias', tf.zeros([numChannels])) : null;
   }
-  /** @param x - `[B, ..., C]` (NHWC images or [B, L, C] sequences). */
+  /**
+   * Normalise each group of C/G channels over all non-batch positions, then apply the affine weight and bias.
+   * @param x - `[B, ..., C]` (NHWC images or [B, L, C] sequences) → the same shape.
+   */
   forward<T extends tf.Tensor>(x: T): T {
     if (x.rank < 2 || x.shape[x.rank - 1] !== this.numChannels) {
       throw new ValidationError('GroupNorm.forward', 'x', `[B, ..., ${this.numChannels}]`, x);
@@ -277,7 +296,10 @@ export class FrozenBatchNorm2d extends Module {
     this.running_var = this.registerBuffer('running_var', tf.ones([numFeatures]));
     this.registerBuffer('num_batches_tracked', tf.scalar(0, 'int32'));
   }
-  /** @param x - `[B, H, W, numFeatures]` → the same shape. */
+  /**
+   * Normalise each channel with the stored running statistics, then apply weight and bias.
+   * @param x - `[B, H, W, numFeatures]` → the same shape.
+   */
   forward(x: tf.Tensor4D): tf.Tensor4D {
     if (!(x instanceof tf.Tensor) || x.rank !== 4 || x.shape[3] !== this.numFeatures) {
       throw new ValidationError('FrozenBatchNorm2d.forward', 'x', `[B, H, W, ${this.numFeatures}] (NHWC)`, x);
@@ -305,7 +327,10 @@ export class LayerNorm extends Module {
     this.weight = elementwiseAffine ? this.registerParameter('weight', tf.ones([dim])) : null;
     this.bias = elementwiseAffine ? this.registerParameter('bias', tf.zeros([dim])) : null;
   }
-  /** @param x - `[..., dim]`. */
+  /**
+   * Normalise over the last dimension (biased variance), then apply the affine weight and bias.
+   * @param x - `[..., dim]` → the same shape.
+   */
   forward<T extends tf.Tensor>(x: T): T {
     lastDim('LayerNorm.forward', x, this.dim);
     return tf.tidy(() => {
@@ -329,7 +354,10 @@ export class Embedding extends Module {
     checkConfigField('Embedding', 'embeddingDim', POSITIVE_INT, embeddingDim);
     this.weight = this.registerParameter('weight', normalTensor(options.rng ?? new Rng(0), [numEmbeddings, embeddingDim]));
   }
-  /** @param ids - int32 tensor of any shape with values in [0, num) → `[...ids.shape, dim]`. */
+  /**
+   * Look up one row of the table per id.
+   * @param ids - int32 tensor of any shape with values in [0, num) → `[...ids.shape, dim]`.
+   */
   forward(ids: tf.Tensor): tf.Tensor {
     if (ids.dtype !== 'int32') throw new ValidationError('Embedding.forward', 'ids', 'an int32 tensor', ids);
     return tf.tidy(() => tf.gather(this.weight, ids));
@@ -341,10 +369,18 @@ export class Embedding extends Module {
  * in training mode throws, so no draw is ever unseeded). Scales kept units by 1/(1 − p) like PyTorch.
  */
 export class Dropout extends Module {
-  constructor(readonly p = 0.5) {
+  constructor(
+    /** Drop probability in [0, 1) (default 0.5). */
+    readonly p = 0.5,
+  ) {
     super();
     if (!(p >= 0 && p < 1)) throw new ValidationError('Dropout', 'p', 'a probability in [0, 1)', p);
   }
+  /**
+   * Zero each element with probability `p` and scale the rest by 1/(1 − p) in training mode; `x` itself otherwise.
+   * @param x - any shape → the same shape.
+   * @param rng - seeds the mask; required in training mode when p > 0.
+   */
   forward<T extends tf.Tensor>(x: T, rng?: Rng): T {
     if (!this.training || this.p === 0) return x;
     if (!rng) throw new ValidationError('Dropout.forward', 'rng', 'an Rng in training mode (dropout masks are seeded)', rng);

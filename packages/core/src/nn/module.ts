@@ -294,7 +294,9 @@ export class Module {
 
 /** A list of modules registered as `0`, `1`, … (PyTorch `nn.ModuleList`). */
 export class ModuleList<T extends Module = Module> extends Module {
+  /** The modules in order (read it; add with {@link ModuleList.push} so the parameter names stay registered). */
   readonly items: T[] = [];
+  /** @param items Modules to register as `0`, `1`, … in order. */
   constructor(items: T[] = []) {
     super();
     for (const item of items) this.push(item);
@@ -305,14 +307,17 @@ export class ModuleList<T extends Module = Module> extends Module {
     this.items.push(item);
     return item;
   }
+  /** Number of modules. */
   get length(): number {
     return this.items.length;
   }
+  /** The module at `index` in [0, length); throws a `ValidationError` outside it (no negative indices). */
   at(index: number): T {
     const item = this.items[index];
     if (!item) throw new ValidationError('ModuleList.at', 'index', `an index in [0, ${this.items.length})`, index);
     return item;
   }
+  /** Iterate the modules in order (`for (const block of list)`). */
   [Symbol.iterator](): Iterator<T> {
     return this.items[Symbol.iterator]();
   }

@@ -1,6 +1,12 @@
+/** Exponential moving average of a module's parameters (see {@link Ema}). */
+import { tf } from '../backend/tf.js';
+import { ValidationError } from '../errors.js';
+import type { Module } from '../nn/module.js';
+
 /**
  * Exponential moving average of a module's parameters (the LCM target network, EMA checkpoints):
- * shadow ← decay·shadow + (1 − decay)·param.
+ * shadow ← decay·shadow + (1 − decay)·param, one shadow variable per parameter of the source module. Holds tensors:
+ * call {@link Ema.dispose} when done.
  *
  * @example
  * ```ts
@@ -12,14 +18,15 @@
  * ema.dispose(); student.dispose(); target.dispose();
  * ```
  */
-import { tf } from '../backend/tf.js';
-import { ValidationError } from '../errors.js';
-import type { Module } from '../nn/module.js';
-
 export class Ema {
   private shadow = new Map<string, tf.Variable>();
+  /**
+   * @param source Module whose parameters start the shadow copy (cloned, so `source` may change afterwards).
+   * @param decay Weight of the old average per update, in [0, 1] (1 freezes the shadow, 0 copies the parameters).
+   */
   constructor(
     source: Module,
+    /** Weight of the old average per update, in [0, 1]. */
     readonly decay: number,
   ) {
     if (!(decay >= 0 && decay <= 1)) throw new ValidationError('Ema', 'decay', 'a number in [0, 1]', decay);
@@ -49,6 +56,7 @@ export class Ema {
       s.assign(t);
     }
   }
+  /** Free the shadow variables; the instance cannot be used afterwards. */
   dispose(): void {
     for (const s of this.shadow.values()) s.dispose();
     this.shadow.clear();

@@ -30,7 +30,7 @@ import type { Conditions } from '../models/conditions.js';
 import { timestepEmbedding, TimestepEmbedding } from '../models/embeddings.js';
 import { modelRng, ZeroRng, type ModelInitOptions } from '../models/init.js';
 import { fromPretrained, savePretrained, type FromPretrainedOptions } from '../models/pretrained.js';
-import { CrossAttnDownBlock2D, DownBlock2D, UNetMidBlock2DCrossAttn, type BlockCallOptions } from '../models/unet-blocks.js';
+import { CrossAttnDownBlock2D, DownBlock2D, UNetMidBlock2DCrossAttn, type BlockCallOptions, type UNetDownBlock } from '../models/unet-blocks.js';
 import type { UNet2DConditionModel, UNetDownBlockType } from '../models/unet-2d-condition.js';
 import { ControlNetConditioningEmbedding } from './conditioning-embedding.js';
 import { checkSdEncoderConfig, perBlock as perBlockOf, SD_ENCODER_FIELDS, SD_NOT_IMPLEMENTED_FIELDS } from '../models/config-checks.js';
@@ -182,8 +182,6 @@ export interface ControlNetFromUnetOptions extends ModelInitOptions {
   controlnetConditioningChannelOrder?: 'rgb' | 'bgr';
 }
 
-type DownBlock = CrossAttnDownBlock2D | DownBlock2D;
-
 /**
  * Guess-mode residual scales: logspace(−1, 0, count) · scale (torch.logspace, base 10).
  *
@@ -212,7 +210,7 @@ export class ControlNetModel extends nn.Module {
   readonly conv_in: nn.Conv2d;
   readonly time_embedding: TimestepEmbedding;
   readonly controlnet_cond_embedding: ControlNetConditioningEmbedding;
-  readonly down_blocks: nn.ModuleList<DownBlock>;
+  readonly down_blocks: nn.ModuleList<UNetDownBlock>;
   readonly controlnet_down_blocks: nn.ModuleList<nn.Conv2d>;
   readonly mid_block: UNetMidBlock2DCrossAttn;
   readonly controlnet_mid_block: nn.Conv2d;
@@ -314,7 +312,7 @@ export class ControlNetModel extends nn.Module {
       'controlnet_cond_embedding',
       new ControlNetConditioningEmbedding({ conditioningEmbeddingChannels: ch[0]!, conditioningChannels: c.conditioning_channels, blockOutChannels: c.conditioning_embedding_out_channels, rng }),
     );
-    this.down_blocks = this.registerModule('down_blocks', new nn.ModuleList<DownBlock>());
+    this.down_blocks = this.registerModule('down_blocks', new nn.ModuleList<UNetDownBlock>());
     this.controlnet_down_blocks = this.registerModule('controlnet_down_blocks', new nn.ModuleList<nn.Conv2d>());
     const zeroConv = (channels: number) => new nn.Conv2d(channels, channels, 1, { rng: zero });
     this.controlnet_down_blocks.push(zeroConv(ch[0]!));

@@ -80,7 +80,8 @@ export class Upsample2D extends nn.Module {
     this.conv = this.registerModule('conv', new nn.Conv2d(channels, options.outChannels ?? channels, 3, { padding: 1, rng: modelRng(options, 'Upsample2D') }));
   }
   /**
-   * @param x - `[B, H, W, C]`.
+   * Nearest-neighbour upsampling (×2, or to `outputSize`), then the 3×3 conv.
+   * @param x - `[B, H, W, C]` → `[B, 2H, 2W, out]` (or `[B, H', W', out]` with `outputSize`).
    * @param outputSize - `[H', W']` to interpolate to instead of ×2 (the UNet passes the skip's size when the latent
    *   is not divisible by 2^upsamplers).
    */

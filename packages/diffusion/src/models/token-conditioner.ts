@@ -37,6 +37,7 @@ import { modelRng, ZeroRng, type ModelInitOptions } from './init.js';
  * ```
  */
 export interface ImageConditionEncoder extends nn.Module {
+  /** `[B, H, W, C]` → `[B, D]` (one token) or `[B, N, D]`. */
   forward(map: tf.Tensor4D): tf.Tensor;
 }
 

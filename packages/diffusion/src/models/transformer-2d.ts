@@ -64,6 +64,11 @@ export class FeedForward extends nn.Module {
     const inner = dim * (options.mult ?? 4);
     this.net = this.registerModule('net', new nn.ModuleList([new GEGLU(dim, inner, { rng }), new nn.Dropout(options.dropout ?? 0), new nn.Linear(inner, dim, { rng })]));
   }
+  /**
+   * GEGLU projection to `dim·mult`, dropout, projection back to `dim`.
+   * @param x - `[B, L, dim]` → `[B, L, dim]`.
+   * @param rng - seeds the dropout mask (needed in training mode when dropout > 0).
+   */
   forward(x: tf.Tensor, rng?: AttentionCallOptions['rng']): tf.Tensor {
     return tf.tidy(() => {
       const h = (this.net.at(0) as GEGLU).forward(x);

@@ -30,11 +30,12 @@ import { timestepEmbedding, TimestepEmbedding } from './embeddings.js';
 import type { MultiIPAdapterImageProjection } from './image-projection.js';
 import { modelRng, type ModelInitOptions } from './init.js';
 import { fromPretrained, savePretrained, type FromPretrainedOptions } from './pretrained.js';
-import { CrossAttnDownBlock2D, CrossAttnUpBlock2D, DownBlock2D, UNetMidBlock2DCrossAttn, UpBlock2D, type BlockCallOptions } from './unet-blocks.js';
+import { CrossAttnDownBlock2D, CrossAttnUpBlock2D, DownBlock2D, UNetMidBlock2DCrossAttn, UpBlock2D, type BlockCallOptions, type UNetDownBlock, type UNetUpBlock } from './unet-blocks.js';
 import { checkSdEncoderConfig, perBlock as perBlockOf, SD_ENCODER_FIELDS, SD_NOT_IMPLEMENTED_FIELDS } from './config-checks.js';
 
 /** Block types this implementation builds. */
 export type UNetDownBlockType = 'CrossAttnDownBlock2D' | 'DownBlock2D';
+/** Up-block types this implementation builds (diffusers `up_block_types` entries). */
 export type UNetUpBlockType = 'CrossAttnUpBlock2D' | 'UpBlock2D';
 
 /**
@@ -222,9 +223,6 @@ export interface UNetForwardOptions {
   rng?: Rng;
 }
 
-type DownBlock = CrossAttnDownBlock2D | DownBlock2D;
-type UpBlock = CrossAttnUpBlock2D | UpBlock2D;
-
 /**
  * The SD UNet. Keys: `conv_in`, `time_embedding.{linear_1,linear_2,cond_proj}`, `down_blocks.<i>`, `up_blocks.<i>`,
  * `mid_block`, `conv_norm_out`, `conv_out`, and `encoder_hid_proj.*` once an IP-Adapter projection is attached.
@@ -239,8 +237,8 @@ export class UNet2DConditionModel extends nn.Module {
   readonly config: UNet2DConditionConfig;
   readonly conv_in: nn.Conv2d;
   readonly time_embedding: TimestepEmbedding;
-  readonly down_blocks: nn.ModuleList<DownBlock>;
-  readonly up_blocks: nn.ModuleList<UpBlock>;
+  readonly down_blocks: nn.ModuleList<UNetDownBlock>;
+  readonly up_blocks: nn.ModuleList<UNetUpBlock>;
   readonly mid_block: UNetMidBlock2DCrossAttn;
   readonly conv_norm_out: nn.GroupNorm;
   readonly conv_out: nn.Conv2d;
@@ -280,8 +278,8 @@ export class UNet2DConditionModel extends nn.Module {
 
     this.conv_in = this.registerModule('conv_in', new nn.Conv2d(c.in_channels, ch[0]!, c.conv_in_kernel, { padding: (c.conv_in_kernel - 1) / 2, rng }));
     this.time_embedding = this.registerModule('time_embedding', new TimestepEmbedding(ch[0]!, timeEmbedDim, { condProjDim: c.time_cond_proj_dim, rng }));
-    this.down_blocks = this.registerModule('down_blocks', new nn.ModuleList<DownBlock>());
-    this.up_blocks = this.registerModule('up_blocks', new nn.ModuleList<UpBlock>());
+    this.down_blocks = this.registerModule('down_blocks', new nn.ModuleList<UNetDownBlock>());
+    this.up_blocks = this.registerModule('up_blocks', new nn.ModuleList<UNetUpBlock>());
 
     let outCh = ch[0]!;
     for (let i = 0; i < n; i++) {

@@ -87,6 +87,10 @@ abstract class DownBlockBase extends nn.Module {
   attentions: nn.ModuleList<Transformer2DModel> | null = null;
   resnets!: nn.ModuleList<ResnetBlock2D>;
   downsamplers: nn.ModuleList<Downsample2D> | null = null;
+  /**
+   * Create and register the layers (called once from the subclass constructor).
+   * @param attention - builds the Transformer2D of layer i, or null for a block without attention.
+   */
   protected build(
     options: UNetBlockOptions & { addDownsample?: boolean; downsamplePadding?: number },
     rng: ModelInitOptions['rng'],
@@ -180,6 +184,7 @@ export class UNetMidBlock2DCrossAttn extends nn.Module {
     this.attentions = this.registerModule('attentions', new nn.ModuleList(attentions));
     this.resnets = this.registerModule('resnets', new nn.ModuleList(resnets));
   }
+  /** `[B, H, W, in]` → `[B, H, W, in]`: the first ResNet, then each Transformer2D followed by its ResNet. */
   forward(x: tf.Tensor4D, temb: tf.Tensor, call: BlockCallOptions = {}): tf.Tensor4D {
     return tf.tidy(() => {
       let h = this.resnets.at(0).forward(x, temb, call.attention?.rng);
@@ -210,6 +215,10 @@ abstract class UpBlockBase extends nn.Module {
   attentions: nn.ModuleList<Transformer2DModel> | null = null;
   resnets!: nn.ModuleList<ResnetBlock2D>;
   upsamplers: nn.ModuleList<Upsample2D> | null = null;
+  /**
+   * Create and register the layers (called once from the subclass constructor).
+   * @param attention - builds the Transformer2D of layer j, or null for a block without attention.
+   */
   protected build(options: UpBlockOptions, rng: ModelInitOptions['rng'], attention: ((j: number) => Transformer2DModel) | null): void {
     const resnets: ResnetBlock2D[] = [];
     const attentions: Transformer2DModel[] = [];
@@ -222,6 +231,8 @@ abstract class UpBlockBase extends nn.Module {
     if (options.addUpsample ?? true) this.upsamplers = this.registerModule('upsamplers', new nn.ModuleList([new Upsample2D(options.outChannels, { rng })]));
   }
   /**
+   * `[B, H, W, prevOutputChannels]` → `[B, 2H, 2W, out]` (`[B, H, W, out]` without upsampler): each layer concatenates
+   * the next skip on channels, then runs its ResNet [and Transformer2D].
    * @param skips - this block's skips in production order (the last one is consumed first).
    * @param upsampleSize - explicit `[H, W]` for the upsampler (when the latent is not divisible by 2^upsamplers).
    */
@@ -267,3 +278,22 @@ export class CrossAttnUpBlock2D extends UpBlockBase {
     this.build(options, rng, (j) => makeTransformer(options as CrossAttnBlockOptions, options.outChannels, layers[j]!, rng));
   }
 }
+
+/**
+ * A down block of the UNet or ControlNet encoder (`down_blocks.<i>`), as built from
+ * {@link UNetDownBlockType}: both classes return the hidden state and the skips from `forward`.
+ * @example
+ * ```ts
+ * for (const block of unet.down_blocks) console.log(block.constructor.name); // one per config.down_block_types entry
+ * ```
+ */
+export type UNetDownBlock = CrossAttnDownBlock2D | DownBlock2D;
+
+/**
+ * An up block of the UNet decoder (`up_blocks.<i>`), as built from {@link UNetUpBlockType}.
+ * @example
+ * ```ts
+ * const last: UNetUpBlock = unet.up_blocks.at(unet.up_blocks.length - 1);
+ * ```
+ */
+export type UNetUpBlock = CrossAttnUpBlock2D | UpBlock2D;

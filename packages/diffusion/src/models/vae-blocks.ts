@@ -49,6 +49,7 @@ export class DownEncoderBlock2D extends nn.Module {
       ? this.registerModule('downsamplers', new nn.ModuleList([new Downsample2D(options.outChannels, { padding: options.downsamplePadding ?? 0, rng })]))
       : null;
   }
+  /** `[B, H, W, in]` → `[B, H/2, W/2, out]` (`[B, H, W, out]` without downsampler). */
   forward(x: tf.Tensor4D): tf.Tensor4D {
     return tf.tidy(() => {
       let h = x;
@@ -75,6 +76,7 @@ export class UpDecoderBlock2D extends nn.Module {
     for (let i = 0; i < options.numLayers; i++) this.resnets.push(resnet(i === 0 ? options.inChannels : options.outChannels, options.outChannels, options, rng));
     this.upsamplers = options.addUpsample ?? true ? this.registerModule('upsamplers', new nn.ModuleList([new Upsample2D(options.outChannels, { rng })])) : null;
   }
+  /** `[B, H, W, in]` → `[B, 2H, 2W, out]` (`[B, H, W, out]` without upsampler). */
   forward(x: tf.Tensor4D): tf.Tensor4D {
     return tf.tidy(() => {
       let h = x;
@@ -112,6 +114,7 @@ export class UNetMidBlock2D extends nn.Module {
     this.attentions = attentions.length ? this.registerModule('attentions', new nn.ModuleList(attentions)) : null;
     this.resnets = this.registerModule('resnets', new nn.ModuleList(resnets));
   }
+  /** `[B, H, W, C]` → `[B, H, W, C]`. */
   forward(x: tf.Tensor4D): tf.Tensor4D {
     return tf.tidy(() => {
       let h = this.resnets.at(0).forward(x);

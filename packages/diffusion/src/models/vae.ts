@@ -32,6 +32,7 @@ export interface LatentDistribution {
   sample(noise: tf.Tensor): tf.Tensor4D;
   /** The mode (= mean). A new tensor. */
   mode(): tf.Tensor4D;
+  /** Free mean, logvar and std. */
   dispose(): void;
 }
 
@@ -49,6 +50,7 @@ export interface LatentAutoencoder {
   encode(images: tf.Tensor4D): LatentDistribution;
   /** Unscaled latents → images `[B, H, W, C]`. */
   decode(latents: tf.Tensor4D): tf.Tensor4D;
+  /** Free the tensors the autoencoder holds (its weights; none for the identity). */
   dispose(): void;
 }
 

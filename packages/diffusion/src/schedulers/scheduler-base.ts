@@ -148,12 +148,14 @@ export abstract class SchedulerBase<C extends BaseSchedulerConfig> implements Sc
     }
   }
 
+  /** Throw a `ValidationError` naming `fn` and `argument` unless `value` is a live float32 tensor. */
   protected checkTensor(fn: string, argument: string, value: unknown): asserts value is tf.Tensor {
     if (!(value instanceof tf.Tensor)) throw new ValidationError(fn, argument, 'a tf.Tensor', value);
     if (value.isDisposed) throw new ValidationError(fn, argument, 'a live (not disposed) tensor', value);
     if (value.dtype !== 'float32') throw new ValidationError(fn, argument, 'a float32 tensor', value);
   }
 
+  /** {@link SchedulerBase.checkTensor}, and `value` must have the shape of `reference` (the sample). */
   protected checkSameShape(fn: string, argument: string, value: unknown, reference: tf.Tensor): asserts value is tf.Tensor {
     this.checkTensor(fn, argument, value);
     if (!tf.util.arraysEqual(value.shape, reference.shape)) {

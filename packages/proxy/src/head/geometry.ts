@@ -37,7 +37,7 @@ export interface SyntheticTopology {
   /** `[V]` face angles X, Y of each vertex (eyeball / mouth vertices: of their anchor on the face). */
   angleX: Float32Array;
   angleY: Float32Array;
-  /** `[V]` region labels ({@link Region}). */
+  /** `[V]` region label of each vertex: 0 skin, 1 lower lip, 2 left eye, 3 right eye, 4 mouth. */
   region: Uint8Array;
   /** `[V*5]` skinning weights (root, neck, jaw, eyeL, eyeR). */
   weights: Float32Array;
