@@ -38,6 +38,7 @@ export interface RenderFcsdOptions {
   batchSize?: number;
   /** Token conditions dropped for every frame (ablations at generation time). */
   drop?: string[];
+  /** Called after each batch with the frames rendered so far and the total. */
   onProgress?: (done: number, total: number) => void;
 }
 

@@ -47,6 +47,7 @@ export interface TrainFcsdOptions {
   resume?: boolean;
   /** Stop after this many steps in total over both phases (an interrupted run; checkpoints are written there). */
   stopAt?: number;
+  /** Called every `logEvery` steps of each phase with the mean loss of the window. */
   onProgress?: (p: FcsdProgress) => void;
   /**
    * A pre-trained latent-space backbone (SD 1.5 from `loadPretrainedBackbone`): it is frozen, its pre-training phase
