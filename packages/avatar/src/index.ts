@@ -44,3 +44,14 @@ export {
 export { trainFcsd, fcsdScheduler, fcsdTarget, fcsdBatchInputs, type TrainFcsdOptions, type TrainFcsdResult, type FcsdProgress } from './fcsd/train.js';
 export { renderFcsd, frameNoise, type RenderFcsdOptions } from './fcsd/render.js';
 export { scoreSequence, type SequenceScores, type ImageScores, type ScoreSequenceOptions } from './eval/score-sequence.js';
+// Stage 3, §4.3: the LCM student and the refiner (issue 14).
+export { distillFcsdLcm, type DistillFcsdLcmOptions, type DistillFcsdLcmResult } from './fcsd/lcm.js';
+export { trainFcsdRefiner, refinerTimesteps, type TrainFcsdRefinerOptions, type TrainFcsdRefinerResult } from './fcsd/refiner.js';
+export {
+  drawFcsdTrainingBatch,
+  disposeFcsdTrainingBatch,
+  type FcsdTrainingBatch,
+  type FcsdFineTuneOptions,
+  type FcsdFineTuneLog,
+  type FcsdFineTuneProgress,
+} from './fcsd/fine-tune.js';

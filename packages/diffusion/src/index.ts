@@ -192,6 +192,10 @@ export {
   lcmStudentFromTeacher,
   type LcmDistillConfig,
   type LcmDistillBatch,
+  type LcmDistillConditionBatch,
+  type LcmDistillTrainerOptions,
+  type LcmModelCall,
   type LcmDistillStepResult,
 } from './training/lcm-distill.js';
+export { cloneUNet } from './models/clone-unet.js';
 export { linearForward } from './models/linear.js';
