@@ -1,119 +1,115 @@
 /**
- * The demo (`pnpm demo`): stages 1 → 2 of ConsistentAvatar end to end on the embedded **synthetic** head, with
- * small models trained here on the CPU.
+ * The demo (`pnpm demo`): ConsistentAvatar stages 1 → 2 → 3 end to end on the embedded **synthetic** head, with small
+ * models trained here on the CPU, evaluated under the protocol of docs/experiments/protocol.md, with a report.
  *
  * 1. pick the tensor backend and report it;
- * 2. synthesise an INSTA-layout talking-head dataset (scripted speech + MEAD emotions, ground-truth frames and
- *    "tracked" FLAME parameters with tracker noise and lag); the last frames are held out;
- * 3. stage 1: fit the coarse proxy avatar (UV texture + SH lighting) and score it on the held-out frames
- *    (PSNR / SSIM, scikit-image-compatible);
- * 4. stage 2: the Temporally-Sensitive Detail (TSD, Fourier high-pass) of the real frames and of the proxy renders;
- *    train the TSDM (diffusion UNet with IP-Adapter conditioning on f_c = [E(TSD_proxy), Linear(P), Linear(E)],
- *    Eq. 4), checkpointed — a re-run resumes;
- * 5. generate aligned TSD for the held-out frames (DDIM, ensemble of shared-noise samples) and compare it and the
- *    proxy's TSD with the ground-truth TSD (MSE, frame-to-frame ΔMSE, change-curve correlation);
- * 6. write an image strip (GT | proxy | GT TSD | proxy TSD | aligned TSD) and a run manifest.
+ * 2. synthesise an INSTA-layout talking-head dataset (scripted speech + MEAD emotions, "tracked" FLAME parameters with
+ *    tracker noise and lag); the last frames are held out, a validation block is carved from the training frames;
+ * 3. stages 1 → 2 → 3 (`runMethod`): the proxy avatar from the tracked parameters and the mean shape, the TSDM and the
+ *    aligned TSD′ of the held-out frames, emotion labels (Eq. 7), the FCSD (backbone, then ControlNet + decoupled
+ *    attention), its LCM student, and the held-out frames rendered for each row — proxy (stage 1), baseline (w/o
+ *    stage 2: the proxy's TSD into the ControlNet) and full (aligned TSD′) — each scored over the whole frame and the
+ *    face mask, with temporal consistency and PE / EE;
+ * 4. write results.json, the sequences (GIF), strip.png, report.html (checked in headless Chromium when installed)
+ *    and the run manifest to `.runs/demo/` (`--out DIR`).
  *
- * Everything runs offline from fixed seeds; outputs go to `.runs/demo/` (override with `--out DIR`). About 4 minutes
- * on a 2-core CPU (wasm); `--quick` is a 1-minute smoke version with too little training to mean anything.
+ * Everything runs offline from fixed seeds; checkpoints make a re-run resume. `--quick` is a ~1-minute smoke run with
+ * too little training to mean anything. `--record FILE.json` also writes the numbers with command, commit, date,
+ * machine and load to FILE.json (and FILE.md) for docs/experiments.
  */
+import { execSync } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
-import { backendReport, initBackend, readPng, tf, writePng, writeRunManifest } from '@consistent-avatar/core';
-import { evaluateProxy, fitProxyAvatar, frameParams, readInstaDataset, renderProxy, synthesizeDataset } from '@consistent-avatar/proxy';
-import { alignTsd, prepareTsdmData, resolveTsdmConfig, trainTsdm, tsdErrors } from '@consistent-avatar/tsd';
-import { ssim } from '@consistent-avatar/metrics';
+import { backendReport, initBackend, writeFileAtomic, writeJsonAtomic, writeRunManifest } from '@consistent-avatar/core';
+import { synthesizeDataset } from '@consistent-avatar/proxy';
+import { runMethod, writeMethodOutputs, type RunMethodOptions } from '@consistent-avatar/avatar';
 
 const args = process.argv.slice(2);
-const outDir = resolve(args.includes('--out') ? args[args.indexOf('--out') + 1]! : '.runs/demo');
+const flag = (name: string) => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
+const known = new Set(['--quick', '--out', '--record']);
+for (const [i, a] of args.entries()) {
+  if (a.startsWith('--') && !known.has(a)) throw new Error(`demo: unknown flag ${a} (known: ${[...known].join(', ')})`);
+  if ((a === '--out' || a === '--record') && (!args[i + 1] || args[i + 1]!.startsWith('--'))) throw new Error(`demo: ${a} needs a value`);
+}
+const outDir = resolve(flag('--out') ?? '.runs/demo');
+const record = flag('--record') ? resolve(flag('--record')!) : null;
 const QUICK = args.includes('--quick');
 const SEED = 0;
 const SIZE = 64; // frame side
 const FRAMES = QUICK ? 48 : 320;
 const TEST = QUICK ? 8 : 48;
-const TSDM_STEPS = QUICK ? 20 : 400;
-const timings: Record<string, number> = {};
-const time = async <T>(name: string, f: () => T | Promise<T>): Promise<T> => {
-  const t0 = performance.now();
-  const out = await f();
-  timings[name] = Math.round(performance.now() - t0);
-  return out;
-};
-const secs = (name: string) => `${(timings[name]! / 1000).toFixed(1)} s`;
+const IDENTITY = 1; // not the template identity: the proxy's mean shape differs from the true one
+const t0 = performance.now();
 
 mkdirSync(outDir, { recursive: true });
-console.log(`ConsistentAvatar-TS demo — stages 1 → 2 on the SYNTHETIC head, small models trained here${QUICK ? ' (--quick: smoke run)' : ''}\n`);
+console.log(`ConsistentAvatar-TS demo — stages 1 → 2 → 3 on the SYNTHETIC head, small models trained here${QUICK ? ' (--quick: smoke run)' : ''}\n`);
 
 // 1. Backend.
-const backend = await time('backend', () => initBackend());
+const backend = await initBackend();
 console.log(backendReport(backend), '\n');
 
 // 2. A synthetic dataset (regenerated each run: it is seeded, so identical).
 const dataDir = join(outDir, 'dataset');
 rmSync(dataDir, { recursive: true, force: true });
-const { root } = await time('dataset', () => synthesizeDataset({ out: dataDir, frames: FRAMES, size: SIZE, testFrames: TEST, seed: 1 }));
-const ds = readInstaDataset(root);
-console.log(`dataset: ${ds.frames.length} frames ${SIZE}², train ${ds.split.train.length}, held out ${ds.split.test.length} (${secs('dataset')})`);
+const tData = performance.now();
+const { root } = await synthesizeDataset({ out: dataDir, frames: FRAMES, size: SIZE, testFrames: TEST, seed: 1, identity: IDENTITY });
+console.log(`dataset: ${FRAMES} frames ${SIZE}² of synthetic identity ${IDENTITY} in ${((performance.now() - tData) / 1000).toFixed(1)} s`);
 
-// 3. Stage 1: the proxy avatar.
-const proxy = await time('stage1', () => fitProxyAvatar(ds, { seed: SEED, steps: QUICK ? 40 : undefined }));
-const held = ds.split.test;
-const heldPsnr = evaluateProxy(proxy, ds).psnr;
-const proxyRenders = held.map((i) => renderProxy(proxy, frameParams(ds.frames[i]!), { supersample: 2 }).rgb);
-const gtFrames = held.map((i) => readPng(ds.frames[i]!.imagePath, { channels: 3 }).data);
-const heldSsim = proxyRenders.reduce((s, r, k) => s + ssim({ data: r, height: SIZE, width: SIZE, channels: 3 }, { data: gtFrames[k]!, height: SIZE, width: SIZE, channels: 3 }), 0) / held.length;
-console.log(`stage 1 proxy fitted in ${secs('stage1')}: held-out PSNR ${heldPsnr.toFixed(2)} dB, SSIM ${heldSsim.toFixed(3)}`);
+// 3. Stages 1 → 2 → 3 and the scores of the held-out frames.
+const options: RunMethodOptions = QUICK
+  ? {
+      data: root, out: outDir, seed: SEED,
+      proxy: { steps: 40 },
+      tsdm: { iterations: 20, checkpointEvery: 10, logEvery: 10 },
+      alignEnsemble: 2,
+      fcsd: { backboneIterations: 10, controlIterations: 10, lcmIterations: 5, checkpointEvery: 5, logEvery: 5 },
+    }
+  : { data: root, out: outDir, seed: SEED, tsdm: { iterations: 400, checkpointEvery: 50, logEvery: 25 } };
+const result = await runMethod({ ...options, onLog: (line) => console.log(line) });
 
-// 4. Stage 2: TSD pairs and the TSDM (default CPU config except the number of steps).
-const config = resolveTsdmConfig({ iterations: TSDM_STEPS, seed: SEED, checkpointEvery: 50, logEvery: 25 });
-const data = await time('tsd', () => prepareTsdmData(ds, proxy, config));
-console.log(`TSD (${config.size}², ω = ${config.tsdRadius}) of ${data.frames.length} real frames and proxy renders in ${secs('tsd')}`);
-console.log(`training the TSDM for ${TSDM_STEPS} steps (checkpoints in ${join(outDir, 'tsdm')}; a re-run resumes) …`);
-const trained = await time('stage2', () =>
-  trainTsdm(data, config, {
-    checkpointDir: join(outDir, 'tsdm'),
-    onProgress: ({ step, iterations, loss }) => console.log(`  step ${step}/${iterations}  loss ${loss.toFixed(4)}`),
-  }),
-);
-console.log(`TSDM trained in ${secs('stage2')}${trained.resumedFrom ? ` (resumed from ${trained.resumedFrom})` : ''}`);
-
-// 5. Aligned TSD for the held-out frames vs the ground truth.
-const test = data.split.test.map((i) => data.frames[i]!);
-const truth = test.map((f) => f.gt!);
-const aligned = await time('align', () => alignTsd(trained.model, test, { seed: SEED })); // DDIM 10, ensemble 8
-const summary = (r: ReturnType<typeof tsdErrors>) => ({ mse: r.mse, deltaMse: r.deltaMse, changeCorrelation: r.changeCorrelation });
-const results = { proxy: summary(tsdErrors(test.map((f) => f.proxy), truth)), tsdm: summary(tsdErrors(aligned, truth)) };
-const row = (name: string, r: typeof results.proxy) => console.log(`  ${name.padEnd(12)} MSE ${r.mse.toFixed(5)}   ΔMSE ${r.deltaMse.toFixed(5)}   change corr. ${r.changeCorrelation.toFixed(3)}`);
-console.log(`aligned TSD of ${test.length} held-out frames in ${secs('align')} — error vs the ground-truth TSD (lower / lower / higher is better):`);
-row('proxy TSD', results.proxy);
-row('TSDM', results.tsdm);
-
-// 6. The strip (4 held-out frames × GT | proxy | GT TSD | proxy TSD | aligned TSD) and the manifest.
-const shown = [0, 1, 2, 3].map((k) => Math.round((k * (held.length - 1)) / 3));
-const cols = 5, W = SIZE * cols;
-const strip = new Float32Array(shown.length * SIZE * W * 3);
-const up = SIZE / config.size; // TSD maps are config.size²: nearest-neighbour upscaled, shown as 0.5 + 0.5·TSD
-shown.forEach((k, r) => {
-  const maps = [truth[k]!, test[k]!.proxy, aligned[k]!];
-  for (let y = 0; y < SIZE; y++)
-    for (let x = 0; x < SIZE; x++)
-      for (let c = 0; c < 3; c++) {
-        const o = ((r * SIZE + y) * W + x) * 3 + c, i = (y * SIZE + x) * 3 + c;
-        strip[o] = gtFrames[k]![i]!;
-        strip[o + SIZE * 3] = proxyRenders[k]![i]!;
-        const j = (Math.floor(y / up) * config.size + Math.floor(x / up)) * 3 + c;
-        maps.forEach((m, col) => (strip[o + (2 + col) * SIZE * 3] = Math.min(1, Math.max(0, 0.5 + 0.5 * m[j]!))));
-      }
-});
-writePng(join(outDir, 'strip.png'), { width: W, height: shown.length * SIZE, channels: 3, data: strip });
-writeRunManifest(outDir, {
-  config: { label: 'demo on the SYNTHETIC head (embedded default)', quick: QUICK, size: SIZE, frames: FRAMES, heldOut: TEST, tsdm: config },
+// 4. Outputs, report and manifest.
+const label = 'SYNTHETIC head, embedded default: every model trained here from scratch on the CPU (no SD 1.5 / CLIP / DECA weights)';
+const timings = { ...result.timings, totalMs: Math.round(performance.now() - t0) };
+const manifest = writeRunManifest(outDir, {
+  config: { label, quick: QUICK, size: SIZE, frames: FRAMES, heldOut: TEST, identity: IDENTITY, ...result.config },
   seed: SEED,
   backend: backendReport(backend),
   timings,
-  extra: { results: { stage1: { psnr: heldPsnr, ssim: heldSsim }, stage2: results, tsdmLossLog: trained.lossLog } },
 });
-console.log(`\nwrote ${join(outDir, 'strip.png')} (GT | proxy | GT TSD | proxy TSD | aligned TSD) and ${join(outDir, 'manifest.json')}`);
-trained.model.dispose();
-proxy.dispose();
-if (tf.memory().numTensors > 0) console.log(`(tensors still held: ${tf.memory().numTensors})`);
+const written = await writeMethodOutputs(outDir, result, {
+  title: `ConsistentAvatar-TS demo${QUICK ? ' (--quick smoke run)' : ''}`,
+  label,
+  summary: [
+    `Stages 1 → 2 → 3 on ${FRAMES} frames (${SIZE}², synthetic identity ${IDENTITY}); ${result.split.test.length} held-out frames scored once at ${result.size}² (train ${result.split.train.length}, validation ${result.split.validation.length}; docs/experiments/protocol.md). No hyperparameter was chosen on these frames.`,
+    'Rows: proxy = stage 1 alone; baseline = stage 3 with the proxy TSD (w/o stage 2); full = stage 3 with the TSDM\'s aligned TSD′; oracle-tsd = stage 3 with the real frames\' TSD (a reference, not a method).',
+  ],
+  manifest,
+});
+const full = result.rows.find((r) => r.name === 'full')!, baseline = result.rows.find((r) => r.name === 'baseline')!, proxy = result.rows.find((r) => r.name === 'proxy')!;
+console.log(`\nheld-out PSNR (whole / face): proxy ${proxy.scores.whole.psnr.toFixed(2)} / ${proxy.scores.face.psnr.toFixed(2)} dB, baseline ${baseline.scores.whole.psnr.toFixed(2)} / ${baseline.scores.face.psnr.toFixed(2)} dB, full ${full.scores.whole.psnr.toFixed(2)} / ${full.scores.face.psnr.toFixed(2)} dB`);
+console.log(`wrote ${written.report}${written.browserCheck ? ` (headless Chromium: ${written.browserCheck})` : ''}, ${written.results}, ${written.strip}, ${written.videos.length} videos and ${join(outDir, 'manifest.json')} in ${(timings.totalMs / 1000 / 60).toFixed(1)} min`);
+
+if (record) {
+  const commit = (() => { try { return execSync('git rev-parse HEAD', { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim(); } catch { return null; } })();
+  const machine = { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? null, memoryGiB: Math.round(totalmem() / 2 ** 30), loadAverage: loadavg(), node: process.version };
+  const rows = result.rows.map((r) => ({ name: r.name, label: r.label, msPerFrame: r.msPerFrame, whole: r.scores.whole, face: r.scores.face, pe: r.scores.pe, ee: r.scores.ee, temporal: r.scores.temporal && { curveMeanAbsDiff: r.scores.temporal.curveMeanAbsDiff, curvePearson: r.scores.temporal.curvePearson, warpingError: r.scores.temporal.warpingError, referenceWarpingError: r.scores.temporal.referenceWarpingError } }));
+  writeJsonAtomic(record, { command: `pnpm demo ${args.join(' ')}`, commit, date: new Date().toISOString(), machine, backend: backend.name, seeds: { method: SEED, dataset: 1, identity: IDENTITY }, quick: QUICK, split: { train: result.split.train.length, validation: result.split.validation.length, test: result.split.test.length }, size: result.size, estimator: result.estimator, rows, tsd: result.tsd, timings, config: result.config });
+  const f = (v: number | null | undefined, d = 2) => (v === null || v === undefined ? '—' : v.toFixed(d));
+  const md = [
+    `# Demo run (${new Date().toISOString().slice(0, 10)}): stages 1 → 2 → 3 on the synthetic head`,
+    '',
+    `Written by \`pnpm demo ${args.join(' ')}\` (examples/00-demo.ts) at commit ${commit ?? 'unknown'}; numbers from [${record.split('/').pop()}](${record.split('/').pop()}). ${label}. Protocol: [protocol.md](protocol.md); ${result.split.test.length} held-out frames at ${result.size}², scored once.`,
+    '',
+    '| row | PSNR | PSNR face | SSIM | SSIM face | PE | EE | flow-curve corr. | warping error |',
+    '|---|---|---|---|---|---|---|---|---|',
+    ...rows.map((r) => `| ${r.name} | ${f(r.whole.psnr)} | ${f(r.face.psnr)} | ${f(r.whole.ssim, 4)} | ${f(r.face.ssim, 4)} | ${f(r.pe, 4)} | ${f(r.ee, 4)} | ${f(r.temporal?.curvePearson, 3)} | ${f(r.temporal?.warpingError, 5)} |`),
+    '',
+    `Stage 2 (held-out TSD vs the real frames' TSD): proxy MSE ${f(result.tsd.proxy.mse, 5)}, aligned ${f(result.tsd.aligned.mse, 5)}; ΔMSE ${f(result.tsd.proxy.deltaMse, 5)} vs ${f(result.tsd.aligned.deltaMse, 5)}.`,
+    '',
+    `Wall time ${(timings.totalMs / 60000).toFixed(1)} min on ${machine.cpus} cores (load average at the end ${machine.loadAverage.map((v) => v.toFixed(1)).join(' ')}).`,
+    '',
+  ].join('\n');
+  writeFileAtomic(record.replace(/\.json$/, '.md'), md);
+  console.log(`recorded ${record} and ${record.replace(/\.json$/, '.md')}`);
+}

@@ -1,6 +1,6 @@
 /**
  * The runnable examples, run as a user runs them (`node --conditions=source --import tsx examples/<file>`), in their
- * smallest settings: the demo's `--quick` mode, stage 1 on a tiny dataset, stages 1 → 2 on a tiny dataset run
+ * smallest settings: the demo's `--quick` mode (stages 1 → 2 → 3 and its report, checked in headless Chromium), stage 1 on a tiny dataset, stages 1 → 2 on a tiny dataset run
  * twice (the second run must resume from the checkpoints and reproduce the same aligned TSD), and adding a condition
  * in `--quick` mode. They check that the scripts finish and write what they promise, not the quality of such short
  * runs (example 30 checks its own effects and exits non-zero when one is missing).
@@ -24,15 +24,24 @@ function runExample(file: string, args: string[]): string {
 }
 
 describe('examples', () => {
-  it('00-demo --quick runs stages 1 → 2 and writes the strip and a manifest with both stages\' results', () => {
+  it('00-demo --quick runs stages 1 → 2 → 3 and writes results, sequences, the strip, the manifest and a report that renders', () => {
     const out = path.join(tmp, 'demo');
     const stdout = runExample('00-demo.ts', ['--quick', '--out', out]);
-    expect(stdout).toMatch(/stage 1 proxy fitted/);
-    expect(fs.existsSync(path.join(out, 'strip.png'))).toBe(true);
-    const manifest = JSON.parse(fs.readFileSync(path.join(out, 'manifest.json'), 'utf8'));
-    const results = manifest.extra.results;
-    expect(results.stage1.psnr).toBeGreaterThan(20);
-    for (const r of [results.stage2.proxy, results.stage2.tsdm]) expect(Number.isFinite(r.mse) && Number.isFinite(r.deltaMse)).toBe(true);
+    expect(stdout).toMatch(/stage 1: proxy fitted/);
+    expect(stdout).toMatch(/stage 3: FCSD trained/);
+    for (const f of ['strip.png', 'report.html', 'manifest.json', 'real.gif', 'proxy.gif', 'baseline.gif', 'full.gif']) expect(fs.existsSync(path.join(out, f)), f).toBe(true);
+    const results = JSON.parse(fs.readFileSync(path.join(out, 'results.json'), 'utf8'));
+    expect(results.rows.map((r: { name: string }) => r.name)).toEqual(['proxy', 'baseline', 'full', 'oracle-tsd']);
+    expect(results.split.test).toHaveLength(8);
+    for (const r of results.rows) {
+      for (const k of ['psnr', 'ssim', 'mse']) expect(Number.isFinite(r.scores.whole[k]) && Number.isFinite(r.scores.face[k]), `${r.name} ${k}`).toBe(true);
+      expect(r.scores.temporal.curve).toHaveLength(7);
+    }
+    // The report was opened in headless Chromium (installed by .ci/run) and every table, image, plot and video rendered.
+    if (process.env.CI === 'true' || /headless Chromium/.test(stdout)) {
+      expect(stdout).toMatch(/headless Chromium: ok tables=4 images=1 plots=1 videos=5/);
+      expect(fs.statSync(path.join(out, 'report.png')).size).toBeGreaterThan(10_000);
+    }
   }, 600_000);
 
   it('05-stage1-strip fits the proxy of a tiny dataset and writes its strip and report', () => {

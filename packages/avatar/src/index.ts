@@ -37,6 +37,8 @@ export {
   FcsdModel,
   fcsdBackboneConfig,
   copyEncoderFromUnet,
+  loadPretrainedBackbone,
+  type PretrainedBackbone,
   type FcsdConditionInputs,
   type FcsdConditions,
   type FcsdConditionOptions,
@@ -44,7 +46,7 @@ export {
 export { trainFcsd, fcsdScheduler, fcsdTarget, fcsdBatchInputs, type TrainFcsdOptions, type TrainFcsdResult, type FcsdProgress } from './fcsd/train.js';
 export { renderFcsd, frameNoise, type RenderFcsdOptions } from './fcsd/render.js';
 export { scoreSequence, type SequenceScores, type ImageScores, type ScoreSequenceOptions } from './eval/score-sequence.js';
-// Stage 3, §4.3: the LCM student and the refiner (issue 14).
+// Stage 3, §4.3: the LCM student and the refiner.
 export { distillFcsdLcm, type DistillFcsdLcmOptions, type DistillFcsdLcmResult } from './fcsd/lcm.js';
 export { trainFcsdRefiner, refinerTimesteps, type TrainFcsdRefinerOptions, type TrainFcsdRefinerResult } from './fcsd/refiner.js';
 export {
@@ -55,3 +57,6 @@ export {
   type FcsdFineTuneLog,
   type FcsdFineTuneProgress,
 } from './fcsd/fine-tune.js';
+// The whole method: stages 1 → 2 → 3 under the protocol, and its outputs.
+export { runMethod, type RunMethodOptions, type RunMethodResult, type MethodRow } from './pipeline/run-method.js';
+export { writeMethodOutputs, methodTables, type MethodOutputOptions, type MethodOutputs } from './pipeline/method-report.js';

@@ -1,0 +1,210 @@
+/**
+ * The whole method on one dataset, stages 1 → 2 → 3, under the evaluation protocol (docs/experiments/protocol.md):
+ *
+ * 1. split: the dataset's test frames are held out, a validation block is carved from the end of its training frames;
+ * 2. stage 1: the proxy avatar is fitted on the training frames from the **tracked** parameters and the model's mean
+ *    shape (never the synthetic generator's true shape);
+ * 3. stage 2: TSD pairs, the TSDM trained on the training frames, aligned TSD′ generated for the held-out block;
+ * 4. emotion labels (Eq. 7) of every frame from its tracked expression and a MEAD-layout database;
+ * 5. stage 3: the FCSD trained (backbone, then conditions), its LCM student distilled, the held-out frames rendered
+ *    for every row: the proxy (stage 1), the baseline without stage 2 (the proxy's TSD into the ControlNet — the
+ *    paper's baseline) and the full method (aligned TSD′), plus the oracle with the real frames' TSD as a reference;
+ * 6. every row scored (whole frame and face mask, temporal consistency, PE / EE) — the test frames once, at the end.
+ *
+ * Each training is checkpointed in the run folder, so re-running the same call resumes. Progress goes to `onLog`.
+ *
+ * @example
+ * ```ts
+ * import { runMethod } from '@consistent-avatar/avatar';
+ * const result = await runMethod({ data: 'data/synthetic', out: 'runs/demo', seed: 0, onLog: console.log });
+ * console.log(result.rows.map((r) => [r.name, r.scores.whole.psnr]));
+ * ```
+ *
+ * @packageDocumentation
+ */
+import { join } from 'node:path';
+import { tf, ValidationError, type FloatImage } from '@consistent-avatar/core';
+import { MEAD_EMOTIONS_7, retrieveEmotions, syntheticMeadDatabase } from '@consistent-avatar/emotion';
+import { loadEmbeddedPoseExpressionEstimator } from '@consistent-avatar/metrics';
+import { fitProxyAvatar, protocolSplit, readInstaDataset, SYNTHETIC_NUM_SHAPE, type ProxyFitOptions } from '@consistent-avatar/proxy';
+import { alignTsd, prepareTsdmData, resolveTsdmConfig, trainTsdm, tsdErrors, type TsdmConfig } from '@consistent-avatar/tsd';
+import { resolveFcsdConfig, type FcsdConfig } from '../fcsd/config.js';
+import { prepareFcsdData, withAlignedTsd, type FcsdData } from '../fcsd/data.js';
+import { distillFcsdLcm } from '../fcsd/lcm.js';
+import { renderFcsd } from '../fcsd/render.js';
+import { trainFcsd } from '../fcsd/train.js';
+import { scoreSequence, type SequenceScores } from '../eval/score-sequence.js';
+
+/** Options of {@link runMethod}. */
+export interface RunMethodOptions {
+  /** An INSTA-layout dataset folder (e.g. written by `synthesizeDataset` / `ca synth`). */
+  data: string;
+  /** The run folder (checkpoints go to `<out>/checkpoints/`). */
+  out: string;
+  /** Seed of every stage. */
+  seed: number;
+  /** Validation frames carved from the end of the training frames. Default 10 % of them. */
+  validationFrames?: number;
+  /** Stage-1 options (steps, texture size, …). */
+  proxy?: Partial<ProxyFitOptions>;
+  /** Stage-2 config. */
+  tsdm?: Partial<TsdmConfig>;
+  /** Alignment ensemble size (default 8). */
+  alignEnsemble?: number;
+  /** Stage-3 config. */
+  fcsd?: Partial<FcsdConfig>;
+  /** Also render the "w/o LCM" row (DDIM on the teacher). Default false. */
+  ddimRow?: boolean;
+  /** Progress lines. */
+  onLog?: (line: string) => void;
+}
+
+/** One row of the results: a way of producing the held-out frames, and its scores. */
+export interface MethodRow {
+  /** `'proxy'`, `'baseline'` (w/o stage 2), `'full'`, `'full-ddim'` (w/o LCM), `'oracle-tsd'`. */
+  name: string;
+  /** What it is, in words. */
+  label: string;
+  /** The held-out frames it produced (RGB `[S, S, 3]` in [0, 1]). */
+  frames: FloatImage[];
+  scores: SequenceScores;
+  /** Rendering time per frame in ms (null for the proxy row, whose renders come from stage 1's data preparation). */
+  msPerFrame: number | null;
+}
+
+/** What {@link runMethod} returns. */
+export interface RunMethodResult {
+  split: { train: number[]; validation: number[]; test: number[] };
+  /** Stage-3 map size and the held-out real frames at that size. */
+  size: number;
+  reference: FloatImage[];
+  rows: MethodRow[];
+  /** Stage-2 errors of the held-out TSD maps against the real frames' TSD. */
+  tsd: { proxy: ReturnType<typeof tsdErrors>; aligned: ReturnType<typeof tsdErrors> };
+  /** The prepared stage-3 data (GT / proxy / aligned TSD per frame) for strips. */
+  data: FcsdData;
+  /** Loss logs of every training. */
+  losses: Record<string, { step: number; loss: number }[]>;
+  /** Wall time of each stage in ms. */
+  timings: Record<string, number>;
+  /** Resolved configs. */
+  config: { tsdm: TsdmConfig; fcsd: FcsdConfig; alignEnsemble: number; validationFrames: number };
+  /** The estimator used for PE / EE (named in reports). */
+  estimator: string;
+}
+
+/**
+ * Run stages 1 → 2 → 3 and score the held-out frames.
+ */
+export async function runMethod(options: RunMethodOptions): Promise<RunMethodResult> {
+  const FN = 'runMethod';
+  if (!options || typeof options.data !== 'string' || typeof options.out !== 'string') throw new ValidationError(FN, 'options', '{ data, out, seed }', options);
+  if (!Number.isInteger(options.seed)) throw new ValidationError(FN, 'options.seed', 'an integer', options.seed);
+  const log = options.onLog ?? (() => {});
+  const timings: Record<string, number> = {};
+  const losses: RunMethodResult['losses'] = {};
+  const time = async <T>(name: string, f: () => T | Promise<T>): Promise<T> => {
+    const t0 = performance.now();
+    const out = await f();
+    timings[name] = Math.round(performance.now() - t0);
+    return out;
+  };
+  const secs = (name: string) => `${(timings[name]! / 1000).toFixed(1)} s`;
+  const ckpt = (name: string) => join(options.out, 'checkpoints', name);
+  const tsdmConfig = resolveTsdmConfig({ seed: options.seed, ...options.tsdm });
+  const fcsdConfig = resolveFcsdConfig({ seed: options.seed, size: tsdmConfig.size, ...options.fcsd });
+  const alignEnsemble = options.alignEnsemble ?? 8;
+
+  // 1. The protocol's split.
+  const ds = readInstaDataset(options.data);
+  const split = protocolSplit(ds, { validationFrames: options.validationFrames });
+  const trainSet = { ...ds, split: { ...ds.split, train: split.train } };
+  log(`dataset: ${ds.frames.length} frames ${ds.width}², train ${split.train.length}, validation ${split.validation.length}, test ${split.test.length}`);
+
+  // 2. Stage 1 from the tracked parameters and the mean shape.
+  const proxy = await time('stage1', () => fitProxyAvatar(trainSet, { seed: options.seed, shape: new Float32Array(SYNTHETIC_NUM_SHAPE), checkpointDir: ckpt('proxy'), ...options.proxy }));
+  log(`stage 1: proxy fitted on the training frames in ${secs('stage1')} (mean shape, tracked parameters)`);
+  try {
+    // 3. Stage 2.
+    const tsdmData = await time('tsd', () => prepareTsdmData(ds, proxy, tsdmConfig));
+    tsdmData.split = { train: split.train, test: split.test };
+    log(`stage 2: TSD (${tsdmConfig.size}², ω = ${tsdmConfig.tsdRadius}) of ${tsdmData.frames.length} frames in ${secs('tsd')}; training the TSDM (${tsdmConfig.iterations} steps) …`);
+    const tsdm = await time('stage2', () => trainTsdm(tsdmData, tsdmConfig, { checkpointDir: ckpt('tsdm'), onProgress: ({ step, iterations, loss }) => step % (tsdmConfig.logEvery * 10) === 0 && log(`  TSDM step ${step}/${iterations} loss ${loss.toFixed(4)}`) }));
+    losses.tsdm = tsdm.lossLog;
+    const heldTsd = split.test.map((i) => tsdmData.frames[i]!);
+    const aligned = await time('align', () => alignTsd(tsdm.model, heldTsd, { seed: options.seed, ensemble: alignEnsemble }));
+    tsdm.model.dispose();
+    const truthTsd = heldTsd.map((f) => f.gt!);
+    const tsd = { proxy: tsdErrors(heldTsd.map((f) => f.proxy), truthTsd), aligned: tsdErrors(aligned, truthTsd) };
+    log(`stage 2: TSDM trained in ${secs('stage2')}, ${split.test.length} held-out frames aligned in ${secs('align')}: TSD MSE ${tsd.aligned.mse.toFixed(5)} (proxy's ${tsd.proxy.mse.toFixed(5)})`);
+
+    // 4. Emotion labels (Eq. 7) from the tracked expressions and a MEAD-layout database.
+    const database = syntheticMeadDatabase({ seed: options.seed });
+    const expressions = new Float32Array(ds.frames.length * database.dimension);
+    ds.frames.forEach((f, i) => expressions.set(f.expression!.subarray(0, database.dimension), i * database.dimension));
+    const { labels } = await time('emotion', () => retrieveEmotions(expressions, database, { k: 5, smoothingWindow: 9 }));
+    log(`emotion: labels of ${labels.length} frames from a synthetic MEAD-layout database (${database.size} vectors) in ${secs('emotion')}`);
+
+    // 5. Stage 3.
+    const data = await time('stage3-data', () => prepareFcsdData(ds, proxy, tsdmData, fcsdConfig, { emotions: labels, labels: [...MEAD_EMOTIONS_7] }));
+    withAlignedTsd(data, split.test, aligned, tsdmConfig.size);
+    log(`stage 3: training the FCSD (backbone ${fcsdConfig.backboneIterations} + conditions ${fcsdConfig.controlIterations} steps) …`);
+    const fcsd = await time('stage3', () => trainFcsd(data, fcsdConfig, {
+      train: split.train,
+      checkpointDir: ckpt('fcsd'),
+      onProgress: ({ phase, step, iterations, loss }) => step % (fcsdConfig.logEvery * 10) === 0 && log(`  FCSD ${phase} step ${step}/${iterations} loss ${loss.toFixed(4)}`),
+    }));
+    losses['fcsd-backbone'] = fcsd.lossLog.backbone;
+    losses['fcsd-conditions'] = fcsd.lossLog.conditions;
+    // LCM (§4.3) unless switched off (lcmIterations 0: the rows sample with DDIM on the teacher).
+    const useLcm = fcsdConfig.lcmIterations > 0;
+    log(`stage 3: FCSD trained in ${secs('stage3')}${useLcm ? `; distilling the LCM student (${fcsdConfig.lcmIterations} steps) …` : ''}`);
+    const lcm = useLcm ? await time('lcm', () => distillFcsdLcm(fcsd.model, data, { train: split.train, checkpointDir: ckpt('lcm') })) : null;
+    if (lcm) {
+      losses.lcm = lcm.lossLog;
+      log(`stage 3: LCM student distilled in ${secs('lcm')}`);
+    }
+    const sampler = useLcm ? `LCM ${fcsdConfig.lcmSteps} steps` : `DDIM ${fcsdConfig.ddimSteps} steps`;
+    try {
+      // 6. The rows, rendered and scored on the held-out frames.
+      const estimator = loadEmbeddedPoseExpressionEstimator();
+      try {
+        const S = data.size;
+        const reference = split.test.map((i) => ({ data: data.frames[i]!.gt, height: S, width: S, channels: 3 }));
+        const masks = split.test.map((i) => data.frames[i]!.mask);
+        const rows: MethodRow[] = [];
+        const addRow = async (name: string, label: string, produce: () => FloatImage[], timed = true) => {
+          const t0 = performance.now();
+          const frames = produce();
+          const msPerFrame = timed ? (performance.now() - t0) / frames.length : null;
+          const scores = await scoreSequence(frames, reference, masks, { estimator });
+          rows.push({ name, label, frames, scores, msPerFrame });
+          log(`  ${name.padEnd(10)} PSNR ${scores.whole.psnr.toFixed(2)} dB (face ${scores.face.psnr.toFixed(2)})  SSIM ${scores.whole.ssim.toFixed(3)}  flow-curve corr ${scores.temporal?.curvePearson.toFixed(3) ?? '—'}`);
+        };
+        const render = (tsdSource: 'aligned' | 'proxy' | 'gt', kind: 'lcm' | 'ddim' = useLcm ? 'lcm' : 'ddim') => () =>
+          renderFcsd(fcsd.model, data, split.test, { sampler: kind, student: lcm?.student, tsdSource, seed: options.seed });
+        log(`scoring ${split.test.length} held-out frames (${S}²) per row:`);
+        await time('rows', async () => {
+          await addRow('proxy', 'stage 1: the proxy render', () => split.test.map((i) => ({ data: data.frames[i]!.proxyRgb, height: S, width: S, channels: 3 })), false);
+          await addRow('baseline', `w/o stage 2: the proxy TSD into the ControlNet (${sampler})`, render('proxy'));
+          await addRow('full', `full method: aligned TSD′ (${sampler})`, render('aligned'));
+          if (options.ddimRow && useLcm) await addRow('full-ddim', `w/o LCM: aligned TSD′, DDIM ${fcsdConfig.ddimSteps} steps`, render('aligned', 'ddim'));
+          await addRow('oracle-tsd', `reference: the real frames' TSD, not a method (${sampler})`, render('gt'));
+        });
+        return {
+          split, size: S, reference, rows, tsd, data, losses, timings,
+          config: { tsdm: tsdmConfig, fcsd: fcsdConfig, alignEnsemble, validationFrames: split.validation.length },
+          estimator: estimator.name,
+        };
+      } finally {
+        estimator.dispose?.();
+      }
+    } finally {
+      fcsd.model.dispose();
+      lcm?.student.dispose();
+    }
+  } finally {
+    proxy.dispose();
+    if (tf.memory().numTensors > 1000) log(`(tensors still held: ${tf.memory().numTensors})`);
+  }
+}
