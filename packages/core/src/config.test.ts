@@ -153,3 +153,12 @@ describe('checkConfigField', () => {
     expect(errorOf(() => checkConfigField('fit', 'x', f.array(f.oneOf(['a']), { minLength: 1, maxLength: 2 }), ['a', 'a', 'a'])).message).toContain("expected a list of 1 to 2 values (each one of 'a')");
   });
 });
+
+describe('resolveConfig metadataPrefix', () => {
+  it('drops keys with the metadata prefix unchecked, still rejects other unknown keys', () => {
+    const spec = { fn: 'fn', fields: { a: f.positiveInt() }, defaults: { a: 1 }, metadataPrefix: '_' };
+    expect(resolveConfig<{ a: number }>(spec, { a: 2, _class_name: 'X', _diffusers_version: '0.30' })).toEqual({ a: 2 });
+    expect(() => resolveConfig<{ a: number }>(spec, { a: 2, b: 1 })).toThrow(/config.b/);
+    expect(() => resolveConfig<{ a: number }>({ ...spec, metadataPrefix: undefined }, { _class_name: 'X' })).toThrow(/config._class_name/);
+  });
+});

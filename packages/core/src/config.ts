@@ -192,6 +192,11 @@ export interface ConfigSpec<C> {
    * `scheduler_config.json` does).
    */
   readonly unknownKeys?: 'reject' | 'ignore';
+  /**
+   * Keys starting with this prefix are metadata, dropped without a check (diffusers writes `_class_name`,
+   * `_diffusers_version`, `_name_or_path` into every `config.json`). Default: none.
+   */
+  readonly metadataPrefix?: string;
 }
 
 const sign = (open: boolean | undefined, lower: boolean) => (lower ? (open ? '>' : '≥') : open ? '<' : '≤');
@@ -368,6 +373,7 @@ export function resolveConfig<C>(spec: ConfigSpec<C>, input: unknown): C {
   const names = Object.keys(fields);
   if ((spec.unknownKeys ?? 'reject') === 'reject') {
     for (const key of Object.keys(source)) {
+      if (spec.metadataPrefix && key.startsWith(spec.metadataPrefix)) continue;
       if (!Object.hasOwn(fields, key)) throw new ValidationError(fn, `${arg}.${key}`, `a known field (${names.join(', ')})`, key);
     }
   }

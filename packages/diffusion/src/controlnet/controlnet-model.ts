@@ -144,7 +144,7 @@ const perBlock = <T>(v: T | T[], n: number, name: string): T[] => perBlockOf(FN,
  * ```
  */
 export function resolveControlNetConfig(partial: Partial<ControlNetConfig> = {}): ControlNetConfig {
-  const c = resolveConfig<ControlNetConfig>({ fn: FN, fields: CONTROLNET_FIELDS, defaults: CONTROLNET_DEFAULTS }, partial);
+  const c = resolveConfig<ControlNetConfig>({ fn: FN, fields: CONTROLNET_FIELDS, defaults: CONTROLNET_DEFAULTS, metadataPrefix: '_' }, partial);
   checkSdEncoderConfig(FN, c);
   return c;
 }

@@ -189,7 +189,7 @@ const perBlock = <T>(v: T | T[], n: number, name: string): T[] => perBlockOf(FN,
  * ```
  */
 export function resolveUNetConfig(partial: Partial<UNet2DConditionConfig> = {}): UNet2DConditionConfig {
-  const c = resolveConfig<UNet2DConditionConfig>({ fn: FN, fields: UNET_FIELDS, defaults: UNET_2D_CONDITION_DEFAULTS }, partial);
+  const c = resolveConfig<UNet2DConditionConfig>({ fn: FN, fields: UNET_FIELDS, defaults: UNET_2D_CONDITION_DEFAULTS, metadataPrefix: '_' }, partial);
   const n = checkSdEncoderConfig(FN, c);
   if (c.up_block_types.length !== n) throw new ValidationError(FN, 'config.up_block_types', `${n} block types (one per down block)`, c.up_block_types);
   if (c.reverse_transformer_layers_per_block !== null && c.reverse_transformer_layers_per_block.length !== n) {

@@ -192,7 +192,7 @@ const AUTOENCODER_KL_FIELDS: ConfigSchema<AutoencoderKLConfig> = {
  * ```
  */
 export function resolveAutoencoderKLConfig(partial: Partial<AutoencoderKLConfig> = {}): AutoencoderKLConfig {
-  const c = resolveConfig<AutoencoderKLConfig>({ fn: FN, fields: AUTOENCODER_KL_FIELDS, defaults: AUTOENCODER_KL_DEFAULTS }, partial);
+  const c = resolveConfig<AutoencoderKLConfig>({ fn: FN, fields: AUTOENCODER_KL_FIELDS, defaults: AUTOENCODER_KL_DEFAULTS, metadataPrefix: '_' }, partial);
   const n = c.block_out_channels.length;
   c.block_out_channels.forEach((ch, i) => {
     if (ch % c.norm_num_groups) throw new ValidationError(FN, `config.block_out_channels[${i}]`, `a multiple of norm_num_groups (${c.norm_num_groups})`, ch);
