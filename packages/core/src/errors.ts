@@ -76,3 +76,83 @@ export class BackendUnavailableError extends Error {
     super(message);
   }
 }
+
+/**
+ * A file-system operation failed for a reason outside the file's content: the disk is full (`ENOSPC`), a quota is
+ * exceeded (`EDQUOT`), the path is a folder (`EISDIR`) or read-only (`EROFS`), permission is denied (`EACCES`), …
+ * `errno` keeps the system code; the message names the operation and the path.
+ *
+ * @example
+ * ```ts
+ * import { IoError, writeFileAtomic } from '@consistent-avatar/core';
+ * try { writeFileAtomic('/full-disk/out.bin', new Uint8Array(1 << 20)); }
+ * catch (e) { if (e instanceof IoError && e.errno === 'ENOSPC') console.log('free some space'); }
+ * // IoError: write /full-disk/out.bin failed (ENOSPC): no space left on the device
+ * ```
+ */
+export class IoError extends Error {
+  override readonly name = 'IoError';
+  readonly code = 'E_IO';
+  /**
+   * @param operation - what was done (`'write'`, `'rename'`, `'mkdir'`).
+   * @param path - the path it was done on.
+   * @param errno - the system error code (`'ENOSPC'`), or `'UNKNOWN'`.
+   * @param detail - the system message.
+   */
+  constructor(
+    readonly operation: string,
+    readonly path: string,
+    readonly errno: string,
+    detail: string,
+  ) {
+    super(`${operation} ${path} failed (${errno}): ${IO_HINTS[errno] ?? detail}`);
+  }
+}
+
+const IO_HINTS: Readonly<Record<string, string>> = {
+  ENOSPC: 'no space left on the device',
+  EDQUOT: 'disk quota exceeded',
+  EISDIR: 'the path is a folder',
+  ENOTDIR: 'a parent of the path is not a folder',
+  EROFS: 'the file system is read-only',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EMFILE: 'too many open files',
+};
+
+/**
+ * `error` as an {@link IoError} when it is a system error (has an `E…` code); anything else is returned unchanged.
+ * @example
+ * ```ts
+ * try { fs.writeFileSync(file, bytes); } catch (e) { throw asIoError(e, 'write', file); }
+ * ```
+ */
+export function asIoError(error: unknown, operation: string, path: string): unknown {
+  const code = (error as NodeJS.ErrnoException | null)?.code;
+  if (error instanceof IoError || typeof code !== 'string' || !/^E[A-Z]+$/.test(code)) return error;
+  return new IoError(operation, path, code, (error as Error).message);
+}
+
+/**
+ * A run folder is already used by another live process (see `acquireRunLock`); `holder` describes it.
+ * @example
+ * ```ts
+ * // RunLockedError: runs/tsdm is in use by pid 4242 on host-a since 2026-01-02T10:00:00.000Z (node train.ts); …
+ * ```
+ */
+export class RunLockedError extends Error {
+  override readonly name = 'RunLockedError';
+  readonly code = 'E_LOCKED';
+  /**
+   * @param dir - the locked folder.
+   * @param holder - who holds it (`pid 4242 on host-a since …`).
+   * @param lockFile - the lock file (remove it by hand only when the holder is certainly gone).
+   */
+  constructor(
+    readonly dir: string,
+    readonly holder: string,
+    readonly lockFile: string,
+  ) {
+    super(`${dir} is in use by ${holder}; wait for it to finish or use another folder (lock file ${lockFile})`);
+  }
+}

@@ -160,18 +160,51 @@ export class Adam {
     return { step: this.stepCount, config: { ...this.config } };
   }
 
-  /** Restore from {@link stateTensors} + {@link stateJson}. Throws if a moment is missing or mis-shaped. */
-  loadState(tensors: Record<string, tf.Tensor>, json: { step: number }): void {
+  /**
+   * Check a saved state against this optimiser without changing anything: every moment present with the parameter's
+   * shape, finite (and `exp_avg_sq` ≥ 0), and `json.step` a non-negative safe integer. Throws
+   * {@link ValidationError} naming the first bad field.
+   *
+   * @example
+   * ```ts
+   * optimizer.checkState(loaded.optimizerTensors, loaded.state.optimizer); // throws before anything is assigned
+   * ```
+   */
+  checkState(tensors: Record<string, tf.Tensor>, json: { step: number }): void {
+    const fn = `${this.constructor.name}.loadState`;
+    if (tensors === null || typeof tensors !== 'object') throw new ValidationError(fn, 'tensors', 'a record of moment tensors', tensors);
+    if (json === null || typeof json !== 'object') throw new ValidationError(fn, 'json', '{ step, config } from stateJson()', json);
+    if (!Number.isSafeInteger(json.step) || json.step < 0) throw new ValidationError(fn, 'json.step', 'a non-negative integer', json.step);
     for (const s of this.slots) {
       for (const [key, target] of [[`${s.name}.exp_avg`, s.m], [`${s.name}.exp_avg_sq`, s.v]] as const) {
-        const t = tensors[key];
-        if (!t || t.shape.join() !== target.shape.join()) {
-          throw new ValidationError(`${this.constructor.name}.loadState`, 'tensors', `'${key}' with shape [${target.shape.join(', ')}]`, t);
+        const t = Object.hasOwn(tensors, key) ? tensors[key] : undefined;
+        if (!(t instanceof tf.Tensor) || t.isDisposed || t.shape.join() !== target.shape.join()) {
+          throw new ValidationError(fn, `tensors['${key}']`, `a tensor of shape [${target.shape.join(', ')}]`, t);
         }
-        target.assign(t);
+        const ok = tf.tidy(() => {
+          const finite = tf.all(tf.isFinite(t));
+          return (key.endsWith('_sq') ? tf.logicalAnd(finite, tf.all(tf.greaterEqual(t, 0))) : finite).dataSync()[0] === 1;
+        });
+        if (!ok) throw new ValidationError(fn, `tensors['${key}']`, key.endsWith('_sq') ? 'finite values ≥ 0' : 'finite values', t);
       }
     }
-    if (!Number.isInteger(json.step) || json.step < 0) throw new ValidationError(`${this.constructor.name}.loadState`, 'json.step', 'a non-negative integer', json.step);
+  }
+
+  /**
+   * Restore from {@link stateTensors} + {@link stateJson}: everything is checked first ({@link Adam.checkState}), so a
+   * bad state throws and leaves the optimiser as it was.
+   *
+   * @example
+   * ```ts
+   * optimizer.loadState(last.optimizerTensors!, last.state!.optimizer as { step: number });
+   * ```
+   */
+  loadState(tensors: Record<string, tf.Tensor>, json: { step: number }): void {
+    this.checkState(tensors, json);
+    for (const s of this.slots) {
+      s.m.assign(tensors[`${s.name}.exp_avg`]!);
+      s.v.assign(tensors[`${s.name}.exp_avg_sq`]!);
+    }
     this.stepCount = json.step;
   }
 
