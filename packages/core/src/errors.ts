@@ -156,3 +156,29 @@ export class RunLockedError extends Error {
     super(`${dir} is in use by ${holder}; wait for it to finish or use another folder (lock file ${lockFile})`);
   }
 }
+
+/**
+ * A computation produced NaN or ±Infinity: training stops at the first such step, naming the tensor (`loss`,
+ * `gradient of unet.conv_in.weight`) and the step, before the bad update is applied.
+ *
+ * @example
+ * ```ts
+ * // NonFiniteError: AdamW.step: gradient of conv.weight is not finite (NaN at flat index 3) at update 12; nothing was applied
+ * ```
+ */
+export class NonFiniteError extends Error {
+  override readonly name = 'NonFiniteError';
+  readonly code = 'E_NON_FINITE';
+  /**
+   * @param fn - the function that found it (`'AdamW.step'`).
+   * @param tensor - the tensor that went non-finite (`'loss'`, `'gradient of w'`).
+   * @param detail - where and when (`'NaN at flat index 3 at update 12'`).
+   */
+  constructor(
+    readonly fn: string,
+    readonly tensor: string,
+    detail: string,
+  ) {
+    super(`${fn}: ${tensor} is not finite (${detail}); nothing was applied`);
+  }
+}

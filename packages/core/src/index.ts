@@ -17,7 +17,8 @@ export {
   type BackendInfo,
   type BackendAttempt,
 } from './backend/init.js';
-export { ValidationError, FormatError, BackendUnavailableError, IoError, RunLockedError, asIoError, describeValue } from './errors.js';
+export { guardCrashHandlers, formatUncaught } from './backend/crash-handlers.js';
+export { ValidationError, FormatError, BackendUnavailableError, IoError, RunLockedError, NonFiniteError, asIoError, describeValue } from './errors.js';
 export { checkFinite, firstNonFinite, type FiniteOptions } from './finite.js';
 export {
   resolveConfig,

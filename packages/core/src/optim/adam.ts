@@ -15,7 +15,8 @@
  * ```
  */
 import { tf } from '../backend/tf.js';
-import { ValidationError } from '../errors.js';
+import { NonFiniteError, ValidationError } from '../errors.js';
+import { firstNonFinite } from '../finite.js';
 import type { Module } from '../nn/module.js';
 import { clipGradNorm } from './clip.js';
 
@@ -86,7 +87,8 @@ export class Adam {
   }
 
   /**
-   * Compute the loss and its gradients w.r.t. the parameters, clip, and apply one update.
+   * Compute the loss and its gradients w.r.t. the parameters, clip, and apply one update. A non-finite loss or
+   * gradient throws {@link NonFiniteError} naming it, before anything is updated.
    * @param lossFn - returns a scalar loss; runs inside the gradient tape (use tf ops only, no `dataSync`).
    */
   step(lossFn: () => tf.Scalar): StepResult {
@@ -97,16 +99,36 @@ export class Adam {
       const g = grads[s.variable.name];
       byName[s.name] = g ?? tf.zerosLike(s.variable);
     }
-    const result = this.applyGradients(byName);
-    const loss = value.dataSync()[0]!;
-    value.dispose();
-    for (const g of Object.values(grads)) g.dispose();
-    for (const s of this.slots) if (!grads[s.variable.name]) byName[s.name]!.dispose();
-    return { ...result, loss };
+    try {
+      const loss = value.dataSync()[0]!;
+      if (!Number.isFinite(loss)) throw new NonFiniteError(`${this.constructor.name}.step`, 'loss', `${loss} at update ${this.stepCount + 1}`);
+      const result = this.applyGradients(byName);
+      return { ...result, loss };
+    } finally {
+      value.dispose();
+      for (const g of Object.values(grads)) g.dispose();
+      for (const s of this.slots) if (!grads[s.variable.name]) byName[s.name]!.dispose();
+    }
   }
 
-  /** Apply one update from precomputed gradients by parameter name (missing names are skipped). */
+  /** Throw NonFiniteError naming the first gradient with NaN / ±Infinity (one reduction, one scalar read when all are finite). */
+  private checkGradients(grads: Record<string, tf.Tensor>): void {
+    const present = this.slots.filter((s) => grads[s.name]);
+    if (present.length === 0) return;
+    const finite = tf.tidy(() => tf.stack(present.map((s) => tf.cast(tf.all(tf.isFinite(grads[s.name]!)), 'float32'))).dataSync());
+    const bad = finite.findIndex((v) => v !== 1);
+    if (bad < 0) return;
+    const g = grads[present[bad]!.name]!.dataSync() as Float32Array;
+    const index = firstNonFinite(g);
+    throw new NonFiniteError(`${this.constructor.name}.step`, `gradient of ${present[bad]!.name}`, `${g[index]} at flat index ${index} at update ${this.stepCount + 1}`);
+  }
+
+  /**
+   * Apply one update from precomputed gradients by parameter name (missing names are skipped). A gradient with NaN /
+   * ±Infinity throws {@link NonFiniteError} naming it before any parameter changes.
+   */
   applyGradients(gradsByName: Record<string, tf.Tensor>): { gradNorm: number; step: number } {
+    this.checkGradients(gradsByName);
     let grads = gradsByName;
     let gradNorm = Number.NaN;
     let clipped: Record<string, tf.Tensor> | null = null;
