@@ -10,7 +10,8 @@
  * | `maxFileBytes` | 4 GiB | any binary file read whole or in ranges (safetensors, npy, npz, PNG) |
  * | `maxTextBytes` | 256 MiB | JSON and text files (configs, dataset JSON, `state.json`, expression text) |
  * | `maxDecompressedBytes` | 2 GiB | one decompressed stream (`.safetensors.gz`, one `.npz` member) |
- * | `maxDecompressionRatio` | 256 | decompressed ÷ compressed bytes of gzip files and `.npz` members |
+ * | `maxDecompressionRatio` | 256 | decompressed ÷ compressed bytes of gzip files and `.npz` members … |
+ * | `decompressionFloorBytes` | 64 MiB | … above this floor (a small, very compressible stream — zeros — stays readable) |
  * | `maxJsonDepth` | 64 | nesting of arrays / objects in any JSON file read |
  * | `maxImagePixels` | 2^26 (8192²) | width × height of a PNG (peak memory ≈ 24 bytes per pixel) |
  *
@@ -45,8 +46,10 @@ export interface ReadLimits {
   maxTextBytes: number;
   /** Largest output of one decompressed stream (bytes). */
   maxDecompressedBytes: number;
-  /** Largest decompressed ÷ compressed ratio. */
+  /** Largest decompressed ÷ compressed ratio (applied above `decompressionFloorBytes`). */
   maxDecompressionRatio: number;
+  /** Output every stream may reach whatever its ratio (bytes). */
+  decompressionFloorBytes: number;
   /** Deepest nesting of JSON arrays / objects. */
   maxJsonDepth: number;
   /** Largest image (width × height) decoded. */
@@ -61,6 +64,7 @@ export const DEFAULT_READ_LIMITS: Readonly<ReadLimits> = Object.freeze({
   maxTextBytes: 256 * 2 ** 20,
   maxDecompressedBytes: 2 * GIB,
   maxDecompressionRatio: 256,
+  decompressionFloorBytes: 64 * 2 ** 20,
   maxJsonDepth: 64,
   maxImagePixels: 2 ** 26,
 });
@@ -70,6 +74,7 @@ const FIELDS: ConfigSchema<ReadLimits> = {
   maxTextBytes: f.integer({ min: 1, max: 2 ** 29 }), // V8 strings stop near 2^29 characters
   maxDecompressedBytes: f.integer({ min: 1, max: 2 ** 32 }), // one Buffer
   maxDecompressionRatio: f.number({ min: 1 }),
+  decompressionFloorBytes: f.integer({ min: 0, max: 2 ** 32 }),
   maxJsonDepth: f.integer({ min: 1, max: 10_000 }),
   maxImagePixels: f.integer({ min: 1, max: 2 ** 31 }),
 };
@@ -202,9 +207,10 @@ export function readSync(fd: number, buffer: Uint8Array, offset: number, length:
   }
 }
 
-/** The output cap of one stream of `compressedBytes`: min(absolute cap, ratio × compressed). */
+/** The output cap of one stream of `compressedBytes`: min(absolute cap, max(floor, ratio × compressed)). */
 function outputCap(compressedBytes: number): number {
-  return Math.max(1, Math.min(current.maxDecompressedBytes, Math.ceil(current.maxDecompressionRatio * Math.max(compressedBytes, 1))));
+  const byRatio = Math.max(current.decompressionFloorBytes, Math.ceil(current.maxDecompressionRatio * Math.max(compressedBytes, 1)));
+  return Math.max(1, Math.min(current.maxDecompressedBytes, byRatio));
 }
 
 /**
@@ -232,7 +238,13 @@ export function inflateRawBounded(bytes: Uint8Array, expectedBytes: number, form
   if (expectedBytes > cap) {
     throw new FormatError(format, file, `declares ${expectedBytes} bytes from ${bytes.length} compressed, above the decompression limit of ${cap} bytes (setReadLimits)`);
   }
-  const out = decompress(() => inflateRawSync(bytes, { maxOutputLength: Math.max(1, expectedBytes) }), bytes.length, format, file, 'inflate');
+  let out: Buffer;
+  try {
+    out = inflateRawSync(bytes, { maxOutputLength: Math.max(1, expectedBytes) });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw new FormatError(format, file, `inflates to more than the ${expectedBytes} bytes the archive declares`);
+    throw new FormatError(format, file, `cannot inflate: ${(error as Error).message}`);
+  }
   if (out.length !== expectedBytes) throw new FormatError(format, file, `inflates to ${out.length} bytes, the archive declares ${expectedBytes}`);
   return out;
 }
@@ -244,7 +256,7 @@ function decompress(run: () => Buffer, compressedBytes: number, format: string, 
     if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
       throw new FormatError(format, file, `${verb} output exceeds the decompression limit of ${outputCap(compressedBytes)} bytes (setReadLimits)`);
     }
-    throw new FormatError(format, file, `cannot ${verb}: ${(error as Error).message}`);
+    throw new FormatError(format, file, `cannot ${verb}: ${(error as Error).message.slice(0, 200)}`);
   }
 }
 

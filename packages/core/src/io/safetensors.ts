@@ -281,7 +281,11 @@ function parseHeader(src: ByteSource): SafetensorsHeader {
   return { entries: Object.fromEntries(Object.entries(entries)), metadata, headerLength, dataStart: 8 + headerLength, byteLength: src.size };
 }
 
-function decode(entry: SafetensorsEntry, bytes: Uint8Array<ArrayBuffer>): NumericArray {
+function decode(entry: SafetensorsEntry, bytes: Uint8Array<ArrayBuffer>, label: string, name: string): NumericArray {
+  if (entry.dtype === 'BOOL') {
+    const bad = bytes.findIndex((b) => b > 1);
+    if (bad >= 0) throw new FormatError('safetensors', label, `tensor '${name.slice(0, 200)}' (BOOL) holds the byte ${bytes[bad]} at element ${bad}, not 0 or 1`);
+  }
   if (!HOST_LITTLE_ENDIAN) byteSwapInPlace(bytes, SAFETENSORS_ITEM_SIZE[entry.dtype]);
   // `bytes` is a fresh copy at offset 0 of its own buffer, so every view is aligned.
   if (entry.dtype === 'F16') return float16ToFloat32(new Uint16Array(bytes.buffer));
@@ -329,7 +333,7 @@ export function readSafetensors(
       }
       const [begin, end] = entry.dataOffsets;
       const bytes = src.read(header.dataStart + begin, end - begin);
-      tensors[name] = { dtype: entry.dtype, shape: [...entry.shape], data: decode(entry, bytes) };
+      tensors[name] = { dtype: entry.dtype, shape: [...entry.shape], data: decode(entry, bytes, src.label, name) };
     }
     return { tensors: Object.fromEntries(Object.entries(tensors)), metadata: header.metadata };
   } finally {

@@ -176,9 +176,9 @@ export function parseMatrix(value: unknown, file: string, field: string, format:
 export function readFloatText(abs: string, format: string): Float32Array {
   const text = readTextBounded(abs, format);
   const parts = text.trim().split(/[\s,]+/).filter(Boolean);
-  const values = parts.map(Number);
-  if (values.length === 0 || values.some((v) => !Number.isFinite(v))) throw new FormatError(format, abs, 'expected whitespace-separated numbers');
-  return Float32Array.from(values);
+  const values = Float32Array.from(parts, Number); // float32: 1e300 becomes Infinity and is refused below
+  if (values.length === 0 || values.some((v) => !Number.isFinite(v))) throw new FormatError(format, abs, 'expected whitespace-separated numbers within the float32 range');
+  return values;
 }
 
 /**
@@ -223,8 +223,9 @@ export function floatArrayField(obj: Record<string, unknown>, key: string, file:
   const v = obj[key];
   if (v === undefined) return undefined;
   const flat = Array.isArray(v) && v.length <= 1_000_000 ? v.flat(2) : v;
-  if (!Array.isArray(flat) || !flat.every((x) => typeof x === 'number' && Number.isFinite(x))) {
-    throw new FormatError(format, file, `${where}: '${key}' should be an array of finite numbers`);
+  const values = Array.isArray(flat) && flat.every((x) => typeof x === 'number') ? Float32Array.from(flat as number[]) : null;
+  if (!values || values.some((x) => !Number.isFinite(x))) {
+    throw new FormatError(format, file, `${where}: '${key}' should be an array of finite numbers within the float32 range`);
   }
-  return Float32Array.from(flat as number[]);
+  return values;
 }
