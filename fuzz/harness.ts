@@ -80,7 +80,7 @@ class Worker {
   start(): Promise<void> {
     this.child = fork(path.join(ROOT, 'fuzz', 'worker.ts'), [], {
       cwd: ROOT,
-      execArgv: ['--conditions=source', '--import', 'tsx', '--expose-gc', '--stack-size=984'],
+      execArgv: ['--conditions=source', '--import', 'tsx', '--stack-size=984'],
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     });
     this.child.stderr?.resume(); // third-party warnings; outcomes come over IPC

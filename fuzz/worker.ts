@@ -65,7 +65,6 @@ async function main(): Promise<void> {
     if (!target) throw new Error(`unknown fuzz target ${message.target}`);
     const caseDir = path.join(base, `case-${counter++}`);
     fs.mkdirSync(caseDir);
-    global.gc?.();
     const canPeak = resetPeak();
     const before = statusKiB('VmRSS');
     const t0 = performance.now();
