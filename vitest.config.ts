@@ -17,7 +17,7 @@ export default defineConfig({
     },
   },
   test: {
-    include: ['packages/*/src/**/*.test.ts', 'packages/*/test/**/*.test.ts', 'examples/**/*.test.ts'],
+    include: ['packages/*/src/**/*.test.ts', 'packages/*/test/**/*.test.ts', 'examples/**/*.test.ts', 'fuzz/**/*.test.ts'],
     // Two cores on the reference machine; tensor tests are CPU-bound, so one worker at a time per core.
     pool: 'forks',
     maxWorkers: 2,

@@ -14,7 +14,7 @@
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { backendReport, initBackend, writeJsonAtomic, writeNpy, writeRunManifest } from '@consistent-avatar/core';
+import { acquireRunLock, backendReport, initBackend, writeJsonAtomic, writeNpy, writeRunManifest } from '@consistent-avatar/core';
 import { fitProxyAvatar, readInstaDataset, synthesizeDataset } from '@consistent-avatar/proxy';
 import { alignTsd, prepareTsdmData, resolveTsdmConfig, trainTsdm, tsdErrors } from '@consistent-avatar/tsd';
 
@@ -26,7 +26,14 @@ const out = resolve(arg('out', '.runs/10-stage2'));
 const steps = Number(arg('steps', '800'));
 const window = Number(arg('window', '1'));
 const ensemble = Number(arg('ensemble', '8'));
+const frames = Number(arg('frames', '320'));
+// Every flag is checked before any work: a typo fails in a second, not after minutes of synthesis and fitting.
+const config = resolveTsdmConfig({ iterations: steps, temporalWindow: window, seed: 0 }); // throws naming config.iterations / config.temporalWindow
+if (!Number.isInteger(ensemble) || ensemble < 1) throw new Error(`--ensemble expects an integer ≥ 1, got ${arg('ensemble', '8')}`);
+if (!Number.isInteger(frames) || frames < 2) throw new Error(`--frames expects an integer ≥ 2, got ${arg('frames', '320')}`);
+if (arg('data', '') && !existsSync(arg('data', ''))) throw new Error(`--data ${arg('data', '')} does not exist`);
 mkdirSync(out, { recursive: true });
+acquireRunLock(out); // one run per folder: a second one fails here naming this process (released on exit)
 const t0 = performance.now();
 const log = (msg: string) => console.log(`[${((performance.now() - t0) / 1000).toFixed(0)} s] ${msg}`);
 
@@ -37,8 +44,9 @@ console.log(backendReport(backend));
 let dataDir = arg('data', '');
 if (!dataDir) {
   dataDir = join(out, 'dataset');
-  if (!existsSync(join(dataDir, 'transforms_train.json'))) {
-    await synthesizeDataset({ out: dataDir, frames: Number(arg('frames', '320')), size: 64, testFrames: 48, seed: 1 });
+  // synthesizeDataset renders into a temporary folder and renames it into place, so both files mean a complete dataset.
+  if (!existsSync(join(dataDir, 'transforms.json')) || !existsSync(join(dataDir, 'synthetic.json'))) {
+    await synthesizeDataset({ out: dataDir, frames, size: 64, testFrames: 48, seed: 1 });
   }
   console.log('dataset: SYNTHETIC head (pass --data DIR for your own INSTA-layout dataset)');
 }
@@ -50,7 +58,6 @@ const proxy = await fitProxyAvatar(ds, { seed: 0, checkpointDir: join(out, 'prox
 log('stage-1 proxy fitted');
 
 // 3. Stage 2: pairs and the TSDM (checkpointed; resumes). The TSD size must divide the frame side.
-const config = resolveTsdmConfig({ iterations: steps, temporalWindow: window, seed: 0 });
 const data = prepareTsdmData(ds, proxy, config);
 proxy.dispose();
 const trained = await trainTsdm(data, config, {

@@ -16,6 +16,7 @@
  */
 import { tf } from './backend/tf.js';
 import { ValidationError } from './errors.js';
+import { firstNonFinite } from './finite.js';
 
 /** Sample storage of an {@link Image}: float32 in [0, 1] or uint8 in [0, 255]. */
 export type ImageStorage = Float32Array | Uint8Array;
@@ -62,6 +63,8 @@ export interface CheckImageOptions {
   channels?: readonly number[];
   /** Accepted storage: `'float'` (Float32Array only), `'byte'` (Uint8Array only) or `'any'` (default). */
   storage?: 'float' | 'byte' | 'any';
+  /** Accept NaN / ±Infinity float samples (the library's non-finite policy rejects them by default). */
+  allowNonFinite?: boolean;
 }
 
 /**
@@ -76,7 +79,8 @@ export function isByteImage(image: Image): image is ByteImage {
 }
 
 /**
- * Validate an {@link Image}; throws a {@link ValidationError} naming `fn` and `arg` with what was expected.
+ * Validate an {@link Image}; throws a {@link ValidationError} naming `fn` and `arg` with what was expected. Float
+ * samples must be finite unless `options.allowNonFinite` (the library's non-finite policy, see `checkFinite`).
  *
  * @param fn - the public function (for the message).
  * @param arg - the argument name (for the message).
@@ -100,6 +104,10 @@ export function checkImage(fn: string, arg: string, image: unknown, options: Che
   if (!allowed.includes(channels)) throw new ValidationError(fn, `${arg}.channels`, `one of ${allowed.join(', ')}`, channels);
   if (data.length !== height * width * channels) {
     throw new ValidationError(fn, `${arg}.data`, `H·W·C = ${height}·${width}·${channels} = ${height * width * channels} samples`, data);
+  }
+  if (data instanceof Float32Array && options.allowNonFinite !== true) {
+    const bad = firstNonFinite(data);
+    if (bad >= 0) throw new ValidationError(fn, `${arg}.data`, 'finite samples (no NaN or ±Infinity)', `${data[bad]} at sample ${bad}`);
   }
 }
 

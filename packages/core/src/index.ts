@@ -20,7 +20,9 @@ export {
   type BackendInfo,
   type BackendAttempt,
 } from './backend/init.js';
-export { ValidationError, FormatError, BackendUnavailableError, describeValue } from './errors.js';
+export { guardCrashHandlers, formatUncaught } from './backend/crash-handlers.js';
+export { ValidationError, FormatError, BackendUnavailableError, IoError, RunLockedError, NonFiniteError, asIoError, describeValue } from './errors.js';
+export { checkFinite, firstNonFinite, type FiniteOptions } from './finite.js';
 export {
   resolveConfig,
   checkConfigField,
@@ -88,7 +90,21 @@ export {
   toInt32Array,
   type NumericArray,
 } from './io/dtype.js';
-export { writeFileAtomic } from './io/atomic.js';
+export { writeFileAtomic, removeStaleTemporaries, processIsAlive } from './io/atomic.js';
+export {
+  readLimits,
+  setReadLimits,
+  DEFAULT_READ_LIMITS,
+  openRegularFile,
+  readFileBounded,
+  readTextBounded,
+  gunzipBounded,
+  inflateRawBounded,
+  jsonDepth,
+  type ReadLimits,
+  type RegularFile,
+} from './io/limits.js';
+export { acquireRunLock, RUN_LOCK_FILE, type RunLock } from './io/run-lock.js';
 export {
   readSafetensors,
   loadSafetensorsAsTensors,
@@ -118,7 +134,7 @@ export {
   type WritePngOptions,
 } from './io/png.js';
 
-export { readJson, writeJsonAtomic, findJsonErrorOffset } from './io/json.js';
+export { readJson, writeJsonAtomic, findJsonErrorOffset, parseJsonText } from './io/json.js';
 export {
   saveCheckpoint,
   loadCheckpoint,
@@ -130,6 +146,7 @@ export {
   CHECKPOINT_FILES,
   type CheckpointData,
   type LoadedCheckpoint,
+  type LoadCheckpointOptions,
 } from './io/checkpoint.js';
 export {
   createProgress,

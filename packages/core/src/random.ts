@@ -167,10 +167,30 @@ export class Rng {
     return { seed: this.seed, words: [this.s0, this.s1, this.s2, this.s3], spareNormal: this.spare };
   }
 
-  /** Restore a state from {@link getState}. */
+  /**
+   * Restore a state from {@link getState}. Every field is checked first ({@link ValidationError} naming it): `seed` an
+   * integer in [0, 2^32), `words` four 32-bit integers not all zero (xoshiro's all-zero state never leaves zero),
+   * `spareNormal` null or a finite number.
+   *
+   * @example
+   * ```ts
+   * const again = Rng.fromState(rng.getState()); // continues the same stream
+   * ```
+   */
   static fromState(state: RngState): Rng {
+    const fn = 'Rng.fromState';
+    if (state === null || typeof state !== 'object') throw new ValidationError(fn, 'state', '{ seed, words, spareNormal } from getState()', state);
+    if (!Number.isInteger(state.seed) || state.seed < 0 || state.seed > 0xffffffff) throw new ValidationError(fn, 'state.seed', 'an integer in [0, 2^32)', state.seed);
+    const words = state.words as unknown;
+    if (!Array.isArray(words) || words.length !== 4 || !words.every((w) => Number.isInteger(w) && w >= -0x80000000 && w <= 0xffffffff)) {
+      throw new ValidationError(fn, 'state.words', 'four 32-bit integers', words);
+    }
+    if (words.every((w) => (w | 0) === 0)) throw new ValidationError(fn, 'state.words', 'words not all zero (the all-zero xoshiro state is stuck at zero)', '[0, 0, 0, 0]');
+    if (state.spareNormal !== null && !(typeof state.spareNormal === 'number' && Number.isFinite(state.spareNormal))) {
+      throw new ValidationError(fn, 'state.spareNormal', 'null or a finite number', state.spareNormal);
+    }
     const r = new Rng(state.seed);
-    [r.s0, r.s1, r.s2, r.s3] = state.words.map((w) => w | 0) as [number, number, number, number];
+    [r.s0, r.s1, r.s2, r.s3] = (words as number[]).map((w) => w | 0) as [number, number, number, number];
     r.spare = state.spareNormal;
     return r;
   }

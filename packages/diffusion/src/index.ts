@@ -27,7 +27,8 @@ export {
   type NoiseScheduleConfig,
 } from './schedulers/beta-schedules.js';
 export { spacedTimesteps, roundHalfEven, TIMESTEP_SPACINGS } from './schedulers/timestep-spacing.js';
-export { resolveSchedulerConfig, BASE_CONFIG_FIELDS } from './schedulers/scheduler-config.js';
+export { resolveSchedulerConfig, BASE_CONFIG_FIELDS, MAX_TRAIN_TIMESTEPS } from './schedulers/scheduler-config.js';
+export { MODEL_CONFIG_LIMITS } from './models/config-checks.js';
 export { SchedulerBase } from './schedulers/scheduler-base.js';
 export { DDPMScheduler, DDPM_DEFAULTS, type DDPMSchedulerConfig, type DDPMVarianceType } from './schedulers/ddpm.js';
 export { DDIMScheduler, DDIM_DEFAULTS, type DDIMSchedulerConfig } from './schedulers/ddim.js';

@@ -18,13 +18,14 @@
  *
  * @packageDocumentation
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { FormatError, ValidationError, readSafetensors, writeFileAtomic, writeSafetensors } from '@consistent-avatar/core';
+import { FormatError, ValidationError, describeValue, readJson, readSafetensors, writeFileAtomic, writeSafetensors } from '@consistent-avatar/core';
 import { ExpressionDatabase, type ExpressionClip } from './database.js';
 import { vocabulary } from './vocabulary.js';
 
 const FORMAT = 'consistent-avatar.expression-database';
+/** Highest clip intensity level stored (MEAD has 1–3; 0 is unknown). */
+const MAX_INTENSITY = 100;
 const VERSION = '1';
 
 /** `x.safetensors` / `x.json` / `x` → the two file paths. */
@@ -92,28 +93,17 @@ export function loadExpressionDatabase(file: string): ExpressionDatabase {
     throw new ValidationError('loadExpressionDatabase', 'file', 'a non-empty path', file);
   }
   const paths = filePaths(file);
-  // 1. JSON metadata.
-  let metaText: string;
-  try {
-    metaText = fs.readFileSync(paths.json, 'utf8');
-  } catch (error) {
-    throw new FormatError('json', paths.json, `cannot read the database metadata: ${(error as Error).message}`);
-  }
-  let meta: Record<string, unknown>;
-  try {
-    meta = JSON.parse(metaText) as Record<string, unknown>;
-  } catch (error) {
-    throw new FormatError('json', paths.json, `not valid JSON (${(error as Error).message})`);
-  }
+  // 1. JSON metadata (bounded size and depth, a regular file).
+  const meta = readJson(paths.json) as Record<string, unknown>;
   const bad = (problem: string): never => {
     throw new FormatError('json', paths.json, problem);
   };
   if (meta === null || typeof meta !== 'object' || meta.format !== FORMAT) bad(`not an expression database (format must be '${FORMAT}')`);
-  if (meta.version !== VERSION) bad(`unsupported version ${JSON.stringify(meta.version)} (expected '${VERSION}')`);
+  if (meta.version !== VERSION) bad(`unsupported version ${describeValue(meta.version)} (expected '${VERSION}')`);
   const dimension = meta.dimension as number;
   const size = meta.size as number;
-  if (!Number.isInteger(dimension) || dimension < 1) bad(`'dimension' must be a positive integer, got ${JSON.stringify(meta.dimension)}`);
-  if (!Number.isInteger(size) || size < 0) bad(`'size' must be an integer ≥ 0, got ${JSON.stringify(meta.size)}`);
+  if (!Number.isInteger(dimension) || dimension < 1) bad(`'dimension' must be a positive integer, got ${describeValue(meta.dimension)}`);
+  if (!Number.isInteger(size) || size < 0) bad(`'size' must be an integer ≥ 0, got ${describeValue(meta.size)}`);
   const vocab = meta.vocabulary as { name?: unknown; labels?: unknown } | undefined;
   if (!vocab || !Array.isArray(vocab.labels) || vocab.labels.length === 0 || vocab.labels.some((l) => typeof l !== 'string')) {
     bad("'vocabulary.labels' must be a non-empty array of strings");
@@ -127,9 +117,11 @@ export function loadExpressionDatabase(file: string): ExpressionDatabase {
       typeof c.clipId !== 'string' ||
       typeof c.actor !== 'string' ||
       typeof c.label !== 'string' ||
-      !Number.isInteger(c.intensity)
+      !Number.isInteger(c.intensity) ||
+      c.intensity < 0 ||
+      c.intensity > MAX_INTENSITY
     ) {
-      bad(`clips[${i}] must be {clipId, actor, label, intensity}`);
+      bad(`clips[${i}] must be {clipId, actor, label, intensity (an integer in [0, ${MAX_INTENSITY}])}`);
     }
   });
 
@@ -145,7 +137,7 @@ export function loadExpressionDatabase(file: string): ExpressionDatabase {
   const badT = (problem: string): never => {
     throw new FormatError('safetensors', paths.tensors, problem);
   };
-  if (metadata.format !== FORMAT) badT(`__metadata__.format is ${JSON.stringify(metadata.format)}, expected '${FORMAT}'`);
+  if (metadata.format !== FORMAT) badT(`__metadata__.format is ${describeValue(metadata.format)}, expected '${FORMAT}'`);
   const expect = (name: string, dtype: string, shape: number[]) => {
     const t = tensors[name];
     if (!t) return badT(`missing tensor '${name}'`);

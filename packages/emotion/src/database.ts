@@ -24,7 +24,7 @@
  *
  * @packageDocumentation
  */
-import { ValidationError } from '@consistent-avatar/core';
+import { firstNonFinite, ValidationError } from '@consistent-avatar/core';
 import { vocabulary as makeVocabulary, type EmotionVocabulary } from './vocabulary.js';
 
 /**
@@ -158,10 +158,15 @@ export class ExpressionDatabase {
         throw new ValidationError(fn, name, `an Int32Array of length N = ${n}`, arr);
       }
     }
+    const badVector = firstNonFinite(vectors);
+    if (badVector >= 0) {
+      throw new ValidationError(fn, `vectors[${Math.floor(badVector / dimension)}]`, 'finite values (no NaN or ±Infinity)', vectors[badVector]);
+    }
     const numClasses = vocabulary.labels.length;
     for (let i = 0; i < n; i++) {
       const l = labelIndices[i]!;
       const c = clipIndices[i]!;
+      if (frameIndices[i]! < 0) throw new ValidationError(fn, `frameIndices[${i}]`, 'a frame index ≥ 0', frameIndices[i]);
       if (l < 0 || l >= numClasses) {
         throw new ValidationError(fn, `labelIndices[${i}]`, `a class index in [0, ${numClasses})`, l);
       }

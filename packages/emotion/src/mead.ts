@@ -23,7 +23,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { FormatError, ValidationError, readNpy, readNpz, toFloat32Array, type NpyArray } from '@consistent-avatar/core';
+import { FormatError, ValidationError, describeValue, readJson, readNpy, readNpz, readTextBounded, toFloat32Array, type NpyArray } from '@consistent-avatar/core';
 import { ClipRows } from './clip-rows.js';
 import type { ExpressionDatabase } from './database.js';
 import { MEAD_EMOTIONS, isMeadEmotion, vocabulary } from './vocabulary.js';
@@ -89,7 +89,7 @@ function jsonArrays(value: unknown, file: string): Record<string, NpyArray> {
       }
       row.forEach((x, j) => {
         if (typeof x !== 'number' || !Number.isFinite(x)) {
-          throw new FormatError('json', file, `'${name || 'root'}'[${t}][${j}] is ${JSON.stringify(x)}, expected a finite number`);
+          throw new FormatError('json', file, `'${name || 'root'}'[${t}][${j}] is ${describeValue(x)}, expected a finite number`);
         }
         data[t * dim + j] = x;
       });
@@ -112,15 +112,8 @@ function readArrays(file: string): Record<string, NpyArray> {
   const ext = path.extname(file).toLowerCase();
   if (ext === '.npy') return { '': readNpy(file) };
   if (ext === '.npz') return readNpz(file);
-  const text = fs.readFileSync(file, 'utf8');
-  if (ext === '.json') {
-    try {
-      return jsonArrays(JSON.parse(text), file);
-    } catch (error) {
-      if (error instanceof FormatError) throw error;
-      throw new FormatError('json', file, `not valid JSON (${(error as Error).message})`);
-    }
-  }
+  if (ext === '.json') return jsonArrays(readJson(file), file); // bounded size and depth, a regular file
+  const text = readTextBounded(file, 'txt');
   // .txt: whitespace-separated numbers, one frame.
   const values = text.trim().split(/\s+/).map(Number);
   if (values.length === 0 || values.some((v) => !Number.isFinite(v))) {

@@ -16,7 +16,7 @@ import { createRequire } from 'node:module';
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { checkImage, isByteImage, tf, ValidationError, type Image } from '@consistent-avatar/core';
+import { checkImage, guardCrashHandlers, isByteImage, tf, ValidationError, type Image } from '@consistent-avatar/core';
 
 /**
  * The 7 emotion classes of human's emotion model (oarriaga / FER-2013 order).
@@ -121,11 +121,15 @@ function loadHuman(): Promise<HumanInstance> {
   humanLoading ??= (async () => {
     const paths = humanPaths();
     const require = createRequire(import.meta.url);
-    const { Human } = require(join(paths.dist, 'human.node-wasm.js')) as {
-      Human: new (config: Record<string, unknown>) => HumanInstance;
-    };
+    let Human: new (config: Record<string, unknown>) => HumanInstance;
+    const done = guardCrashHandlers(); // human bundles the tfjs wasm module and its crash handlers
+    try {
+      ({ Human } = require(join(paths.dist, 'human.node-wasm.js')) as { Human: typeof Human });
+    } finally {
+      done();
+    }
     const noSkip = { skipFrames: 0, skipTime: 0 };
-    const previousBackend = tf.getBackend();
+    const previousBackend = activeBackend();
     const human = new Human({
       backend: 'wasm',
       wasmPath: paths.wasm,
@@ -149,9 +153,11 @@ function loadHuman(): Promise<HumanInstance> {
       gesture: { enabled: false },
       segmentation: { enabled: false },
     });
+    const loaded = guardCrashHandlers();
     try {
       await withFileFetch(() => human.load());
     } finally {
+      loaded();
       await restoreBackend(previousBackend);
     }
     return human;
@@ -224,7 +230,7 @@ export class FaceAnalyzer {
       const data = Float32Array.from(image.data, (v) => v * scale);
       input = tf.tensor4d(data, [1, image.height, image.width, 3]); // [1, H, W, 3] in 0..255, as human expects
     }
-    const previousBackend = tf.getBackend();
+    const previousBackend = activeBackend();
     try {
       const result = await human.detect(input, this.callConfig);
       if (result.error) throw new Error(`FaceAnalyzer.analyze: @vladmandic/human failed: ${result.error}`);
@@ -246,8 +252,15 @@ export class FaceAnalyzer {
   }
 }
 
-async function restoreBackend(name: string): Promise<void> {
-  if (tf.getBackend() !== name) await tf.setBackend(name);
+/** The active tfjs backend's name, or null before any backend exists (a fresh process). */
+function activeBackend(): string | null {
+  const engine = tf.engine() as unknown as { backendName?: string | null };
+  return typeof engine.backendName === 'string' && engine.backendName.length > 0 ? engine.backendName : null;
+}
+
+/** Make `name` the active backend again; null (there was none before human loaded) keeps human's backend. */
+async function restoreBackend(name: string | null): Promise<void> {
+  if (name !== null && activeBackend() !== name) await tf.setBackend(name);
 }
 
 function toAnalysis(f: HumanFace): FaceAnalysis {

@@ -39,7 +39,7 @@ export {
   type TemporalConsistencyResult,
 } from './temporal-consistency.js';
 export { flowCurveSvg, type PlotSeries, type FlowPlotOptions } from './flow-plot.js';
-export { Lpips, lpipsFrames, type LpipsNet, type LpipsOptions, type LpipsResult } from './lpips.js';
+export { Lpips, lpipsFrames, lpipsMinimumSize, type LpipsNet, type LpipsOptions, type LpipsResult } from './lpips.js';
 export {
   FaceAnalyzer,
   FACE_EMOTIONS,

@@ -144,3 +144,22 @@ describe('LPIPS API', () => {
     expect(() => lpips.forward(in0, in1)).toThrow(/undisposed/);
   });
 });
+
+describe('issue 19 item 3: LPIPS below its minimum size', () => {
+  it('16² gives a typed error (it aborted the wasm module before) and LPIPS works afterwards in the same process', async () => {
+    await useBackend('wasm');
+    const lpips = Lpips.fromSafetensors(fixture('lpips/alex/model.safetensors.gz'));
+    const small = tf.zeros([1, 16, 16, 3]) as tf.Tensor4D;
+    expect(() => lpips.compute(small, small)).toThrow(/images of at least 31×31 pixels/);
+    expect(() => lpips.forward(small, small)).toThrow(ValidationError);
+    const a = tf.randomUniform([1, 32, 32, 3], -1, 1, 'float32', 1) as tf.Tensor4D;
+    const b = tf.randomUniform([1, 32, 32, 3], -1, 1, 'float32', 2) as tf.Tensor4D;
+    const d = lpips.compute(a, b).distance[0]!;
+    expect(d).toBeGreaterThan(0);
+    expect(lpips.compute(a, a).distance[0]).toBeCloseTo(0, 6);
+    const nan = tf.fill([1, 32, 32, 3], Number.NaN) as tf.Tensor4D;
+    expect(() => lpips.compute(a, nan)).toThrow(/argument 'in1' expected finite numbers/);
+    tf.dispose([small, a, b, nan]);
+    lpips.dispose();
+  });
+});

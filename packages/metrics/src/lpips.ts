@@ -13,7 +13,7 @@
  * `nn.Module.loadStateDict` with the torch layout (OIHW convolutions → HWIO, the `[1, 3, 1, 1]` scaling buffers →
  * NHWC). Frames for {@link lpipsFrames} are core `Image`s (float in [0, 1] or bytes, converted once).
  */
-import { nn, tf, readSafetensors, ValidationError, type Image, type SafetensorsTensor } from '@consistent-avatar/core';
+import { checkFinite, nn, tf, readSafetensors, ValidationError, type Image, type SafetensorsTensor } from '@consistent-avatar/core';
 import { assertSameShape, floatImage, scoreFrames, type FrameScores } from './image.js';
 import { Children, loadReferenceWeights } from './reference-weights.js';
 
@@ -82,6 +82,31 @@ export interface LpipsOptions {
   readonly spatial?: boolean;
   /** Also return each layer's linear-head map before averaging, `[N, h_k, w_k]`. Default false. */
   readonly layerMaps?: boolean;
+  /** Accept NaN / ±Infinity in the inputs (rejected by default: the library's non-finite policy). */
+  readonly allowNonFinite?: boolean;
+}
+
+/**
+ * The smallest image side each trunk accepts: every convolution and pool must keep at least one output position
+ * (AlexNet: 31 px, VGG16: 16 px). Smaller inputs would make a zero-sized pool, which aborts the wasm backend for the
+ * rest of the process, so they are refused with a {@link ValidationError} first.
+ *
+ * @example
+ * ```ts
+ * lpipsMinimumSize('alex'); // 31
+ * ```
+ */
+export function lpipsMinimumSize(net: LpipsNet): number {
+  if (net !== 'alex' && net !== 'vgg') throw new ValidationError('lpipsMinimumSize', 'net', "'alex' or 'vgg'", net);
+  for (let side = 1; ; side++) {
+    let h = side;
+    for (const op of ARCH[net].ops) {
+      if (op.kind === 'conv') h = Math.floor((h + 2 * op.pad - op.size) / op.stride) + 1;
+      else if (op.kind === 'pool') h = Math.floor((h - op.size) / op.stride) + 1;
+      if (h < 1) break;
+    }
+    if (h >= 1) return side;
+  }
 }
 
 /**
@@ -220,7 +245,7 @@ export class Lpips extends nn.Module {
     return model;
   }
 
-  private checkInputs(fn: string, in0: tf.Tensor4D, in1: tf.Tensor4D): void {
+  private checkInputs(fn: string, in0: tf.Tensor4D, in1: tf.Tensor4D, options: { allowNonFinite?: boolean }): void {
     if (this.isDisposed) throw new ValidationError(fn, 'this', 'an undisposed Lpips', 'disposed');
     for (const [name, t] of [['in0', in0], ['in1', in1]] as const) {
       if (!(t instanceof tf.Tensor) || t.rank !== 4 || t.shape[3] !== 3) {
@@ -230,6 +255,12 @@ export class Lpips extends nn.Module {
     if (in0.shape.join() !== in1.shape.join()) {
       throw new ValidationError(fn, 'in1', `the shape of in0 [${in0.shape}]`, in1);
     }
+    const min = lpipsMinimumSize(this.net);
+    if (in0.shape[1] < min || in0.shape[2] < min) {
+      throw new ValidationError(fn, 'in0', `images of at least ${min}×${min} pixels (the ${this.net} trunk's minimum)`, in0);
+    }
+    checkFinite(fn, 'in0', in0, options);
+    checkFinite(fn, 'in1', in1, options);
   }
 
   /** Steps 1–4: per layer, the linear-head map `[N, h_k, w_k, 1]`. */
@@ -269,8 +300,8 @@ export class Lpips extends nn.Module {
    * const d = tf.tidy(() => lpips.forward(a, b)); // [N]
    * ```
    */
-  forward(in0: tf.Tensor4D, in1: tf.Tensor4D, options: { normalize?: boolean } = {}): tf.Tensor1D {
-    this.checkInputs('Lpips.forward', in0, in1);
+  forward(in0: tf.Tensor4D, in1: tf.Tensor4D, options: { normalize?: boolean; allowNonFinite?: boolean } = {}): tf.Tensor1D {
+    this.checkInputs('Lpips.forward', in0, in1, options);
     return tf.tidy(() => {
       const maps = this.layerLinMaps(in0, in1, options.normalize ?? false);
       // 5. Spatial mean per layer, summed over layers.   // [N]
@@ -290,7 +321,7 @@ export class Lpips extends nn.Module {
    * ```
    */
   compute(in0: tf.Tensor4D, in1: tf.Tensor4D, options: LpipsOptions = {}): LpipsResult {
-    this.checkInputs('Lpips.compute', in0, in1);
+    this.checkInputs('Lpips.compute', in0, in1, options);
     const [n, height, width] = in0.shape;
     const out = tf.tidy(() => {
       const maps = this.layerLinMaps(in0, in1, options.normalize ?? false);

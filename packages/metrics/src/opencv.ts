@@ -6,6 +6,7 @@
  * {@link loadOpenCv} pays ~1–3 s.
  */
 import { createRequire } from 'node:module';
+import { guardCrashHandlers } from '@consistent-avatar/core';
 
 /**
  * An OpenCV `cv.Mat` (only the members this package uses). Free it with `delete()`.
@@ -89,18 +90,23 @@ let loading: Promise<OpenCv> | undefined;
  */
 export function loadOpenCv(): Promise<OpenCv> {
   loading ??= new Promise<OpenCv>((resolve, reject) => {
+    // opencv.js installs crash handlers that print its ~11 MB source on any uncaught error (exit code 7): replace them.
+    const done = guardCrashHandlers();
     try {
       const require = createRequire(import.meta.url);
       const mod = require('@techstark/opencv-js') as OpenCv & { then?: (cb: (m: OpenCv) => void) => void };
       if (typeof mod.then !== 'function') {
+        done();
         resolve(mod);
         return;
       }
       mod.then((ready) => {
+        done();
         delete (ready as { then?: unknown }).then; // otherwise `await` would chase the thenable forever
         resolve(ready);
       });
     } catch (error) {
+      done();
       loading = undefined;
       reject(error instanceof Error ? error : new Error(String(error)));
     }

@@ -33,6 +33,7 @@ export {
 export {
   lookAtCamera,
   projectPoints,
+  rigidProblem,
   invertRigid,
   worldToCameraCv,
   validateCamera,

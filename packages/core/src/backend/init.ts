@@ -13,6 +13,7 @@
  */
 import { createRequire } from 'node:module';
 import { tf } from './tf.js';
+import { guardCrashHandlers } from './crash-handlers.js';
 import { BackendUnavailableError, ValidationError } from '../errors.js';
 import { registerWasmTrainingKernels, registeredWasmKernels } from '../kernels/register.js';
 
@@ -79,17 +80,23 @@ async function tryNative(name: 'gpu' | 'node'): Promise<string | null> {
 }
 
 async function tryWasm(): Promise<string | null> {
+  // The emscripten module installs crash handlers that bury every uncaught error under its source: replace them.
+  const done = guardCrashHandlers();
   try {
-    await import('@tensorflow/tfjs-backend-wasm');
-  } catch (error) {
-    return `@tensorflow/tfjs-backend-wasm failed to load: ${(error as Error).message}`;
-  }
-  registerWasmTrainingKernels();
-  try {
-    const ok = await tf.setBackend('wasm');
-    return ok ? null : 'wasm backend failed to initialise';
-  } catch (error) {
-    return `wasm backend failed to initialise: ${(error as Error).message}`;
+    try {
+      await import('@tensorflow/tfjs-backend-wasm');
+    } catch (error) {
+      return `@tensorflow/tfjs-backend-wasm failed to load: ${(error as Error).message}`;
+    }
+    registerWasmTrainingKernels();
+    try {
+      const ok = await tf.setBackend('wasm');
+      return ok ? null : 'wasm backend failed to initialise';
+    } catch (error) {
+      return `wasm backend failed to initialise: ${(error as Error).message}`;
+    }
+  } finally {
+    done();
   }
 }
 

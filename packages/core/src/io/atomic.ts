@@ -1,7 +1,8 @@
 /**
  * Atomic file writes: write a temporary file in the target's directory, flush it, then `rename` it over the target.
  * A reader sees either the old file or the complete new one, never a half-written file; a crash leaves at most a
- * stray `.<name>.tmp-<pid>-<n>` file next to the target.
+ * stray `.<name>.tmp-<pid>-<n>` file next to the target, which {@link removeStaleTemporaries} removes once its process
+ * is gone. System errors (a full disk, a read-only folder, …) are thrown as {@link IoError} naming the operation.
  *
  * @example
  * ```ts
@@ -12,6 +13,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { asIoError, ValidationError } from '../errors.js';
 
 let counter = 0;
 
@@ -41,20 +43,78 @@ export function writeFileAtomic(
   target: string,
   content: string | Uint8Array | ((fd: number, fsModule: typeof fs) => void),
 ): void {
-  fs.mkdirSync(path.dirname(path.resolve(target)), { recursive: true });
-  const tmp = temporarySibling(target);
-  let fd: number | null = fs.openSync(tmp, 'w', 0o644);
+  if (typeof target !== 'string' || target.length === 0) throw new ValidationError('writeFileAtomic', 'target', 'a non-empty path', target);
+  const dir = path.dirname(path.resolve(target));
   try {
+    fs.mkdirSync(dir, { recursive: true });
+  } catch (error) {
+    throw asIoError(error, 'mkdir', dir);
+  }
+  const tmp = temporarySibling(target);
+  let fd: number | null = null;
+  let operation = 'create';
+  try {
+    fd = fs.openSync(tmp, 'w', 0o644);
+    operation = 'write';
     if (typeof content === 'string') writeAllSync(fd, Buffer.from(content, 'utf8'));
     else if (content instanceof Uint8Array) writeAllSync(fd, content);
     else content(fd, fs);
+    operation = 'fsync';
     fs.fsyncSync(fd);
     fs.closeSync(fd);
     fd = null;
+    operation = 'rename';
     fs.renameSync(tmp, target);
   } catch (error) {
     if (fd !== null) fs.closeSync(fd);
     fs.rmSync(tmp, { force: true });
-    throw error;
+    throw asIoError(error, operation, operation === 'rename' ? target : tmp);
   }
+}
+
+/**
+ * Whether process `pid` exists on this machine (`EPERM` counts as alive: it exists but is someone else's).
+ * @example
+ * ```ts
+ * processIsAlive(process.pid); // true
+ * ```
+ */
+export function processIsAlive(pid: number): boolean {
+  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Temporaries this module and the checkpoint writer leave when killed: `.<name>.tmp-<pid>-<n>` / `<name>.tmp-<pid>-<n>`. */
+const TEMPORARY = /^\.?.+\.tmp-(\d+)-\d+$/;
+
+/**
+ * Remove the temporaries (`.<name>.tmp-<pid>-<n>` files, `<name>.tmp-<pid>-<n>` folders) that processes killed
+ * mid-write left directly in `dir`; those of live processes (a write in progress) are kept. Returns the names removed.
+ *
+ * @example
+ * ```ts
+ * removeStaleTemporaries('runs/proxy'); // ['.loss.json.tmp-4242-3']
+ * ```
+ */
+export function removeStaleTemporaries(dir: string): string[] {
+  if (typeof dir !== 'string' || dir.length === 0) throw new ValidationError('removeStaleTemporaries', 'dir', 'a folder path', dir);
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return []; // no folder, nothing left behind
+  }
+  const removed: string[] = [];
+  for (const name of names) {
+    const match = TEMPORARY.exec(name);
+    if (!match || Number(match[1]) === process.pid || processIsAlive(Number(match[1]))) continue;
+    fs.rmSync(path.join(dir, name), { recursive: true, force: true });
+    removed.push(name);
+  }
+  return removed;
 }

@@ -58,7 +58,7 @@ describe('checkpoint folders', () => {
       optimizerTensors: { 'fc.weight.exp_avg': m },
       state: { step: 10, rng: rng.getState() },
     });
-    expect(fs.readdirSync(dir).sort()).toEqual(['config.json', 'model.safetensors', 'optimizer.safetensors', 'state.json']);
+    expect(fs.readdirSync(dir).sort()).toEqual(['checksums.json', 'config.json', 'model.safetensors', 'optimizer.safetensors', 'state.json']);
     const loaded = loadCheckpoint(dir);
     expect(loaded.config).toEqual({ lr: 1e-4, blocks: [32, 64] });
     expect(values(loaded.tensors['fc.weight']!)).toEqual([1, 2, 3, 4.5]);
@@ -204,7 +204,7 @@ saveCheckpoint(process.argv[2], { config: { version: 2 }, tensors, state: { step
     tf.dispose(Object.values(resumed.tensors));
     // the manager removes the dead process's temporaries
     manager.prune();
-    expect(fs.readdirSync(runDir)).toEqual(['step-000001']);
+    expect(fs.readdirSync(runDir).filter((n) => n !== '.lock')).toEqual(['step-000001']); // .lock: the manager's run lock
   });
 
   it('the manager keeps the last K and resumes from the newest complete step', () => {
@@ -233,10 +233,12 @@ saveCheckpoint(process.argv[2], { config: { version: 2 }, tensors, state: { step
     const dir = path.join(runDir, 'step-000002');
     saveCheckpoint(dir, { config: {}, tensors: { w: tf.tensor1d([1]) } });
     fs.writeFileSync(path.join(dir, 'config.json'), '{"broken": ');
-    expect(() => loadCheckpoint(dir)).toThrow(/json file .*config\.json: invalid JSON/);
+    expect(() => loadCheckpoint(dir)).toThrow(/config\.json does not match its SHA-256/);
+    expect(() => loadCheckpoint(dir, { verify: false })).toThrow(/json file .*config\.json: invalid JSON/);
     fs.writeFileSync(path.join(dir, 'config.json'), '{}');
     fs.truncateSync(path.join(dir, 'model.safetensors'), 20);
-    expect(() => loadCheckpoint(dir)).toThrow(FormatError);
+    expect(() => loadCheckpoint(dir)).toThrow(/does not match its SHA-256/);
+    expect(() => loadCheckpoint(dir, { verify: false })).toThrow(FormatError);
     fs.rmSync(path.join(dir, 'model.safetensors'));
     expect(() => loadCheckpoint(dir)).toThrow(/missing model\.safetensors/);
     expect(() => saveCheckpoint(dir, { config: {}, tensors: null as never })).toThrow(ValidationError);

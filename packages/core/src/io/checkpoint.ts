@@ -7,6 +7,7 @@
  *   model.safetensors       parameters by dotted name (Module.stateDict())
  *   optimizer.safetensors   optional: optimiser tensors (Adam.stateTensors())
  *   state.json              optional: step, RNG state, optimiser JSON, anything JSON
+ *   checksums.json          SHA-256 of every file above, written last
  * ```
  *
  * Writes are atomic at the folder level: everything is written into `<dir>.tmp-<pid>-<n>` and then renamed into
@@ -14,6 +15,13 @@
  * place (and restored if that rename fails). A crash or kill at any point leaves the previous checkpoint complete
  * and loadable; leftovers are folders whose names are not `step-NNNNNN` and are ignored (and removed by
  * {@link CheckpointManager} once their process is gone).
+ *
+ * Checkpoints verify themselves: {@link loadCheckpoint} recomputes the SHA-256 of every file listed in
+ * `checksums.json` and refuses (FormatError naming the file) a checkpoint whose files changed, are missing, or that has
+ * no `checksums.json` (one written before checksums existed loads with `{ verify: false }`). A
+ * {@link CheckpointManager} holds its run folder's lock (see `acquireRunLock`): a second process writing to the same
+ * folder fails at once with a {@link RunLockedError} naming the holder. System errors (a full disk) are
+ * {@link IoError}s.
  *
  * Everything works on plain records `name → tf.Tensor`, so an `nn.Module` (`stateDict()` / `loadStateDict()`) and
  * an optimiser (`stateTensors()` / `loadState()`) plug in directly.
@@ -32,11 +40,15 @@
  *   state: { step: 300, optimizer: optimizer.stateJson() } });
  * ```
  */
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { tf } from '../backend/tf.js';
-import { FormatError, ValidationError } from '../errors.js';
+import { FormatError, ValidationError, asIoError } from '../errors.js';
+import { processIsAlive, removeStaleTemporaries } from './atomic.js';
 import { readJson, writeJsonAtomic } from './json.js';
+import { openRegularFile, readSync } from './limits.js';
+import { acquireRunLock, type RunLock } from './run-lock.js';
 import { loadSafetensorsAsTensors, writeSafetensors, type SafetensorsWritable } from './safetensors.js';
 
 /** File names inside a checkpoint folder. */
@@ -45,7 +57,55 @@ export const CHECKPOINT_FILES = {
   model: 'model.safetensors',
   optimizer: 'optimizer.safetensors',
   state: 'state.json',
+  checksums: 'checksums.json',
 } as const;
+
+/** SHA-256 (hex) of a regular file, read in 1 MiB blocks. */
+function sha256File(file: string, format: string): string {
+  const handle = openRegularFile(file, format);
+  try {
+    const hash = createHash('sha256');
+    const block = Buffer.allocUnsafe(1 << 20);
+    for (let position = 0; position < handle.size; ) {
+      const n = readSync(handle.fd, block, 0, Math.min(block.length, handle.size - position), position, format, file);
+      if (n === 0) break;
+      hash.update(block.subarray(0, n));
+      position += n;
+    }
+    return hash.digest('hex');
+  } finally {
+    handle.close();
+  }
+}
+
+/** Check every file listed in `checksums.json` of `dir` (see the module docs). */
+function verifyChecksums(dir: string, label: string): void {
+  const manifestPath = path.join(dir, CHECKPOINT_FILES.checksums);
+  if (!fs.existsSync(manifestPath)) {
+    throw new FormatError('checkpoint', label, `no ${CHECKPOINT_FILES.checksums} (a checkpoint written before checksums existed loads with { verify: false })`);
+  }
+  const manifest = readJson(manifestPath, (v) => {
+    const m = v as { algorithm?: unknown; files?: unknown };
+    if (m === null || typeof m !== 'object' || m.algorithm !== 'sha256' || m.files === null || typeof m.files !== 'object' || Array.isArray(m.files)) {
+      throw new Error("expected { algorithm: 'sha256', files: { name: hex } }");
+    }
+    return m as { algorithm: 'sha256'; files: Record<string, unknown> };
+  });
+  const known = new Set<string>(Object.values(CHECKPOINT_FILES));
+  for (const [name, digest] of Object.entries(manifest.files)) {
+    if (!known.has(name) || name === CHECKPOINT_FILES.checksums || typeof digest !== 'string' || !/^[0-9a-f]{64}$/.test(digest)) {
+      throw new FormatError('checkpoint', label, `${CHECKPOINT_FILES.checksums}: entry ${JSON.stringify(name.slice(0, 100))} is not a checkpoint file with a SHA-256 digest`);
+    }
+    const file = path.join(dir, name);
+    if (!fs.existsSync(file)) throw new FormatError('checkpoint', label, `${name} is listed in ${CHECKPOINT_FILES.checksums} but missing`);
+    if (sha256File(file, 'checkpoint') !== digest) throw new FormatError('checkpoint', label, `${name} does not match its SHA-256 in ${CHECKPOINT_FILES.checksums} (the file is damaged or was changed)`);
+  }
+  for (const name of [CHECKPOINT_FILES.config, CHECKPOINT_FILES.model, CHECKPOINT_FILES.optimizer, CHECKPOINT_FILES.state]) {
+    if (fs.existsSync(path.join(dir, name)) && !Object.hasOwn(manifest.files, name)) {
+      throw new FormatError('checkpoint', label, `${name} is not covered by ${CHECKPOINT_FILES.checksums}`);
+    }
+  }
+}
 
 /** What {@link saveCheckpoint} writes. Tensors are read, not disposed. */
 export interface CheckpointData {
@@ -72,6 +132,14 @@ export interface LoadedCheckpoint {
 }
 
 let counter = 0;
+
+/** Options of {@link loadCheckpoint} and {@link CheckpointManager.loadLatest}. */
+export interface LoadCheckpointOptions {
+  /** Load `optimizer.safetensors` when present. Default true. */
+  optimizer?: boolean;
+  /** Verify `checksums.json` (see the module docs). Default true; false loads a checkpoint written without one. */
+  verify?: boolean;
+}
 
 /** Folder name of the checkpoint for `step`: `step-000123` (at least 6 digits). */
 export function checkpointName(step: number): string {
@@ -113,14 +181,18 @@ export function saveCheckpoint(dir: string, data: CheckpointData): string {
     throw new ValidationError(fn, 'data.state', 'a JSON object', data.state);
   }
   const target = path.resolve(dir);
-  fs.mkdirSync(path.dirname(target), { recursive: true });
-  // A previous save killed between its renames left the old checkpoint aside: put it back first.
-  const aside = fs.existsSync(target) ? null : interruptedSwap(target);
-  if (aside) fs.renameSync(aside, target);
-
-  const tmp = `${target}.tmp-${process.pid}-${counter++}`;
-  fs.rmSync(tmp, { recursive: true, force: true });
-  fs.mkdirSync(tmp);
+  let tmp = target;
+  try {
+    fs.mkdirSync(path.dirname(target), { recursive: true });
+    // A previous save killed between its renames left the old checkpoint aside: put it back first.
+    const aside = fs.existsSync(target) ? null : interruptedSwap(target);
+    if (aside) fs.renameSync(aside, target);
+    tmp = `${target}.tmp-${process.pid}-${counter++}`;
+    fs.rmSync(tmp, { recursive: true, force: true });
+    fs.mkdirSync(tmp);
+  } catch (error) {
+    throw asIoError(error, 'prepare', tmp);
+  }
   try {
     // 1. Everything into the temporary folder.
     const metadata = { format: 'pt', ...(data.metadata ?? {}) };
@@ -128,6 +200,12 @@ export function saveCheckpoint(dir: string, data: CheckpointData): string {
     writeSafetensors(path.join(tmp, CHECKPOINT_FILES.model), data.tensors, metadata);
     if (data.optimizerTensors) writeSafetensors(path.join(tmp, CHECKPOINT_FILES.optimizer), data.optimizerTensors, metadata);
     if (data.state) writeJsonAtomic(path.join(tmp, CHECKPOINT_FILES.state), data.state);
+    // 1b. The checksums, last: a folder without them is never complete.
+    const files: Record<string, string> = {};
+    for (const name of [CHECKPOINT_FILES.config, CHECKPOINT_FILES.model, CHECKPOINT_FILES.optimizer, CHECKPOINT_FILES.state]) {
+      if (fs.existsSync(path.join(tmp, name))) files[name] = sha256File(path.join(tmp, name), 'checkpoint');
+    }
+    writeJsonAtomic(path.join(tmp, CHECKPOINT_FILES.checksums), { algorithm: 'sha256', files });
     syncDirectory(tmp);
     // 2. Swap it into place; the old folder is removed only after the new one is there.
     if (fs.existsSync(target)) {
@@ -146,7 +224,7 @@ export function saveCheckpoint(dir: string, data: CheckpointData): string {
     syncDirectory(path.dirname(target));
   } catch (error) {
     fs.rmSync(tmp, { recursive: true, force: true });
-    throw error;
+    throw asIoError(error, 'save checkpoint', target);
   }
   return dir;
 }
@@ -166,11 +244,18 @@ function syncDirectory(dir: string): void {
 
 /**
  * Load a checkpoint folder written by {@link saveCheckpoint} (tensors as float32 / int32 / bool tfjs tensors).
- * Missing or malformed files raise {@link FormatError}. If `dir` is absent because a save was killed between its
- * two renames, the set-aside copy is loaded.
+ * Every file is verified against `checksums.json` first (unless `options.verify` is false); missing, damaged or
+ * malformed files raise {@link FormatError}. If `dir` is absent because a save was killed between its two renames,
+ * the set-aside copy is loaded.
+ *
+ * @example
+ * ```ts
+ * const { tensors, state } = loadCheckpoint('runs/tsdm/step-000300');
+ * ```
  */
-export function loadCheckpoint(dir: string, options: { optimizer?: boolean } = {}): LoadedCheckpoint {
+export function loadCheckpoint(dir: string, options: LoadCheckpointOptions = {}): LoadedCheckpoint {
   if (typeof dir !== 'string' || dir.length === 0) throw new ValidationError('loadCheckpoint', 'dir', 'a non-empty path', dir);
+  if (options === null || typeof options !== 'object') throw new ValidationError('loadCheckpoint', 'options', '{ optimizer?, verify? }', options);
   let source = path.resolve(dir);
   if (!fs.existsSync(source)) source = interruptedSwap(source) ?? source;
   if (!fs.existsSync(source) || !fs.statSync(source).isDirectory()) {
@@ -179,6 +264,7 @@ export function loadCheckpoint(dir: string, options: { optimizer?: boolean } = {
   for (const required of [CHECKPOINT_FILES.config, CHECKPOINT_FILES.model]) {
     if (!fs.existsSync(path.join(source, required))) throw new FormatError('checkpoint', dir, `missing ${required}`);
   }
+  if (options.verify ?? true) verifyChecksums(source, dir);
   const config = readJson(path.join(source, CHECKPOINT_FILES.config));
   const statePath = path.join(source, CHECKPOINT_FILES.state);
   const state = fs.existsSync(statePath)
@@ -220,35 +306,47 @@ export function latestCheckpoint(runDir: string): string | null {
   return all.length > 0 ? all[all.length - 1]!.dir : null;
 }
 
-function processIsAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /**
  * Saves `step-NNNNNN` checkpoints into a run folder and keeps the last `keepLast` (default 3). Also removes
- * temporary folders left by processes that no longer exist.
+ * temporary folders and files left by processes that no longer exist. Holds the run folder's lock from construction
+ * (a second process gets {@link RunLockedError} naming the holder) until {@link CheckpointManager.close} or the
+ * process's exit; `{ lock: false }` makes a read-only manager (listing, loading) that takes no lock and cannot save.
+ *
+ * @example
+ * ```ts
+ * const manager = new CheckpointManager('runs/proxy', { keepLast: 2 });
+ * manager.save(100, { config, tensors });
+ * manager.close();
+ * ```
  */
 export class CheckpointManager {
   readonly runDir: string;
   readonly keepLast: number;
+  private lock: RunLock | null;
 
-  constructor(runDir: string, options: { keepLast?: number } = {}) {
+  constructor(runDir: string, options: { keepLast?: number; lock?: boolean } = {}) {
     if (typeof runDir !== 'string' || runDir.length === 0) throw new ValidationError('CheckpointManager', 'runDir', 'a non-empty path', runDir);
     const keepLast = options.keepLast ?? 3;
     if (!Number.isInteger(keepLast) || keepLast < 1) {
       throw new ValidationError('CheckpointManager', 'options.keepLast', 'an integer >= 1', keepLast);
     }
+    if (options.lock !== undefined && typeof options.lock !== 'boolean') {
+      throw new ValidationError('CheckpointManager', 'options.lock', 'true or false', options.lock);
+    }
     this.runDir = runDir;
     this.keepLast = keepLast;
+    this.lock = options.lock === false ? null : acquireRunLock(runDir);
+  }
+
+  /** Release the run folder's lock (idempotent); the manager can still list and load, not save. */
+  close(): void {
+    this.lock?.release();
+    this.lock = null;
   }
 
   /** Save the checkpoint for `step`, then prune older ones and stale temporaries. Returns its folder. */
   save(step: number, data: CheckpointData): string {
+    if (!this.lock) throw new ValidationError('CheckpointManager.save', 'this', 'a manager that holds its run folder lock (not closed, not { lock: false })', 'no lock');
     const dir = saveCheckpoint(path.join(this.runDir, checkpointName(step)), data);
     this.prune();
     return dir;
@@ -265,7 +363,7 @@ export class CheckpointManager {
   }
 
   /** Load the latest complete checkpoint, or null when the run has none (a fresh start). */
-  loadLatest(options: { optimizer?: boolean } = {}): LoadedCheckpoint | null {
+  loadLatest(options: LoadCheckpointOptions = {}): LoadedCheckpoint | null {
     const dir = this.latest();
     return dir ? loadCheckpoint(dir, options) : null;
   }
@@ -284,5 +382,6 @@ export class CheckpointManager {
         fs.rmSync(path.join(this.runDir, name), { recursive: true, force: true });
       }
     }
+    removeStaleTemporaries(this.runDir); // e.g. `.loss.json.tmp-<pid>-<n>` of a killed writer
   }
 }

@@ -17,9 +17,9 @@
  * const a = readNpy('/tmp/a.npy'); // { dtype: 'float32', shape: [2, 2], fortranOrder: false, data: Float32Array [1,2,3,4] }
  * ```
  */
-import * as fs from 'node:fs';
-import { FormatError, ValidationError } from '../errors.js';
+import { FormatError, ValidationError, describeValue } from '../errors.js';
 import { writeFileAtomic } from './atomic.js';
+import { openRegularFile } from './limits.js';
 import { copyRange, readRangeSync } from './read-range.js';
 import {
   HOST_LITTLE_ENDIAN,
@@ -94,8 +94,12 @@ const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
 // ---------------------------------------------------------------------------------------------------------------
 // The header: a small parser for the Python literals numpy writes (dict, tuple, list, str, int, True/False/None).
 
+/** Deepest nesting the header parser follows (numpy writes 2: a dict holding a shape tuple). */
+const MAX_HEADER_NESTING = 8;
+
 function parsePythonLiteral(text: string, fail: (problem: string) => never): unknown {
   let pos = 0;
+  let depth = 0;
   const skip = () => {
     while (pos < text.length && /\s/.test(text[pos]!)) pos++;
   };
@@ -103,12 +107,13 @@ function parsePythonLiteral(text: string, fail: (problem: string) => never): unk
     skip();
     const c = text[pos];
     if (c === undefined) return fail('header ends unexpectedly');
+    if ((c === '{' || c === '(' || c === '[') && ++depth > MAX_HEADER_NESTING) return fail(`header nests deeper than ${MAX_HEADER_NESTING} levels`);
     if (c === '{') {
       pos++;
-      const out: Record<string, unknown> = {};
+      const out: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
       for (;;) {
         skip();
-        if (text[pos] === '}') return pos++, out;
+        if (text[pos] === '}') return depth--, pos++, out;
         const key = value();
         if (typeof key !== 'string') return fail(`header dict key at ${pos} is not a string`);
         skip();
@@ -126,7 +131,7 @@ function parsePythonLiteral(text: string, fail: (problem: string) => never): unk
       const out: unknown[] = [];
       for (;;) {
         skip();
-        if (text[pos] === close) return pos++, out;
+        if (text[pos] === close) return depth--, pos++, out;
         out.push(value());
         skip();
         if (text[pos] === ',') pos++;
@@ -144,7 +149,7 @@ function parsePythonLiteral(text: string, fail: (problem: string) => never): unk
       pos++;
       return s;
     }
-    const word = /^(True|False|None|-?\d+L?)/.exec(text.slice(pos));
+    const word = /^(True|False|None|-?\d{1,30}L?)/.exec(text.slice(pos, pos + 40));
     if (!word) return fail(`header: unexpected character '${c}' at position ${pos}`);
     pos += word[0].length;
     if (word[0] === 'True') return true;
@@ -213,14 +218,14 @@ function decodeNpy(src: NpySource, label: string, format: string): NpyArray {
   if (header === null || typeof header !== 'object' || Array.isArray(header)) fail('header is not a dict');
   const { descr, fortran_order: fortranOrder, shape } = header as Record<string, unknown>;
   if (typeof descr !== 'string') {
-    return fail(`descr ${JSON.stringify(descr)} is not a simple dtype (structured dtypes are not supported)`);
+    return fail(`descr ${describeValue(descr)} is not a simple dtype (structured dtypes are not supported)`);
   }
   const match = /^([<>|=]?)([a-zA-Z])(\d+)$/.exec(descr);
   const dtype = match ? KIND_TO_DTYPE[`${match[2]}${match[3]}`] : undefined;
-  if (!match || !dtype) return fail(`unsupported dtype '${descr}'`);
+  if (!match || !dtype) return fail(`unsupported dtype '${descr.slice(0, 40)}'`);
   if (typeof fortranOrder !== 'boolean') fail('fortran_order is missing or not True/False');
   if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && (d as number) >= 0)) {
-    fail(`shape ${JSON.stringify(shape)} is not a tuple of non-negative integers`);
+    fail(`shape ${describeValue(shape)} is not a tuple of non-negative integers`);
   }
   const dims = shape as number[];
 
@@ -229,13 +234,17 @@ function decodeNpy(src: NpySource, label: string, format: string): NpyArray {
   const count = shapeSize(dims);
   const start = prefix + headerLength;
   const needed = count * itemSize;
-  if (start + needed > src.size) {
-    fail(`data truncated: shape [${dims}] of ${descr} needs ${needed} bytes, file has ${src.size - start}`);
+  if (!(start + needed <= src.size)) {
+    fail(`data truncated: shape [${dims.slice(0, 32)}] of ${descr} needs ${needed} bytes, file has ${src.size - start}`);
   }
   const raw = src.read(start, needed);
   const fileLittle = match[1] === '<' || ((match[1] === '=' || match[1] === '') && HOST_LITTLE_ENDIAN);
   if (itemSize > 1 && fileLittle !== HOST_LITTLE_ENDIAN) byteSwapInPlace(raw, itemSize);
   let data = dtype === 'float16' ? float16ToFloat32(new Uint16Array(raw.buffer)) : viewAs(ARRAY_NAME[dtype], raw.buffer);
+  if (dtype === 'bool') {
+    const bad = (data as Uint8Array).findIndex((b) => b > 1);
+    if (bad >= 0) fail(`bool element ${bad} is the byte ${(data as Uint8Array)[bad]}, not 0 or 1`);
+  }
   if (fortranOrder) data = fortranToC(data, dims);
   return { dtype, shape: [...dims], fortranOrder: fortranOrder as boolean, data };
 }
@@ -265,24 +274,18 @@ export function readNpy(source: string | Uint8Array): NpyArray {
   if (typeof source !== 'string') {
     throw new ValidationError('readNpy', 'source', 'a file path or a Uint8Array of .npy bytes', source);
   }
-  let fd: number;
+  const file = openRegularFile(source, 'npy');
   try {
-    fd = fs.openSync(source, 'r');
-  } catch (error) {
-    throw new FormatError('npy', source, `cannot read: ${(error as Error).message}`);
-  }
-  try {
-    const size = fs.fstatSync(fd).size;
     return decodeNpy(
       {
-        size,
-        read: (offset, length) => readRangeSync(fd, offset, length, 'npy', source),
+        size: file.size,
+        read: (offset, length) => readRangeSync(file.fd, offset, length, 'npy', source),
       },
       source,
       'npy',
     );
   } finally {
-    fs.closeSync(fd);
+    file.close();
   }
 }
 

@@ -2,8 +2,10 @@
  * NumPy `.npz` archives: a ZIP file of `.npy` members (`numpy.savez` stores them, `numpy.savez_compressed` deflates
  * them; numpy writes ZIP64 extra fields, which fflate reads). Each member is parsed with {@link parseNpy}.
  *
- * The whole archive is read into memory (fflate `unzipSync`), so archives must fit in one Buffer (< 2 GiB);
- * FLAME models and the reference fixtures are far smaller.
+ * The whole archive is read into memory (at most `maxFileBytes`, a regular file only) and parsed by a strict,
+ * bounded ZIP reader: entry counts must fit the central directory, declared sizes pass the decompression limits
+ * before anything is allocated, and every member's CRC-32 is checked (see `setReadLimits`). FLAME models and the
+ * reference fixtures are far smaller than the limits.
  *
  * @example
  * ```ts
@@ -12,11 +14,12 @@
  * console.log(flame.v_template.shape, flame.shapedirs.shape); // [5023, 3] [5023, 3, 400]
  * ```
  */
-import * as fs from 'node:fs';
-import { unzipSync, zipSync, type Zippable } from 'fflate';
-import { FormatError, ValidationError } from '../errors.js';
+import { zipSync, type Zippable } from 'fflate';
+import { ValidationError } from '../errors.js';
 import { writeFileAtomic } from './atomic.js';
+import { readFileBounded } from './limits.js';
 import { encodeNpy, parseNpy, type NpyArray } from './npy.js';
+import { readZipMembers } from './zip.js';
 
 /** Options for {@link readNpz}. */
 export interface ReadNpzOptions {
@@ -34,11 +37,7 @@ export function readNpz(source: string | Uint8Array, options: ReadNpzOptions = {
   let label: string;
   if (typeof source === 'string') {
     label = source;
-    try {
-      bytes = fs.readFileSync(source);
-    } catch (error) {
-      throw new FormatError('npz', source, `cannot read: ${(error as Error).message}`);
-    }
+    bytes = readFileBounded(source, 'npz');
   } else if (source instanceof Uint8Array) {
     label = '<buffer>';
     bytes = source;
@@ -49,13 +48,8 @@ export function readNpz(source: string | Uint8Array, options: ReadNpzOptions = {
     throw new ValidationError('readNpz', 'options.names', 'an array of array names', options.names);
   }
   const wanted = options.names ? new Set(options.names.map((n) => `${n}.npy`)) : null;
-  let members: Record<string, Uint8Array>;
-  try {
-    members = unzipSync(bytes, { filter: (file) => file.name.endsWith('.npy') && (!wanted || wanted.has(file.name)) });
-  } catch (error) {
-    throw new FormatError('npz', label, `not a readable ZIP archive (${(error as Error).message})`);
-  }
-  const arrays: Record<string, NpyArray> = {};
+  const members = readZipMembers(bytes, label, (name) => name.endsWith('.npy') && (!wanted || wanted.has(name)));
+  const arrays: Record<string, NpyArray> = Object.create(null) as Record<string, NpyArray>;
   for (const [member, content] of Object.entries(members)) {
     arrays[member.slice(0, -4)] = parseNpy(content, `${label}:${member}`, 'npz');
   }
@@ -64,7 +58,7 @@ export function readNpz(source: string | Uint8Array, options: ReadNpzOptions = {
       throw new ValidationError('readNpz', 'options.names', `names of arrays in ${label}`, name);
     }
   }
-  return arrays;
+  return Object.fromEntries(Object.entries(arrays)); // own data properties, whatever the names ('__proto__' too)
 }
 
 /** Options for {@link writeNpz}. */

@@ -18,12 +18,13 @@
  * const t = readPngTensor('/tmp/ramp.png', { channels: 1 }); // tf.Tensor3D [2, 2, 1] float32 in [0, 1]
  * ```
  */
-import * as fs from 'node:fs';
 import { inflateSync } from 'node:zlib';
 import { PNG, type PNGWithMetadata } from 'pngjs';
 import { tf } from '../backend/tf.js';
 import { FormatError, ValidationError } from '../errors.js';
 import { writeFileAtomic } from './atomic.js';
+import { crc32 } from './crc32.js';
+import { readFileBounded, readLimits } from './limits.js';
 
 /** A decoded image: `data` is [height, width, channels] row-major float32 in [0, 1]. */
 export interface PngImage {
@@ -55,34 +56,13 @@ export type PngInput =
 
 function sourceBytes(source: string | Uint8Array, fn: string): { bytes: Uint8Array; label: string } {
   if (typeof source === 'string') {
-    try {
-      return { bytes: fs.readFileSync(source), label: source };
-    } catch (error) {
-      throw new FormatError('png', source, `cannot read: ${(error as Error).message}`);
-    }
+    return { bytes: readFileBounded(source, 'png'), label: source };
   }
   if (source instanceof Uint8Array) return { bytes: source, label: '<buffer>' };
   throw new ValidationError(fn, 'source', 'a file path or a Uint8Array of PNG bytes', source);
 }
 
 const SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
-let crcTable: Uint32Array | null = null;
-
-/** CRC-32 (ISO 3309, as PNG chunks use) of `bytes`. */
-function crc32(bytes: Uint8Array): number {
-  if (!crcTable) {
-    crcTable = new Uint32Array(256);
-    for (let n = 0; n < 256; n++) {
-      let c = n;
-      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-      crcTable[n] = c >>> 0;
-    }
-  }
-  let c = 0xffffffff;
-  for (let i = 0; i < bytes.length; i++) c = crcTable[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
-
 /** Samples per pixel of each PNG colour type. */
 const SAMPLES_PER_PIXEL: Readonly<Record<number, number>> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
 
@@ -116,7 +96,7 @@ function checkPng(bytes: Uint8Array, label: string): void {
   for (;;) {
     if (pos + 12 > bytes.length) fail(`truncated: no complete chunk at byte ${pos} (IEND missing)`);
     const length = view.getUint32(pos);
-    const type = String.fromCharCode(...bytes.subarray(pos + 4, pos + 8));
+    const type = String.fromCharCode(...bytes.subarray(pos + 4, pos + 8)).replace(/[^A-Za-z]/g, '?');
     if (pos + 12 + length > bytes.length) fail(`truncated inside chunk '${type}' at byte ${pos}`);
     if (first && type !== 'IHDR') fail(`first chunk is '${type}', not IHDR`);
     const stored = view.getUint32(pos + 8 + length);
@@ -128,6 +108,9 @@ function checkPng(bytes: Uint8Array, label: string): void {
       const depth = bytes[pos + 16]!;
       const samples = SAMPLES_PER_PIXEL[bytes[pos + 17]!];
       if (width === 0 || height === 0) fail(`image size ${width}x${height} is empty`);
+      const maxPixels = readLimits().maxImagePixels;
+      if (width * height > maxPixels) fail(`image size ${width}x${height} is above the maxImagePixels read limit of ${maxPixels} (setReadLimits)`);
+      if (width > 0x7fffffff || height > 0x7fffffff) fail(`image size ${width}x${height} exceeds the PNG maximum of 2^31 - 1`);
       if (samples === undefined) fail(`unknown colour type ${bytes[pos + 17]}`);
       expected = filteredSize(width, height, samples! * depth, bytes[pos + 20] === 1);
     }

@@ -3,15 +3,18 @@
  * buffer (offset 0 of its own ArrayBuffer, so any typed-array view of it is aligned). Loops over partial reads; a
  * single `read(2)` moves at most ~2 GiB, and positions beyond 2 GiB are fine.
  */
-import * as fs from 'node:fs';
 import { FormatError } from '../errors.js';
+import { readSync } from './limits.js';
 
-/** Read exactly `length` bytes at `offset` of `fd`; a short file raises `FormatError(format, file, …)`. */
+/**
+ * Read exactly `length` bytes at `offset` of `fd`; a short file or a read error raises `FormatError(format, file, …)`.
+ * Callers check `offset + length` against the file's size first, so the allocation is bounded by the file.
+ */
 export function readRangeSync(fd: number, offset: number, length: number, format: string, file: string): Uint8Array<ArrayBuffer> {
   const out = new Uint8Array(length);
   let done = 0;
   while (done < length) {
-    const n = fs.readSync(fd, out, done, Math.min(1 << 30, length - done), offset + done);
+    const n = readSync(fd, out, done, Math.min(1 << 30, length - done), offset + done, format, file);
     if (n === 0) throw new FormatError(format, file, `unexpected end of file at byte ${offset + done}`);
     done += n;
   }

@@ -23,11 +23,10 @@
  * const byName = loadSafetensorsAsTensors('/tmp/m.safetensors'); // Record<string, tf.Tensor> (float32)
  * ```
  */
-import * as fs from 'node:fs';
-import { gunzipSync } from 'node:zlib';
 import { tf } from '../backend/tf.js';
-import { FormatError, ValidationError } from '../errors.js';
+import { FormatError, ValidationError, describeValue } from '../errors.js';
 import { writeAllSync, writeFileAtomic } from './atomic.js';
+import { gunzipBounded, openRegularFile, readFileBounded } from './limits.js';
 import { copyRange, readRangeSync } from './read-range.js';
 import {
   HOST_LITTLE_ENDIAN,
@@ -126,7 +125,10 @@ export interface SafetensorsTensor {
   data: NumericArray;
 }
 
-/** A file path (a path ending in `.gz` is gunzipped whole first) or the bytes of a safetensors file. */
+/**
+ * A file path (a path ending in `.gz` is gunzipped whole first, within the decompression limits of `setReadLimits`)
+ * or the bytes of a safetensors file. Paths must name regular files (FIFOs and devices are refused).
+ */
 export type SafetensorsSource = string | Uint8Array;
 
 /** Options for {@link readSafetensors} / {@link loadSafetensorsAsTensors}. */
@@ -156,32 +158,18 @@ function bufferSource(bytes: Uint8Array, label: string): ByteSource {
 }
 
 function fileSource(file: string): ByteSource {
-  let fd: number;
-  try {
-    fd = fs.openSync(file, 'r');
-  } catch (error) {
-    throw new FormatError('safetensors', file, `cannot open: ${(error as Error).message}`);
-  }
-  const size = fs.fstatSync(fd).size;
+  const handle = openRegularFile(file, 'safetensors');
   return {
     label: file,
-    size,
-    read: (offset, length) => readRangeSync(fd, offset, length, 'safetensors', file),
-    close: () => fs.closeSync(fd),
+    size: handle.size,
+    read: (offset, length) => readRangeSync(handle.fd, offset, length, 'safetensors', file),
+    close: () => handle.close(),
   };
 }
 
 function openSource(source: SafetensorsSource, fn: string): ByteSource {
   if (typeof source === 'string') {
-    if (source.endsWith('.gz')) {
-      let bytes: Uint8Array;
-      try {
-        bytes = gunzipSync(fs.readFileSync(source));
-      } catch (error) {
-        throw new FormatError('safetensors', source, `cannot gunzip: ${(error as Error).message}`);
-      }
-      return bufferSource(bytes, source);
-    }
+    if (source.endsWith('.gz')) return bufferSource(gunzipBounded(readFileBounded(source, 'safetensors'), 'safetensors', source), source);
     return fileSource(source);
   }
   if (source instanceof Uint8Array) return bufferSource(source, '<buffer>');
@@ -229,40 +217,42 @@ function parseHeader(src: ByteSource): SafetensorsHeader {
 
   // 3. Each entry: dtype, shape, data_offsets, size consistency.
   const dataLength = src.size - 8 - headerLength;
-  const entries: Record<string, SafetensorsEntry> = {};
+  const entries = Object.create(null) as Record<string, SafetensorsEntry>; // names are data ('__proto__' included)
   let metadata: Record<string, string> = {};
+  const quoted = (name: string) => `'${name.length > 200 ? `${name.slice(0, 200)}…` : name}'`; // bounded, never the whole input
   for (const [name, raw] of Object.entries(json as Record<string, unknown>)) {
     if (name === '__metadata__') {
       if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) fail('__metadata__ is not an object');
       for (const [key, value] of Object.entries(raw as Record<string, unknown>)) {
         if (typeof value !== 'string') {
-          fail(`__metadata__ must map strings to strings, but key '${key}' holds a ${typeof value}`);
+          fail(`__metadata__ must map strings to strings, but key ${quoted(key)} holds a ${typeof value}`);
         }
       }
-      metadata = { ...(raw as Record<string, string>) };
+      metadata = Object.fromEntries(Object.entries(raw as Record<string, string>));
       continue;
     }
-    if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) fail(`tensor '${name}': entry is not an object`);
+    const tensor = `tensor ${quoted(name)}`;
+    if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) fail(`${tensor}: entry is not an object`);
     const entry = raw as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
-    if (typeof entry.dtype !== 'string') fail(`tensor '${name}': dtype is missing or not a string`);
+    if (typeof entry.dtype !== 'string') fail(`${tensor}: dtype is missing or not a string`);
     const dtype = entry.dtype as string;
     if (!Object.hasOwn(SAFETENSORS_ITEM_SIZE, dtype)) {
-      fail(`tensor '${name}': unknown or unsupported dtype '${dtype}'`);
+      fail(`${tensor}: unknown or unsupported dtype ${quoted(dtype)}`);
     }
     if (!Array.isArray(entry.shape) || !entry.shape.every(isNonNegativeInteger)) {
-      fail(`tensor '${name}': shape must be an array of non-negative integers, got ${JSON.stringify(entry.shape)}`);
+      fail(`${tensor}: shape must be an array of non-negative integers, got ${describeValue(entry.shape)}`);
     }
     const offsets = entry.data_offsets;
     if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isNonNegativeInteger)) {
-      fail(`tensor '${name}': data_offsets must be [begin, end] non-negative integers, got ${JSON.stringify(offsets)}`);
+      fail(`${tensor}: data_offsets must be [begin, end] non-negative integers, got ${describeValue(offsets)}`);
     }
     const [begin, end] = offsets as [number, number];
-    if (end < begin) fail(`tensor '${name}': data_offsets end ${end} is before begin ${begin}`);
+    if (end < begin) fail(`${tensor}: data_offsets end ${end} is before begin ${begin}`);
     const shape = entry.shape as number[];
     const expectedBytes = shapeSize(shape) * SAFETENSORS_ITEM_SIZE[dtype as SafetensorsDtype];
     if (end - begin !== expectedBytes) {
       fail(
-        `tensor '${name}': data_offsets [${begin}, ${end}] span ${end - begin} bytes but shape [${shape}] of ` +
+        `${tensor}: data_offsets [${begin}, ${end}] span ${end - begin} bytes but shape [${shape.slice(0, 32)}] of ` +
           `${dtype} needs ${expectedBytes}`,
       );
     }
@@ -277,21 +267,25 @@ function parseHeader(src: ByteSource): SafetensorsHeader {
   let previous = '';
   for (const [name, { dataOffsets }] of byOffset) {
     const [begin, end] = dataOffsets;
-    if (begin < cursor) fail(`tensors '${previous}' and '${name}' overlap (byte ${begin} < ${cursor})`);
+    if (begin < cursor) fail(`tensors ${quoted(previous)} and ${quoted(name)} overlap (byte ${begin} < ${cursor})`);
     if (begin > cursor) {
       fail(`data bytes [${cursor}, ${begin}) belong to no tensor (the format requires a fully indexed buffer)`);
     }
     if (end > dataLength) {
-      fail(`tensor '${name}' ends at data byte ${end} but the data section has only ${dataLength} bytes (truncated?)`);
+      fail(`tensor ${quoted(name)} ends at data byte ${end} but the data section has only ${dataLength} bytes (truncated?)`);
     }
     cursor = end;
     previous = name;
   }
   if (cursor < dataLength) fail(`${dataLength - cursor} trailing bytes after the last tensor`);
-  return { entries, metadata, headerLength, dataStart: 8 + headerLength, byteLength: src.size };
+  return { entries: Object.fromEntries(Object.entries(entries)), metadata, headerLength, dataStart: 8 + headerLength, byteLength: src.size };
 }
 
-function decode(entry: SafetensorsEntry, bytes: Uint8Array<ArrayBuffer>): NumericArray {
+function decode(entry: SafetensorsEntry, bytes: Uint8Array<ArrayBuffer>, label: string, name: string): NumericArray {
+  if (entry.dtype === 'BOOL') {
+    const bad = bytes.findIndex((b) => b > 1);
+    if (bad >= 0) throw new FormatError('safetensors', label, `tensor '${name.slice(0, 200)}' (BOOL) holds the byte ${bytes[bad]} at element ${bad}, not 0 or 1`);
+  }
   if (!HOST_LITTLE_ENDIAN) byteSwapInPlace(bytes, SAFETENSORS_ITEM_SIZE[entry.dtype]);
   // `bytes` is a fresh copy at offset 0 of its own buffer, so every view is aligned.
   if (entry.dtype === 'F16') return float16ToFloat32(new Uint16Array(bytes.buffer));
@@ -331,7 +325,7 @@ export function readSafetensors(
     if (!Array.isArray(names)) {
       throw new ValidationError('readSafetensors', 'options.names', 'an array of tensor names', names);
     }
-    const tensors: Record<string, SafetensorsTensor> = {};
+    const tensors = Object.create(null) as Record<string, SafetensorsTensor>;
     for (const name of names) {
       const entry = Object.hasOwn(header.entries, name) ? header.entries[name] : undefined;
       if (!entry) {
@@ -339,9 +333,9 @@ export function readSafetensors(
       }
       const [begin, end] = entry.dataOffsets;
       const bytes = src.read(header.dataStart + begin, end - begin);
-      tensors[name] = { dtype: entry.dtype, shape: [...entry.shape], data: decode(entry, bytes) };
+      tensors[name] = { dtype: entry.dtype, shape: [...entry.shape], data: decode(entry, bytes, src.label, name) };
     }
-    return { tensors, metadata: header.metadata };
+    return { tensors: Object.fromEntries(Object.entries(tensors)), metadata: header.metadata };
   } finally {
     src.close();
   }

@@ -15,7 +15,8 @@
  * ```
  */
 import { tf } from '../backend/tf.js';
-import { ValidationError } from '../errors.js';
+import { NonFiniteError, ValidationError } from '../errors.js';
+import { firstNonFinite } from '../finite.js';
 import type { Module } from '../nn/module.js';
 import { clipGradNorm } from './clip.js';
 
@@ -86,7 +87,8 @@ export class Adam {
   }
 
   /**
-   * Compute the loss and its gradients w.r.t. the parameters, clip, and apply one update.
+   * Compute the loss and its gradients w.r.t. the parameters, clip, and apply one update. A non-finite loss or
+   * gradient throws {@link NonFiniteError} naming it, before anything is updated.
    * @param lossFn - returns a scalar loss; runs inside the gradient tape (use tf ops only, no `dataSync`).
    */
   step(lossFn: () => tf.Scalar): StepResult {
@@ -97,16 +99,36 @@ export class Adam {
       const g = grads[s.variable.name];
       byName[s.name] = g ?? tf.zerosLike(s.variable);
     }
-    const result = this.applyGradients(byName);
-    const loss = value.dataSync()[0]!;
-    value.dispose();
-    for (const g of Object.values(grads)) g.dispose();
-    for (const s of this.slots) if (!grads[s.variable.name]) byName[s.name]!.dispose();
-    return { ...result, loss };
+    try {
+      const loss = value.dataSync()[0]!;
+      if (!Number.isFinite(loss)) throw new NonFiniteError(`${this.constructor.name}.step`, 'loss', `${loss} at update ${this.stepCount + 1}`);
+      const result = this.applyGradients(byName);
+      return { ...result, loss };
+    } finally {
+      value.dispose();
+      for (const g of Object.values(grads)) g.dispose();
+      for (const s of this.slots) if (!grads[s.variable.name]) byName[s.name]!.dispose();
+    }
   }
 
-  /** Apply one update from precomputed gradients by parameter name (missing names are skipped). */
+  /** Throw NonFiniteError naming the first gradient with NaN / ±Infinity (one reduction, one scalar read when all are finite). */
+  private checkGradients(grads: Record<string, tf.Tensor>): void {
+    const present = this.slots.filter((s) => grads[s.name]);
+    if (present.length === 0) return;
+    const finite = tf.tidy(() => tf.stack(present.map((s) => tf.cast(tf.all(tf.isFinite(grads[s.name]!)), 'float32'))).dataSync());
+    const bad = finite.findIndex((v) => v !== 1);
+    if (bad < 0) return;
+    const g = grads[present[bad]!.name]!.dataSync() as Float32Array;
+    const index = firstNonFinite(g);
+    throw new NonFiniteError(`${this.constructor.name}.step`, `gradient of ${present[bad]!.name}`, `${g[index]} at flat index ${index} at update ${this.stepCount + 1}`);
+  }
+
+  /**
+   * Apply one update from precomputed gradients by parameter name (missing names are skipped). A gradient with NaN /
+   * ±Infinity throws {@link NonFiniteError} naming it before any parameter changes.
+   */
   applyGradients(gradsByName: Record<string, tf.Tensor>): { gradNorm: number; step: number } {
+    this.checkGradients(gradsByName);
     let grads = gradsByName;
     let gradNorm = Number.NaN;
     let clipped: Record<string, tf.Tensor> | null = null;
@@ -160,18 +182,51 @@ export class Adam {
     return { step: this.stepCount, config: { ...this.config } };
   }
 
-  /** Restore from {@link stateTensors} + {@link stateJson}. Throws if a moment is missing or mis-shaped. */
-  loadState(tensors: Record<string, tf.Tensor>, json: { step: number }): void {
+  /**
+   * Check a saved state against this optimiser without changing anything: every moment present with the parameter's
+   * shape, finite (and `exp_avg_sq` ≥ 0), and `json.step` a non-negative safe integer. Throws
+   * {@link ValidationError} naming the first bad field.
+   *
+   * @example
+   * ```ts
+   * optimizer.checkState(loaded.optimizerTensors, loaded.state.optimizer); // throws before anything is assigned
+   * ```
+   */
+  checkState(tensors: Record<string, tf.Tensor>, json: { step: number }): void {
+    const fn = `${this.constructor.name}.loadState`;
+    if (tensors === null || typeof tensors !== 'object') throw new ValidationError(fn, 'tensors', 'a record of moment tensors', tensors);
+    if (json === null || typeof json !== 'object') throw new ValidationError(fn, 'json', '{ step, config } from stateJson()', json);
+    if (!Number.isSafeInteger(json.step) || json.step < 0) throw new ValidationError(fn, 'json.step', 'a non-negative integer', json.step);
     for (const s of this.slots) {
       for (const [key, target] of [[`${s.name}.exp_avg`, s.m], [`${s.name}.exp_avg_sq`, s.v]] as const) {
-        const t = tensors[key];
-        if (!t || t.shape.join() !== target.shape.join()) {
-          throw new ValidationError(`${this.constructor.name}.loadState`, 'tensors', `'${key}' with shape [${target.shape.join(', ')}]`, t);
+        const t = Object.hasOwn(tensors, key) ? tensors[key] : undefined;
+        if (!(t instanceof tf.Tensor) || t.isDisposed || t.shape.join() !== target.shape.join()) {
+          throw new ValidationError(fn, `tensors['${key}']`, `a tensor of shape [${target.shape.join(', ')}]`, t);
         }
-        target.assign(t);
+        const ok = tf.tidy(() => {
+          const finite = tf.all(tf.isFinite(t));
+          return (key.endsWith('_sq') ? tf.logicalAnd(finite, tf.all(tf.greaterEqual(t, 0))) : finite).dataSync()[0] === 1;
+        });
+        if (!ok) throw new ValidationError(fn, `tensors['${key}']`, key.endsWith('_sq') ? 'finite values ≥ 0' : 'finite values', t);
       }
     }
-    if (!Number.isInteger(json.step) || json.step < 0) throw new ValidationError(`${this.constructor.name}.loadState`, 'json.step', 'a non-negative integer', json.step);
+  }
+
+  /**
+   * Restore from {@link stateTensors} + {@link stateJson}: everything is checked first ({@link Adam.checkState}), so a
+   * bad state throws and leaves the optimiser as it was.
+   *
+   * @example
+   * ```ts
+   * optimizer.loadState(last.optimizerTensors!, last.state!.optimizer as { step: number });
+   * ```
+   */
+  loadState(tensors: Record<string, tf.Tensor>, json: { step: number }): void {
+    this.checkState(tensors, json);
+    for (const s of this.slots) {
+      s.m.assign(tensors[`${s.name}.exp_avg`]!);
+      s.v.assign(tensors[`${s.name}.exp_avg_sq`]!);
+    }
     this.stepCount = json.step;
   }
 

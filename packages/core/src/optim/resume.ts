@@ -38,6 +38,11 @@ export interface TrainingRun {
   readonly config: unknown;
   /** Function name for the error message. Default `'resumeTraining'`. */
   readonly fn?: string;
+  /**
+   * Checks the checkpoint's JSON state before anything is applied (throw {@link ValidationError} naming the field);
+   * e.g. `(state) => loop.checkState(state)`. The optimiser's part is always checked.
+   */
+  readonly validateState?: (state: Record<string, unknown>) => void;
 }
 
 /**
@@ -56,11 +61,18 @@ export function resumeTraining(manager: CheckpointManager, run: TrainingRun): { 
   const last = manager.loadLatest();
   if (!last) return null;
   try {
+    // All-or-nothing: every check runs before the first assignment, and loadStateDict checks all keys before it
+    // assigns any, so a bad checkpoint leaves the model and the optimiser untouched.
     if (JSON.stringify(last.config) !== JSON.stringify(run.config)) {
       throw new ValidationError(fn, 'config', `the config of the checkpoint in ${last.dir} (or start a new run)`, run.config);
     }
-    run.model.loadStateDict(last.tensors, { strict: true, source: last.dir });
     const state = last.state ?? {};
+    run.validateState?.(state);
+    if (state.optimizer === null || typeof state.optimizer !== 'object') {
+      throw new ValidationError(fn, `${last.dir}/state.json: optimizer`, '{ step, config } from the optimiser', state.optimizer);
+    }
+    run.optimizer.checkState(last.optimizerTensors ?? {}, state.optimizer as { step: number });
+    run.model.loadStateDict(last.tensors, { strict: true, source: last.dir });
     run.optimizer.loadState(last.optimizerTensors ?? {}, state.optimizer as { step: number });
     return { dir: last.dir, state };
   } finally {
@@ -124,13 +136,54 @@ export class TrainingLoopState {
    */
   constructor(public rng: Rng, private readonly logEvery: number, private readonly iterations: number) {}
 
-  /** Put back the state of a resumed checkpoint (`resumeTraining(...).state`). */
+  /**
+   * Check a checkpoint's loop state without applying it: `step` an integer in [0, iterations], `rng` a valid
+   * {@link RngState}, `lossLog` entries `{ step ≤ state.step, loss finite }` at increasing steps, `window` the finite
+   * losses of the open window (fewer than `logEvery`). Throws {@link ValidationError} naming the field.
+   *
+   * @example
+   * ```ts
+   * resumeTraining(manager, { ...run, validateState: (s) => loop.checkState(s) });
+   * ```
+   */
+  checkState(state: Record<string, unknown>, fn = 'TrainingLoopState.restore'): void {
+    if (state === null || typeof state !== 'object') throw new ValidationError(fn, 'state', 'the checkpoint state object', state);
+    const { step, lossLog, window } = state as { step: unknown; lossLog: unknown; window: unknown };
+    if (!Number.isSafeInteger(step) || (step as number) < 0 || (step as number) > this.iterations) {
+      throw new ValidationError(fn, 'state.step', `an integer in [0, ${this.iterations}] (the run's iterations)`, step);
+    }
+    Rng.fromState(state.rng as RngState); // throws naming state.words / state.seed / state.spareNormal
+    if (!Array.isArray(lossLog)) throw new ValidationError(fn, 'state.lossLog', 'an array of { step, loss }', lossLog);
+    let previous = 0;
+    lossLog.forEach((entry: unknown, i) => {
+      const e = entry as { step?: unknown; loss?: unknown } | null;
+      if (e === null || typeof e !== 'object' || !Number.isSafeInteger(e.step) || (e.step as number) <= previous || (e.step as number) > (step as number)) {
+        throw new ValidationError(fn, `state.lossLog[${i}].step`, `an integer in (${previous}, ${step as number}]`, e?.step);
+      }
+      if (typeof e.loss !== 'number' || !Number.isFinite(e.loss)) throw new ValidationError(fn, `state.lossLog[${i}].loss`, 'a finite number', e.loss);
+      previous = e.step as number;
+    });
+    if (!Array.isArray(window) || window.length >= this.logEvery || !window.every((v) => typeof v === 'number' && Number.isFinite(v))) {
+      throw new ValidationError(fn, 'state.window', `fewer than ${this.logEvery} finite losses`, window);
+    }
+  }
+
+  /**
+   * Put back the state of a resumed checkpoint (`resumeTraining(...).state`), checked first
+   * ({@link TrainingLoopState.checkState}); a bad state throws and leaves the loop as it was.
+   *
+   * @example
+   * ```ts
+   * if (resumed) loop.restore(resumed.state);
+   * ```
+   */
   restore(state: Record<string, unknown>): void {
+    this.checkState(state);
     const st = state as { step: number; rng: RngState; lossLog: { step: number; loss: number }[]; window: number[] };
     this.step = st.step;
     this.rng = Rng.fromState(st.rng);
-    this.lossLog = st.lossLog;
-    this.window = st.window;
+    this.lossLog = st.lossLog.map((e) => ({ step: e.step, loss: e.loss }));
+    this.window = [...st.window];
   }
 
   /** The JSON state to checkpoint. */

@@ -33,7 +33,7 @@ import { fromPretrained, savePretrained, type FromPretrainedOptions } from '../m
 import { CrossAttnDownBlock2D, DownBlock2D, UNetMidBlock2DCrossAttn, type BlockCallOptions, type UNetDownBlock } from '../models/unet-blocks.js';
 import type { UNet2DConditionModel, UNetDownBlockType } from '../models/unet-2d-condition.js';
 import { ControlNetConditioningEmbedding } from './conditioning-embedding.js';
-import { checkSdEncoderConfig, perBlock as perBlockOf, SD_ENCODER_FIELDS, SD_NOT_IMPLEMENTED_FIELDS } from '../models/config-checks.js';
+import { blockChannelsField, channelsField, checkSdEncoderConfig, perBlock as perBlockOf, SD_ENCODER_FIELDS, SD_NOT_IMPLEMENTED_FIELDS } from '../models/config-checks.js';
 
 /** diffusers `ControlNetModel` config (field names as in its `config.json`). */
 export interface ControlNetConfig {
@@ -123,11 +123,11 @@ const FN = 'ControlNetModel';
 const CONTROLNET_FIELDS: ConfigSchema<ControlNetConfig> = {
   ...SD_ENCODER_FIELDS,
   ...SD_NOT_IMPLEMENTED_FIELDS,
-  conditioning_channels: f.positiveInt(),
+  conditioning_channels: channelsField,
   encoder_hid_dim_type: f.fixed(null, 'other values select a feature not implemented here'),
   upcast_attention: f.fixed(false, 'upcast_attention is not implemented for the ControlNet'),
   controlnet_conditioning_channel_order: f.oneOf(['rgb', 'bgr']),
-  conditioning_embedding_out_channels: f.intArray({ min: 1, minLength: 1 }),
+  conditioning_embedding_out_channels: blockChannelsField,
   global_pool_conditions: f.boolean(),
 };
 

@@ -13,30 +13,73 @@
 import { configField as f, ValidationError, type ConfigField } from '@consistent-avatar/core';
 
 const NOT_IMPLEMENTED = 'other values select a feature not implemented here';
-const oneOrPerBlock = f.either(f.positiveInt(), f.intArray({ min: 1, minLength: 1 }));
+
+/**
+ * Size limits of network configs (UNet, ControlNet, VAE), far above any released Stable Diffusion model (SD 1.5:
+ * 4 blocks, 1280 channels, 2 layers per block, 8 heads, cross-attention 768; SDXL: 2048, 10 transformer layers) and
+ * low enough that a config can never ask for more memory than a machine has or loop for hours before failing.
+ *
+ * @example
+ * ```ts
+ * MODEL_CONFIG_LIMITS.maxChannels; // 8192
+ * ```
+ */
+export const MODEL_CONFIG_LIMITS = Object.freeze({
+  /** Down / up blocks. */
+  maxBlocks: 8,
+  /** Channels of any layer (block outputs, in / out / latent / conditioning channels, cross-attention width). */
+  maxChannels: 8192,
+  /** Resnet layers per block. */
+  maxLayersPerBlock: 16,
+  /** Transformer layers per block. */
+  maxTransformerLayers: 32,
+  /** Attention heads, and channels per head. */
+  maxHeads: 256,
+  /** Group-norm groups. */
+  maxGroups: 1024,
+  /** Convolution kernel size. */
+  maxKernel: 15,
+  /** Sample size (pixels or latent positions per side). */
+  maxSampleSize: 8192,
+  /** Time-embedding width. */
+  maxEmbeddingDim: 65536,
+});
+
+const L = MODEL_CONFIG_LIMITS;
+const perBlockInts = (max: number) => f.intArray({ min: 1, max, minLength: 1, maxLength: L.maxBlocks });
+const oneOrPerBlock = (max: number) => f.either(f.positiveInt({ max }), perBlockInts(max));
+
+/** A channel count within {@link MODEL_CONFIG_LIMITS}. */
+export const channelsField = f.positiveInt({ max: L.maxChannels });
+/** Block output channels: one count per block, at most `maxBlocks` blocks. */
+export const blockChannelsField = perBlockInts(L.maxChannels);
+/** Block types: at most `maxBlocks` of them. */
+export const blockTypesField = (types: readonly string[]) => f.array(f.oneOf(types), { minLength: 1, maxLength: L.maxBlocks });
+/** A sample size within {@link MODEL_CONFIG_LIMITS}. */
+export const sampleSizeField = f.either(f.positiveInt({ max: L.maxSampleSize }), f.intArray({ min: 1, max: L.maxSampleSize, length: 2 }));
 
 /** Field checks of the SD down path that the UNet and the ControlNet share (diffusers field names). */
 export const SD_ENCODER_FIELDS = {
-  in_channels: f.positiveInt(),
+  in_channels: channelsField,
   flip_sin_to_cos: f.boolean(),
   freq_shift: f.number(),
-  down_block_types: f.array(f.oneOf(['CrossAttnDownBlock2D', 'DownBlock2D']), { minLength: 1 }),
+  down_block_types: blockTypesField(['CrossAttnDownBlock2D', 'DownBlock2D']),
   mid_block_type: f.fixed('UNetMidBlock2DCrossAttn', 'the only mid block implemented'),
   only_cross_attention: f.fixed(false, 'only_cross_attention is not implemented'),
-  block_out_channels: f.intArray({ min: 1, minLength: 1 }),
-  layers_per_block: oneOrPerBlock,
+  block_out_channels: blockChannelsField,
+  layers_per_block: oneOrPerBlock(L.maxLayersPerBlock),
   downsample_padding: f.nonNegativeInt(),
   mid_block_scale_factor: f.number(),
   act_fn: f.fixed('silu', 'the only activation implemented'),
-  norm_num_groups: f.positiveInt(),
+  norm_num_groups: f.positiveInt({ max: L.maxGroups }),
   norm_eps: f.positiveNumber(),
-  cross_attention_dim: f.positiveInt(),
-  transformer_layers_per_block: oneOrPerBlock,
-  attention_head_dim: oneOrPerBlock,
-  num_attention_heads: f.nullable(oneOrPerBlock),
+  cross_attention_dim: channelsField,
+  transformer_layers_per_block: oneOrPerBlock(L.maxTransformerLayers),
+  attention_head_dim: oneOrPerBlock(L.maxHeads),
+  num_attention_heads: f.nullable(oneOrPerBlock(L.maxHeads)),
   use_linear_projection: f.boolean(),
   resnet_time_scale_shift: f.fixed('default', "the only time-embedding injection implemented ('scale_shift' is not)"),
-  addition_embed_type_num_heads: f.positiveInt(),
+  addition_embed_type_num_heads: f.positiveInt({ max: L.maxHeads }),
 } as const satisfies Record<string, ConfigField>;
 
 /** diffusers fields that select class / addition embeddings, a hidden-state projection and the like (not implemented). */

@@ -15,7 +15,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { FormatError, loadSafetensorsAsTensors, nn, ValidationError, writeJsonAtomic, writeSafetensors } from '@consistent-avatar/core';
+import { FormatError, loadSafetensorsAsTensors, nn, readJson, ValidationError, writeJsonAtomic, writeSafetensors } from '@consistent-avatar/core';
 import type { ModelInitOptions } from './init.js';
 
 /** Weight file names tried in order. */
@@ -50,13 +50,12 @@ export function readModelConfig(dir: string): Record<string, unknown> {
   if (typeof dir !== 'string' || dir.length === 0) throw new ValidationError('readModelConfig', 'dir', 'a folder path', dir);
   const file = path.join(dir, 'config.json');
   if (!fs.existsSync(file)) throw new FormatError('json', file, 'config.json not found in the model folder');
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(fs.readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new FormatError('json', file, `not valid JSON (${(e as Error).message})`);
-  }
+  const parsed = readJson(file); // bounded size and depth, regular files only
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new FormatError('json', file, 'expected a JSON object of config fields');
+  if (Object.keys(configFields(parsed as Record<string, unknown>)).length === 0) {
+    // An empty config would silently build the default (SD 1.5-sized, 860 M parameters) model.
+    throw new FormatError('json', file, 'has no config field (only bookkeeping fields such as _class_name); write the model\'s fields');
+  }
   return parsed as Record<string, unknown>;
 }
 

@@ -21,7 +21,7 @@
  * console.log(unet.parameterCount()); // 546724
  * ```
  */
-import { configField as f, nn, resolveConfig, tf, ValidationError, type ConfigSchema, type Rng } from '@consistent-avatar/core';
+import { checkFinite, configField as f, nn, resolveConfig, tf, ValidationError, type ConfigSchema, type Rng } from '@consistent-avatar/core';
 import { Attention } from './attention.js';
 import { isTextAndImageTokens, type AttentionProcessor, type EncoderHiddenStates } from './attention-processors.js';
 import type { Conditions } from './conditions.js';
@@ -31,7 +31,10 @@ import type { MultiIPAdapterImageProjection } from './image-projection.js';
 import { modelRng, type ModelInitOptions } from './init.js';
 import { fromPretrained, savePretrained, type FromPretrainedOptions } from './pretrained.js';
 import { CrossAttnDownBlock2D, CrossAttnUpBlock2D, DownBlock2D, UNetMidBlock2DCrossAttn, UpBlock2D, type BlockCallOptions, type UNetDownBlock, type UNetUpBlock } from './unet-blocks.js';
-import { checkSdEncoderConfig, perBlock as perBlockOf, SD_ENCODER_FIELDS, SD_NOT_IMPLEMENTED_FIELDS } from './config-checks.js';
+import {
+  blockTypesField, channelsField, checkSdEncoderConfig, MODEL_CONFIG_LIMITS, perBlock as perBlockOf, sampleSizeField, SD_ENCODER_FIELDS,
+  SD_NOT_IMPLEMENTED_FIELDS,
+} from './config-checks.js';
 
 /** Block types this implementation builds. */
 export type UNetDownBlockType = 'CrossAttnDownBlock2D' | 'DownBlock2D';
@@ -150,20 +153,20 @@ const inert = (value: null | boolean | string) => f.optional(f.fixed(value, 'oth
 
 /** How each config field is checked (core's config validator); unknown fields are rejected. */
 const UNET_FIELDS: ConfigSchema<UNet2DConditionConfig> = {
-  sample_size: f.nullable(f.either(f.positiveInt(), f.intArray({ min: 1, length: 2 }))),
+  sample_size: f.nullable(sampleSizeField),
   ...SD_ENCODER_FIELDS,
-  out_channels: f.positiveInt(),
+  out_channels: channelsField,
   center_input_sample: f.boolean(),
-  up_block_types: f.array(f.oneOf(['CrossAttnUpBlock2D', 'UpBlock2D']), { minLength: 1 }),
+  up_block_types: blockTypesField(['CrossAttnUpBlock2D', 'UpBlock2D']),
   dropout: f.number({ min: 0, max: 1, maxOpen: true }),
-  reverse_transformer_layers_per_block: f.nullable(f.intArray({ min: 1, minLength: 1 })),
+  reverse_transformer_layers_per_block: f.nullable(f.intArray({ min: 1, max: MODEL_CONFIG_LIMITS.maxTransformerLayers, minLength: 1, maxLength: MODEL_CONFIG_LIMITS.maxBlocks })),
   upcast_attention: f.boolean(),
   resnet_out_scale_factor: f.number(),
   time_embedding_type: f.fixed('positional', "the only time embedding implemented ('fourier' is not)"),
-  time_embedding_dim: f.nullable(f.positiveInt()),
-  time_cond_proj_dim: f.nullable(f.positiveInt()),
-  conv_in_kernel: f.positiveInt(),
-  conv_out_kernel: f.positiveInt(),
+  time_embedding_dim: f.nullable(f.positiveInt({ max: MODEL_CONFIG_LIMITS.maxEmbeddingDim })),
+  time_cond_proj_dim: f.nullable(f.positiveInt({ max: MODEL_CONFIG_LIMITS.maxEmbeddingDim })),
+  conv_in_kernel: f.positiveInt({ max: MODEL_CONFIG_LIMITS.maxKernel }),
+  conv_out_kernel: f.positiveInt({ max: MODEL_CONFIG_LIMITS.maxKernel }),
   encoder_hid_dim_type: f.nullable(f.oneOf(['ip_image_proj'])),
   // Fields of diffusers' config that must keep their inert value (kept for JSON round trip when given).
   ...Object.fromEntries(Object.entries(SD_NOT_IMPLEMENTED_FIELDS).map(([k, field]) => [k, f.optional(field)])),
@@ -399,6 +402,7 @@ export class UNet2DConditionModel extends nn.Module {
 
   /** Timesteps as a `[B]` float tensor. */
   private timestepTensor(timestep: number | number[] | tf.Tensor, batch: number): tf.Tensor1D {
+    checkFinite(`${FN}.forward`, 'timestep', timestep);
     if (typeof timestep === 'number') return tf.fill([batch], timestep, 'float32') as tf.Tensor1D;
     const t = Array.isArray(timestep) ? tf.tensor1d(timestep, 'float32') : tf.cast(timestep, 'float32').reshape([-1]);
     if (t.shape[0] === 1 && batch !== 1) return tf.tile(t, [batch]) as tf.Tensor1D;

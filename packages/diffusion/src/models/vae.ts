@@ -16,6 +16,7 @@
  * ```
  */
 import { configField as f, nn, resolveConfig, tf, ValidationError, type ConfigSchema } from '@consistent-avatar/core';
+import { blockChannelsField, blockTypesField, channelsField, MODEL_CONFIG_LIMITS, sampleSizeField } from './config-checks.js';
 import { modelRng, type ModelInitOptions } from './init.js';
 import { fromPretrained, savePretrained, type FromPretrainedOptions } from './pretrained.js';
 import { DownEncoderBlock2D, UNetMidBlock2D, UpDecoderBlock2D } from './vae-blocks.js';
@@ -164,20 +165,20 @@ const FN = 'AutoencoderKL';
 
 /** How each config field is checked (core's config validator); unknown fields are rejected. */
 const AUTOENCODER_KL_FIELDS: ConfigSchema<AutoencoderKLConfig> = {
-  in_channels: f.positiveInt(),
-  out_channels: f.positiveInt(),
-  down_block_types: f.array(f.oneOf(['DownEncoderBlock2D']), { minLength: 1 }),
-  up_block_types: f.array(f.oneOf(['UpDecoderBlock2D']), { minLength: 1 }),
-  block_out_channels: f.intArray({ min: 1, minLength: 1 }),
-  layers_per_block: f.positiveInt(),
+  in_channels: channelsField,
+  out_channels: channelsField,
+  down_block_types: blockTypesField(['DownEncoderBlock2D']),
+  up_block_types: blockTypesField(['UpDecoderBlock2D']),
+  block_out_channels: blockChannelsField,
+  layers_per_block: f.positiveInt({ max: MODEL_CONFIG_LIMITS.maxLayersPerBlock }),
   act_fn: f.fixed('silu', 'the only activation implemented'),
-  latent_channels: f.positiveInt(),
-  norm_num_groups: f.positiveInt(),
-  sample_size: f.either(f.positiveInt(), f.intArray({ min: 1, length: 2 })),
+  latent_channels: channelsField,
+  norm_num_groups: f.positiveInt({ max: MODEL_CONFIG_LIMITS.maxGroups }),
+  sample_size: sampleSizeField,
   scaling_factor: f.positiveNumber(),
   shift_factor: f.nullable(f.number()),
-  latents_mean: f.nullable(f.numberArray({ minLength: 1 })),
-  latents_std: f.nullable(f.numberArray({ minLength: 1 })),
+  latents_mean: f.nullable(f.numberArray({ minLength: 1, maxLength: MODEL_CONFIG_LIMITS.maxChannels })),
+  latents_std: f.nullable(f.numberArray({ minLength: 1, maxLength: MODEL_CONFIG_LIMITS.maxChannels })),
   force_upcast: f.boolean(),
   use_quant_conv: f.boolean(),
   use_post_quant_conv: f.boolean(),

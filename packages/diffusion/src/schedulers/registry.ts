@@ -15,8 +15,8 @@
  * fromSd.setTimesteps(4); // [999, 759, 499, 259]
  * ```
  */
-import { readFileSync } from 'node:fs';
-import { FormatError, ValidationError } from '@consistent-avatar/core';
+import { FormatError, readJson, ValidationError } from '@consistent-avatar/core';
+import { BASE_CONFIG_FIELDS } from './scheduler-config.js';
 import { DDIMScheduler } from './ddim.js';
 import { DDPMScheduler } from './ddpm.js';
 import { LCMScheduler } from './lcm.js';
@@ -70,20 +70,14 @@ export function schedulerFromConfig(json: Record<string, unknown> | string, opti
  * @throws FormatError when the file is unreadable or not JSON; ValidationError as {@link schedulerFromConfig}.
  */
 export function readSchedulerConfig(path: string, options: SchedulerFromConfigOptions = {}): Scheduler {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    throw new FormatError('json', path, `cannot read: ${(error as Error).message}`);
-  }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (error) {
-    throw new FormatError('json', path, `not valid JSON: ${(error as Error).message}`);
-  }
+  if (typeof path !== 'string' || path.length === 0) throw new ValidationError('readSchedulerConfig', 'path', 'a scheduler_config.json path', path);
+  const parsed = readJson(path); // bounded size and depth, regular files only
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
     throw new FormatError('json', path, 'expected a JSON object with _class_name and scheduler fields');
+  }
+  if (!Object.keys(parsed).some((key) => Object.hasOwn(BASE_CONFIG_FIELDS, key))) {
+    // Unknown fields are ignored (diffusers' from_config), so a file without one known field would build the defaults.
+    throw new FormatError('json', path, `has no scheduler field (expected some of ${Object.keys(BASE_CONFIG_FIELDS).join(', ')})`);
   }
   return schedulerFromConfig(parsed as Record<string, unknown>, options);
 }

@@ -18,7 +18,7 @@
  * const target = scheduler.getVelocity(x0, noise, [10, 900]); // v-prediction training target
  * ```
  */
-import { tf, ValidationError, type Rng } from '@consistent-avatar/core';
+import { checkFinite, tf, ValidationError, type Rng } from '@consistent-avatar/core';
 import { alphasCumprodFromBetas, computeBetas } from './beta-schedules.js';
 import type {
   BaseSchedulerConfig,
@@ -177,6 +177,9 @@ export abstract class SchedulerBase<C extends BaseSchedulerConfig> implements Sc
     }
     this.checkTimestep(fn, timestep);
     if (options === null || typeof options !== 'object') throw new ValidationError(fn, 'options', 'an options object', options);
+    // The non-finite policy: clipping / thresholding would turn NaN into finite numbers silently.
+    checkFinite(fn, 'sample', sample, options);
+    checkFinite(fn, 'modelOutput', modelOutput, options);
     if (options.noise !== undefined) this.checkSameShape(fn, 'options.noise', options.noise, sample);
     if (options.rng !== undefined && (typeof options.rng !== 'object' || typeof (options.rng as Rng).normal !== 'function')) {
       throw new ValidationError(fn, 'options.rng', 'a seeded Rng from @consistent-avatar/core', options.rng);

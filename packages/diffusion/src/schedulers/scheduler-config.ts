@@ -21,6 +21,17 @@ import { TIMESTEP_SPACINGS } from './timestep-spacing.js';
 import type { BaseSchedulerConfig } from './types.js';
 
 /**
+ * Largest `num_train_timesteps` accepted (and so the longest `trained_betas`): 100 times diffusers' 1000. The noise
+ * schedule is computed eagerly, so a larger count would allocate and loop for no use (2^31 hangs for minutes).
+ *
+ * @example
+ * ```ts
+ * MAX_TRAIN_TIMESTEPS; // 100000
+ * ```
+ */
+export const MAX_TRAIN_TIMESTEPS = 100_000;
+
+/**
  * Checks for the fields every scheduler here shares (diffusers' ranges).
  * @example
  * ```ts
@@ -28,11 +39,11 @@ import type { BaseSchedulerConfig } from './types.js';
  * ```
  */
 export const BASE_CONFIG_FIELDS: ConfigSchema<BaseSchedulerConfig> = {
-  num_train_timesteps: f.positiveInt(),
+  num_train_timesteps: f.positiveInt({ max: MAX_TRAIN_TIMESTEPS }),
   beta_start: f.number({ min: 0, minOpen: true, max: 1 }),
   beta_end: f.number({ min: 0, minOpen: true, max: 1 }),
   beta_schedule: f.oneOf(BETA_SCHEDULES),
-  trained_betas: f.nullable(f.numberArray({ min: 0, max: 1 })),
+  trained_betas: f.nullable(f.numberArray({ min: 0, max: 1, maxLength: MAX_TRAIN_TIMESTEPS })),
   rescale_betas_zero_snr: f.boolean(),
   prediction_type: f.oneOf(['epsilon', 'sample', 'v_prediction']),
   clip_sample: f.boolean(),
@@ -41,7 +52,7 @@ export const BASE_CONFIG_FIELDS: ConfigSchema<BaseSchedulerConfig> = {
   dynamic_thresholding_ratio: f.number({ min: 0, max: 1 }),
   sample_max_value: f.positiveNumber(),
   timestep_spacing: f.oneOf(TIMESTEP_SPACINGS),
-  steps_offset: f.nonNegativeInt(),
+  steps_offset: f.nonNegativeInt({ max: MAX_TRAIN_TIMESTEPS }),
 };
 
 /**

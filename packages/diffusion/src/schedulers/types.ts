@@ -86,6 +86,8 @@ export interface SetTimestepsOptions {
 
 /** Options of {@link Scheduler.step}. */
 export interface StepOptions {
+  /** Accept NaN / ±Infinity in `sample` and `modelOutput` (rejected by default: the library's non-finite policy). */
+  allowNonFinite?: boolean;
   /**
    * The injected noise z ~ N(0, I) for stochastic steps (LCM between steps, DDPM at t > 0, DDIM with η > 0), with the
    * sample's shape. Takes precedence over `rng`.

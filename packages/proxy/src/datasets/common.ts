@@ -11,8 +11,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { FormatError, ValidationError } from '@consistent-avatar/core';
-import type { PinholeCamera } from '../raster/camera.js';
+import { FormatError, ValidationError, describeValue, openRegularFile, readLimits, readTextBounded } from '@consistent-avatar/core';
+import { rigidProblem, type PinholeCamera } from '../raster/camera.js';
 
 /** One frame of a monocular talking-head dataset. */
 export interface AvatarFrame {
@@ -67,7 +67,9 @@ export function splitLastFrames(numFrames: number, testFrames = 350, valFrames =
 }
 
 /**
- * Resolve a path from a dataset's JSON against its folder; rejects absolute paths and paths that leave the folder.
+ * Resolve a path from a dataset's JSON against its folder; rejects absolute paths and paths that leave the folder,
+ * by name (`../`) and by real path: once symlinks are resolved, an existing file must still be inside the real path
+ * of the folder (a symlink inside the dataset that points outside it is refused).
  *
  * @param file - the JSON file (for the error message).
  * @example
@@ -77,15 +79,41 @@ export function splitLastFrames(numFrames: number, testFrames = 350, valFrames =
  * ```
  */
 export function resolveInside(root: string, relative: unknown, file: string, field: string, format: string): string {
-  if (typeof relative !== 'string' || relative.length === 0) throw new FormatError(format, file, `${field} should be a relative path string, got ${JSON.stringify(relative)}`);
-  if (path.isAbsolute(relative) || /^[a-zA-Z]:[\\/]/.test(relative)) {
-    throw new FormatError(format, file, `${field} '${relative}' is absolute; paths must be relative to the dataset folder`);
+  if (typeof relative !== 'string' || relative.length === 0) throw new FormatError(format, file, `${field} should be a relative path string, got ${describeValue(relative)}`);
+  const shown = relative.length > 200 ? `${relative.slice(0, 200)}…` : relative;
+  if (path.isAbsolute(relative) || /^[a-zA-Z]:[\\/]/.test(relative) || relative.includes('\0')) {
+    throw new FormatError(format, file, `${field} '${shown}' is absolute; paths must be relative to the dataset folder`);
   }
   const rootAbs = path.resolve(root);
   const abs = path.resolve(rootAbs, relative);
-  if (abs !== rootAbs && !abs.startsWith(rootAbs + path.sep)) {
-    throw new FormatError(format, file, `${field} '${relative}' escapes the dataset folder ${rootAbs}`);
+  if (!isWithin(rootAbs, abs)) {
+    throw new FormatError(format, file, `${field} '${shown}' escapes the dataset folder ${rootAbs}`);
   }
+  if (fs.existsSync(abs)) {
+    const real = fs.realpathSync(abs);
+    const realRoot = fs.realpathSync(rootAbs);
+    if (!isWithin(realRoot, real)) throw new FormatError(format, file, `${field} '${shown}' leads outside the dataset folder ${realRoot} through a symlink (to ${real})`);
+  }
+  return abs;
+}
+
+/** `child` is `parent` or inside it (both absolute, normalised). */
+function isWithin(parent: string, child: string): boolean {
+  return child === parent || child.startsWith(parent.endsWith(path.sep) ? parent : parent + path.sep);
+}
+
+/**
+ * A dataset's own file (`transforms.json`, `flame_params.json`): inside the folder by real path and a regular file
+ * (a FIFO or a symlink to `/dev/zero` is refused before it is opened). Returns its absolute path.
+ *
+ * @example
+ * ```ts
+ * const file = datasetFile('/data/actor', 'transforms.json', 'insta');
+ * ```
+ */
+export function datasetFile(root: string, name: string, format: string): string {
+  const abs = resolveInside(root, name, path.join(root, name), 'the dataset file', format);
+  requireFile(abs, abs, 'the dataset file', format);
   return abs;
 }
 
@@ -105,47 +133,75 @@ export function frameImagePath(root: string, filePath: unknown, file: string, wh
   return abs;
 }
 
-/** Throw a FormatError when a referenced file is missing. */
+/**
+ * Throw a FormatError when a referenced file is missing or is not a regular file (a folder, a FIFO, a device).
+ * @example
+ * ```ts
+ * requireFile('/data/actor/images/00001.png', 'transforms.json', 'frames[0].file_path', 'insta');
+ * ```
+ */
 export function requireFile(abs: string, file: string, field: string, format: string): void {
-  if (!fs.existsSync(abs) || !fs.statSync(abs).isFile()) throw new FormatError(format, file, `${field} refers to a missing file ${abs}`);
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(abs);
+  } catch {
+    throw new FormatError(format, file, `${field} refers to a missing file ${abs}`);
+  }
+  if (!stat.isFile()) throw new FormatError(format, file, `${field} refers to ${abs}, which is not a regular file`);
 }
 
-/** A 4×4 matrix (nested rows or flat 16) from JSON, row-major flat; 3×4 gets [0 0 0 1] appended. */
+/**
+ * A rigid 4×4 matrix (nested rows or flat 16) from JSON, row-major flat; 3×4 gets [0 0 0 1] appended. A matrix that
+ * is not rigid (scale, shear, reflection, a wrong last row) raises a FormatError.
+ * @example
+ * ```ts
+ * parseMatrix([[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 2]], 'transforms.json', 'frames[0].transform_matrix', 'insta'); // 16 numbers
+ * ```
+ */
 export function parseMatrix(value: unknown, file: string, field: string, format: string): number[] {
   let rows: unknown[] | null = null;
-  if (Array.isArray(value) && value.length > 0 && Array.isArray(value[0])) rows = value;
+  if (Array.isArray(value) && value.length > 0 && value.length <= 4 && value.every((r) => Array.isArray(r) && r.length === 4)) rows = value;
   const flat = rows ? rows.flat() : value;
   if (!Array.isArray(flat) || !(flat.length === 16 || flat.length === 12) || !flat.every((v) => typeof v === 'number' && Number.isFinite(v))) {
     throw new FormatError(format, file, `${field} should be a 4×4 (or 3×4) matrix of finite numbers`);
   }
   const m = flat as number[];
-  return m.length === 12 ? [...m, 0, 0, 0, 1] : m;
+  const full = m.length === 12 ? [...m, 0, 0, 0, 1] : m;
+  const problem = rigidProblem(full);
+  if (problem) throw new FormatError(format, file, `${field} is not a rigid transform: ${problem}`);
+  return full;
 }
 
 /** Parse a whitespace-separated float file (tracker `%.8f` exports). */
 export function readFloatText(abs: string, format: string): Float32Array {
-  let text: string;
-  try {
-    text = fs.readFileSync(abs, 'utf8');
-  } catch (error) {
-    throw new FormatError(format, abs, `cannot read: ${(error as Error).message}`);
-  }
+  const text = readTextBounded(abs, format);
   const parts = text.trim().split(/[\s,]+/).filter(Boolean);
-  const values = parts.map(Number);
-  if (values.length === 0 || values.some((v) => !Number.isFinite(v))) throw new FormatError(format, abs, 'expected whitespace-separated numbers');
-  return Float32Array.from(values);
+  const values = Float32Array.from(parts, Number); // float32: 1e300 becomes Infinity and is refused below
+  if (values.length === 0 || values.some((v) => !Number.isFinite(v))) throw new FormatError(format, abs, 'expected whitespace-separated numbers within the float32 range');
+  return values;
 }
 
-/** Width and height from a PNG file's IHDR chunk (without decoding it). */
+/**
+ * Width and height from a PNG file's IHDR chunk (without decoding it). A short file, a size of 0 or above 2^31 − 1,
+ * or an image above the `maxImagePixels` read limit raises a FormatError.
+ * @example
+ * ```ts
+ * pngSize('/data/actor/images/00001.png', 'insta'); // { width: 512, height: 512 }
+ * ```
+ */
 export function pngSize(abs: string, format: string): { width: number; height: number } {
-  const fd = fs.openSync(abs, 'r');
+  const handle = openRegularFile(abs, format);
   try {
     const head = Buffer.alloc(24);
-    fs.readSync(fd, head, 0, 24, 0);
-    if (head.readUInt32BE(0) !== 0x89504e47 || head.toString('ascii', 12, 16) !== 'IHDR') throw new FormatError(format, abs, 'not a PNG file');
-    return { width: head.readUInt32BE(16), height: head.readUInt32BE(20) };
+    const n = handle.size >= 24 ? fs.readSync(handle.fd, head, 0, 24, 0) : 0;
+    if (n < 24 || head.readUInt32BE(0) !== 0x89504e47 || head.toString('ascii', 12, 16) !== 'IHDR') throw new FormatError(format, abs, 'not a PNG file (no IHDR header)');
+    const width = head.readUInt32BE(16), height = head.readUInt32BE(20);
+    if (width < 1 || height < 1 || width > 0x7fffffff || height > 0x7fffffff) throw new FormatError(format, abs, `PNG header size ${width}x${height} is not a valid image size`);
+    const max = readLimits().maxImagePixels;
+    if (width * height > max) throw new FormatError(format, abs, `PNG size ${width}x${height} is above the maxImagePixels read limit of ${max}`);
+    return { width, height };
   } finally {
-    fs.closeSync(fd);
+    handle.close();
   }
 }
 
@@ -158,7 +214,7 @@ export function asObject(value: unknown, file: string, what: string, format: str
 /** A finite number field. */
 export function numberField(obj: Record<string, unknown>, key: string, file: string, format: string, where = 'top level'): number {
   const v = obj[key];
-  if (typeof v !== 'number' || !Number.isFinite(v)) throw new FormatError(format, file, `${where}: '${key}' should be a finite number, got ${JSON.stringify(v)}`);
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new FormatError(format, file, `${where}: '${key}' should be a finite number, got ${describeValue(v)}`);
   return v;
 }
 
@@ -166,9 +222,10 @@ export function numberField(obj: Record<string, unknown>, key: string, file: str
 export function floatArrayField(obj: Record<string, unknown>, key: string, file: string, format: string, where: string): Float32Array | undefined {
   const v = obj[key];
   if (v === undefined) return undefined;
-  const flat = Array.isArray(v) ? v.flat(2) : v;
-  if (!Array.isArray(flat) || !flat.every((x) => typeof x === 'number' && Number.isFinite(x))) {
-    throw new FormatError(format, file, `${where}: '${key}' should be an array of finite numbers`);
+  const flat = Array.isArray(v) && v.length <= 1_000_000 ? v.flat(2) : v;
+  const values = Array.isArray(flat) && flat.every((x) => typeof x === 'number') ? Float32Array.from(flat as number[]) : null;
+  if (!values || values.some((x) => !Number.isFinite(x))) {
+    throw new FormatError(format, file, `${where}: '${key}' should be an array of finite numbers within the float32 range`);
   }
-  return Float32Array.from(flat as number[]);
+  return values;
 }

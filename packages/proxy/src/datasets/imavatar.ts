@@ -18,8 +18,8 @@ import * as path from 'node:path';
 import { FormatError, ValidationError, readJson, writeJsonAtomic, writePng, type PngInput } from '@consistent-avatar/core';
 import { invertRigid } from '../raster/camera.js';
 import {
-  type AvatarDataset, type AvatarFrame, asObject, floatArrayField, frameImagePath, parseMatrix, pngSize,
-  splitLastFrames,
+  type AvatarDataset, type AvatarFrame, asObject, datasetFile, floatArrayField, frameImagePath, parseMatrix, pngSize,
+  resolveInside, splitLastFrames,
 } from './common.js';
 
 const FORMAT = 'imavatar';
@@ -39,9 +39,10 @@ export function readImavatarDataset(root: string, options: { testFrames?: number
   const rootAbs = path.resolve(root);
   const file = path.join(rootAbs, options.jsonName ?? 'flame_params.json');
   if (!fs.existsSync(file)) throw new FormatError(FORMAT, rootAbs, `missing ${path.basename(file)}`);
-  const json = asObject(readJson(file), file, 'the file', FORMAT);
+  const json = asObject(readJson(datasetFile(rootAbs, path.basename(file), FORMAT)), file, 'the file', FORMAT);
   const intr = json.intrinsics as number[]; // kept in float64 (pixels = normalised × size)
   if (!Array.isArray(intr) || intr.length !== 4 || !intr.every((v) => typeof v === 'number' && Number.isFinite(v))) throw new FormatError(FORMAT, file, "'intrinsics' should be [fx, fy, cx, cy] (normalised by the image size)");
+  if (intr[0] === 0 || intr[1] === 0) throw new FormatError(FORMAT, file, `'intrinsics' focal lengths should be non-zero, got ${intr[0]}, ${intr[1]}`);
   const shape = floatArrayField(json, 'shape_params', file, FORMAT, 'top level');
   if (!Array.isArray(json.frames) || json.frames.length === 0) throw new FormatError(FORMAT, file, "'frames' should be a non-empty array");
   let size: { width: number; height: number } | null = null;
@@ -49,7 +50,11 @@ export function readImavatarDataset(root: string, options: { testFrames?: number
     const f = asObject(raw, file, `frames[${i}]`, FORMAT);
     const where = `frames[${i}]`;
     const imagePath = frameImagePath(rootAbs, f.file_path, file, where, FORMAT);
-    size ??= pngSize(imagePath, FORMAT);
+    const own = pngSize(imagePath, FORMAT);
+    size ??= own;
+    if (own.width !== size.width || own.height !== size.height) {
+      throw new FormatError(FORMAT, file, `${where}.file_path is ${own.width}×${own.height}, other frames are ${size.width}×${size.height}`);
+    }
     // Old format: intrinsics in 512-pixel units (cy > 1); new: normalised by the image size.
     const scaleX = intr[3]! > 1 ? size.width / 512 : size.width, scaleY = intr[3]! > 1 ? size.height / 512 : size.height;
     const w2c = parseMatrix(f.world_mat, file, `${where}.world_mat`, FORMAT);
@@ -68,8 +73,15 @@ export function readImavatarDataset(root: string, options: { testFrames?: number
       if (pose.length !== 15) throw new FormatError(FORMAT, file, `${where}.pose should have 15 values (global, neck, jaw, eyes), got ${pose.length}`);
       frame.pose = pose;
     }
-    const maskAbs = path.join(path.dirname(path.dirname(imagePath)), 'mask', path.basename(imagePath));
-    if (fs.existsSync(maskAbs)) frame.maskPath = maskAbs;
+    // The mask is the image path with its folder named `image` replaced by `mask` (IMAvatar's loader); an image
+    // outside such a folder has none. The mask path is confined like every dataset path.
+    const segments = path.relative(rootAbs, imagePath).split(path.sep);
+    const imageDir = segments.lastIndexOf('image', segments.length - 2);
+    if (imageDir >= 0) {
+      segments[imageDir] = 'mask';
+      const maskAbs = resolveInside(rootAbs, segments.join('/'), file, `${where} mask`, FORMAT);
+      if (fs.existsSync(maskAbs) && fs.statSync(maskAbs).isFile()) frame.maskPath = maskAbs;
+    }
     const extra: Record<string, unknown> = {};
     for (const key of ['flame_keypoints', 'bbox']) if (f[key] !== undefined) extra[key] = f[key];
     frame.extra = extra;

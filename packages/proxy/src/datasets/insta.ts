@@ -20,8 +20,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { FormatError, ValidationError, readJson, writeJsonAtomic, writePng, type PngInput } from '@consistent-avatar/core';
 import {
-  type AvatarDataset, type AvatarFrame, asObject, numberField, parseMatrix, readFloatText, requireFile, resolveInside,
-  splitLastFrames,
+  type AvatarDataset, type AvatarFrame, asObject, datasetFile, numberField, parseMatrix, pngSize, readFloatText, requireFile,
+  resolveInside, splitLastFrames,
 } from './common.js';
 
 /** Options of {@link readInstaDataset}. */
@@ -44,14 +44,14 @@ function loadTransforms(root: string): { file: string; top: Record<string, unkno
   const frames: Record<string, unknown>[] = [];
   const seen = new Set<string>();
   for (const file of files) {
-    const json = asObject(readJson(file), file, 'the file', FORMAT);
+    const json = asObject(readJson(datasetFile(root, path.basename(file), FORMAT)), file, 'the file', FORMAT);
     top ??= json;
     if (!Array.isArray(json.frames)) throw new FormatError(FORMAT, file, "'frames' should be an array");
     for (const [i, f] of json.frames.entries()) {
       const frame = asObject(f, file, `frames[${i}]`, FORMAT);
-      const key = String(frame.file_path);
+      const key = typeof frame.file_path === 'string' ? frame.file_path : `<${typeof frame.file_path}>`;
       if (seen.has(key)) {
-        if (files.length === 1) throw new FormatError(FORMAT, file, `frames[${i}]: duplicate file_path '${key}'`);
+        if (files.length === 1) throw new FormatError(FORMAT, file, `frames[${i}]: duplicate file_path '${key.slice(0, 200)}'`);
         continue;
       }
       seen.add(key);
@@ -81,12 +81,18 @@ export function readInstaDataset(root: string, options: ReadInstaOptions = {}): 
   if (!Number.isInteger(width) || !Number.isInteger(height) || width <= 0 || height <= 0) throw new FormatError(FORMAT, file, `'w' and 'h' should be positive integers`);
   const fx = numberField(top, 'fl_x', file, FORMAT), fy = numberField(top, 'fl_y', file, FORMAT);
   const cx = numberField(top, 'cx', file, FORMAT), cy = numberField(top, 'cy', file, FORMAT);
+  if (!(fx > 0) || !(fy > 0)) throw new FormatError(FORMAT, file, `'fl_x' and 'fl_y' should be focal lengths > 0 in pixels, got ${fx} and ${fy}`);
   if (rawFrames.length === 0) throw new FormatError(FORMAT, file, "'frames' is empty");
   const frames: AvatarFrame[] = rawFrames.map((raw) => {
     const src = raw.__file as string;
     const where = `frames[${raw.__index as number}]`;
     const imagePath = resolveInside(rootAbs, raw.file_path, src, `${where}.file_path`, FORMAT);
     requireFile(imagePath, src, `${where}.file_path`, FORMAT);
+    // The declared size must be the images' (it sizes every render and buffer downstream).
+    const size = pngSize(imagePath, FORMAT);
+    if (size.width !== width || size.height !== height) {
+      throw new FormatError(FORMAT, src, `${where}.file_path is a ${size.width}×${size.height} image, but 'w' × 'h' is ${width}×${height}`);
+    }
     const id = path.basename(imagePath).replace(/\.[^.]+$/, '');
     const frame: AvatarFrame = {
       id,
@@ -103,6 +109,9 @@ export function readInstaDataset(root: string, options: ReadInstaOptions = {}): 
       const abs = resolveInside(rootAbs, raw.pose_path, src, `${where}.pose_path`, FORMAT);
       requireFile(abs, src, `${where}.pose_path`, FORMAT);
       frame.pose = readFloatText(abs, FORMAT);
+      if (frame.pose.length !== 6 && frame.pose.length !== 15) {
+        throw new FormatError(FORMAT, abs, `${where}.pose_path should hold 6 values (paper pose: global ⊕ jaw) or 15 (full FLAME pose), got ${frame.pose.length}`);
+      }
     }
     if (raw.seg_mask_path !== undefined) {
       const abs = resolveInside(rootAbs, raw.seg_mask_path, src, `${where}.seg_mask_path`, FORMAT);
@@ -219,7 +228,9 @@ export function writeInstaDataset(out: string, data: InstaDatasetInput): void {
     test_frames: testFrames,
     ...(data.extra ?? {}),
   };
-  writeJsonAtomic(path.join(out, 'transforms.json'), { ...top, frames: frameJson });
+  // The split files first, `transforms.json` (the file readers take first) last: an interrupted write leaves no
+  // `transforms.json`, so a complete-looking dataset is a complete one.
   for (const [name, idx] of Object.entries(split)) writeJsonAtomic(path.join(out, `transforms_${name}.json`), { ...top, frames: idx.map((i) => frameJson[i]) });
+  writeJsonAtomic(path.join(out, 'transforms.json'), { ...top, frames: frameJson });
 }
 

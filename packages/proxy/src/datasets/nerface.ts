@@ -18,7 +18,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { FormatError, ValidationError, readJson, writeJsonAtomic, writePng, type PngInput } from '@consistent-avatar/core';
 import {
-  type AvatarDataset, type AvatarFrame, asObject, floatArrayField, frameImagePath, parseMatrix, pngSize,
+  type AvatarDataset, type AvatarFrame, asObject, datasetFile, floatArrayField, frameImagePath, parseMatrix, pngSize,
 } from './common.js';
 
 const FORMAT = 'nerface';
@@ -42,17 +42,22 @@ export function readNerfaceDataset(root: string): AvatarDataset {
   for (const split of SPLITS) {
     const file = path.join(rootAbs, `transforms_${split}.json`);
     if (!fs.existsSync(file)) continue;
-    const json = asObject(readJson(file), file, 'the file', FORMAT);
+    const json = asObject(readJson(datasetFile(rootAbs, path.basename(file), FORMAT)), file, 'the file', FORMAT);
     const intr = json.intrinsics;
     if (!Array.isArray(intr) || intr.length !== 4 || !intr.every((v) => typeof v === 'number' && Number.isFinite(v))) {
       throw new FormatError(FORMAT, file, "'intrinsics' should be [fx, fy, cx, cy] (fx, fy in pixels; cx, cy normalised)");
     }
+    if (intr[0] === 0 || intr[1] === 0) throw new FormatError(FORMAT, file, `'intrinsics' focal lengths fx, fy should be non-zero (pixels; fx may be negative), got ${intr[0]}, ${intr[1]}`);
     if (!Array.isArray(json.frames)) throw new FormatError(FORMAT, file, "'frames' should be an array");
     for (const [i, raw] of json.frames.entries()) {
       const f = asObject(raw, file, `frames[${i}]`, FORMAT);
       const where = `frames[${i}]`;
       const imagePath = frameImagePath(rootAbs, f.file_path, file, where, FORMAT);
-      size ??= pngSize(imagePath, FORMAT);
+      const own = pngSize(imagePath, FORMAT);
+      size ??= own;
+      if (own.width !== size.width || own.height !== size.height) {
+        throw new FormatError(FORMAT, file, `${where}.file_path is ${own.width}×${own.height}, other frames are ${size.width}×${size.height}`);
+      }
       const [fx, fy, cxn, cyn] = intr as number[];
       const frame: AvatarFrame = {
         id: path.basename(imagePath, '.png'),

@@ -31,7 +31,7 @@
  * flame.dispose();
  * ```
  */
-import { tf, FormatError, ValidationError, readNpz } from '@consistent-avatar/core';
+import { checkFinite, tf, FormatError, ValidationError, readNpz } from '@consistent-avatar/core';
 import { linearBlendSkinning, type LbsModelTensors } from './lbs.js';
 import { barycentricLandmarks } from './landmarks.js';
 import { paperPoseToFull } from './pose.js';
@@ -64,6 +64,8 @@ export interface FlameParams {
   paperPose?: tf.Tensor2D;
   /** `[B, 3]` translation added after skinning. */
   translation?: tf.Tensor2D;
+  /** Accept NaN / ±Infinity in the parameters (rejected by default: the library's non-finite policy). */
+  allowNonFinite?: boolean;
 }
 
 /** Output of {@link FlameModel.forward}. */
@@ -283,6 +285,9 @@ export class FlameModel {
     const candidates = [params.shape, params.expression, params.pose, params.paperPose, params.translation].filter((t) => t != null);
     for (const t of candidates) {
       if (!(t instanceof tf.Tensor) || t.rank !== 2) throw new ValidationError(fn, 'params', 'rank-2 tensors [B, n]', t);
+    }
+    for (const name of ['shape', 'expression', 'pose', 'paperPose', 'translation'] as const) {
+      if (params[name]) checkFinite(fn, `params.${name}`, params[name]!, params);
     }
     const batch = candidates.length > 0 ? candidates[0]!.shape[0] : 1;
     for (const t of candidates) if (t!.shape[0] !== batch) throw new ValidationError(fn, 'params', `the same batch size ${batch} for every tensor`, t);

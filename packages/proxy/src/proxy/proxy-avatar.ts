@@ -23,7 +23,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { tf, ValidationError, CheckpointManager, writeJsonAtomic, readPng, Adam, Rng, type RngState } from '@consistent-avatar/core';
+import { tf, checkFinite, describeValue, ValidationError, CheckpointManager, writeJsonAtomic, readPng, Adam, Rng, type RngState } from '@consistent-avatar/core';
 import type { FlameModel } from '../flame/model.js';
 import type { PinholeCamera } from '../raster/camera.js';
 import { rasterize, type RasterOutput } from '../raster/rasterize.js';
@@ -31,6 +31,7 @@ import { defaultShCoefficients, shBasis, type Texture } from '../raster/shading.
 import { createSyntheticHead } from '../head/synthetic-head.js';
 import type { AvatarDataset, AvatarFrame } from '../datasets/common.js';
 import { readSyntheticTruth } from '../datasets/synthesize.js';
+import { pngSize } from '../datasets/common.js';
 import { bilinearPlan, sampleTexture } from './texture-sampler.js';
 
 /** Options of {@link fitProxyAvatar} (flat; JSON round-trip except the callbacks and the model). */
@@ -184,10 +185,12 @@ export async function fitProxyAvatar(dataset: AvatarDataset, options: ProxyFitOp
   if (!(lr > 0)) throw new ValidationError(fn, 'options.lr', 'a number > 0', lr);
   if (dataset.split.train.length === 0) throw new ValidationError(fn, 'dataset.split.train', 'at least one training frame', dataset.split.train);
 
-  // 1. The model: given, or the synthetic head of a synthetic dataset.
+  // 1. The model: given, or the synthetic head of a synthetic dataset. Every later check may throw, so an owned model
+  // is released on any failure until the proxy takes it over.
   let model = options.model;
   let ownsModel = false;
   let shape = options.shape ? Float32Array.from(options.shape, Number) : null;
+  if (shape) checkFinite(fn, 'options.shape', shape);
   if (!model) {
     const truthFile = path.join(dataset.root, 'synthetic.json');
     if (!fs.existsSync(truthFile)) throw new ValidationError(fn, 'options.model', 'a FLAME model (the dataset is not synthetic)', undefined);
@@ -197,41 +200,59 @@ export async function fitProxyAvatar(dataset: AvatarDataset, options: ProxyFitOp
     ownsModel = true;
     shape ??= Float32Array.from(truth.shape);
   }
-  shape ??= new Float32Array(model.numShape);
-  if (shape.length !== model.numShape) throw new ValidationError(fn, 'options.shape', `${model.numShape} values`, shape);
+  let uvs: number[], basis: number[], target: number[];
+  const rng = new Rng(seed).fork('proxy');
+  const meanColor = [0, 0, 0];
+  const trainIdx: number[] = [];
+  try {
+    shape ??= new Float32Array(model.numShape);
+    if (shape.length !== model.numShape) throw new ValidationError(fn, 'options.shape', `${model.numShape} values`, shape);
+    ({ uvs, basis, target } = cachePixels());
+  } catch (error) {
+    if (ownsModel) model.dispose();
+    throw error;
+  }
 
   // 2. Cache the covered pixels of each training frame: bilinear plan, SH basis, target colour.
-  const rng = new Rng(seed).fork('proxy');
-  const maxFrames = options.maxFrames ?? dataset.split.train.length;
-  const all = dataset.split.train;
-  const trainIdx = all.length <= maxFrames ? all : Array.from({ length: maxFrames }, (_, k) => all[Math.floor((k * all.length) / maxFrames)]!); // evenly spaced
-  const perFrame = options.pixelsPerFrame ?? 4000;
-  const uvs: number[] = [], basis: number[] = [], target: number[] = [];
-  const meanColor = [0, 0, 0];
-  for (let start = 0; start < trainIdx.length; start += 16) {
-    const frames = trainIdx.slice(start, start + 16).map((i) => dataset.frames[i]!);
-    const verts = posedVertices(model, shape, frames.map(frameParams));
-    frames.forEach((frame, j) => {
-      const r = rasterize(meshOf(model!, verts[j]!), frame.camera);
-      const img = readPng(frame.imagePath, { channels: 3 });
-      if (img.width !== r.width || img.height !== r.height) throw new ValidationError(fn, 'dataset', `images of ${r.width}×${r.height} like the cameras`, `${img.width}×${img.height}`);
-      const mask = frame.maskPath ? readPng(frame.maskPath, { channels: 1 }).data : null;
-      const covered: number[] = [];
-      for (let p = 0; p < r.mask.length; p++) if (r.mask[p] === 1 && (!mask || mask[p]! > 0.99)) covered.push(p);
-      const take = covered.length <= perFrame ? covered : Array.from(rng.permutation(covered.length).subarray(0, perFrame), (k) => covered[k]!);
-      for (const p of take) {
-        uvs.push(r.uv[p * 2]!, r.uv[p * 2 + 1]!);
-        const b = shBasis(r.normal[p * 3]! * 2 - 1, r.normal[p * 3 + 1]! * 2 - 1, r.normal[p * 3 + 2]! * 2 - 1);
-        basis.push(...b);
-        for (let c = 0; c < 3; c++) {
-          target.push(img.data[p * 3 + c]!);
-          meanColor[c] = meanColor[c]! + img.data[p * 3 + c]!;
+  function cachePixels(): { uvs: number[]; basis: number[]; target: number[] } {
+    const uvs: number[] = [], basis: number[] = [], target: number[] = [];
+    const maxFrames = options.maxFrames ?? dataset.split.train.length;
+    const all = dataset.split.train;
+    trainIdx.push(...(all.length <= maxFrames ? all : Array.from({ length: maxFrames }, (_, k) => all[Math.floor((k * all.length) / maxFrames)]!))); // evenly spaced
+    const perFrame = options.pixelsPerFrame ?? 4000;
+    for (let start = 0; start < trainIdx.length; start += 16) {
+      const frames = trainIdx.slice(start, start + 16).map((i) => dataset.frames[i]!);
+      // Sizes first: the camera sizes every render buffer, so it must match the image before anything is rasterized.
+      for (const frame of frames) {
+        const image = pngSize(frame.imagePath, 'png');
+        if (image.width !== frame.camera.width || image.height !== frame.camera.height) {
+          throw new ValidationError(fn, 'dataset', `images of the cameras' size (${frame.camera.width}×${frame.camera.height})`, `${image.width}×${image.height} in ${frame.imagePath}`);
         }
       }
-    });
+      const verts = posedVertices(model!, shape!, frames.map(frameParams));
+      frames.forEach((frame, j) => {
+        const r = rasterize(meshOf(model!, verts[j]!), frame.camera);
+        const img = readPng(frame.imagePath, { channels: 3 });
+        const mask = frame.maskPath ? readPng(frame.maskPath, { channels: 1 }).data : null;
+        if (mask && mask.length !== r.mask.length) throw new ValidationError(fn, 'dataset', `masks of the images' size (${img.width}×${img.height})`, frame.maskPath);
+        const covered: number[] = [];
+        for (let p = 0; p < r.mask.length; p++) if (r.mask[p] === 1 && (!mask || mask[p]! > 0.99)) covered.push(p);
+        const take = covered.length <= perFrame ? covered : Array.from(rng.permutation(covered.length).subarray(0, perFrame), (k) => covered[k]!);
+        for (const p of take) {
+          uvs.push(r.uv[p * 2]!, r.uv[p * 2 + 1]!);
+          const b = shBasis(r.normal[p * 3]! * 2 - 1, r.normal[p * 3 + 1]! * 2 - 1, r.normal[p * 3 + 2]! * 2 - 1);
+          basis.push(...b);
+          for (let c = 0; c < 3; c++) {
+            target.push(img.data[p * 3 + c]!);
+            meanColor[c] = meanColor[c]! + img.data[p * 3 + c]!;
+          }
+        }
+      });
+    }
+    if (target.length === 0) throw new ValidationError(fn, 'dataset', 'frames where the posed model covers some pixels (check cameras and parameters)', 0);
+    return { uvs, basis, target };
   }
   const numPixels = target.length / 3;
-  if (numPixels === 0) throw new ValidationError(fn, 'dataset', 'frames where the posed model covers some pixels (check cameras and parameters)', 0);
   const plan = bilinearPlan(new Float32Array(uvs), size, size);
   const basisArr = new Float32Array(basis), targetArr = new Float32Array(target);
 
@@ -250,26 +271,47 @@ export async function fitProxyAvatar(dataset: AvatarDataset, options: ProxyFitOp
   const lossLog: { step: number; loss: number }[] = [];
   let startStep = 0;
   let batchRng = new Rng(seed).fork('proxy-batches');
-  const manager = options.checkpointDir ? new CheckpointManager(options.checkpointDir, { keepLast: 2 }) : null;
+  let manager: CheckpointManager | null = null;
   try {
-    // Resume.
+    // Resume (the manager takes the folder's lock: a second writer fails here, naming the holder).
+    manager = options.checkpointDir ? new CheckpointManager(options.checkpointDir, { keepLast: 2 }) : null;
     const config = { textureSize: size, steps, batchPixels: batch, lr, smoothness, seed, dataset: dataset.root, trainFrames: trainIdx.length };
     const last = manager?.loadLatest();
     if (last) {
-      const saved = last.config as Partial<typeof config>;
-      for (const key of ['textureSize', 'batchPixels', 'seed', 'dataset', 'trainFrames'] as const) {
-        if (saved[key] !== config[key]) {
-          tf.dispose([...Object.values(last.tensors), ...Object.values(last.optimizerTensors ?? {})]);
-          throw new ValidationError(fn, 'options.checkpointDir', `checkpoints of the same run (${key} = ${JSON.stringify(config[key])}); use a fresh folder`, `${key} = ${JSON.stringify(saved[key])}`);
+      try {
+        // All-or-nothing: every field is checked before the first assignment.
+        const saved = last.config as Partial<typeof config>;
+        for (const key of ['textureSize', 'batchPixels', 'seed', 'dataset', 'trainFrames'] as const) {
+          if (saved?.[key] !== config[key]) {
+            throw new ValidationError(fn, 'options.checkpointDir', `checkpoints of the same run (${key} = ${JSON.stringify(config[key])}); use a fresh folder`, `${key} = ${describeValue(saved?.[key])}`);
+          }
         }
+        const state = last.state ?? {};
+        const where = `${last.dir}/state.json`;
+        if (!Number.isSafeInteger(state.step) || (state.step as number) < 0 || (state.step as number) > steps) {
+          throw new ValidationError(fn, `${where}: step`, `an integer in [0, ${steps}]`, state.step);
+        }
+        const log = state.lossLog;
+        if (!Array.isArray(log) || !log.every((e: { step?: unknown; loss?: unknown } | null) => e !== null && typeof e === 'object' && Number.isSafeInteger(e.step) && typeof e.loss === 'number' && Number.isFinite(e.loss))) {
+          throw new ValidationError(fn, `${where}: lossLog`, 'an array of { step, loss } with finite losses', log);
+        }
+        const restoredRng = Rng.fromState(state.rng as RngState);
+        for (const name of ['texture', 'sh'] as const) {
+          const t = last.tensors[name];
+          const target = name === 'texture' ? texture : sh;
+          if (!t || t.shape.join() !== target.shape.join()) throw new ValidationError(fn, `${last.dir}: ${name}`, `a tensor of shape [${target.shape.join(', ')}]`, t);
+          checkFinite(fn, `${last.dir}: ${name}`, t);
+        }
+        if (last.optimizerTensors) optimizer.checkState(last.optimizerTensors, state.optimizer as { step: number });
+        texture.assign(last.tensors.texture as tf.Tensor2D);
+        sh.assign(last.tensors.sh as tf.Tensor2D);
+        if (last.optimizerTensors) optimizer.loadState(last.optimizerTensors, state.optimizer as { step: number });
+        startStep = state.step as number;
+        lossLog.push(...(log as { step: number; loss: number }[]).map((e) => ({ step: e.step, loss: e.loss })));
+        batchRng = restoredRng;
+      } finally {
+        tf.dispose([...Object.values(last.tensors), ...Object.values(last.optimizerTensors ?? {})]);
       }
-      texture.assign(last.tensors.texture as tf.Tensor2D);
-      sh.assign(last.tensors.sh as tf.Tensor2D);
-      if (last.optimizerTensors) optimizer.loadState(last.optimizerTensors, last.state!.optimizer as { step: number });
-      startStep = Number(last.state!.step);
-      lossLog.push(...((last.state!.lossLog as { step: number; loss: number }[]) ?? []));
-      tf.dispose([...Object.values(last.tensors), ...Object.values(last.optimizerTensors ?? {})]);
-      batchRng = Rng.fromState(last.state!.rng as RngState);
     }
     // Smoothness: the texture minus its 4-neighbour mean (Laplacian), on the [S, S, 3] grid.
     const laplacian = (t: tf.Tensor2D) => {

@@ -18,7 +18,7 @@
  * const { pixels, depth } = projectPoints(cam, new Float32Array([0, 0, 0])); // pixels ≈ [256, 256], depth 1
  * ```
  */
-import { ValidationError } from '@consistent-avatar/core';
+import { checkFinite, ValidationError } from '@consistent-avatar/core';
 
 /** Camera-frame axis convention (see the module docs). */
 export type CameraConvention = 'opencv' | 'opengl';
@@ -99,9 +99,41 @@ export function validateCamera(camera: PinholeCamera, fn: string): void {
   if (!camera.cameraToWorld || camera.cameraToWorld.length !== 16) {
     throw new ValidationError(fn, 'camera.cameraToWorld', 'a row-major 4×4 matrix (16 numbers)', camera.cameraToWorld);
   }
+  const problem = rigidProblem(camera.cameraToWorld);
+  if (problem) throw new ValidationError(fn, 'camera.cameraToWorld', 'a rigid camera-to-world matrix (orthonormal rotation, det +1, last row 0 0 0 1)', problem);
   if (camera.convention !== undefined && camera.convention !== 'opencv' && camera.convention !== 'opengl') {
     throw new ValidationError(fn, 'camera.convention', "'opencv' or 'opengl'", camera.convention);
   }
+}
+
+/**
+ * Why a row-major 4×4 matrix is not rigid (a rotation with det +1 and a translation, last row [0, 0, 0, 1]), or null
+ * when it is. Tolerance 1e-3 on RᵀR = I (trackers write float32 matrices; scale or shear is far larger).
+ *
+ * @example
+ * ```ts
+ * rigidProblem([2, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1]); // 'RᵀR differs from I by 3 …'
+ * rigidProblem(lookAtCamera({ eye: [0, 0, 1], target: [0, 0, 0], fx: 100, fy: 100, width: 64, height: 64 }).cameraToWorld); // null
+ * ```
+ */
+export function rigidProblem(matrix: ArrayLike<number>): string | null {
+  if (matrix.length !== 16) return `${matrix.length} values, not 16`;
+  for (let i = 0; i < 16; i++) if (typeof matrix[i] !== 'number' || !Number.isFinite(matrix[i])) return `value ${i} is ${String(matrix[i])}`;
+  const m = (r: number, c: number) => matrix[r * 4 + c]!;
+  if (Math.abs(m(3, 0)) > 1e-6 || Math.abs(m(3, 1)) > 1e-6 || Math.abs(m(3, 2)) > 1e-6 || Math.abs(m(3, 3) - 1) > 1e-6) {
+    return `last row [${m(3, 0)}, ${m(3, 1)}, ${m(3, 2)}, ${m(3, 3)}]`;
+  }
+  let worst = 0;
+  for (let a = 0; a < 3; a++) {
+    for (let b = 0; b < 3; b++) {
+      const dot = m(0, a) * m(0, b) + m(1, a) * m(1, b) + m(2, a) * m(2, b);
+      worst = Math.max(worst, Math.abs(dot - (a === b ? 1 : 0)));
+    }
+  }
+  if (worst > 1e-3) return `RᵀR differs from I by ${worst.toPrecision(3)} (scale or shear)`;
+  const det = m(0, 0) * (m(1, 1) * m(2, 2) - m(1, 2) * m(2, 1)) - m(0, 1) * (m(1, 0) * m(2, 2) - m(1, 2) * m(2, 0)) + m(0, 2) * (m(1, 0) * m(2, 1) - m(1, 1) * m(2, 0));
+  if (det < 0) return `determinant ${det.toPrecision(3)} (a reflection)`;
+  return null;
 }
 
 /**
@@ -155,7 +187,10 @@ export function lookAtCamera(o: {
  */
 export function projectPoints(camera: PinholeCamera, points: ArrayLike<number>): { pixels: Float32Array; depth: Float32Array } {
   const w2c = worldToCameraCv(camera, 'projectPoints');
-  if (points.length % 3 !== 0) throw new ValidationError('projectPoints', 'points', 'a flat array of N×3 numbers', points);
+  if (points === null || typeof points !== 'object' || typeof points.length !== 'number' || points.length % 3 !== 0) {
+    throw new ValidationError('projectPoints', 'points', 'a flat array of N×3 numbers', points);
+  }
+  checkFinite('projectPoints', 'points', points);
   const n = points.length / 3;
   const pixels = new Float32Array(n * 2);
   const depth = new Float32Array(n);

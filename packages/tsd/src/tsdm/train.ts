@@ -112,7 +112,7 @@ export async function trainTsdm(data: TsdmData, config: Partial<TsdmConfig> = {}
   const manager = options.checkpointDir ? new CheckpointManager(options.checkpointDir, { keepLast: options.keepLast ?? 2 }) : null;
   try {
     // 1. Resume: weights, AdamW moments (refused for another config), then step, RNG state, loss log.
-    const run = { model, optimizer, config: c, fn: FN };
+    const run = { model, optimizer, config: c, fn: FN, validateState: (state: Record<string, unknown>) => loop.checkState(state, FN) };
     let resumed: ReturnType<typeof resumeTraining> = null;
     try {
       resumed = manager && (options.resume ?? true) ? resumeTraining(manager, run) : null;
@@ -169,7 +169,6 @@ export async function trainTsdm(data: TsdmData, config: Partial<TsdmConfig> = {}
       } finally {
         tf.dispose(Object.values(inputs));
       }
-      if (!Number.isFinite(loss)) throw new ValidationError(FN, 'config.lr', `a learning rate that keeps the loss finite (step ${loop.step + 1} loss ${loss})`, c.lr);
       stepLosses.push(loss);
       const mean = loop.record(loss);
       if (mean !== null) options.onProgress?.({ step: loop.step, iterations: c.iterations, loss: mean });

@@ -6,7 +6,7 @@
  *
  * @packageDocumentation
  */
-import { ValidationError } from '@consistent-avatar/core';
+import { checkFinite, ValidationError } from '@consistent-avatar/core';
 import type { TsdmConfig } from './config.js';
 import type { TsdmFrame } from './condition.js';
 
@@ -92,5 +92,8 @@ export function checkTsdmFrames(
     if (!f || f.proxy?.length !== n) throw new ValidationError(fn, `${label}[${i}].proxy`, `${n} values ([${S}, ${S}, 3])`, f?.proxy?.length);
     if (f.pose?.length !== config.poseDim) throw new ValidationError(fn, `${label}[${i}].pose`, `${config.poseDim} values`, f.pose?.length);
     if (f.expression?.length !== config.expressionDim) throw new ValidationError(fn, `${label}[${i}].expression`, `${config.expressionDim} values`, f.expression?.length);
+    checkFinite(fn, `${label}[${i}].proxy`, f.proxy);
+    checkFinite(fn, `${label}[${i}].pose`, f.pose);
+    checkFinite(fn, `${label}[${i}].expression`, f.expression);
   });
 }
