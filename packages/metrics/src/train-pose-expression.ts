@@ -180,7 +180,7 @@ export async function trainPoseExpressionEstimator(train: PoseExpressionRenderSe
   };
   try {
     // Resume: weights, moments, step, RNG state, loss log (the config, data statistics included, must match).
-    const run = { model: net, optimizer, config, fn: FN };
+    const run = { model: net, optimizer, config, fn: FN, validateState: (state: Record<string, unknown>) => loop.checkState(state, FN) };
     const resumed = manager && (options.resume ?? true) ? resumeTraining(manager, run) : null;
     if (resumed) {
       loop.restore(resumed.state);

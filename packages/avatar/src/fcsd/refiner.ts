@@ -88,7 +88,7 @@ export async function trainFcsdRefiner(model: FcsdModel, data: FcsdData, options
   const optimizer = new AdamW(refiner, { lr: c.controlLr, maxGradNorm: c.maxGradNorm > 0 ? c.maxGradNorm : undefined });
   const loop = new TrainingLoopState(new Rng(c.seed).fork('fcsd-refiner'), c.logEvery, iterations);
   const manager = options.checkpointDir ? new CheckpointManager(options.checkpointDir, { keepLast: 2 }) : null;
-  const run = { model: refiner, optimizer, config: c, fn: FN };
+  const run = { model: refiner, optimizer, config: c, fn: FN, validateState: (state: Record<string, unknown>) => loop.checkState(state, FN) };
   const stepLosses: number[] = [];
   try {
     const resumed = manager && (options.resume ?? true) ? resumeTraining(manager, run) : null;

@@ -154,7 +154,7 @@ export async function trainFcsd(data: FcsdData, config: Partial<FcsdConfig>, opt
       const optimizer = new AdamW(params, { lr: phase === 'backbone' ? c.backboneLr : c.controlLr, maxGradNorm: c.maxGradNorm > 0 ? c.maxGradNorm : undefined });
       const loop = new TrainingLoopState(new Rng(c.seed).fork(`fcsd-${phase}`), c.logEvery, iterations);
       const manager = options.checkpointDir ? new CheckpointManager(join(options.checkpointDir, phase), { keepLast: 2 }) : null;
-      const run = { model, optimizer, config: c, fn: FN };
+      const run = { model, optimizer, config: c, fn: FN, validateState: (state: Record<string, unknown>) => loop.checkState(state, FN) };
       try {
         const resumed = manager && (options.resume ?? true) ? resumeTraining(manager, run) : null;
         if (resumed) loop.restore(resumed.state);
