@@ -107,7 +107,11 @@ export function checkImage(fn: string, arg: string, image: unknown, options: Che
   }
   if (data instanceof Float32Array && options.allowNonFinite !== true) {
     const bad = firstNonFinite(data);
-    if (bad >= 0) throw new ValidationError(fn, `${arg}.data`, 'finite samples (no NaN or ±Infinity)', `${data[bad]} at sample ${bad}`);
+    if (bad >= 0) {
+      const pixel = Math.floor(bad / channels);
+      const where = `pixel [${pixel % width}, ${Math.floor(pixel / width)}] (x, y) channel ${bad % channels}, sample ${bad}`;
+      throw new ValidationError(fn, `${arg}.data`, 'finite samples (no NaN or ±Infinity)', `${data[bad]} at ${where}`);
+    }
   }
 }
 

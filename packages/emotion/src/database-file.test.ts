@@ -48,7 +48,7 @@ describe('expression database files', () => {
     const meta = JSON.parse(readFileSync(json, 'utf8'));
     expect(() => loadExpressionDatabase(join(dir, 'missing'))).toThrow(FormatError);
     writeFileSync(json, '{not json');
-    expect(() => loadExpressionDatabase(json)).toThrow(/db.json: not valid JSON/);
+    expect(() => loadExpressionDatabase(json)).toThrow(/db.json: invalid JSON at line 1/);
     writeFileSync(json, JSON.stringify({ ...meta, dimension: 50 }));
     expect(() => loadExpressionDatabase(json)).toThrow(/tensor 'vectors' is F32 \[6, 100\], expected F32 \[6, 50\]/);
     writeFileSync(json, JSON.stringify({ ...meta, format: 'other' }));

@@ -66,7 +66,7 @@ describe('buildMeadDatabase', () => {
     writeFileSync(join(dir, '001.json'), '{"exp": [[1, "a"]]}');
     expect(() => readExpressionFile(join(dir, '001.json'))).toThrow(/expected a finite number/);
     writeFileSync(join(dir, '001.json'), '{broken');
-    expect(() => readExpressionFile(join(dir, '001.json'))).toThrow(/not valid JSON/);
+    expect(() => readExpressionFile(join(dir, '001.json'))).toThrow(/001.json: invalid JSON at line/);
     expect(() => readExpressionFile(join(fixture, 'W009/front/angry/level_3/003.json'), ['pose'])).toThrow(/has no array 'pose'/);
     expect(() => buildMeadDatabase(join(tmp, 'nope'))).toThrow(ValidationError);
     const empty = mkdtempSync(join(tmpdir(), 'mead-empty-'));

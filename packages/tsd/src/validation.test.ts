@@ -32,11 +32,11 @@ describe('extractTsd rejects bad input with a ValidationError naming the functio
   it('NaN or infinite samples', () => {
     const nan = new Float32Array(8 * 8 * 3).fill(0.5);
     nan[5 * 24 + 7] = NaN;
-    expectRejected(() => extractTsd({ ...good, data: nan }, { channels: 'rgb' }), 'image');
-    expect(() => extractTsd({ ...good, data: nan })).toThrow(/pixel \[5, 2\]/);
+    expectRejected(() => extractTsd({ ...good, data: nan }, { channels: 'rgb' }), 'image.data');
+    expect(() => extractTsd({ ...good, data: nan })).toThrow(/NaN at pixel \[2, 5\] \(x, y\) channel 1/);
     const inf = new Float32Array(8 * 8 * 3).fill(0.5);
     inf[0] = Infinity;
-    expectValidationError(() => releaseTsd({ ...good, data: inf }), 'releaseTsd', 'image');
+    expectValidationError(() => releaseTsd({ ...good, data: inf }), 'releaseTsd', 'image.data');
   });
 
   it('radius ≤ 0 or not a finite number', () => {

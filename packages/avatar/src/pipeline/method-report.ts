@@ -117,6 +117,7 @@ export async function writeMethodOutputs(dir: string, result: RunMethodResult, o
   const results = join(dir, 'results.json');
   writeJsonAtomic(results, {
     label: options.label,
+    backbone: result.backbone,
     split: { train: result.split.train.length, validation: result.split.validation.length, test: result.split.test },
     size: S,
     estimator: result.estimator,

@@ -30,7 +30,9 @@ import { fitProxyAvatar, protocolSplit, readInstaDataset, SYNTHETIC_NUM_SHAPE, t
 import { alignTsd, prepareTsdmData, resolveTsdmConfig, trainTsdm, tsdErrors, type TsdmConfig } from '@consistent-avatar/tsd';
 import { resolveFcsdConfig, type FcsdConfig } from '../fcsd/config.js';
 import { prepareFcsdData, withAlignedTsd, type FcsdData } from '../fcsd/data.js';
+import { loadPretrainedBackbone } from '../fcsd/fcsd-model.js';
 import { distillFcsdLcm } from '../fcsd/lcm.js';
+import { trainFcsdRefiner } from '../fcsd/refiner.js';
 import { renderFcsd } from '../fcsd/render.js';
 import { trainFcsd } from '../fcsd/train.js';
 import { scoreSequence, type SequenceScores } from '../eval/score-sequence.js';
@@ -55,6 +57,12 @@ export interface RunMethodOptions {
   fcsd?: Partial<FcsdConfig>;
   /** Also render the "w/o LCM" row (DDIM on the teacher). Default false. */
   ddimRow?: boolean;
+  /**
+   * A diffusers Stable Diffusion folder you own (`unet/`, `vae/`; e.g. SD 1.5) to use as the stage-3 backbone instead
+   * of the embedded one: it is loaded from disk (nothing is downloaded), frozen, and needs the paper's formulation
+   * (`fcsd: { ...FCSD_PAPER }`). Default: the embedded backbone trained here.
+   */
+  backbone?: string;
   /** Progress lines. */
   onLog?: (line: string) => void;
 }
@@ -91,6 +99,8 @@ export interface RunMethodResult {
   config: { tsdm: TsdmConfig; fcsd: FcsdConfig; alignEnsemble: number; validationFrames: number };
   /** The estimator used for PE / EE (named in reports). */
   estimator: string;
+  /** Which stage-3 backbone ran: `'embedded'` or the pre-trained folder. */
+  backbone: string;
 }
 
 /**
@@ -149,8 +159,11 @@ export async function runMethod(options: RunMethodOptions): Promise<RunMethodRes
     const data = await time('stage3-data', () => prepareFcsdData(ds, proxy, tsdmData, fcsdConfig, { emotions: labels, labels: [...MEAD_EMOTIONS_7] }));
     withAlignedTsd(data, split.test, aligned, tsdmConfig.size);
     log(`stage 3: training the FCSD (backbone ${fcsdConfig.backboneIterations} + conditions ${fcsdConfig.controlIterations} steps) …`);
+    const backbone = options.backbone ? loadPretrainedBackbone(options.backbone) : undefined;
+    log(`stage 3 backbone: ${options.backbone ? `pre-trained, from ${options.backbone} (frozen)` : 'the embedded one, trained here on the training frames'}`);
     const fcsd = await time('stage3', () => trainFcsd(data, fcsdConfig, {
       train: split.train,
+      pretrained: backbone,
       checkpointDir: ckpt('fcsd'),
       onProgress: ({ phase, step, iterations, loss }) => step % (fcsdConfig.logEvery * 10) === 0 && log(`  FCSD ${phase} step ${step}/${iterations} loss ${loss.toFixed(4)}`),
     }));
@@ -165,11 +178,18 @@ export async function runMethod(options: RunMethodOptions): Promise<RunMethodRes
       log(`stage 3: LCM student distilled in ${secs('lcm')}`);
     }
     const sampler = useLcm ? `LCM ${fcsdConfig.lcmSteps} steps` : `DDIM ${fcsdConfig.ddimSteps} steps`;
+    // The refiner (§4.3), when switched on: a low-noise expert fine-tuned from the backbone, handed the end of the DDIM schedule.
+    const refiner = fcsdConfig.refiner ? await time('refiner', () => trainFcsdRefiner(fcsd.model, data, { train: split.train, checkpointDir: ckpt('refiner') })) : null;
+    if (refiner) {
+      losses.refiner = refiner.lossLog;
+      log(`stage 3: refiner trained in ${secs('refiner')}`);
+    }
     try {
       // 6. The rows, rendered and scored on the held-out frames.
-      const estimator = loadEmbeddedPoseExpressionEstimator();
+      // PE / EE with the embedded estimator (trained on ≥ 32² synthetic renders); smaller frames are not scored for them.
+      const S = data.size;
+      const estimator = S >= 32 ? loadEmbeddedPoseExpressionEstimator() : null;
       try {
-        const S = data.size;
         const reference = split.test.map((i) => ({ data: data.frames[i]!.gt, height: S, width: S, channels: 3 }));
         const masks = split.test.map((i) => data.frames[i]!.mask);
         const rows: MethodRow[] = [];
@@ -177,7 +197,7 @@ export async function runMethod(options: RunMethodOptions): Promise<RunMethodRes
           const t0 = performance.now();
           const frames = produce();
           const msPerFrame = timed ? (performance.now() - t0) / frames.length : null;
-          const scores = await scoreSequence(frames, reference, masks, { estimator });
+          const scores = await scoreSequence(frames, reference, masks, { estimator: estimator ?? undefined });
           rows.push({ name, label, frames, scores, msPerFrame });
           log(`  ${name.padEnd(10)} PSNR ${scores.whole.psnr.toFixed(2)} dB (face ${scores.face.psnr.toFixed(2)})  SSIM ${scores.whole.ssim.toFixed(3)}  flow-curve corr ${scores.temporal?.curvePearson.toFixed(3) ?? '—'}`);
         };
@@ -189,19 +209,25 @@ export async function runMethod(options: RunMethodOptions): Promise<RunMethodRes
           await addRow('baseline', `w/o stage 2: the proxy TSD into the ControlNet (${sampler})`, render('proxy'));
           await addRow('full', `full method: aligned TSD′ (${sampler})`, render('aligned'));
           if (options.ddimRow && useLcm) await addRow('full-ddim', `w/o LCM: aligned TSD′, DDIM ${fcsdConfig.ddimSteps} steps`, render('aligned', 'ddim'));
+          if (refiner) {
+            await addRow('full-refiner', `aligned TSD′, DDIM ${fcsdConfig.ddimSteps} steps with the refiner on the last ${fcsdConfig.refinerStart} of the schedule`, () =>
+              renderFcsd(fcsd.model, data, split.test, { sampler: 'ddim', refiner: refiner.refiner, tsdSource: 'aligned', seed: options.seed }));
+          }
           await addRow('oracle-tsd', `reference: the real frames' TSD, not a method (${sampler})`, render('gt'));
         });
         return {
           split, size: S, reference, rows, tsd, data, losses, timings,
           config: { tsdm: tsdmConfig, fcsd: fcsdConfig, alignEnsemble, validationFrames: split.validation.length },
-          estimator: estimator.name,
+          estimator: estimator ? estimator.name : `not computed (frames of ${S}² are below the embedded estimator's 32²)`,
+          backbone: options.backbone ?? 'embedded',
         };
       } finally {
-        estimator.dispose?.();
+        estimator?.dispose?.();
       }
     } finally {
       fcsd.model.dispose();
       lcm?.student.dispose();
+      refiner?.refiner.dispose();
     }
   } finally {
     proxy.dispose();

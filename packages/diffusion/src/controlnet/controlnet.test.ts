@@ -148,7 +148,7 @@ describe('ControlNetModel behaviour (wasm)', () => {
     const c = resolveControlNetConfig(fields);
     expect(c.conditioning_embedding_out_channels).toEqual([16, 24, 32]);
     expect(resolveControlNetConfig(JSON.parse(JSON.stringify(c)))).toEqual(c);
-    expect(() => resolveControlNetConfig({ ...fields, conditioning_embedding_out_channels: [16, 0] })).toThrow("ControlNetModel: argument 'config.conditioning_embedding_out_channels[1]' expected a positive integer, got 0");
+    expect(() => resolveControlNetConfig({ ...fields, conditioning_embedding_out_channels: [16, 0] })).toThrow("ControlNetModel: argument 'config.conditioning_embedding_out_channels[1]' expected an integer in [1, 8192], got 0");
     expect(() => resolveControlNetConfig({ controlnet_conditioning_channel_order: 'gbr' as never })).toThrow(/'config.controlnet_conditioning_channel_order' expected one of 'rgb', 'bgr', got "gbr"/);
     expect(() => resolveControlNetConfig({ upcast_attention: true as never })).toThrow(/'config.upcast_attention' expected false \(upcast_attention is not implemented/);
     expect(() => resolveControlNetConfig({ ...fields, block_out_channels: [32, 44] })).toThrow(/'config.block_out_channels\[1\]' expected a multiple of norm_num_groups \(8\)/);

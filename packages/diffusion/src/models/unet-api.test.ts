@@ -111,7 +111,7 @@ describe('UNet2DConditionModel API', () => {
 
   it('resolveUNetConfig: diffusers fields checked by core\'s validator, unknown fields rejected, inert fields kept', () => {
     const fail = (partial: Record<string, unknown>) => () => resolveUNetConfig({ ...TINY, ...partial });
-    expect(fail({ layers_per_block: [1, 0] })).toThrow("UNet2DConditionModel: argument 'config.layers_per_block[1]' expected a positive integer, got 0");
+    expect(fail({ layers_per_block: [1, 0] })).toThrow("UNet2DConditionModel: argument 'config.layers_per_block[1]' expected an integer in [1, 16], got 0");
     expect(fail({ layers_per_block: [1, 1, 1] })).toThrow(/'config.layers_per_block' expected one value or 2 values/);
     expect(fail({ norm_eps: 0 })).toThrow("argument 'config.norm_eps' expected a finite number > 0, got 0");
     expect(fail({ conv_in_kernel: 4 })).toThrow("argument 'config.conv_in_kernel' expected an odd positive integer, got 4");

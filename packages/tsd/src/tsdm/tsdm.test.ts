@@ -188,7 +188,7 @@ describe('TsdmModel.savePretrained / fromPretrained', () => {
     const weights = path.join(dir, 'diffusion_pytorch_model.safetensors');
     fs.writeFileSync(weights, fs.readFileSync(weights).subarray(0, 1000));
     expect(() => TsdmModel.fromPretrained(dir)).toThrow(FormatError);
-    fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ _class_name: 'UNet2DConditionModel' }));
+    fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ _class_name: 'UNet2DConditionModel', sample_size: 32 }));
     expect(() => TsdmModel.fromPretrained(dir)).toThrow(/TsdmModel folder/);
     expect(tf.memory().numTensors).toBe(before);
   }, 60_000);
