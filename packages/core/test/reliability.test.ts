@@ -276,7 +276,7 @@ describe('10. the non-finite policy', () => {
     expect(() => checkFinite('f', 'x', t, { allowNonFinite: true })).not.toThrow();
     t.dispose();
     const img = { data: Float32Array.from([0, Number.NaN, 1]), height: 1, width: 1, channels: 3 };
-    expect(thrown(() => checkImage('ssim', 'a', img)).message).toMatch(/a\.data.*NaN at sample 1/);
+    expect(thrown(() => checkImage('ssim', 'a', img)).message).toMatch(/a\.data.*NaN at pixel \[0, 0\] \(x, y\) channel 1, sample 1/);
     expect(() => checkImage('ssim', 'a', img, { allowNonFinite: true })).not.toThrow();
   });
 

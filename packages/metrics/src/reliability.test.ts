@@ -23,7 +23,7 @@ describe('10. NaN never passes silently through a metric', () => {
   it('mse, psnr, ssim name the image and the sample; temporalConsistency the frame', async () => {
     for (const [name, metric] of [['mse', mse], ['psnr', psnr], ['ssim', ssim]] as const) {
       // psnr is computed through mse, which names itself; the argument and the sample are named either way.
-      expect(() => metric(frame(0.5), frame(0.5, 7))).toThrow(new RegExp(`${name === 'psnr' ? 'mse' : name}: argument 'b\\.data' expected finite samples .*NaN at sample 7`));
+      expect(() => metric(frame(0.5), frame(0.5, 7))).toThrow(new RegExp(`${name === 'psnr' ? 'mse' : name}: argument 'b\\.data' expected finite samples .*NaN at pixel .* sample 7`));
       expect(() => metric(frame(0.5, 0), frame(0.5))).toThrow(ValidationError);
     }
     await expect(temporalConsistency([frame(0.2), frame(0.3, 5)], [frame(0.2), frame(0.3)])).rejects.toThrow(/frames\[1\].*finite samples/);
