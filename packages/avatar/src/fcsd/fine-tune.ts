@@ -49,6 +49,7 @@ export interface FcsdFineTuneOptions {
   resume?: boolean;
   /** Stop after this many steps (an interrupted run; a checkpoint is written there). */
   stopAt?: number;
+  /** Called every `logEvery` steps with the mean loss of the window. */
   onProgress?: (p: FcsdFineTuneProgress) => void;
 }
 

@@ -113,6 +113,7 @@ export function setReadLimits(limits: Partial<ReadLimits>): ReadLimits {
 export interface RegularFile {
   fd: number;
   size: number;
+  /** Close the file descriptor (once: a second call throws EBADF). */
   close(): void;
 }
 
