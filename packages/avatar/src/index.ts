@@ -49,10 +49,8 @@ export { scoreSequence, type SequenceScores, type ImageScores, type ScoreSequenc
 // Stage 3, §4.3: the LCM student and the refiner.
 export { distillFcsdLcm, type DistillFcsdLcmOptions, type DistillFcsdLcmResult } from './fcsd/lcm.js';
 export { trainFcsdRefiner, refinerTimesteps, type TrainFcsdRefinerOptions, type TrainFcsdRefinerResult } from './fcsd/refiner.js';
+export { drawFcsdTrainingBatch, disposeFcsdTrainingBatch, fcsdBatchTargets, type FcsdTrainingBatch } from './fcsd/train.js';
 export {
-  drawFcsdTrainingBatch,
-  disposeFcsdTrainingBatch,
-  type FcsdTrainingBatch,
   type FcsdFineTuneOptions,
   type FcsdFineTuneLog,
   type FcsdFineTuneProgress,

@@ -14,10 +14,9 @@
  *
  * @packageDocumentation
  */
-import { tf, ValidationError, type Rng, type TrainingLoopState } from '@consistent-avatar/core';
-import type { FcsdData, FcsdFrame } from './data.js';
-import { FcsdModel, type FcsdConditionInputs, type FcsdConditions } from './fcsd-model.js';
-import { fcsdBatchInputs, fcsdTarget } from './train.js';
+import { ValidationError, type TrainingLoopState } from '@consistent-avatar/core';
+import type { FcsdData } from './data.js';
+import { FcsdModel } from './fcsd-model.js';
 
 /**
  * Progress of a fine-tuning run (every `logEvery` steps).
@@ -72,24 +71,6 @@ export interface FcsdFineTuneLog {
 }
 
 /**
- * One drawn batch (the caller disposes it with {@link disposeFcsdTrainingBatch}).
- * @example
- * ```ts
- * const { frames, x0 } = drawFcsdTrainingBatch(model, data, train, rng); // x0: [B, S, S, 3]
- * ```
- */
-export interface FcsdTrainingBatch {
-  /** The drawn frames, in batch order. */
-  frames: FcsdFrame[];
-  /** Diffusion targets x_0 `[B, S, S, 3]` (`fcsdTarget`). */
-  x0: tf.Tensor4D;
-  /** Condition inputs of the frames (TSD from `config.trainTsd`). */
-  inputs: FcsdConditionInputs;
-  /** Proxy renders `[B, S, S, 3]` in [0, 1]. */
-  proxyRgb: tf.Tensor4D;
-}
-
-/**
  * Check what a training that starts from a trained FCSD needs: the model with its conditions attached, data of its
  * size, non-empty training indices, and an optional step budget.
  * @param fn - the public function, for the error messages.
@@ -106,36 +87,6 @@ export function checkFcsdTrainingInputs(fn: string, model: FcsdModel, data: Fcsd
   if (!Array.isArray(train) || train.length === 0) throw new ValidationError(fn, 'options.train', 'a non-empty list of training frame indices', train);
   for (const i of train) if (!data.frames[i]) throw new ValidationError(fn, 'options.train', `indices < ${data.frames.length}`, i);
   if (stopAt !== undefined && (!Number.isInteger(stopAt) || stopAt < 0)) throw new ValidationError(fn, 'options.stopAt', 'a non-negative integer', stopAt);
-}
-
-/**
- * Draw `config.batchSize` frames uniformly (with replacement) from `train` and pack them.
- * @param rng - the loop's generator (one `int` draw per frame).
- * @example
- * ```ts
- * const batch = drawFcsdTrainingBatch(model, data, [0, 1, 2], loop.rng);
- * ```
- */
-export function drawFcsdTrainingBatch(model: FcsdModel, data: FcsdData, train: number[], rng: Rng): FcsdTrainingBatch {
-  const c = model.config, S = c.size, B = c.batchSize, n = S * S * 3;
-  const frames = Array.from({ length: B }, () => data.frames[train[rng.int(train.length)]!]!);
-  const x0 = new Float32Array(B * n);
-  frames.forEach((f, b) => x0.set(fcsdTarget(f, c), b * n));
-  const { inputs, proxyRgb } = fcsdBatchInputs(model, frames, c.trainTsd);
-  return { frames, x0: tf.tensor4d(x0, [B, S, S, 3]), inputs, proxyRgb };
-}
-
-/**
- * Free a batch and any condition records built from it.
- * @example
- * ```ts
- * disposeFcsdTrainingBatch(batch, conditions);
- * ```
- */
-export function disposeFcsdTrainingBatch(batch: FcsdTrainingBatch, ...conditions: Array<FcsdConditions | undefined>): void {
-  const list: tf.Tensor[] = [batch.x0, batch.proxyRgb, ...Object.values(batch.inputs)];
-  for (const record of conditions) if (record) for (const t of [record.tokens, record.controlImage, record.proxy]) if (t) list.push(t);
-  tf.dispose(list);
 }
 
 /**

@@ -32,8 +32,8 @@ import { CheckpointManager, Rng, tf, TrainingLoopState, ValidationError } from '
 import { cloneUNet, LcmDistillTrainer, type UNet2DConditionModel } from '@consistent-avatar/diffusion';
 import type { FcsdData } from './data.js';
 import type { FcsdConditions, FcsdModel } from './fcsd-model.js';
-import { fcsdScheduler } from './train.js';
-import { checkFcsdTrainingInputs, disposeFcsdTrainingBatch, drawFcsdTrainingBatch, fineTuneLog, recordFcsdStep, type FcsdFineTuneLog, type FcsdFineTuneOptions } from './fine-tune.js';
+import { disposeFcsdTrainingBatch, drawFcsdTrainingBatch, fcsdScheduler } from './train.js';
+import { checkFcsdTrainingInputs, fineTuneLog, recordFcsdStep, type FcsdFineTuneLog, type FcsdFineTuneOptions } from './fine-tune.js';
 
 /**
  * Options of {@link distillFcsdLcm}.

@@ -10,14 +10,16 @@ import type { FcsdConfig } from './config.js';
 import type { FcsdData, FcsdFrame } from './data.js';
 import { FcsdModel, loadPretrainedBackbone } from './fcsd-model.js';
 import { renderFcsd } from './render.js';
-import { trainFcsd } from './train.js';
+import { fcsdBatchTargets, trainFcsd } from './train.js';
+import { distillFcsdLcm } from './lcm.js';
+import { trainFcsdRefiner } from './refiner.js';
 
 const DIR = fileURLToPath(new URL('../../test/fixtures/sd-tiny', import.meta.url));
 const S = 16; // image side; the VAE halves it
 const CONFIG: Partial<FcsdConfig> = {
   size: S, target: 'image', proxyConcat: false, predictionType: 'epsilon', tokenDim: 16, textDim: 8, encoderWidth: 8,
   normGroups: 8, conditioningChannels: [16, 24], batchSize: 2, controlIterations: 4, controlLr: 1e-3, ddimSteps: 3,
-  lcmIterations: 0, checkpointEvery: 100, logEvery: 2, seed: 1,
+  lcmIterations: 2, lcmDdimTimesteps: 10, lcmTimeCondDim: 8, refinerIterations: 2, checkpointEvery: 100, logEvery: 2, seed: 1,
 };
 
 function toyData(): FcsdData {
@@ -55,6 +57,21 @@ describe('FCSD on a pre-trained backbone (SD layout)', () => {
     expect(a[0]!.height).toBe(S);
     expect(a[0]!.data.length).toBe(S * S * 3);
     expect(a.map((f) => Array.from(f.data))).toEqual(b.map((f) => Array.from(f.data)));
+    // The fine-tunings of §4.3 train on the same latent targets: an LCM student and a refiner on the SD backbone.
+    const x0 = fcsdBatchTargets(model, data.frames.slice(0, 2));
+    expect(x0.shape).toEqual([2, 8, 8, 4]);
+    x0.dispose();
+    const lcm = await distillFcsdLcm(model, data, { train: [0, 1] });
+    expect(lcm.complete).toBe(true);
+    const viaLcm = renderFcsd(model, data, [2], { sampler: 'lcm', student: lcm.student, tsdSource: 'aligned', seed: 7, steps: 2 });
+    expect(viaLcm[0]!.data.length).toBe(S * S * 3);
+    const refined0 = await trainFcsdRefiner(model, data, { train: [0, 1] });
+    expect(refined0.complete).toBe(true);
+    const refiner = refined0.refiner;
+    const refined = renderFcsd(model, data, [2], { sampler: 'ddim', refiner, tsdSource: 'aligned', seed: 7 });
+    expect(refined[0]!.height).toBe(S);
+    lcm.student.dispose();
+    refiner.dispose();
     model.dispose();
   });
 

@@ -26,8 +26,8 @@ import { cloneUNet, type UNet2DConditionModel } from '@consistent-avatar/diffusi
 import type { FcsdConfig } from './config.js';
 import type { FcsdData } from './data.js';
 import type { FcsdModel } from './fcsd-model.js';
-import { fcsdScheduler } from './train.js';
-import { checkFcsdTrainingInputs, disposeFcsdTrainingBatch, drawFcsdTrainingBatch, fineTuneLog, recordFcsdStep, type FcsdFineTuneLog, type FcsdFineTuneOptions } from './fine-tune.js';
+import { disposeFcsdTrainingBatch, drawFcsdTrainingBatch, fcsdScheduler } from './train.js';
+import { checkFcsdTrainingInputs, fineTuneLog, recordFcsdStep, type FcsdFineTuneLog, type FcsdFineTuneOptions } from './fine-tune.js';
 
 /**
  * Options of {@link trainFcsdRefiner}.
@@ -94,21 +94,22 @@ export async function trainFcsdRefiner(model: FcsdModel, data: FcsdData, options
     const resumed = manager && (options.resume ?? true) ? resumeTraining(manager, run) : null;
     if (resumed) loop.restore(resumed.state);
     const save = () => manager && saveTrainingCheckpoint(manager, loop.step, { ...run, state: loop.toState(), metadata: { model: 'FCSD refiner (ConsistentAvatar §4.3)' } });
-    const S = c.size, B = c.batchSize, rng = loop.rng;
+    const B = c.batchSize, rng = loop.rng;
+    const shape = model.sampleShape(B); // [B, S, S, 3], or the latent shape with a VAE
     while (loop.step < budget) {
       // 1. Frames, low-noise timesteps t < refinerStart·T and noise; x_t = √ᾱ_t·x_0 + √(1−ᾱ_t)·ε.
       const batch = drawFcsdTrainingBatch(model, data, options.train, rng);
       const ts = Array.from({ length: B }, () => rng.int(lowT));
-      const noiseData = Float32Array.from(rng.normal(B * S * S * 3));
+      const noiseData = Float32Array.from(rng.normal(shape.reduce((a, b) => a * b, 1)));
       const dropRng = rng.fork(`dropout-${loop.step}`);
-      const noise = tf.tensor4d(noiseData, [B, S, S, 3]);
+      const noise = tf.tensor4d(noiseData, shape);
       const xt = scheduler.addNoise(batch.x0, noise, ts) as tf.Tensor4D;
       let loss: number;
       try {
         // 2. Eq. 9 with the refiner in the backbone's place (ControlNet and tokens frozen: not in the optimiser).
         ({ loss } = optimizer.step(() => tf.tidy(() => {
           const conditions = model.conditions(batch.inputs, batch.proxyRgb, { dropout: c.conditionDropout, rng: dropRng });
-          const out = model.denoise(xt, ts, conditions, { unet: refiner }); // [B, S, S, 3]
+          const out = model.denoise(xt, ts, conditions, { unet: refiner }); // like x_t
           return tf.mean(tf.square(tf.sub(out, c.predictionType === 'sample' ? batch.x0 : noise))) as tf.Scalar;
         })));
       } finally {

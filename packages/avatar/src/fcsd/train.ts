@@ -26,7 +26,7 @@ import { AdamW, CheckpointManager, Rng, resumeTraining, saveTrainingCheckpoint, 
 import { DDPMScheduler } from '@consistent-avatar/diffusion';
 import { resolveFcsdConfig, type FcsdConfig } from './config.js';
 import type { FcsdData, FcsdFrame } from './data.js';
-import { FcsdModel, type FcsdConditionInputs, type PretrainedBackbone } from './fcsd-model.js';
+import { FcsdModel, type FcsdConditionInputs, type FcsdConditions, type PretrainedBackbone } from './fcsd-model.js';
 
 /** Progress of {@link trainFcsd}. */
 export interface FcsdProgress {
@@ -120,6 +120,73 @@ export function fcsdBatchInputs(model: FcsdModel, frames: FcsdFrame[], tsdSource
   };
 }
 
+/**
+ * The diffusion targets x_0 of a batch of frames: with a pre-trained backbone the frames' VAE latents
+ * ({@link FcsdModel.encodeImages}), otherwise {@link fcsdTarget} of each frame. No gradients.
+ * @returns `model.sampleShape(frames.length)`.
+ * @example
+ * ```ts
+ * const x0 = fcsdBatchTargets(model, frames); // [B, S, S, 3] in pixel space
+ * ```
+ */
+export function fcsdBatchTargets(model: FcsdModel, frames: FcsdFrame[]): tf.Tensor4D {
+  const c = model.config, B = frames.length;
+  if (model.isPretrained) {
+    const gt = new Float32Array(B * c.size * c.size * 3);
+    frames.forEach((f, b) => gt.set(f.gt, b * f.gt.length));
+    return tf.tidy(() => model.encodeImages(tf.tensor4d(gt, [B, c.size, c.size, 3])));
+  }
+  const shape = model.sampleShape(B), n = shape[1] * shape[2] * shape[3];
+  const x0 = new Float32Array(B * n);
+  frames.forEach((f, b) => x0.set(fcsdTarget(f, c), b * n));
+  return tf.tensor4d(x0, shape);
+}
+
+/**
+ * One drawn batch (the caller disposes it with {@link disposeFcsdTrainingBatch}).
+ * @example
+ * ```ts
+ * const { frames, x0 } = drawFcsdTrainingBatch(model, data, train, rng); // x0: [B, S, S, 3]
+ * ```
+ */
+export interface FcsdTrainingBatch {
+  /** The drawn frames, in batch order. */
+  frames: FcsdFrame[];
+  /** Diffusion targets x_0 (`fcsdBatchTargets`): `[B, S, S, 3]`, or the VAE latents with a pre-trained backbone. */
+  x0: tf.Tensor4D;
+  /** Condition inputs of the frames (TSD from `config.trainTsd`). */
+  inputs: FcsdConditionInputs;
+  /** Proxy renders `[B, S, S, 3]` in [0, 1]. */
+  proxyRgb: tf.Tensor4D;
+}
+
+/**
+ * Draw `config.batchSize` frames uniformly (with replacement) from `train` and pack them.
+ * @param rng - the loop's generator (one `int` draw per frame).
+ * @example
+ * ```ts
+ * const batch = drawFcsdTrainingBatch(model, data, [0, 1, 2], loop.rng);
+ * ```
+ */
+export function drawFcsdTrainingBatch(model: FcsdModel, data: FcsdData, train: number[], rng: Rng): FcsdTrainingBatch {
+  const frames = Array.from({ length: model.config.batchSize }, () => data.frames[train[rng.int(train.length)]!]!);
+  const { inputs, proxyRgb } = fcsdBatchInputs(model, frames, model.config.trainTsd);
+  return { frames, x0: fcsdBatchTargets(model, frames), inputs, proxyRgb };
+}
+
+/**
+ * Free a batch and any condition records built from it.
+ * @example
+ * ```ts
+ * disposeFcsdTrainingBatch(batch, conditions);
+ * ```
+ */
+export function disposeFcsdTrainingBatch(batch: FcsdTrainingBatch, ...conditions: Array<FcsdConditions | undefined>): void {
+  const list: tf.Tensor[] = [batch.x0, batch.proxyRgb, ...Object.values(batch.inputs)];
+  for (const record of conditions) if (record) for (const t of [record.tokens, record.controlImage, record.proxy]) if (t) list.push(t);
+  tf.dispose(list);
+}
+
 function checkData(data: FcsdData, c: FcsdConfig, train: number[]): void {
   const FN = 'trainFcsd';
   if (!data || !Array.isArray(data.frames)) throw new ValidationError(FN, 'data', 'FcsdData from prepareFcsdData', data);
@@ -165,25 +232,13 @@ export async function trainFcsd(data: FcsdData, config: Partial<FcsdConfig>, opt
         const n = shape[1] * shape[2] * shape[3];
         while (loop.step < Math.max(0, budget)) {
           // 1. A batch of training frames, timesteps and noise (Eq. 9's t and ε).
-          const frames = Array.from({ length: B }, () => data.frames[options.train[rng.int(options.train.length)]!]!);
+          const batch = drawFcsdTrainingBatch(model, data, options.train, rng);
           const ts = Array.from({ length: B }, () => rng.int(T));
           const noiseData = Float32Array.from(rng.normal(B * n));
           const dropRng = rng.fork(`dropout-${loop.step}`);
-          const batch = fcsdBatchInputs(model, frames, c.trainTsd);
           const tensors = tf.tidy(() => {
             const noise = tf.tensor4d(noiseData, shape);
-            let x0: tf.Tensor4D;
-            if (model.isPretrained) {
-              // x_0: the frames' latents (the VAE is frozen).
-              const gt = new Float32Array(B * c.size * c.size * 3);
-              frames.forEach((f, b) => gt.set(f.gt, b * f.gt.length));
-              x0 = model.encodeImages(tf.tensor4d(gt, [B, c.size, c.size, 3]));
-            } else {
-              const x0Data = new Float32Array(B * n);
-              frames.forEach((f, b) => x0Data.set(fcsdTarget(f, c), b * n));
-              x0 = tf.tensor4d(x0Data, shape);
-            }
-            return { noise, x0, xt: scheduler.addNoise(x0, noise, ts) as tf.Tensor4D };
+            return { noise, xt: scheduler.addNoise(batch.x0, noise, ts) as tf.Tensor4D };
           });
           let loss: number;
           try {
@@ -191,11 +246,12 @@ export async function trainFcsd(data: FcsdData, config: Partial<FcsdConfig>, opt
               // 2. The conditions (f_d with dropout, z_c, proxy) and the prediction (Eq. 8).
               const conditions = model.conditions(batch.inputs, batch.proxyRgb, phase === 'conditions' ? { dropout: c.conditionDropout, rng: dropRng } : {});
               const out = model.denoise(tensors.xt, ts, conditions); // [B, S, S, 3] (latents with a VAE)
-              const target = c.predictionType === 'sample' ? tensors.x0 : tensors.noise;
+              const target = c.predictionType === 'sample' ? batch.x0 : tensors.noise;
               return tf.mean(tf.square(tf.sub(out, target))) as tf.Scalar; // Eq. 9
             })));
           } finally {
-            tf.dispose([...Object.values(batch.inputs), batch.proxyRgb, ...Object.values(tensors)]);
+            disposeFcsdTrainingBatch(batch);
+            tf.dispose(Object.values(tensors));
           }
           if (!Number.isFinite(loss)) throw new ValidationError(FN, `config.${phase === 'backbone' ? 'backboneLr' : 'controlLr'}`, `a learning rate that keeps the loss finite (${phase} step ${loop.step + 1}: loss ${loss})`, phase === 'backbone' ? c.backboneLr : c.controlLr);
           stepLosses.push(loss);
