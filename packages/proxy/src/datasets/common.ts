@@ -182,6 +182,24 @@ export function readFloatText(abs: string, format: string): Float32Array {
 }
 
 /**
+ * The size every frame of a dataset must share: the PNG size of this frame (see {@link pngSize}), checked against
+ * `size` (the first frame's) when given; a different size raises a FormatError naming the frame.
+ * @returns the size to carry to the next frame.
+ * @example
+ * ```ts
+ * let size = null;
+ * for (const [i, p] of paths.entries()) size = sameFrameSize(size, p, 'transforms.json', `frames[${i}]`, 'nerface');
+ * ```
+ */
+export function sameFrameSize(size: { width: number; height: number } | null, imagePath: string, file: string, where: string, format: string): { width: number; height: number } {
+  const own = pngSize(imagePath, format);
+  if (size && (own.width !== size.width || own.height !== size.height)) {
+    throw new FormatError(format, file, `${where}.file_path is ${own.width}×${own.height}, other frames are ${size.width}×${size.height}`);
+  }
+  return size ?? own;
+}
+
+/**
  * Width and height from a PNG file's IHDR chunk (without decoding it). A short file, a size of 0 or above 2^31 − 1,
  * or an image above the `maxImagePixels` read limit raises a FormatError.
  * @example

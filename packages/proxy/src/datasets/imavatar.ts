@@ -18,7 +18,7 @@ import * as path from 'node:path';
 import { FormatError, ValidationError, readJson, writeJsonAtomic, writePng, type PngInput } from '@consistent-avatar/core';
 import { invertRigid } from '../raster/camera.js';
 import {
-  type AvatarDataset, type AvatarFrame, asObject, datasetFile, floatArrayField, frameImagePath, parseMatrix, pngSize,
+  type AvatarDataset, type AvatarFrame, asObject, datasetFile, floatArrayField, frameImagePath, parseMatrix, sameFrameSize,
   resolveInside, splitLastFrames,
 } from './common.js';
 
@@ -50,11 +50,7 @@ export function readImavatarDataset(root: string, options: { testFrames?: number
     const f = asObject(raw, file, `frames[${i}]`, FORMAT);
     const where = `frames[${i}]`;
     const imagePath = frameImagePath(rootAbs, f.file_path, file, where, FORMAT);
-    const own = pngSize(imagePath, FORMAT);
-    size ??= own;
-    if (own.width !== size.width || own.height !== size.height) {
-      throw new FormatError(FORMAT, file, `${where}.file_path is ${own.width}×${own.height}, other frames are ${size.width}×${size.height}`);
-    }
+    size = sameFrameSize(size, imagePath, file, where, FORMAT);
     // Old format: intrinsics in 512-pixel units (cy > 1); new: normalised by the image size.
     const scaleX = intr[3]! > 1 ? size.width / 512 : size.width, scaleY = intr[3]! > 1 ? size.height / 512 : size.height;
     const w2c = parseMatrix(f.world_mat, file, `${where}.world_mat`, FORMAT);

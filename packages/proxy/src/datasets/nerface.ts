@@ -18,7 +18,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { FormatError, ValidationError, readJson, writeJsonAtomic, writePng, type PngInput } from '@consistent-avatar/core';
 import {
-  type AvatarDataset, type AvatarFrame, asObject, datasetFile, floatArrayField, frameImagePath, parseMatrix, pngSize,
+  type AvatarDataset, type AvatarFrame, asObject, datasetFile, floatArrayField, frameImagePath, parseMatrix, sameFrameSize,
 } from './common.js';
 
 const FORMAT = 'nerface';
@@ -53,11 +53,7 @@ export function readNerfaceDataset(root: string): AvatarDataset {
       const f = asObject(raw, file, `frames[${i}]`, FORMAT);
       const where = `frames[${i}]`;
       const imagePath = frameImagePath(rootAbs, f.file_path, file, where, FORMAT);
-      const own = pngSize(imagePath, FORMAT);
-      size ??= own;
-      if (own.width !== size.width || own.height !== size.height) {
-        throw new FormatError(FORMAT, file, `${where}.file_path is ${own.width}×${own.height}, other frames are ${size.width}×${size.height}`);
-      }
+      size = sameFrameSize(size, imagePath, file, where, FORMAT);
       const [fx, fy, cxn, cyn] = intr as number[];
       const frame: AvatarFrame = {
         id: path.basename(imagePath, '.png'),
