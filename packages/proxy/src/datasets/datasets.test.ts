@@ -2,7 +2,7 @@ import { describe, it, expect, beforeAll } from 'vitest';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { useBackend, readPng } from '@consistent-avatar/core';
+import { useBackend, readPng, writePng } from '@consistent-avatar/core';
 import { SYNTHETIC_EMOTIONS } from '../head/emotions.js';
 import { readInstaDataset, writeInstaDataset } from './insta.js';
 import { readNerfaceDataset, writeNerfaceDataset } from './nerface.js';
@@ -187,6 +187,11 @@ describe('datasets', () => {
     json.frames[1].pose = [1, 2, 3];
     fs.writeFileSync(path.join(out, 'flame_params.json'), JSON.stringify(json));
     expect(() => readImavatarDataset(out, { testFrames: 2 })).toThrow(/frames\[1\].pose should have 15 values/);
+    // A frame of another size than the others is refused, naming it.
+    json.frames[1].pose = Array.from({ length: 15 }, () => 0);
+    fs.writeFileSync(path.join(out, 'flame_params.json'), JSON.stringify(json));
+    writePng(f.imagePath, { width: 8, height: 8, channels: 3, data: new Float32Array(8 * 8 * 3) });
+    expect(() => readImavatarDataset(out, { testFrames: 2 })).toThrow(new RegExp(`frames\\[2\\]\\.file_path is 8×8, other frames are ${a.width}×${a.height}`));
   });
 
   it('scripts speech, blinks, head motion and emotion segments deterministically; tracking lags and is noisy', () => {
