@@ -63,7 +63,13 @@ export interface PrepareFcsdOptions {
   labels?: string[];
 }
 
-/** Bilinear resize (align-corners false, half-pixel centres) of an `[h, w, C]` map to `[size, size, C]`. */
+/**
+ * Bilinear resize (align-corners false, half-pixel centres) of an `[h, w, C]` map to `[size, size, C]`.
+ * @example
+ * ```ts
+ * const small = resizeMap(new Float32Array(32 * 32 * 3), 32, 3, 16); // Float32Array(16·16·3)
+ * ```
+ */
 export function resizeMap(data: Float32Array, side: number, channels: number, size: number): Float32Array {
   if (side === size) return data;
   if (side > size && side % size === 0) return downsampleImage(data, side, side, channels, size);

@@ -34,7 +34,13 @@ import { LabelEmbeddingTable } from '@consistent-avatar/emotion';
 import { TsdEncoder } from '@consistent-avatar/tsd';
 import { resolveFcsdConfig, type FcsdConfig } from './config.js';
 
-/** The backbone's config: plain blocks at full resolution, cross-attention below it (the same block layout as the TSDM's `unetConfig` in tsd/src/tsdm/tsdm-model.ts). */
+/**
+ * The backbone's config: plain blocks at full resolution, cross-attention below it (the same block layout as the TSDM's `unetConfig` in tsd/src/tsdm/tsdm-model.ts).
+ * @example
+ * ```ts
+ * const unet = new UNet2DConditionModel(fcsdBackboneConfig(resolveFcsdConfig()), { seed: 0 });
+ * ```
+ */
 export function fcsdBackboneConfig(c: FcsdConfig): Partial<UNet2DConditionConfig> {
   const n = c.unetChannels.length;
   return {
@@ -85,6 +91,10 @@ export function loadPretrainedBackbone(dir: string): PretrainedBackbone {
  * the UNet) into a ControlNet, as `ControlNetModel.fromUnet` initialises it (diffusers' `from_unet`); the
  * conditioning embedding and the zero convolutions are left as they are.
  * @returns the number of tensors copied.
+ * @example
+ * ```ts
+ * const copied = copyEncoderFromUnet(model.controlnet!, model.backbone); // number of tensors copied
+ * ```
  */
 export function copyEncoderFromUnet(controlnet: ControlNetModel, unet: UNet2DConditionModel): number {
   const source = new Map(unet.namedParameters());
@@ -138,6 +148,12 @@ export interface FcsdConditionOptions {
  * `….attn2.processor.to_k_ip.0.weight` once attached), `controlnet.*`, `conditioner.*` (`tsd.*`, `pose.*`,
  * `expression.*`, `emotion.*`, `null_token`), `labels.*` (the learned text embedding), `null_text`.
  * Dispose when done.
+ * @example
+ * ```ts
+ * const model = new FcsdModel({ size: 16, unetChannels: [8, 16], normGroups: 4, tokenDim: 16, textDim: 8 }, ['happy', 'sad']);
+ * model.attachConditions();
+ * model.dispose();
+ * ```
  */
 export class FcsdModel extends nn.Module {
   readonly config: FcsdConfig;

@@ -70,6 +70,10 @@ export function frameNoise(seed: number, frameIndex: number, count: number): Flo
  * @param data - the prepared data (frames need `alignedTsd` for `tsdSource: 'aligned'`).
  * @param indices - frame indices to render, in order.
  * @returns one RGB image `[S, S, 3]` in [0, 1] per index.
+ * @example
+ * ```ts
+ * const frames = renderFcsd(model, data, split.test, { sampler: 'ddim', tsdSource: 'proxy', seed: 0 }); // w/o stage 2
+ * ```
  */
 export function renderFcsd(model: FcsdModel, data: FcsdData, indices: number[], options: RenderFcsdOptions): FloatImage[] {
   const FN = 'renderFcsd';

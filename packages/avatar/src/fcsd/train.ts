@@ -83,6 +83,10 @@ export function fcsdScheduler(c: Pick<FcsdConfig, 'numTrainTimesteps' | 'betaSta
 /**
  * The diffusion target x_0 of a frame: the frame in [−1, 1] (`target: 'image'`) or its residual over the proxy
  * render, (frame − proxy) / residualScale clipped to [−1, 1] (`'residual'`).
+ * @example
+ * ```ts
+ * const x0 = fcsdTarget(data.frames[0], config); // Float32Array(S·S·3) in [−1, 1]
+ * ```
  */
 export function fcsdTarget(frame: Pick<FcsdFrame, 'gt' | 'proxyRgb'>, c: Pick<FcsdConfig, 'target' | 'residualScale'>): Float32Array {
   const out = new Float32Array(frame.gt.length);
@@ -95,6 +99,10 @@ export function fcsdTarget(frame: Pick<FcsdFrame, 'gt' | 'proxyRgb'>, c: Pick<Fc
 /**
  * The batched condition inputs of frames, with the TSD map from `tsdSource`.
  * @param tsdSource - `'gt'`, `'proxy'` or `'aligned'` (frames must have `alignedTsd`).
+ * @example
+ * ```ts
+ * const { inputs, proxyRgb } = fcsdBatchInputs(model, data.frames.slice(0, 4), 'aligned');
+ * ```
  */
 export function fcsdBatchInputs(model: FcsdModel, frames: FcsdFrame[], tsdSource: 'gt' | 'proxy' | 'aligned'): { inputs: FcsdConditionInputs; proxyRgb: tf.Tensor4D } {
   const c = model.config, S = c.size, B = frames.length, n = S * S * 3;
@@ -199,6 +207,10 @@ function checkData(data: FcsdData, c: FcsdConfig, train: number[]): void {
  * Train the FCSD (both phases) on prepared stage-3 data.
  * @param data - from `prepareFcsdData`.
  * @param config - any subset of {@link FcsdConfig}.
+ * @example
+ * ```ts
+ * const { model, lossLog } = await trainFcsd(data, { controlIterations: 300 }, { train: split.train, checkpointDir: 'runs/fcsd' });
+ * ```
  */
 export async function trainFcsd(data: FcsdData, config: Partial<FcsdConfig>, options: TrainFcsdOptions): Promise<TrainFcsdResult> {
   const FN = 'trainFcsd';

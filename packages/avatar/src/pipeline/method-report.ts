@@ -77,7 +77,13 @@ function strip(result: RunMethodResult, zoom: number): { png: Uint8Array; column
 
 const r4 = (v: number | null | undefined): ReportCell => (v === null || v === undefined || !Number.isFinite(v) ? null : v);
 
-/** The report's tables from a result. */
+/**
+ * The report's tables from a result.
+ * @example
+ * ```ts
+ * const [quality, temporal, stage2, time] = methodTables(result);
+ * ```
+ */
 export function methodTables(result: RunMethodResult): ReportTable[] {
   const rows = result.rows;
   const quality: ReportTable = {
@@ -110,6 +116,10 @@ export function methodTables(result: RunMethodResult): ReportTable[] {
 
 /**
  * Write `results.json`, the sequences, `strip.png`, `report.html` (and the browser check) into `dir`.
+ * @example
+ * ```ts
+ * const { report, browserCheck } = await writeMethodOutputs('runs/mine', result, { title: 'my run', label: 'SYNTHETIC head' });
+ * ```
  */
 export async function writeMethodOutputs(dir: string, result: RunMethodResult, options: MethodOutputOptions): Promise<MethodOutputs> {
   const S = result.size;

@@ -105,6 +105,10 @@ export interface RunMethodResult {
 
 /**
  * Run stages 1 → 2 → 3 and score the held-out frames.
+ * @example
+ * ```ts
+ * const result = await runMethod({ data: 'data/synthetic', out: 'runs/mine', seed: 0, onLog: console.log });
+ * ```
  */
 export async function runMethod(options: RunMethodOptions): Promise<RunMethodResult> {
   const FN = 'runMethod';
