@@ -56,4 +56,26 @@ export {
 } from './fcsd/fine-tune.js';
 // The whole method: stages 1 → 2 → 3 under the protocol, and its outputs.
 export { runMethod, type RunMethodOptions, type RunMethodResult, type MethodRow } from './pipeline/run-method.js';
+// The same method one stage at a time (what the `ca` stage commands run).
+export {
+  planMethod,
+  readMethodDataset,
+  fitProxyStage,
+  tsdStage,
+  trainTsdmStage,
+  alignStage,
+  emotionStage,
+  fcsdDataStage,
+  trainFcsdStage,
+  lcmStage,
+  refinerStage,
+  renderRows,
+  scoreRows,
+  type MethodPlan,
+  type DatasetLayout,
+  type AlignStageResult,
+  type RenderedRow,
+  type MethodNetworks,
+  type ScoredRows,
+} from './pipeline/method-stages.js';
 export { writeMethodOutputs, methodTables, type MethodOutputOptions, type MethodOutputs } from './pipeline/method-report.js';
