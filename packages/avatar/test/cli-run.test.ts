@@ -16,7 +16,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readNpy, useBackend } from '@consistent-avatar/core';
+import { readNpy, tf, useBackend } from '@consistent-avatar/core';
 import { main } from '../src/cli/ca.js';
 import { resolveMethodConfig, methodRunOptions } from '../src/cli/method-config.js';
 import { METHOD_STAGES } from '../src/cli/method-runner.js';
@@ -82,8 +82,10 @@ afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 describe('ca run', () => {
   it('runs every stage on a folder written by ca synth, gives runMethod\'s numbers, and is a no-op once finished', async () => {
     reference = path.join(tmp, 'reference');
+    const tensors = tf.memory().numTensors;
     const first = await ca(runArgs(reference));
     expect(first.code, first.err).toBe(0);
+    expect(tf.memory().numTensors).toBe(tensors); // every network the stages loaded is released
     for (const stage of METHOD_STAGES) expect(done(reference, stage), stage).toBe(true);
     expect(fs.existsSync(path.join(reference, 'outputs/report/report.html'))).toBe(true);
     const manifest = json(path.join(reference, 'manifest.json'));
@@ -106,6 +108,7 @@ describe('ca run', () => {
     const before = fs.readFileSync(path.join(reference, 'outputs/eval/results.json'));
     const again = await ca(runArgs(reference));
     expect(again.code).toBe(0);
+    expect(again.err.match(/: already finished \(/g)).toHaveLength(METHOD_STAGES.length);
     expect(fs.readFileSync(path.join(reference, 'outputs/eval/results.json'))).toEqual(before);
   }, 240_000);
 
@@ -149,6 +152,7 @@ describe('ca train-fcsd', () => {
     }
     const noop = await ca(argv);
     expect(noop.code).toBe(0);
+    expect(noop.err).toMatch(/train-fcsd: already finished/);
   }, 240_000);
 });
 
