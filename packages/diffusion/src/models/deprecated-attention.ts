@@ -15,7 +15,13 @@
  */
 import { ValidationError } from '@consistent-avatar/core';
 
-/** Deprecated projection name → current one. */
+/**
+ * Deprecated projection name → current one.
+ * @example
+ * ```ts
+ * DEPRECATED_ATTENTION_NAMES.proj_attn; // 'to_out.0'
+ * ```
+ */
 export const DEPRECATED_ATTENTION_NAMES: Readonly<Record<string, string>> = { query: 'to_q', key: 'to_k', value: 'to_v', proj_attn: 'to_out.0' };
 
 /**

@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { FormatError, readNpz, readPng, useBackend, ValidationError, writeNpy } from '@consistent-avatar/core';
+import { FormatError, readNpz, readPng, useBackend, ValidationError, writeNpy, writePng } from '@consistent-avatar/core';
 import { createSyntheticHead, type SyntheticHead } from '../head/synthetic-head.js';
 import { fitProxyAvatar, frameParams, renderProxy, type ProxyAvatar } from '../proxy/proxy-avatar.js';
 import type { AvatarDataset } from './common.js';
@@ -116,6 +116,9 @@ describe('real layouts (fixtures from the projects\' own writer conventions)', (
     dir = copy(INSTA);
     fs.writeFileSync(path.join(dir, 'flame', 'jaw', '00001.txt'), '1\n0\n0\n0\n1\n');
     expect(() => readInstaDataset(dir)).toThrow(/00001.txt: should hold a rotation: 6 values .* got 5/);
+    dir = copy(INSTA);
+    writePng(path.join(dir, 'seg_mask', '00000.png'), { width: 64, height: 64, channels: 1, data: new Float32Array(64 * 64).fill(1) });
+    expect(() => readFrameMask(readInstaDataset(dir).frames[0]!)).toThrow(/00000.png: not a face-parsing label map: red value 255 at pixel \(0, 0\)/);
     expect(() => readInstaDataset(NERFACE)).toThrow(/transforms_train.json: .*NeRFace folder/);
     expect(() => readInstaDataset(IMAVATAR)).toThrow(/not an INSTA folder/);
     expect(() => readInstaDataset(INSTA, { maskClasses: ['skin', 'torso' as never] })).toThrow(ValidationError);
