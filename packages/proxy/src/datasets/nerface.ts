@@ -140,7 +140,10 @@ export interface NerfaceFrameInput {
 }
 
 /**
- * Write a NeRFace-layout dataset: `<split>/<id>.png` and `transforms_<split>.json`.
+ * Write a NeRFace-layout dataset: `<split>/<id>.png` and `transforms_<split>.json` (`intrinsics` [fx, fy, cx / W,
+ * cy / H]). `fx, fy, cx, cy` are pixels in NeRFace's integer-centre convention (`pixelCenter: 0`); a negative fx is
+ * written as given (pair it with a negated x column, as NeRFace's own data does). No `index_map.npy` is written:
+ * the frames of each split are in time order already.
  *
  * @example
  * ```ts
