@@ -74,14 +74,25 @@ export {
 export { splitLastFrames, resolveInside, type AvatarDataset, type AvatarFrame } from './datasets/common.js';
 export { protocolSplit, type ProtocolSplit, type ProtocolSplitOptions } from './datasets/protocol-split.js';
 export {
+  INSTA_FACE_PARSING_LABELS,
+  INSTA_HEAD_CLASSES,
+  faceParsingCodes,
+  decodeLabelMap,
+  readFrameMask,
+  type FaceParsingClass,
+  type FrameMaskSource,
+} from './datasets/masks.js';
+export { axisAngleToMatrix, matrixToAxisAngle, rotation6dToMatrix, matrixToRotation6d } from './datasets/rotation.js';
+export {
   readInstaDataset,
   writeInstaDataset,
+  headRotationFromCamera,
   type ReadInstaOptions,
   type InstaFrameInput,
   type InstaDatasetInput,
 } from './datasets/insta.js';
 export { readNerfaceDataset, writeNerfaceDataset, type NerfaceFrameInput } from './datasets/nerface.js';
-export { readImavatarDataset, writeImavatarDataset, type ImavatarFrameInput } from './datasets/imavatar.js';
+export { readImavatarDataset, writeImavatarDataset, type ImavatarFrameInput, type ReadImavatarOptions } from './datasets/imavatar.js';
 export {
   synthesizeDataset,
   scriptPerformance,

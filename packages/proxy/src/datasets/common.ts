@@ -13,6 +13,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { FormatError, ValidationError, describeValue, openRegularFile, readLimits, readTextBounded } from '@consistent-avatar/core';
 import { rigidProblem, type PinholeCamera } from '../raster/camera.js';
+import type { FrameMaskSource } from './masks.js';
 
 /** One frame of a monocular talking-head dataset. */
 export interface AvatarFrame {
@@ -20,14 +21,22 @@ export interface AvatarFrame {
   id: string;
   /** Absolute path of the image. */
   imagePath: string;
-  /** Absolute path of the mask image when the dataset has one. */
+  /** Absolute path of the mask file when the dataset has one (INSTA: the label map; IMAvatar: the grey matte). */
   maskPath?: string;
+  /** How the mask is decoded (alpha, label map, grey); read it with `readFrameMask`. */
+  mask?: FrameMaskSource;
   /** The camera of this frame (intrinsics in pixels; camera-to-world in `camera.convention`). */
   camera: PinholeCamera;
   /** Expression coefficients as stored (INSTA / tracker 100, NeRFace 76, IMAvatar 50). */
   expression?: Float32Array;
-  /** Pose as stored: IMAvatar full pose (15); our INSTA extension `flame/pose/*.txt` holds the paper pose (6). */
+  /** The paper pose P ∈ R^6 = global rotation ⊕ jaw (axis-angle; see the dataset's `poseSource`). */
   pose?: Float32Array;
+  /**
+   * The full FLAME pose (15: global, neck, jaw, eyes) to pose the mesh with under `camera`, when it differs from
+   * `pose` (INSTA: the head rotation is in the tracked camera, so the mesh's global rotation is 0; IMAvatar: neck and
+   * eyes). Absent: pose the mesh with `pose`.
+   */
+  renderPose?: Float32Array;
   /** Emotion label (MEAD vocabulary) when the dataset provides one (synthetic datasets do). */
   emotion?: string;
   /** Format-specific extras (e.g. NeRFace `bbox`, IMAvatar `flame_keypoints`). */
@@ -45,6 +54,10 @@ export interface AvatarDataset {
   split: { train: number[]; test: number[]; val: number[] };
   /** Identity coefficients when the format stores them (IMAvatar `shape_params`). */
   shape?: Float32Array;
+  /** Where P came from (e.g. `'flame/pose files'`, `'camera + flame/jaw'`, `"flame_params.json 'pose' [0:3] ⊕ [6:9]"`). */
+  poseSource?: string;
+  /** Where the split came from (e.g. `'transforms_train.json / transforms_test.json'`, `'last 350 frames'`). */
+  splitSource?: string;
 }
 
 /**
@@ -152,13 +165,14 @@ export function requireFile(abs: string, file: string, field: string, format: st
 
 /**
  * A rigid 4×4 matrix (nested rows or flat 16) from JSON, row-major flat; 3×4 gets [0 0 0 1] appended. A matrix that
- * is not rigid (scale, shear, reflection, a wrong last row) raises a FormatError.
+ * is not rigid (scale, shear, reflection, a wrong last row) raises a FormatError, unless `options.rigid` is false
+ * (the caller checks after a convention change, e.g. {@link unmirrorFocal}).
  * @example
  * ```ts
  * parseMatrix([[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 2]], 'transforms.json', 'frames[0].transform_matrix', 'insta'); // 16 numbers
  * ```
  */
-export function parseMatrix(value: unknown, file: string, field: string, format: string): number[] {
+export function parseMatrix(value: unknown, file: string, field: string, format: string, options: { rigid?: boolean } = {}): number[] {
   let rows: unknown[] | null = null;
   if (Array.isArray(value) && value.length > 0 && value.length <= 4 && value.every((r) => Array.isArray(r) && r.length === 4)) rows = value;
   const flat = rows ? rows.flat() : value;
@@ -167,9 +181,28 @@ export function parseMatrix(value: unknown, file: string, field: string, format:
   }
   const m = flat as number[];
   const full = m.length === 12 ? [...m, 0, 0, 0, 1] : m;
-  const problem = rigidProblem(full);
+  const problem = options.rigid === false ? null : rigidProblem(full);
   if (problem) throw new FormatError(format, file, `${field} is not a rigid transform: ${problem}`);
   return full;
+}
+
+/**
+ * Ray formulas with a negative focal length (NeRFace's `get_ray_bundle`, IMAvatar's `lift` with its negated fx)
+ * mirror a camera axis. Returns |fx|, |fy| and the camera-to-world with the x (fx < 0) and y (fy < 0) columns negated,
+ * which casts the same rays; a result that is a reflection (det −1) raises a FormatError naming `field`.
+ * @example
+ * ```ts
+ * const { fx, cameraToWorld } = unmirrorFocal(-500, 500, c2w, 'transforms_train.json', 'frames[0].transform_matrix', 'nerface');
+ * ```
+ */
+export function unmirrorFocal(fx: number, fy: number, cameraToWorld: ArrayLike<number>, file: string, field: string, format: string): { fx: number; fy: number; cameraToWorld: number[] } {
+  const m = Array.from(cameraToWorld, Number);
+  for (const [focal, col] of [[fx, 0], [fy, 1]] as const) {
+    if (focal < 0) for (let r = 0; r < 3; r++) m[r * 4 + col] = -m[r * 4 + col]!;
+  }
+  const problem = rigidProblem(m);
+  if (problem) throw new FormatError(format, file, `${field} with focal lengths (${fx}, ${fy}) casts the rays of a non-rigid camera: ${problem}`);
+  return { fx: Math.abs(fx), fy: Math.abs(fy), cameraToWorld: m };
 }
 
 /** Parse a whitespace-separated float file (tracker `%.8f` exports). */
@@ -218,6 +251,34 @@ export function pngSize(abs: string, format: string): { width: number; height: n
     const max = readLimits().maxImagePixels;
     if (width * height > max) throw new FormatError(format, abs, `PNG size ${width}x${height} is above the maxImagePixels read limit of ${max}`);
     return { width, height };
+  } finally {
+    handle.close();
+  }
+}
+
+/**
+ * Whether a PNG file has an alpha channel (IHDR colour type 4 or 6, or a tRNS chunk before the image data).
+ * @example
+ * ```ts
+ * pngHasAlpha('/data/actor/images/00001.png', 'insta'); // true for INSTA's RGBA frames
+ * ```
+ */
+export function pngHasAlpha(abs: string, format: string): boolean {
+  const handle = openRegularFile(abs, format);
+  try {
+    const head = Buffer.alloc(Math.min(handle.size, 1 << 16));
+    const n = fs.readSync(handle.fd, head, 0, head.length, 0);
+    if (n < 26 || head.readUInt32BE(0) !== 0x89504e47 || head.toString('ascii', 12, 16) !== 'IHDR') throw new FormatError(format, abs, 'not a PNG file (no IHDR header)');
+    const colorType = head[25]!;
+    if (colorType === 4 || colorType === 6) return true;
+    // Walk the chunks read so far for a tRNS (colour-key transparency) before IDAT.
+    for (let at = 8; at + 8 <= n; ) {
+      const length = head.readUInt32BE(at), type = head.toString('ascii', at + 4, at + 8);
+      if (type === 'tRNS') return true;
+      if (type === 'IDAT' || type === 'IEND') return false;
+      at += 12 + length;
+    }
+    return false;
   } finally {
     handle.close();
   }
