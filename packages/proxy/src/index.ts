@@ -74,8 +74,19 @@ export {
 export { splitLastFrames, resolveInside, type AvatarDataset, type AvatarFrame } from './datasets/common.js';
 export { protocolSplit, type ProtocolSplit, type ProtocolSplitOptions } from './datasets/protocol-split.js';
 export {
+  INSTA_FACE_PARSING_LABELS,
+  INSTA_HEAD_CLASSES,
+  faceParsingCodes,
+  decodeLabelMap,
+  readFrameMask,
+  type FaceParsingClass,
+  type FrameMaskSource,
+} from './datasets/masks.js';
+export { axisAngleToMatrix, matrixToAxisAngle, rotation6dToMatrix, matrixToRotation6d } from './datasets/rotation.js';
+export {
   readInstaDataset,
   writeInstaDataset,
+  headRotationFromCamera,
   type ReadInstaOptions,
   type InstaFrameInput,
   type InstaDatasetInput,

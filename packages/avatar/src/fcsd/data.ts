@@ -15,7 +15,7 @@
  * @packageDocumentation
  */
 import { readPng, ValidationError } from '@consistent-avatar/core';
-import { frameParams, ProxyAvatar, renderProxy, type AvatarDataset } from '@consistent-avatar/proxy';
+import { frameParams, ProxyAvatar, readFrameMask, renderProxy, type AvatarDataset } from '@consistent-avatar/proxy';
 import { downsampleImage, type TsdmData } from '@consistent-avatar/tsd';
 import type { FcsdConfig } from './config.js';
 
@@ -129,8 +129,9 @@ export function prepareFcsdData(dataset: AvatarDataset, proxy: ProxyAvatar, tsdm
     if (t.id !== f.id || !t.gt) throw new ValidationError(FN, `tsdm.frames[${index}]`, `frame ${f.id} with its ground-truth TSD`, t.id);
     const img = readPng(f.imagePath, { channels: 3 });
     const render = renderProxy(proxy, frameParams(f), { supersample: 2 });
-    // The dataset's mask (binary, or a label map: any non-zero label is foreground), else the proxy's coverage.
-    const mask = f.maskPath ? readPng(f.maskPath, { channels: 1 }).data.map((v) => (v > 0 ? 1 : 0)) : render.mask;
+    // The dataset's mask (alpha × head classes of a label map, or a grey matte; any non-zero value is foreground),
+    // else the proxy's coverage.
+    const mask = readFrameMask(f)?.map((v) => (v > 0 ? 1 : 0)) ?? render.mask;
     return {
       id: f.id,
       index,

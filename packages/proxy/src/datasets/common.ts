@@ -13,6 +13,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { FormatError, ValidationError, describeValue, openRegularFile, readLimits, readTextBounded } from '@consistent-avatar/core';
 import { rigidProblem, type PinholeCamera } from '../raster/camera.js';
+import type { FrameMaskSource } from './masks.js';
 
 /** One frame of a monocular talking-head dataset. */
 export interface AvatarFrame {
@@ -20,14 +21,22 @@ export interface AvatarFrame {
   id: string;
   /** Absolute path of the image. */
   imagePath: string;
-  /** Absolute path of the mask image when the dataset has one. */
+  /** Absolute path of the mask file when the dataset has one (INSTA: the label map; IMAvatar: the grey matte). */
   maskPath?: string;
+  /** How the mask is decoded (alpha, label map, grey); read it with `readFrameMask`. */
+  mask?: FrameMaskSource;
   /** The camera of this frame (intrinsics in pixels; camera-to-world in `camera.convention`). */
   camera: PinholeCamera;
   /** Expression coefficients as stored (INSTA / tracker 100, NeRFace 76, IMAvatar 50). */
   expression?: Float32Array;
-  /** Pose as stored: IMAvatar full pose (15); our INSTA extension `flame/pose/*.txt` holds the paper pose (6). */
+  /** The paper pose P ∈ R^6 = global rotation ⊕ jaw (axis-angle; see the dataset's `poseSource`). */
   pose?: Float32Array;
+  /**
+   * The full FLAME pose (15: global, neck, jaw, eyes) to pose the mesh with under `camera`, when it differs from
+   * `pose` (INSTA: the head rotation is in the tracked camera, so the mesh's global rotation is 0; IMAvatar: neck and
+   * eyes). Absent: pose the mesh with `pose`.
+   */
+  renderPose?: Float32Array;
   /** Emotion label (MEAD vocabulary) when the dataset provides one (synthetic datasets do). */
   emotion?: string;
   /** Format-specific extras (e.g. NeRFace `bbox`, IMAvatar `flame_keypoints`). */
@@ -45,6 +54,10 @@ export interface AvatarDataset {
   split: { train: number[]; test: number[]; val: number[] };
   /** Identity coefficients when the format stores them (IMAvatar `shape_params`). */
   shape?: Float32Array;
+  /** Where P came from (e.g. `'flame/pose files'`, `'camera + flame/jaw'`, `"flame_params.json 'pose' [0:3] ⊕ [6:9]"`). */
+  poseSource?: string;
+  /** Where the split came from (e.g. `'transforms_train.json / transforms_test.json'`, `'last 350 frames'`). */
+  splitSource?: string;
 }
 
 /**
@@ -218,6 +231,34 @@ export function pngSize(abs: string, format: string): { width: number; height: n
     const max = readLimits().maxImagePixels;
     if (width * height > max) throw new FormatError(format, abs, `PNG size ${width}x${height} is above the maxImagePixels read limit of ${max}`);
     return { width, height };
+  } finally {
+    handle.close();
+  }
+}
+
+/**
+ * Whether a PNG file has an alpha channel (IHDR colour type 4 or 6, or a tRNS chunk before the image data).
+ * @example
+ * ```ts
+ * pngHasAlpha('/data/actor/images/00001.png', 'insta'); // true for INSTA's RGBA frames
+ * ```
+ */
+export function pngHasAlpha(abs: string, format: string): boolean {
+  const handle = openRegularFile(abs, format);
+  try {
+    const head = Buffer.alloc(Math.min(handle.size, 1 << 16));
+    const n = fs.readSync(handle.fd, head, 0, head.length, 0);
+    if (n < 26 || head.readUInt32BE(0) !== 0x89504e47 || head.toString('ascii', 12, 16) !== 'IHDR') throw new FormatError(format, abs, 'not a PNG file (no IHDR header)');
+    const colorType = head[25]!;
+    if (colorType === 4 || colorType === 6) return true;
+    // Walk the chunks read so far for a tRNS (colour-key transparency) before IDAT.
+    for (let at = 8; at + 8 <= n; ) {
+      const length = head.readUInt32BE(at), type = head.toString('ascii', at + 4, at + 8);
+      if (type === 'tRNS') return true;
+      if (type === 'IDAT' || type === 'IEND') return false;
+      at += 12 + length;
+    }
+    return false;
   } finally {
     handle.close();
   }

@@ -8,6 +8,7 @@ import { readInstaDataset, writeInstaDataset } from './insta.js';
 import { readNerfaceDataset, writeNerfaceDataset } from './nerface.js';
 import { readImavatarDataset, writeImavatarDataset } from './imavatar.js';
 import { splitLastFrames, type AvatarDataset } from './common.js';
+import { readFrameMask } from './masks.js';
 import { synthesizeDataset, readSyntheticTruth, scriptPerformance, trackPerformance } from './synthesize.js';
 
 const tmp = (name: string) => fs.mkdtempSync(path.join(os.tmpdir(), `ca-ds-${name}-`));
@@ -35,7 +36,17 @@ describe('datasets', () => {
   it('synthesizes an INSTA-layout dataset with true and tracked parameters and MEAD emotion labels', () => {
     const ds = readInstaDataset(root);
     expect(ds.frames.length).toBe(24);
-    expect(ds.split.test).toEqual([18, 19, 20, 21, 22, 23]); // test_frames recorded in transforms.json
+    expect(ds.split.test).toEqual([18, 19, 20, 21, 22, 23]); // transforms_test.json's frames
+    expect(ds.splitSource).toBe('transforms_train.json / transforms_test.json / transforms_val.json');
+    expect(ds.poseSource).toBe('flame/pose files');
+    // The real INSTA layout: RGBA images, label maps with the skin code, the tracker's 6D jaw, split files.
+    for (const f of ['transforms.json', 'transforms_train.json', 'transforms_test.json', 'transforms_val.json', 'flame/jaw/00003.txt', 'seg_mask/00003.png']) {
+      expect(fs.existsSync(path.join(root, f)), f).toBe(true);
+    }
+    expect(readPng(ds.frames[3]!.imagePath).channels).toBe(4);
+    const labels = new Set(Array.from(readPng(ds.frames[3]!.maskPath!, { channels: 3 }).data, (v) => Math.round(v * 255)));
+    expect([...labels].sort((a, b) => a - b)).toEqual([0, 250]);
+    expect(JSON.parse(fs.readFileSync(path.join(root, 'transforms.json'), 'utf8')).test_frames).toBeUndefined();
     expect(ds.frames.map((f) => f.id)).toEqual(Array.from({ length: 24 }, (_, i) => String(i).padStart(5, '0')));
     for (const f of ds.frames) {
       expect(f.expression!.length).toBe(100);
@@ -63,34 +74,51 @@ describe('datasets', () => {
     writeInstaDataset(out, {
       width: a.width, height: a.height, fx: a.frames[0]!.camera.fx, fy: a.frames[0]!.camera.fy, cx: a.frames[0]!.camera.cx, cy: a.frames[0]!.camera.cy,
       testFrames: a.split.test.length,
-      frames: a.frames.map((f) => {
-        const frame: Parameters<typeof writeInstaDataset>[1]['frames'][number] = {
-          id: f.id, image: readPng(f.imagePath), cameraToWorld: f.camera.cameraToWorld,
-          expression: f.expression!, pose: f.pose!, emotion: f.emotion!,
-        };
-        if (f.maskPath) frame.mask = readPng(f.maskPath);
-        return frame;
-      }),
+      frames: a.frames.map((f) => ({
+        id: f.id, image: readPng(f.imagePath, { channels: 3 }), cameraToWorld: f.camera.cameraToWorld,
+        expression: f.expression!, pose: f.pose!, emotion: f.emotion!,
+        mask: { width: a.width, height: a.height, channels: 1, data: readFrameMask(f)! },
+      })),
     });
     const b = readInstaDataset(out);
     expect(comparable(b)).toEqual(comparable(a));
+    expect([b.splitSource, b.poseSource]).toEqual([a.splitSource, a.poseSource]);
     for (const i of [0, 11, 23]) {
       expect(readPng(b.frames[i]!.imagePath).data).toEqual(readPng(a.frames[i]!.imagePath).data);
       expect(readPng(b.frames[i]!.maskPath!).data).toEqual(readPng(a.frames[i]!.maskPath!).data);
+      expect(readFrameMask(b.frames[i]!)).toEqual(readFrameMask(a.frames[i]!));
+      for (const dir of ['flame/exp', 'flame/jaw', 'flame/pose']) {
+        expect(fs.readFileSync(path.join(out, dir, `${a.frames[i]!.id}.txt`), 'utf8')).toBe(fs.readFileSync(path.join(root, dir, `${a.frames[i]!.id}.txt`), 'utf8'));
+      }
     }
   });
 
-  it('sorts frames by path whatever the JSON order, and splits the last N as test', () => {
+  it('sorts frames by path whatever the JSON order; the split is the split files\' membership, else the last N', () => {
     const out = tmp('order');
     fs.cpSync(root, out, { recursive: true });
-    const file = path.join(out, 'transforms.json');
-    const json = JSON.parse(fs.readFileSync(file, 'utf8'));
-    json.frames.reverse();
-    fs.writeFileSync(file, JSON.stringify(json));
-    const ds = readInstaDataset(out, { testFrames: 4 });
+    for (const name of ['transforms.json', 'transforms_train.json', 'transforms_test.json']) {
+      const file = path.join(out, name);
+      const json = JSON.parse(fs.readFileSync(file, 'utf8'));
+      json.frames.reverse();
+      fs.writeFileSync(file, JSON.stringify(json));
+    }
+    // Move frame 2 from train to test: membership, not position, decides.
+    const train = JSON.parse(fs.readFileSync(path.join(out, 'transforms_train.json'), 'utf8'));
+    const test = JSON.parse(fs.readFileSync(path.join(out, 'transforms_test.json'), 'utf8'));
+    const moved = train.frames.findIndex((f: { file_path: string }) => f.file_path === 'images/00002.png');
+    test.frames.push(...train.frames.splice(moved, 1));
+    fs.writeFileSync(path.join(out, 'transforms_train.json'), JSON.stringify(train));
+    fs.writeFileSync(path.join(out, 'transforms_test.json'), JSON.stringify(test));
+    let ds = readInstaDataset(out, { testFrames: 4 }); // testFrames applies only without split files
     expect(ds.frames[0]!.id).toBe('00000');
+    expect(ds.split.test).toEqual([2, 18, 19, 20, 21, 22, 23]);
+    expect(ds.split.train).toEqual([0, 1, ...Array.from({ length: 15 }, (_, i) => i + 3)]);
+    expect(ds.split.val).toEqual([18, 19, 20, 21, 22, 23]);
+    for (const name of ['transforms_train.json', 'transforms_test.json', 'transforms_val.json']) fs.rmSync(path.join(out, name));
+    ds = readInstaDataset(out, { testFrames: 4 });
     expect(ds.split.test).toEqual([20, 21, 22, 23]);
     expect(ds.split.train.length).toBe(20);
+    expect(ds.splitSource).toBe('last 4 frames (no split files)');
     expect(splitLastFrames(1000)).toMatchObject({ test: expect.any(Array) });
     expect(splitLastFrames(1000).test[0]).toBe(650);
     expect(splitLastFrames(1000).val).toEqual(Array.from({ length: 20 }, (_, i) => 980 + i));

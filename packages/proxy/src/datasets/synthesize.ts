@@ -3,14 +3,17 @@
  * performance: speech-like jaw motion (syllables within words and pauses, with vowel lip shapes), head motion,
  * blinks and gaze shifts, and emotion segments named with MEAD's labels (intensity ramps between segments). Each
  * frame stores the ground-truth parameters (`synthetic.json`), its emotion label (`transforms.json`), and
- * "tracked" parameters in `flame/exp` and `flame/pose` — the true ones with tracking noise and a one-frame-ish lag,
- * as a monocular tracker would give. The camera is fixed; head motion is in the global pose P[0:3].
+ * "tracked" parameters — the true ones with tracking noise and a one-frame-ish lag, as a monocular tracker would
+ * give. The folder is the real INSTA layout ({@link writeInstaDataset}): RGBA images (alpha = the head's coverage),
+ * face-parsing label maps in `seg_mask/`, the split files, `flame/exp` and the tracker's 6D `flame/jaw`; P is in
+ * our `flame/pose` extension, because the camera is fixed and the head motion is in the global pose P[0:3] (the
+ * synthetic "tracker" rotates the head, where metrical-tracker would move the camera).
  *
  * @example
  * ```ts
  * import { synthesizeDataset, readInstaDataset } from '@consistent-avatar/proxy';
  * await synthesizeDataset({ out: 'data/synthetic-0', frames: 400, size: 128, identity: 0, seed: 1 });
- * const ds = readInstaDataset('data/synthetic-0'); // split from the file's test_frames (100 here)
+ * const ds = readInstaDataset('data/synthetic-0'); // split from transforms_{train,test}.json (100 test frames)
  * ```
  */
 import * as fs from 'node:fs';

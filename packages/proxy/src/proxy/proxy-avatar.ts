@@ -32,6 +32,7 @@ import { createSyntheticHead } from '../head/synthetic-head.js';
 import type { AvatarDataset, AvatarFrame } from '../datasets/common.js';
 import { readSyntheticTruth } from '../datasets/synthesize.js';
 import { pngSize } from '../datasets/common.js';
+import { readFrameMask } from '../datasets/masks.js';
 import { bilinearPlan, sampleTexture } from './texture-sampler.js';
 
 /** Options of {@link fitProxyAvatar} (flat; JSON round-trip except the callbacks and the model). */
@@ -105,7 +106,9 @@ export class ProxyAvatar {
 }
 
 /**
- * Params of a dataset frame: expression as stored; pose 6 → paper pose, 15 → full pose.
+ * Params of a dataset frame: expression as stored; the mesh is posed with `renderPose` (15, full pose) when the frame
+ * has one (INSTA with the head rotation in the camera, IMAvatar's neck and eyes), else with `pose` (6 → paper pose,
+ * 15 → full pose).
  * @example
  * ```ts
  * const { rgb } = renderProxy(proxy, frameParams(ds.frames[0]));
@@ -114,7 +117,8 @@ export class ProxyAvatar {
 export function frameParams(frame: AvatarFrame): ProxyFrameParams {
   const p: ProxyFrameParams = { camera: frame.camera };
   if (frame.expression) p.expression = frame.expression;
-  if (frame.pose?.length === 6) p.paperPose = frame.pose;
+  if (frame.renderPose?.length === 15) p.pose = frame.renderPose;
+  else if (frame.pose?.length === 6) p.paperPose = frame.pose;
   else if (frame.pose?.length === 15) p.pose = frame.pose;
   return p;
 }
@@ -233,8 +237,8 @@ export async function fitProxyAvatar(dataset: AvatarDataset, options: ProxyFitOp
       frames.forEach((frame, j) => {
         const r = rasterize(meshOf(model!, verts[j]!), frame.camera);
         const img = readPng(frame.imagePath, { channels: 3 });
-        const mask = frame.maskPath ? readPng(frame.maskPath, { channels: 1 }).data : null;
-        if (mask && mask.length !== r.mask.length) throw new ValidationError(fn, 'dataset', `masks of the images' size (${img.width}×${img.height})`, frame.maskPath);
+        const mask = readFrameMask(frame);
+        if (mask && mask.length !== r.mask.length) throw new ValidationError(fn, 'dataset', `masks of the images' size (${img.width}×${img.height})`, frame.maskPath ?? frame.imagePath);
         const covered: number[] = [];
         for (let p = 0; p < r.mask.length; p++) if (r.mask[p] === 1 && (!mask || mask[p]! > 0.99)) covered.push(p);
         const take = covered.length <= perFrame ? covered : Array.from(rng.permutation(covered.length).subarray(0, perFrame), (k) => covered[k]!);
