@@ -31,9 +31,10 @@
 import { Command, CommanderError } from 'commander';
 import { registerBackend } from './commands/backend.js';
 import { registerSynth } from './commands/synth.js';
+import { registerTrack } from './commands/track.js';
 
 /** The subcommands, in help order. */
-export const COMMANDS: ReadonlyArray<(program: Command) => void> = [registerSynth, registerBackend];
+export const COMMANDS: ReadonlyArray<(program: Command) => void> = [registerSynth, registerTrack, registerBackend];
 
 /** Where {@link buildProgram} writes its output (tests capture it). */
 export interface CliOutput {

@@ -76,7 +76,14 @@ export const LANDMARK_FIT_DEFAULTS: LandmarkFitConfig = {
   smoothTranslation: 20,
 };
 
-const FIELDS: ConfigSchema<LandmarkFitConfig> = {
+/**
+ * The field checks of {@link LandmarkFitConfig} (for configs that embed it, like `ca track`'s).
+ * @example
+ * ```ts
+ * const fields = { ...LANDMARK_FIT_FIELDS, size: configField.positiveInt() };
+ * ```
+ */
+export const LANDMARK_FIT_FIELDS: ConfigSchema<LandmarkFitConfig> = {
   shapeComponents: f.nonNegativeInt({ max: 400 }),
   expressionComponents: f.nonNegativeInt({ max: 400 }),
   rigidSteps: f.nonNegativeInt({ max: 100_000 }),
@@ -99,7 +106,7 @@ const FIELDS: ConfigSchema<LandmarkFitConfig> = {
  * ```
  */
 export function resolveLandmarkFitConfig(partial: Partial<LandmarkFitConfig> = {}): LandmarkFitConfig {
-  return resolveConfig({ fn: 'resolveLandmarkFitConfig', fields: FIELDS, defaults: LANDMARK_FIT_DEFAULTS }, partial);
+  return resolveConfig({ fn: 'resolveLandmarkFitConfig', fields: LANDMARK_FIT_FIELDS, defaults: LANDMARK_FIT_DEFAULTS }, partial);
 }
 
 /** Result of {@link fitLandmarkSequence} (plain arrays, one entry per frame). */
@@ -116,8 +123,8 @@ export interface LandmarkFitResult {
   projected: Float32Array[];
   /** Per frame mean landmark reprojection error in pixels. */
   reprojectionErrorPx: Float32Array;
-  /** The energy after each stage. */
-  energy: { rigid: number; full: number };
+  /** The energy after each stage (null: the stage had no steps). */
+  energy: { rigid: number | null; full: number | null };
 }
 
 /**
@@ -230,11 +237,11 @@ export function fitLandmarkSequence(
   });
   // Variables: translation in decimetres so one learning rate suits radians, coefficients and position.
   const TRANSLATION_UNIT = 0.1;
-  const rotation = tf.variable(tf.zeros([b, 3]), true);
-  const jaw = tf.variable(tf.zeros([b, 3]), true);
-  const translation = tf.variable(tf.tensor2d(translationInit.map((v) => v / TRANSLATION_UNIT), [b, 3]), true);
-  const expression = tf.variable(tf.zeros([b, Math.max(1, c.expressionComponents)]), true);
-  const shape = tf.variable(tf.zeros([1, Math.max(1, c.shapeComponents)]), true);
+  const rotation = tf.tidy(() => tf.variable(tf.zeros([b, 3]), true)) as tf.Variable<tf.Rank.R2>;
+  const jaw = tf.tidy(() => tf.variable(tf.zeros([b, 3]), true)) as tf.Variable<tf.Rank.R2>;
+  const translation = tf.tidy(() => tf.variable(tf.tensor2d(translationInit.map((v) => v / TRANSLATION_UNIT), [b, 3]), true)) as tf.Variable<tf.Rank.R2>;
+  const expression = tf.tidy(() => tf.variable(tf.zeros([b, Math.max(1, c.expressionComponents)]), true)) as tf.Variable<tf.Rank.R2>;
+  const shape = tf.tidy(() => tf.variable(tf.zeros([1, Math.max(1, c.shapeComponents)]), true)) as tf.Variable<tf.Rank.R2>;
 
   const landmarkEnergy = (): tf.Scalar => {
     const pose = tf.concat([rotation, jaw], 1) as tf.Tensor2D; // [B, 6]
@@ -267,7 +274,7 @@ export function fitLandmarkSequence(
   });
 
   const total = c.rigidSteps + c.fullSteps;
-  const energy = { rigid: NaN, full: NaN };
+  const energy: { rigid: number | null; full: number | null } = { rigid: null, full: null };
   try {
     // 2. Rigid stage.
     if (c.rigidSteps > 0) {
