@@ -147,6 +147,7 @@ export {
   type FromPretrainedOptions,
   type PretrainedModelClass,
 } from './models/pretrained.js';
+export { convertDeprecatedAttentionKeys, DEPRECATED_ATTENTION_NAMES } from './models/deprecated-attention.js';
 // ControlNet (src/controlnet): conditioning embedding, ControlNetModel (diffusers keys, fromUnet), MultiControlNet.
 export {
   ControlNetConditioningEmbedding,

@@ -92,7 +92,7 @@ export {
   type InstaDatasetInput,
 } from './datasets/insta.js';
 export { readNerfaceDataset, writeNerfaceDataset, type NerfaceFrameInput } from './datasets/nerface.js';
-export { readImavatarDataset, writeImavatarDataset, type ImavatarFrameInput } from './datasets/imavatar.js';
+export { readImavatarDataset, writeImavatarDataset, type ImavatarFrameInput, type ReadImavatarOptions } from './datasets/imavatar.js';
 export {
   synthesizeDataset,
   scriptPerformance,

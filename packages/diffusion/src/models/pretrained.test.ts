@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { FormatError, readSafetensors, tf, useBackend, ValidationError, writeSafetensors, type SafetensorsTensor } from '@consistent-avatar/core';
-import { AutoencoderKL, fromPretrained, IdentityAutoencoder, UNet2DConditionModel } from '../index.js';
+import { AutoencoderKL, convertDeprecatedAttentionKeys, fromPretrained, IdentityAutoencoder, UNet2DConditionModel } from '../index.js';
 import { maxAbsError, modelFixture, npyNhwc, npyTensor } from '../../test/models-fixtures.js';
 
 let tmp: string;
@@ -115,6 +115,36 @@ describe('fromPretrained / savePretrained', () => {
     }
     tf.dispose(Object.values(dict));
     vae.dispose();
+  });
+
+  it('loads a VAE whose attention uses the deprecated names query / key / value / proj_attn, renamed as diffusers does', () => {
+    // attention_legacy.safetensors: the fixture VAE's mid-block attention under the old names, written by
+    // test/fixtures/models/vae_legacy/make_vae_legacy.py; the rest of the VAE is the fixture's own file.
+    const legacy = readSafetensors(modelFixture('vae_legacy/attention_legacy.safetensors')).tensors;
+    expect(Object.keys(legacy).sort().slice(0, 4)).toEqual(['decoder.mid_block.attentions.0.key.bias', 'decoder.mid_block.attentions.0.key.weight', 'decoder.mid_block.attentions.0.proj_attn.bias', 'decoder.mid_block.attentions.0.proj_attn.weight']);
+    const { tensors } = readSafetensors(modelFixture('vae/model.safetensors'));
+    const rest = Object.fromEntries(Object.entries(tensors).filter(([k]) => !/\.attentions\.0\.(to_q|to_k|to_v|to_out\.0)\./.test(k)));
+    expect(Object.keys(tensors).length - Object.keys(rest).length).toBe(16);
+    const dir = path.join(tmp, 'vae-legacy');
+    fs.mkdirSync(dir, { recursive: true });
+    fs.copyFileSync(modelFixture('vae/config.json'), path.join(dir, 'config.json'));
+    writeSafetensors(path.join(dir, 'diffusion_pytorch_model.safetensors'), { ...rest, ...legacy });
+    let report: { missing: string[]; unexpected: string[] } | undefined;
+    const vae = fromPretrained(AutoencoderKL, dir, { onReport: (r) => { report = r; } });
+    const ref = AutoencoderKL.fromPretrained(modelFixture('vae'));
+    expect([report!.missing, report!.unexpected]).toEqual([[], []]);
+    const [a, b] = [vae.stateDict({ layout: 'torch' }), ref.stateDict({ layout: 'torch' })];
+    expect(Object.keys(a).sort()).toEqual(Object.keys(b).sort());
+    for (const k of Object.keys(b)) expect(Array.from(a[k]!.dataSync()), k).toEqual(Array.from(b[k]!.dataSync()));
+    tf.dispose([...Object.values(a), ...Object.values(b)]);
+    vae.dispose();
+    ref.dispose();
+    // Only attention paths of the model are renamed; a dict already converted passes through.
+    const keys = ['mid.attentions.0.to_q.weight', 'mid.attentions.0.to_out.0.bias', 'mid.key.weight'];
+    expect(convertDeprecatedAttentionKeys({ 'mid.attentions.0.query.weight': 1, 'mid.attentions.0.proj_attn.bias': 2, 'mid.key.weight': 3, 'other.value.bias': 4 }, keys))
+      .toEqual({ dict: { 'mid.attentions.0.to_q.weight': 1, 'mid.attentions.0.to_out.0.bias': 2, 'mid.key.weight': 3, 'other.value.bias': 4 }, renamed: [['mid.attentions.0.query.weight', 'mid.attentions.0.to_q.weight'], ['mid.attentions.0.proj_attn.bias', 'mid.attentions.0.to_out.0.bias']] });
+    expect(convertDeprecatedAttentionKeys({ 'a.to_q.weight': 1, 'a.query.weight': 2 }, ['a.to_q.weight']).renamed).toEqual([]);
+    expect(() => convertDeprecatedAttentionKeys(null as never, [])).toThrow(ValidationError);
   });
 
   it('IdentityAutoencoder: encode/decode are the identity with a zero-variance posterior', () => {

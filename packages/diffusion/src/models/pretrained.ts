@@ -17,6 +17,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { FormatError, loadSafetensorsAsTensors, nn, readJson, ValidationError, writeJsonAtomic, writeSafetensors } from '@consistent-avatar/core';
 import type { ModelInitOptions } from './init.js';
+import { convertDeprecatedAttentionKeys } from './deprecated-attention.js';
 
 /** Weight file names tried in order. */
 export const WEIGHT_FILE_NAMES = ['diffusion_pytorch_model.safetensors', 'model.safetensors'] as const;
@@ -81,7 +82,9 @@ function configFields(raw: Record<string, unknown>): Record<string, unknown> {
 }
 
 /**
- * Load tensors from a safetensors file into `model` (torch layout). Errors name the file and the keys.
+ * Load tensors from a safetensors file into `model` (torch layout). Attention projections under diffusers'
+ * deprecated names (`query`, `key`, `value`, `proj_attn`) are renamed first, as diffusers does on load
+ * ({@link convertDeprecatedAttentionKeys}). Errors name the file and the keys.
  * @returns the load report.
  * @example
  * ```ts
@@ -92,7 +95,8 @@ function configFields(raw: Record<string, unknown>): Record<string, unknown> {
 export function loadWeightsFile(model: nn.Module, file: string, options: { strict?: boolean } = {}): nn.LoadReport {
   const tensors = loadSafetensorsAsTensors(file);
   try {
-    return model.loadStateDict(tensors, { strict: options.strict ?? true, layout: 'torch', source: file });
+    const { dict } = convertDeprecatedAttentionKeys(tensors, model.namedParameters().map(([k]) => k));
+    return model.loadStateDict(dict, { strict: options.strict ?? true, layout: 'torch', source: file });
   } finally {
     for (const t of Object.values(tensors)) t.dispose();
   }

@@ -165,13 +165,14 @@ export function requireFile(abs: string, file: string, field: string, format: st
 
 /**
  * A rigid 4×4 matrix (nested rows or flat 16) from JSON, row-major flat; 3×4 gets [0 0 0 1] appended. A matrix that
- * is not rigid (scale, shear, reflection, a wrong last row) raises a FormatError.
+ * is not rigid (scale, shear, reflection, a wrong last row) raises a FormatError, unless `options.rigid` is false
+ * (the caller checks after a convention change, e.g. {@link unmirrorFocal}).
  * @example
  * ```ts
  * parseMatrix([[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 2]], 'transforms.json', 'frames[0].transform_matrix', 'insta'); // 16 numbers
  * ```
  */
-export function parseMatrix(value: unknown, file: string, field: string, format: string): number[] {
+export function parseMatrix(value: unknown, file: string, field: string, format: string, options: { rigid?: boolean } = {}): number[] {
   let rows: unknown[] | null = null;
   if (Array.isArray(value) && value.length > 0 && value.length <= 4 && value.every((r) => Array.isArray(r) && r.length === 4)) rows = value;
   const flat = rows ? rows.flat() : value;
@@ -180,9 +181,28 @@ export function parseMatrix(value: unknown, file: string, field: string, format:
   }
   const m = flat as number[];
   const full = m.length === 12 ? [...m, 0, 0, 0, 1] : m;
-  const problem = rigidProblem(full);
+  const problem = options.rigid === false ? null : rigidProblem(full);
   if (problem) throw new FormatError(format, file, `${field} is not a rigid transform: ${problem}`);
   return full;
+}
+
+/**
+ * Ray formulas with a negative focal length (NeRFace's `get_ray_bundle`, IMAvatar's `lift` with its negated fx)
+ * mirror a camera axis. Returns |fx|, |fy| and the camera-to-world with the x (fx < 0) and y (fy < 0) columns negated,
+ * which casts the same rays; a result that is a reflection (det −1) raises a FormatError naming `field`.
+ * @example
+ * ```ts
+ * const { fx, cameraToWorld } = unmirrorFocal(-500, 500, c2w, 'transforms_train.json', 'frames[0].transform_matrix', 'nerface');
+ * ```
+ */
+export function unmirrorFocal(fx: number, fy: number, cameraToWorld: ArrayLike<number>, file: string, field: string, format: string): { fx: number; fy: number; cameraToWorld: number[] } {
+  const m = Array.from(cameraToWorld, Number);
+  for (const [focal, col] of [[fx, 0], [fy, 1]] as const) {
+    if (focal < 0) for (let r = 0; r < 3; r++) m[r * 4 + col] = -m[r * 4 + col]!;
+  }
+  const problem = rigidProblem(m);
+  if (problem) throw new FormatError(format, file, `${field} with focal lengths (${fx}, ${fy}) casts the rays of a non-rigid camera: ${problem}`);
+  return { fx: Math.abs(fx), fy: Math.abs(fy), cameraToWorld: m };
 }
 
 /** Parse a whitespace-separated float file (tracker `%.8f` exports). */

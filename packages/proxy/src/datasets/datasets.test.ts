@@ -4,7 +4,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { useBackend, readPng, writePng } from '@consistent-avatar/core';
 import { SYNTHETIC_EMOTIONS } from '../head/emotions.js';
-import { readInstaDataset, writeInstaDataset } from './insta.js';
+import { headRotationFromCamera, readInstaDataset, writeInstaDataset } from './insta.js';
+import { invertRigid } from '../raster/camera.js';
 import { readNerfaceDataset, writeNerfaceDataset } from './nerface.js';
 import { readImavatarDataset, writeImavatarDataset } from './imavatar.js';
 import { splitLastFrames, type AvatarDataset } from './common.js';
@@ -155,70 +156,97 @@ describe('datasets', () => {
     expect(() => readInstaDataset(empty)).toThrow(/no transforms.json/);
   });
 
-  it('NeRFace: normalised principal point, OpenGL cameras, 76-d expressions, its own split', () => {
+  it('NeRFace: round trip — normalised principal point, OpenGL cameras (a negative fx mirrors x), unique ids, P from the camera', () => {
     const a = readInstaDataset(root);
-    const out = tmp('nerface');
     const c = a.frames[0]!.camera;
-    // Convert the OpenCV c2w to OpenGL axes (negate the y and z columns).
-    const toGl = (m: ArrayLike<number>) => Array.from(m, (v, i) => (i % 4 === 1 || i % 4 === 2) && i < 12 ? -v : v);
-    writeNerfaceDataset(out, {
-      width: a.width, height: a.height, fx: -c.fx, fy: c.fy, cx: c.cx, cy: c.cy,
+    // OpenCV c2w → OpenGL axes (negate the y and z columns).
+    const toGl = (m: ArrayLike<number>) => Array.from(m, (v, i) => ((i % 4 === 1 || i % 4 === 2) && i < 12 ? -v : v));
+    const write = (out: string, sign: 1 | -1) => writeNerfaceDataset(out, {
+      width: a.width, height: a.height, fx: sign * c.fx, fy: c.fy, cx: c.cx, cy: c.cy,
       frames: a.frames.slice(0, 6).map((f, i) => ({
-        id: `f_${String(i).padStart(4, '0')}`, split: i < 4 ? 'train' : i === 4 ? 'val' : 'test',
-        image: f.imagePath, cameraToWorld: toGl(f.camera.cameraToWorld), expression: Array.from({ length: 76 }, (_, k) => Math.sin(k + i)),
+        id: `f_${String(i < 4 ? i : 0).padStart(4, '0')}`, split: i < 4 ? 'train' : i === 4 ? 'val' : 'test',
+        image: f.imagePath, expression: Array.from({ length: 76 }, (_, k) => Math.sin(k + i)),
+        cameraToWorld: toGl(f.camera.cameraToWorld).map((v, k) => (sign < 0 && k < 12 && k % 4 === 0 ? -v : v)),
       })),
     });
+    const out = tmp('nerface');
+    write(out, 1);
     const json = JSON.parse(fs.readFileSync(path.join(out, 'transforms_train.json'), 'utf8'));
     expect(json.intrinsics[2]).toBeCloseTo(c.cx / a.width, 12);
     expect(json.frames[0].file_path).toBe('./train/f_0000');
     const ds = readNerfaceDataset(out);
-    expect(ds.frames.length).toBe(6);
-    expect(ds.frames.map((f) => path.relative(out, f.imagePath))).toEqual(['test/f_0005.png', 'train/f_0000.png', 'train/f_0001.png', 'train/f_0002.png', 'train/f_0003.png', 'val/f_0004.png']);
-    expect(ds.split).toEqual({ train: [1, 2, 3, 4], test: [0], val: [5] });
-    const f0 = ds.frames[1]!;
-    expect(f0.camera.convention).toBe('opengl');
-    expect(f0.camera.fx).toBe(-c.fx);
-    expect(f0.camera.cx).toBeCloseTo(c.cx, 9);
-    expect(f0.expression!.length).toBe(76);
-    expect(f0.extra!.bbox).toEqual([0, 1, 0, 1]);
+    expect(ds.frames.map((f) => f.id)).toEqual(['train_f_0000', 'train_f_0001', 'train_f_0002', 'train_f_0003', 'val_f_0000', 'test_f_0000']);
+    expect(ds.split).toEqual({ train: [0, 1, 2, 3], val: [4], test: [5] });
+    const mirrored = tmp('nerface-neg');
+    write(mirrored, -1);
+    const dm = readNerfaceDataset(mirrored);
+    for (const [i, f] of ds.frames.entries()) {
+      expect(f.camera).toMatchObject({ convention: 'opengl', pixelCenter: 0, fx: c.fx });
+      expect(f.camera.cx).toBeCloseTo(c.cx, 9);
+      expect(f.expression!.length).toBe(76);
+      expect(f.extra!.bbox).toEqual([0, 1, 0, 1]);
+      expect(Array.from(f.camera.cameraToWorld, (v) => v + 0)).toEqual(toGl(a.frames[i]!.camera.cameraToWorld).map((v) => v + 0)); // (+0 and −0 alike)
+      expect(Array.from(f.pose!)).toEqual([...Array.from(headRotationFromCamera(a.frames[i]!.camera.cameraToWorld), Math.fround), 0, 0, 0]);
+      // fx < 0 with the x column negated casts the same rays: the same camera.
+      const plain = (cam: typeof f.camera) => ({ ...cam, cameraToWorld: Array.from(cam.cameraToWorld, (v) => v + 0) });
+      expect(plain(dm.frames[i]!.camera)).toEqual(plain(f.camera));
+    }
     fs.writeFileSync(path.join(out, 'transforms_val.json'), JSON.stringify({ intrinsics: [1, 2, 3], frames: [] }));
     expect(() => readNerfaceDataset(out)).toThrow(/nerface file .*transforms_val.json: 'intrinsics' should be \[fx, fy, cx, cy\]/);
+    // fx < 0 without the mirrored column is a reflection: refused, naming the matrix.
+    const json2 = JSON.parse(fs.readFileSync(path.join(mirrored, 'transforms_test.json'), 'utf8'));
+    json2.frames[0].transform_matrix = toGl(a.frames[5]!.camera.cameraToWorld);
+    fs.writeFileSync(path.join(mirrored, 'transforms_test.json'), JSON.stringify(json2));
+    expect(() => readNerfaceDataset(mirrored)).toThrow(/transforms_test.json: frames\[0\].transform_matrix with focal lengths .*\(a reflection\)/);
   });
 
-  it('IMAvatar: flame_params.json with normalised intrinsics, world_mat, 50-d expression and 15-d pose', () => {
+  it('IMAvatar: round trip — world_mat of the head × 4 in OpenGL axes, −fx, numeric order, P = global ⊕ jaw', () => {
     const a = readInstaDataset(root);
     const out = tmp('imavatar');
     const c = a.frames[0]!.camera;
+    const ids = ['1', '2', '3', '10', '11'];
     writeImavatarDataset(out, {
       width: a.width, height: a.height, fx: c.fx, fy: c.fy, cx: c.cx, cy: c.cy, shape: new Float32Array(100).fill(0.25),
       frames: a.frames.slice(0, 5).map((f, i) => ({
-        id: String(i + 1), image: f.imagePath, mask: f.maskPath!, cameraToWorld: f.camera.cameraToWorld,
-        expression: Array.from({ length: 50 }, (_, k) => k * 0.01), pose: Array.from({ length: 15 }, (_, k) => k * 0.001 * i),
+        id: ids[4 - i]!, image: f.imagePath, mask: readPng(f.maskPath!), cameraToWorld: f.camera.cameraToWorld,
+        expression: Array.from({ length: 50 }, (_, k) => k * 0.01), pose: Array.from({ length: 15 }, (_, k) => k * 0.001 * (4 - i)),
       })),
     });
-    const ds = readImavatarDataset(out, { testFrames: 2 });
-    expect(ds.frames.map((f) => f.id)).toEqual(['1', '2', '3', '4', '5']);
-    expect(ds.shape!.length).toBe(100);
-    const f = ds.frames[2]!;
-    expect(f.pose!.length).toBe(15);
-    expect(f.expression!.length).toBe(50);
-    expect(f.maskPath).toBeDefined();
-    expect(f.camera.fx).toBeCloseTo(c.fx, 6);
-    expect(f.camera.cy).toBeCloseTo(c.cy, 6);
-    const m = Array.from(f.camera.cameraToWorld), ref = Array.from(a.frames[2]!.camera.cameraToWorld);
-    for (let i = 0; i < 16; i++) expect(m[i]!).toBeCloseTo(ref[i]!, 12);
-    // The old format (intrinsics in 512-pixel units, detected by cy > 1).
     const json = JSON.parse(fs.readFileSync(path.join(out, 'flame_params.json'), 'utf8'));
+    expect(json.intrinsics[0]).toBeCloseTo(-c.fx / a.width, 12); // IMAvatar stores −fx
+    expect(json.frames[0].world_mat[2][3]).toBeCloseTo(-4 * Array.from(invertRigid(c.cameraToWorld))[11]!, 9); // × 4, −z
+    const ds = readImavatarDataset(out, { testFrames: 2 });
+    expect(ds.frames.map((f) => f.id)).toEqual(['1', '2', '3', '10', '11']); // numeric, not '10' < '2'
+    expect(ds.split).toMatchObject({ train: [0, 1, 2], test: [3, 4] });
+    expect(ds.shape!.length).toBe(100);
+    for (const [i, f] of ds.frames.entries()) {
+      expect(Array.from(f.pose!)).toEqual([0, 1, 2, 6, 7, 8].map((k) => Math.fround(k * 0.001 * i)));
+      expect(f.renderPose!.length).toBe(15);
+      expect(f.expression!.length).toBe(50);
+      expect(f.mask).toEqual({ gray: f.maskPath });
+      expect(f.camera).toMatchObject({ convention: 'opengl', pixelCenter: 0 });
+      expect(f.camera.fx).toBeCloseTo(c.fx, 6);
+      expect(f.camera.cy).toBeCloseTo(c.cy, 6);
+      // Back in OpenCV axes, the camera of the unscaled head is the one written.
+      const cv = Array.from(f.camera.cameraToWorld, (v, k) => ((k % 4 === 1 || k % 4 === 2) && k < 12 ? -v : v));
+      const ref = Array.from(a.frames[4 - i]!.camera.cameraToWorld);
+      for (let k = 0; k < 16; k++) expect(cv[k]!).toBeCloseTo(ref[k]!, 9);
+    }
+    // The old format (intrinsics in 512-pixel units, detected by cy > 1).
     json.intrinsics = [json.intrinsics[0] * 512, json.intrinsics[1] * 512, json.intrinsics[2] * 512, json.intrinsics[3] * 512];
     fs.writeFileSync(path.join(out, 'flame_params.json'), JSON.stringify(json));
     expect(readImavatarDataset(out, { testFrames: 2 }).frames[0]!.camera.fx).toBeCloseTo(c.fx, 6);
     json.frames[1].pose = [1, 2, 3];
     fs.writeFileSync(path.join(out, 'flame_params.json'), JSON.stringify(json));
     expect(() => readImavatarDataset(out, { testFrames: 2 })).toThrow(/frames\[1\].pose should have 15 values/);
-    // A frame of another size than the others is refused, naming it.
     json.frames[1].pose = Array.from({ length: 15 }, () => 0);
+    json.frames[1].file_path = './image/one';
     fs.writeFileSync(path.join(out, 'flame_params.json'), JSON.stringify(json));
-    writePng(f.imagePath, { width: 8, height: 8, channels: 3, data: new Float32Array(8 * 8 * 3) });
+    expect(() => readImavatarDataset(out, { testFrames: 2 })).toThrow(/frames\[1\].file_path should end in an integer frame number/);
+    // A frame of another size than the others is refused, naming it.
+    json.frames[1].file_path = './image/10';
+    fs.writeFileSync(path.join(out, 'flame_params.json'), JSON.stringify(json));
+    writePng(path.join(out, 'image', '3.png'), { width: 8, height: 8, channels: 3, data: new Float32Array(8 * 8 * 3) });
     expect(() => readImavatarDataset(out, { testFrames: 2 })).toThrow(new RegExp(`frames\\[2\\]\\.file_path is 8×8, other frames are ${a.width}×${a.height}`));
   });
 

@@ -103,10 +103,14 @@ function loadTransforms(root: string): { file: string; top: Record<string, unkno
   const all = path.join(root, 'transforms.json');
   const present = (name: string) => fs.existsSync(path.join(root, name));
   const hasSplit = Object.values(SPLIT_FILES).some(present);
-  if (!present('transforms.json') && !hasSplit) throw new FormatError(FORMAT, root, 'not an INSTA folder: no transforms.json and no transforms_{train,test,val}.json');
+  if (!present('transforms.json') && !hasSplit) {
+    const hint = present('flame_params.json') || fs.readdirSync(root).some((d) => fs.existsSync(path.join(root, d, 'flame_params.json'))) ? ' (flame_params.json: an IMAvatar folder, use readImavatarDataset)' : '';
+    throw new FormatError(FORMAT, root, `not an INSTA folder: no transforms.json and no transforms_{train,test,val}.json${hint}`);
+  }
   const read = (name: string) => {
     const file = path.join(root, name);
     const json = asObject(readJson(datasetFile(root, name, FORMAT)), file, 'the file', FORMAT);
+    if (json.fl_x === undefined && Array.isArray(json.intrinsics)) throw new FormatError(FORMAT, file, "no 'fl_x' but an 'intrinsics' array: a NeRFace folder, not INSTA (use readNerfaceDataset)");
     if (!Array.isArray(json.frames)) throw new FormatError(FORMAT, file, "'frames' should be an array");
     const frames = json.frames.map((f, i): RawFrame => ({ raw: asObject(f, file, `frames[${i}]`, FORMAT), file, index: i }));
     const seen = new Set<string>();

@@ -91,6 +91,8 @@ const KNOWN_CODES = new Set<number>(Object.values(INSTA_FACE_PARSING_LABELS));
  * ```
  */
 export function decodeLabelMap(path: string, keep: readonly number[]): Float32Array {
+  if (typeof path !== 'string' || path.length === 0) throw new ValidationError('decodeLabelMap', 'path', 'a label-map PNG path', path);
+  if (!Array.isArray(keep) || keep.some((c) => !KNOWN_CODES.has(c))) throw new ValidationError('decodeLabelMap', 'keep', `class codes of INSTA's table (${[...KNOWN_CODES].join(', ')})`, keep);
   const img = readPng(path, { channels: 3 });
   const keepSet = new Set(keep);
   const out = new Float32Array(img.width * img.height);

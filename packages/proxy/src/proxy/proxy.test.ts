@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { tf, useBackend, readPng } from '@consistent-avatar/core';
 import { readInstaDataset } from '../datasets/insta.js';
 import { synthesizeDataset } from '../datasets/synthesize.js';
+import { readFrameMask } from '../datasets/masks.js';
 import type { AvatarDataset } from '../datasets/common.js';
 import { bilinearPlan, sampleTexture } from './texture-sampler.js';
 import { evaluateProxy, fitProxyAvatar, frameParams, renderProxy } from './proxy-avatar.js';
@@ -58,7 +59,7 @@ describe('proxy avatar', () => {
     const frame = ds.frames[ds.split.test[3]!]!;
     const r = renderProxy(proxy, frameParams(frame));
     const gt = readPng(frame.imagePath, { channels: 3 }).data;
-    const gtMask = readPng(frame.maskPath!, { channels: 1 }).data;
+    const gtMask = readFrameMask(frame)!;
     let inter = 0, union = 0, hfProxy = 0, hfGt = 0;
     const w = 64;
     for (let p = 0; p < w * w; p++) {
