@@ -78,6 +78,15 @@ export {
   type MethodNetworks,
   type ScoredRows,
 } from './pipeline/method-stages.js';
+export {
+  writeTsdmArtifact,
+  readTsdmArtifact,
+  writeAlignArtifact,
+  readAlignArtifact,
+  writeRenderArtifact,
+  readRenderArtifact,
+} from './pipeline/stage-artifacts.js';
+export { METHOD_PRESETS, type MethodPreset } from './pipeline/method-presets.js';
 export { writeMethodOutputs, methodTables, type MethodOutputOptions, type MethodOutputs } from './pipeline/method-report.js';
 // `ca track`: a video or a folder of frames → an INSTA-layout dataset.
 export { openFrameSource, type FrameSource, type SourceFrame } from './track/frame-source.js';

@@ -14,8 +14,10 @@
  *    (saying so), otherwise runs it with `checkpointDir`s under `checkpoints/` so an interrupted run resumes, and
  *    draws bars with `cli/progress.ts`.
  * 3. It throws on failure (a `ValidationError` naming the field or flag, a `FormatError`, an `IoError`); `main`
- *    prints the message on stderr and returns exit code 1. It never calls `process.exit`.
- * 4. Add the register function to {@link COMMANDS} below (alphabetical order is the help's order).
+ *    prints the message on stderr (prefixed `ca: ` unless it names a `ca …` command already) and returns exit code 1. It never calls `process.exit`.
+ * 4. Add the register function to {@link COMMANDS} below (its order is the help's order).
+ *
+ * The method's stage commands share one shape (`stage-command.ts`, over `method-runner.ts`).
  *
  * Unknown options and excess arguments are errors (exit code 1, message on stderr); `ca --help` and
  * `ca <command> --help` print the usage (exit code 0).
@@ -29,12 +31,36 @@
  * @packageDocumentation
  */
 import { Command, CommanderError } from 'commander';
+import { registerAlign } from './commands/align.js';
 import { registerBackend } from './commands/backend.js';
+import { registerDistill } from './commands/distill.js';
+import { registerEval } from './commands/eval.js';
+import { registerFitProxy } from './commands/fit-proxy.js';
+import { registerRender } from './commands/render.js';
+import { registerReport } from './commands/report.js';
+import { registerRun } from './commands/run.js';
 import { registerSynth } from './commands/synth.js';
 import { registerTrack } from './commands/track.js';
+import { registerTrainFcsd } from './commands/train-fcsd.js';
+import { registerTrainTsdm } from './commands/train-tsdm.js';
+import { registerTsd } from './commands/tsd.js';
 
-/** The subcommands, in help order. */
-export const COMMANDS: ReadonlyArray<(program: Command) => void> = [registerSynth, registerTrack, registerBackend];
+/** The subcommands, in help order: the data, the stages in the order they run, everything at once, the backend. */
+export const COMMANDS: ReadonlyArray<(program: Command) => void> = [
+  registerSynth,
+  registerTrack,
+  registerFitProxy,
+  registerTsd,
+  registerTrainTsdm,
+  registerAlign,
+  registerTrainFcsd,
+  registerDistill,
+  registerRender,
+  registerEval,
+  registerReport,
+  registerRun,
+  registerBackend,
+];
 
 /** Where {@link buildProgram} writes its output (tests capture it). */
 export interface CliOutput {
@@ -99,7 +125,8 @@ export async function main(argv: readonly string[], output: CliOutput = {}): Pro
   } catch (error) {
     // commander has printed its own message (usage errors) or the help (exit code 0).
     if (error instanceof CommanderError) return error.exitCode;
-    writeErr(`ca: ${(error as Error).message ?? String(error)}\n`);
+    const message = (error as Error).message ?? String(error);
+    writeErr(`${message.startsWith('ca ') ? '' : 'ca: '}${message}\n`);
     return 1;
   }
 }
