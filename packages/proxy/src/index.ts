@@ -136,3 +136,4 @@ export {
   type LandmarkFitConfig,
   type LandmarkFitResult,
 } from './track/fit-landmarks.js';
+export { readTrackedModel, TRACKED_SYNTHETIC_LABEL } from './track/tracking-record.js';

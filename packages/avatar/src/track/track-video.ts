@@ -33,7 +33,7 @@ import {
 } from '@consistent-avatar/core';
 import { FaceAnalyzer } from '@consistent-avatar/metrics';
 import {
-  FlameModel, INSTA_FACE_PARSING_LABELS, LANDMARK_FIT_DEFAULTS, LANDMARK_FIT_FIELDS, LandmarkRig, createSyntheticHead, embeddedPoints, fitLandmarkSequence,
+  FlameModel, INSTA_FACE_PARSING_LABELS, TRACKED_SYNTHETIC_LABEL, LANDMARK_FIT_DEFAULTS, LANDMARK_FIT_FIELDS, LandmarkRig, createSyntheticHead, embeddedPoints, fitLandmarkSequence,
   headCameraToWorld, rasterize, readMediapipeEmbedding, syntheticMediapipeEmbedding, trackingCamera, writeInstaDataset,
   type LandmarkEmbedding, type LandmarkFitConfig, type PinholeCamera,
 } from '@consistent-avatar/proxy';
@@ -165,7 +165,7 @@ function loadTrackingModel(flame: string | null | undefined): TrackingModel {
   const fn = 'trackVideo';
   if (flame === null || flame === undefined) {
     const head = createSyntheticHead({ identity: 0, textureSize: 64 });
-    return { model: head.model, embedding: syntheticMediapipeEmbedding(), label: 'synthetic head (embedded default, not FLAME)', dispose: () => head.dispose() };
+    return { model: head.model, embedding: syntheticMediapipeEmbedding(), label: TRACKED_SYNTHETIC_LABEL, dispose: () => head.dispose() };
   }
   if (typeof flame !== 'string' || !fs.existsSync(flame) || !fs.statSync(flame).isDirectory()) {
     throw new ValidationError(fn, 'options.flame', 'a folder holding a FLAME .npz and mediapipe_landmark_embedding.npz', flame);

@@ -68,6 +68,22 @@ describe('ca track', () => {
     expect(tracking.frames).toHaveLength(12);
   }, 240_000);
 
+  it('ca run --data follows on a tracked folder (quick preset), with the synthetic head and the fitted shape as stage 1 model', async () => {
+    const frames = path.join(dir, 'frames'); // the first test's clip
+    const fitConfig = path.join(dir, 'track-quick.json');
+    fs.writeFileSync(fitConfig, JSON.stringify({ testFrames: 3, rigidSteps: 60, fullSteps: 100 }));
+    const data = path.join(dir, 'dataset-32');
+    expect((await ca(['track', frames, '--out', data, '--size', '32', '--config', fitConfig])).code).toBe(0);
+    const runConfig = path.join(dir, 'quick.json');
+    fs.writeFileSync(runConfig, JSON.stringify({ preset: 'quick', validationFrames: 2 }));
+    const run = path.join(dir, 'run');
+    const r = await ca(['run', '--run', run, '--data', data, '--config', runConfig, '--backend', 'wasm', '--no-browser-check']);
+    expect(r.code).toBe(0);
+    const results = JSON.parse(fs.readFileSync(path.join(run, 'outputs/eval/results.json'), 'utf8')) as { rows: { name?: string; row?: string }[] };
+    expect(results.rows.length).toBeGreaterThanOrEqual(2);
+    expect(fs.existsSync(path.join(run, 'outputs/report/report.html'))).toBe(true);
+  }, 240_000);
+
   it('a clip without a detectable face names how many frames and which', async () => {
     const gray = path.join(dir, 'gray');
     fs.mkdirSync(gray);
