@@ -14,7 +14,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { IoError, ValidationError, readPng, readVideoFrames, type Image } from '@consistent-avatar/core';
 
-/** One input frame. */
+/**
+ * One input frame.
+ * @example
+ * ```ts
+ * for await (const { index, name, image }: SourceFrame of source.frames()) console.log(index, name, image.width);
+ * ```
+ */
 export interface SourceFrame {
   /** 0-based position among the frames kept. */
   index: number;
@@ -24,7 +30,13 @@ export interface SourceFrame {
   image: Image;
 }
 
-/** A re-iterable frame source. */
+/**
+ * A re-iterable frame source.
+ * @example
+ * ```ts
+ * const source: FrameSource = openFrameSource('frames/', { every: 1, maxFrames: null });
+ * ```
+ */
 export interface FrameSource {
   readonly kind: 'video' | 'folder';
   readonly path: string;

@@ -17,7 +17,13 @@ import {
   type PinholeCamera,
 } from '@consistent-avatar/proxy';
 
-/** Options of {@link renderSyntheticClip}. */
+/**
+ * Options of {@link renderSyntheticClip}.
+ * @example
+ * ```ts
+ * const options: SyntheticClipOptions = { identity: 2, frames: 24, size: 192, seed: 2, maxRotation: 0.35 };
+ * ```
+ */
 export interface SyntheticClipOptions {
   /** Synthetic identity (the tracker's synthetic embedding was made on identity 0: use others to test). */
   identity: number;
@@ -32,7 +38,13 @@ export interface SyntheticClipOptions {
   focal?: number;
 }
 
-/** One frame's truth. */
+/**
+ * One frame's truth.
+ * @example
+ * ```ts
+ * const { paperPose, expression, emotion }: SyntheticClipTruth = renderSyntheticClip(options).truth[0];
+ * ```
+ */
 export interface SyntheticClipTruth {
   /** `[6]` P = global ⊕ jaw (axis-angle). */
   paperPose: Float32Array;

@@ -39,7 +39,13 @@ import {
 } from '@consistent-avatar/proxy';
 import { openFrameSource, type SourceFrame } from './frame-source.js';
 
-/** Config of {@link trackVideo}: the input, crop and output fields, and the landmark fit's ({@link LandmarkFitConfig}). */
+/**
+ * Config of {@link trackVideo}: the input, crop and output fields, and the landmark fit's ({@link LandmarkFitConfig}).
+ * @example
+ * ```ts
+ * const config: TrackConfig = resolveTrackConfig({ size: 256, firstFrame: 160, maxFrames: 40 });
+ * ```
+ */
 export interface TrackConfig extends LandmarkFitConfig {
   /** Output frame size (square). Default 512 (INSTA's). */
   size: number;
@@ -114,7 +120,13 @@ export function resolveTrackConfig(partial: Partial<TrackConfig> = {}): TrackCon
   return resolveConfig(TRACK_CONFIG_SPEC, partial);
 }
 
-/** Progress of {@link trackVideo}. */
+/**
+ * Progress of {@link trackVideo}.
+ * @example
+ * ```ts
+ * const onProgress = (p: TrackProgress) => console.log(p.stage, p.done, p.total);
+ * ```
+ */
 export interface TrackProgress {
   stage: 'detect' | 'fit' | 'write';
   done: number;
@@ -122,7 +134,13 @@ export interface TrackProgress {
   total: number | null;
 }
 
-/** Options of {@link trackVideo}. */
+/**
+ * Options of {@link trackVideo}.
+ * @example
+ * ```ts
+ * const options: TrackOptions = { out: 'data/me', flame: '/data/flame', config: { size: 512 } };
+ * ```
+ */
 export interface TrackOptions {
   /** The dataset folder to write (absent, empty, or a previous `ca track` output, which is replaced). */
   out: string;
@@ -133,7 +151,13 @@ export interface TrackOptions {
   onProgress?: (progress: TrackProgress) => void;
 }
 
-/** What {@link trackVideo} did. */
+/**
+ * What {@link trackVideo} did.
+ * @example
+ * ```ts
+ * const { root, frames, dropped, timings }: TrackResult = await trackVideo('talk.mp4', { out: 'data/me' });
+ * ```
+ */
 export interface TrackResult {
   /** The dataset folder. */
   root: string;

@@ -18,7 +18,13 @@ import { BackendUnavailableError, FormatError, IoError, ValidationError } from '
 import type { ByteImage } from '../image.js';
 import { findExecutable } from './video.js';
 
-/** What {@link probeVideo} reports. */
+/**
+ * What {@link probeVideo} reports.
+ * @example
+ * ```ts
+ * const { width, height, fps, frames }: VideoInfo = probeVideo('talk.mp4');
+ * ```
+ */
 export interface VideoInfo {
   /** Frame size in pixels. */
   width: number;
@@ -29,7 +35,13 @@ export interface VideoInfo {
   frames: number | null;
 }
 
-/** Options of {@link readVideoFrames}. */
+/**
+ * Options of {@link readVideoFrames}.
+ * @example
+ * ```ts
+ * const options: ReadVideoOptions = { every: 2, maxFrames: 100 };
+ * ```
+ */
 export interface ReadVideoOptions {
   /** Stop after this many frames (after `every`). Default: all. */
   maxFrames?: number;

@@ -31,7 +31,13 @@ import { Adam, configField as f, resolveConfig, tf, ValidationError, type Config
 import type { PinholeCamera } from '../raster/camera.js';
 import type { LandmarkRig } from './landmark-rig.js';
 
-/** Config of {@link fitLandmarkSequence} (flat, JSON round-trip; defaults in {@link LANDMARK_FIT_DEFAULTS}). */
+/**
+ * Config of {@link fitLandmarkSequence} (flat, JSON round-trip; defaults in {@link LANDMARK_FIT_DEFAULTS}).
+ * @example
+ * ```ts
+ * const config: LandmarkFitConfig = resolveLandmarkFitConfig({ fullSteps: 200, smoothRotation: 5 });
+ * ```
+ */
 export interface LandmarkFitConfig {
   /** Identity components fitted (≤ the model's). */
   shapeComponents: number;
@@ -109,7 +115,13 @@ export function resolveLandmarkFitConfig(partial: Partial<LandmarkFitConfig> = {
   return resolveConfig({ fn: 'resolveLandmarkFitConfig', fields: LANDMARK_FIT_FIELDS, defaults: LANDMARK_FIT_DEFAULTS }, partial);
 }
 
-/** Result of {@link fitLandmarkSequence} (plain arrays, one entry per frame). */
+/**
+ * Result of {@link fitLandmarkSequence} (plain arrays, one entry per frame).
+ * @example
+ * ```ts
+ * const { shape, expression, paperPose, translation, reprojectionErrorPx }: LandmarkFitResult = fitLandmarkSequence(rig, camera, points);
+ * ```
+ */
 export interface LandmarkFitResult {
   /** `[shapeComponents]` shared identity coefficients. */
   shape: Float32Array;

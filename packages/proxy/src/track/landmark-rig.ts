@@ -29,7 +29,13 @@ import type { FlameModel } from '../flame/model.js';
 import { paperPoseToFull } from '../flame/pose.js';
 import { checkLandmarkEmbedding, type LandmarkEmbedding } from './landmark-embedding.js';
 
-/** Per-call parameters of {@link LandmarkRig.forward} (missing: zeros; shorter coefficient vectors: zero-padded). */
+/**
+ * Per-call parameters of {@link LandmarkRig.forward} (missing: zeros; shorter coefficient vectors: zero-padded).
+ * @example
+ * ```ts
+ * const params: LandmarkRigParams = { paperPose: tf.zeros([4, 6]) as tf.Tensor2D, shape: tf.zeros([1, 50]) as tf.Tensor2D };
+ * ```
+ */
 export interface LandmarkRigParams {
   /** `[1 or B, ≤ numShape]` identity coefficients (one row is shared by every frame). */
   shape?: tf.Tensor2D;
@@ -41,7 +47,15 @@ export interface LandmarkRigParams {
   translation?: tf.Tensor2D;
 }
 
-/** The rig (holds tensors: call {@link LandmarkRig.dispose}). */
+/**
+ * The rig (holds tensors: call {@link LandmarkRig.dispose}).
+ * @example
+ * ```ts
+ * const rig = new LandmarkRig(flame, readMediapipeEmbedding('flame/mediapipe_landmark_embedding.npz'), { shape: 100, expression: 50 });
+ * const lmk = rig.forward({ paperPose }); // [B, 105, 3]
+ * rig.dispose();
+ * ```
+ */
 export class LandmarkRig {
   /** Identity / expression components of the model. */
   readonly numShape: number;
