@@ -43,7 +43,7 @@ describe('ca track', () => {
     // on identity 0), 12 frames.
     const clip = renderSyntheticClip({ identity: 2, frames: 12, size: 192, seed: 2 });
     const frames = path.join(dir, 'frames');
-    fs.mkdirSync(frames);
+    fs.mkdirSync(frames, { recursive: true });
     clip.images.forEach((image, i) => writePng(path.join(frames, `${i}.png`), image));
     const config = path.join(dir, 'track.json');
     fs.writeFileSync(config, JSON.stringify({ testFrames: 2 }));
@@ -69,7 +69,11 @@ describe('ca track', () => {
   }, 240_000);
 
   it('ca run --data follows on a tracked folder (quick preset), with the synthetic head and the fitted shape as stage 1 model', async () => {
-    const frames = path.join(dir, 'frames'); // the first test's clip
+    const frames = path.join(dir, 'frames'); // the first test's clip (rendered here when this test runs alone)
+    if (!fs.existsSync(frames)) {
+      fs.mkdirSync(frames);
+      renderSyntheticClip({ identity: 2, frames: 12, size: 192, seed: 2 }).images.forEach((image, i) => writePng(path.join(frames, `${i}.png`), image));
+    }
     const fitConfig = path.join(dir, 'track-quick.json');
     fs.writeFileSync(fitConfig, JSON.stringify({ testFrames: 3, rigidSteps: 60, fullSteps: 100 }));
     const data = path.join(dir, 'dataset-32');
@@ -107,7 +111,10 @@ describe('ca track', () => {
     expect(unknown.code).toBe(1);
     const flame = path.join(dir, 'flame');
     fs.mkdirSync(flame);
-    const noEmbedding = await ca(['track', path.join(dir, 'gray'), '--out', path.join(dir, 'x'), '--flame', flame]);
+    const one = path.join(dir, 'one-frame');
+    fs.mkdirSync(one);
+    writePng(path.join(one, '0.png'), { width: 32, height: 32, channels: 3, data: new Float32Array(32 * 32 * 3).fill(0.5) });
+    const noEmbedding = await ca(['track', one, '--out', path.join(dir, 'x'), '--flame', flame]);
     expect(noEmbedding.code).toBe(1);
     expect(noEmbedding.err).toMatch(/mediapipe_landmark_embedding\.npz/);
   });

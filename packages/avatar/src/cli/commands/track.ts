@@ -15,7 +15,7 @@ import { Option, type Command } from 'commander';
 import { createProgress, initBackend, writeRunManifest, type ProgressReporter } from '@consistent-avatar/core';
 import { TRACK_CONFIG_SPEC, trackVideo, type TrackProgress } from '../../track/track-video.js';
 import { readConfigFile } from '../config-file.js';
-import { configOption, parseInteger } from '../options.js';
+import { parseInteger } from '../options.js';
 
 /**
  * Register `ca track` on `program`.
@@ -31,7 +31,7 @@ export function registerTrack(program: Command): void {
     .description('track your own video (or a folder of PNG frames) into an INSTA-layout dataset: face mesh, FLAME / synthetic-head fit, crop, mask')
     .argument('<input>', 'a video file (decoded with ffmpeg) or a folder of PNG frames')
     .addOption(new Option('--out <dir>', 'the dataset folder to write').makeOptionMandatory())
-    .addOption(configOption())
+    .addOption(new Option('--config <file>', 'a JSON config file: TrackConfig fields (size, cropScale, firstFrame, every, maxFrames, dropMissing, testFrames, the fit’s steps and weights; unknown fields are errors)'))
     .addOption(new Option('--size <n>', 'output frame size in pixels (square; default 512)').argParser(parseInteger('--size')))
     .addOption(new Option('--flame <dir>', "a folder with a FLAME .npz and FLAME's mediapipe_landmark_embedding.npz (default: the SYNTHETIC head)"))
     .addOption(new Option('--max-frames <n>', 'track at most this many frames').argParser(parseInteger('--max-frames')))
