@@ -88,3 +88,16 @@ export {
 } from './pipeline/stage-artifacts.js';
 export { METHOD_PRESETS, type MethodPreset } from './pipeline/method-presets.js';
 export { writeMethodOutputs, methodTables, type MethodOutputOptions, type MethodOutputs } from './pipeline/method-report.js';
+// `ca track`: a video or a folder of frames → an INSTA-layout dataset.
+export { openFrameSource, type FrameSource, type SourceFrame } from './track/frame-source.js';
+export {
+  trackVideo,
+  resolveTrackConfig,
+  TRACK_DEFAULTS,
+  TRACK_CONFIG_SPEC,
+  type TrackConfig,
+  type TrackOptions,
+  type TrackProgress,
+  type TrackResult,
+} from './track/track-video.js';
+export { renderSyntheticClip, type SyntheticClipOptions, type SyntheticClipTruth } from './track/synthetic-clip.js';

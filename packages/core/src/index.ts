@@ -166,3 +166,4 @@ export {
   type WriteVideoOptions,
   type WriteVideoResult,
 } from './io/video.js';
+export { probeVideo, readVideoFrames, type VideoInfo, type ReadVideoOptions } from './io/video-read.js';

@@ -116,3 +116,24 @@ export {
   type ProxyFrameParams,
 } from './proxy/proxy-avatar.js';
 export { syntheticLandmarkEmbedding, syntheticLandmarkAngles } from './head/landmarks68.js';
+// landmark tracking (a video's face-mesh landmarks → FLAME / synthetic-head parameters).
+export {
+  MEDIAPIPE_FACE_POINTS,
+  checkLandmarkEmbedding,
+  embeddedPoints,
+  readMediapipeEmbedding,
+  syntheticMediapipeEmbedding,
+  type LandmarkEmbedding,
+} from './track/landmark-embedding.js';
+export { LandmarkRig, type LandmarkRigParams } from './track/landmark-rig.js';
+export {
+  fitLandmarkSequence,
+  resolveLandmarkFitConfig,
+  trackingCamera,
+  headCameraToWorld,
+  LANDMARK_FIT_DEFAULTS,
+  LANDMARK_FIT_FIELDS,
+  type LandmarkFitConfig,
+  type LandmarkFitResult,
+} from './track/fit-landmarks.js';
+export { readTrackedModel, TRACKED_SYNTHETIC_LABEL } from './track/tracking-record.js';

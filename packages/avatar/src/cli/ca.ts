@@ -40,6 +40,7 @@ import { registerRender } from './commands/render.js';
 import { registerReport } from './commands/report.js';
 import { registerRun } from './commands/run.js';
 import { registerSynth } from './commands/synth.js';
+import { registerTrack } from './commands/track.js';
 import { registerTrainFcsd } from './commands/train-fcsd.js';
 import { registerTrainTsdm } from './commands/train-tsdm.js';
 import { registerTsd } from './commands/tsd.js';
@@ -47,6 +48,7 @@ import { registerTsd } from './commands/tsd.js';
 /** The subcommands, in help order: the data, the stages in the order they run, everything at once, the backend. */
 export const COMMANDS: ReadonlyArray<(program: Command) => void> = [
   registerSynth,
+  registerTrack,
   registerFitProxy,
   registerTsd,
   registerTrainTsdm,

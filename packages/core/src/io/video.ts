@@ -101,7 +101,7 @@ export function writeFrames(dir: string, frames: Iterable<PngInput>, options: Wr
 }
 
 /** Absolute path of `name` on PATH (with `.exe` on Windows), or null. */
-function findExecutable(name: string): string | null {
+export function findExecutable(name: string): string | null {
   const dirs = (process.env.PATH ?? '').split(path.delimiter).filter(Boolean);
   const names = process.platform === 'win32' ? [`${name}.exe`, name] : [name];
   for (const dir of dirs) {

@@ -30,6 +30,7 @@ import { rasterize, type RasterOutput } from '../raster/rasterize.js';
 import { defaultShCoefficients, shBasis, type Texture } from '../raster/shading.js';
 import { createSyntheticHead } from '../head/synthetic-head.js';
 import type { AvatarDataset, AvatarFrame } from '../datasets/common.js';
+import { readTrackedModel } from '../track/tracking-record.js';
 import { readSyntheticTruth } from '../datasets/synthesize.js';
 import { pngSize } from '../datasets/common.js';
 import { readFrameMask } from '../datasets/masks.js';
@@ -197,12 +198,20 @@ export async function fitProxyAvatar(dataset: AvatarDataset, options: ProxyFitOp
   if (shape) checkFinite(fn, 'options.shape', shape);
   if (!model) {
     const truthFile = path.join(dataset.root, 'synthetic.json');
-    if (!fs.existsSync(truthFile)) throw new ValidationError(fn, 'options.model', 'a FLAME model (the dataset is not synthetic)', undefined);
-    const truth = readSyntheticTruth(dataset.root);
-    const head = createSyntheticHead({ identity: truth.identity, textureSize: 64 });
+    // A folder `ca track` fitted to the synthetic head: that head (identity 0's template) with the fitted shape.
+    const tracked = fs.existsSync(truthFile) ? null : readTrackedModel(dataset.root);
+    if (!fs.existsSync(truthFile) && tracked?.kind !== 'synthetic') {
+      throw new ValidationError(fn, 'options.model', 'a FLAME model (the dataset is neither synthetic nor tracked with the synthetic head)', undefined);
+    }
+    const truth = tracked ? null : readSyntheticTruth(dataset.root);
+    const head = createSyntheticHead({ identity: truth?.identity ?? 0, textureSize: 64 });
     model = head.model;
     ownsModel = true;
-    shape ??= Float32Array.from(truth.shape);
+    if (tracked?.kind === 'synthetic') {
+      shape ??= new Float32Array(model.numShape);
+      shape.set(tracked.shape.subarray(0, Math.min(shape.length, tracked.shape.length)));
+    }
+    shape ??= Float32Array.from(truth!.shape);
   }
   let uvs: number[], basis: number[], target: number[];
   const rng = new Rng(seed).fork('proxy');
