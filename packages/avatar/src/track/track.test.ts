@@ -1,13 +1,15 @@
 /**
- * `ca track` end to end (quick): a short rendered video of the synthetic head (a folder of PNG frames, so it runs
- * without ffmpeg) → `ca track` → `readInstaDataset` → the fitted head rotation is close to the truth.
+ * `ca track` end to end (quick): a short rendered video of the synthetic head → `ca track` → `readInstaDataset` → the
+ * fitted head rotation is close to the truth. The clip is encoded to a lossless video file through ffmpeg when ffmpeg
+ * is installed (CI installs it: there the video path is required), else tracked as a folder of PNG frames.
  */
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { axisAngleToMatrix, readInstaDataset } from '@consistent-avatar/proxy';
-import { initBackend, writePng } from '@consistent-avatar/core';
+import { hasFfmpeg, initBackend, writePng } from '@consistent-avatar/core';
 import { main } from '../cli/ca.js';
 import { renderSyntheticClip } from './synthetic-clip.js';
 
@@ -45,10 +47,17 @@ describe('ca track', () => {
     const frames = path.join(dir, 'frames');
     fs.mkdirSync(frames, { recursive: true });
     clip.images.forEach((image, i) => writePng(path.join(frames, `${i}.png`), image));
+    // A real video file when ffmpeg is here (FFV1 in Matroska: lossless, so the frames are the renders).
+    if (process.env.CI) expect(hasFfmpeg(), 'CI installs ffmpeg (.ci/run) so that ca track reads a video').toBe(true);
+    let input = frames;
+    if (hasFfmpeg()) {
+      input = path.join(dir, 'clip.mkv');
+      execFileSync('ffmpeg', ['-v', 'error', '-y', '-framerate', '25', '-i', path.join(frames, '%d.png'), '-c:v', 'ffv1', '-pix_fmt', 'rgb24', input]);
+    }
     const config = path.join(dir, 'track.json');
     fs.writeFileSync(config, JSON.stringify({ testFrames: 2 }));
     const out = path.join(dir, 'dataset');
-    const r = await ca(['track', frames, '--out', out, '--size', '128', '--config', config]);
+    const r = await ca(['track', input, '--out', out, '--size', '128', '--config', config]);
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/synthetic head \(embedded default, not FLAME\)/);
