@@ -44,6 +44,11 @@ export interface OrtSessionOptions {
   intraOpThreads: number;
   /** ONNX Runtime's graph optimisation level (default `'all'`: layout transforms such as NCHWc). */
   optimization?: 'disabled' | 'basic' | 'extended' | 'all';
+  /**
+   * Keep ONNX Runtime's per-session CPU memory arena (default true). The arena holds each session's peak
+   * intermediate memory for good; with many small sessions, off bounds the process's memory.
+   */
+  memoryArena?: boolean;
 }
 
 /** A loaded session; `run` is synchronous. */
@@ -137,6 +142,7 @@ function load(): OrtBinding {
         interOpNumThreads: 1,
         executionMode: 'sequential',
         graphOptimizationLevel: options.optimization ?? 'all',
+        enableCpuMemArena: options.memoryArena ?? true,
         // ORT's thread pool spins between parallel sections by default; the tfjs work between our calls would
         // then compete with spinning threads for the same cores.
         extra: { session: { intra_op: { allow_spinning: '0' } } },
