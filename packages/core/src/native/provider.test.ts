@@ -50,6 +50,8 @@ const CONV_CASES: ConvCase[] = [
   { name: '3×3 valid', x: [2, 12, 10, 4], k: 3, cout: 6, stride: 1, dilation: 1, pad: 'valid' },
   { name: '4×4 explicit asymmetric s2', x: [1, 14, 14, 3], k: 4, cout: 8, stride: 2, dilation: 1, pad: [[0, 0], [1, 2], [2, 1], [0, 0]] },
   { name: '3×3 dilation 2 same', x: [1, 16, 16, 6], k: 3, cout: 6, stride: 1, dilation: 2, pad: 'same' },
+  // stride 1 with padding beyond k − 1: dx takes the ConvTranspose graph instead of the flipped-filter Conv
+  { name: '3×3 pad 3 s1', x: [1, 6, 7, 4], k: 3, cout: 5, stride: 1, dilation: 1, pad: 3 },
 ];
 
 function values(n: number, seed: number): Float32Array {
