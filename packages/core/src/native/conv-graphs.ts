@@ -56,6 +56,14 @@ function onnxOut(size: number, before: number, after: number, kernel: number, st
 
 const transpose = (input: string, output: string, perm: number[]): OnnxNode => ({ op: 'Transpose', inputs: [input], outputs: [output], attributes: [{ name: 'perm', ints: perm }] });
 
+/** A graph with two 4-D inputs and one output of `outShape`. */
+function twoInputGraph(inputs: [string, Shape4, string, Shape4], output: string, outShape: number[], nodes: OnnxNode[], constants?: OnnxModelSpec['constants']): KernelGraph {
+  return {
+    outShape,
+    spec: { opset: OPSET, inputs: [{ name: inputs[0], dims: inputs[1] }, { name: inputs[2], dims: inputs[3] }], outputs: [{ name: output, dims: outShape }], nodes, ...(constants ? { constants } : {}) },
+  };
+}
+
 /**
  * `y = conv2d(x, filter)` (tfjs kernel `Conv2D`): Transpose → Conv → Transpose.
  * @param xShape - `[B, H, W, Cin]`.
@@ -73,31 +81,22 @@ export function conv2dGraph(xShape: Shape4, filterShape: Shape4, a: ConvAttrs): 
   if (Math.min(top, bottom, left, right) < 0) return null;
   if (onnxOut(c.inHeight, top, bottom, c.filterHeight, c.strideHeight, c.dilationHeight) !== c.outHeight) return null;
   if (onnxOut(c.inWidth, left, right, c.filterWidth, c.strideWidth, c.dilationWidth) !== c.outWidth) return null;
-  const outShape = [c.batchSize, c.outHeight, c.outWidth, c.outChannels];
-  return {
-    outShape,
-    spec: {
-      opset: OPSET,
-      inputs: [{ name: 'x', dims: xShape }, { name: 'filter', dims: filterShape }],
-      outputs: [{ name: 'y', dims: outShape }],
-      nodes: [
-        transpose('x', 'x_nchw', NHWC_TO_NCHW), // [B, Cin, H, W]
-        transpose('filter', 'w_oihw', HWIO_TO_OIHW), // [Cout, Cin, kh, kw]
-        {
-          op: 'Conv',
-          inputs: ['x_nchw', 'w_oihw'],
-          outputs: ['y_nchw'], // [B, Cout, outH, outW]
-          attributes: [
-            { name: 'strides', ints: [c.strideHeight, c.strideWidth] },
-            { name: 'dilations', ints: [c.dilationHeight, c.dilationWidth] },
-            { name: 'pads', ints: [top, left, bottom, right] },
-            { name: 'kernel_shape', ints: [c.filterHeight, c.filterWidth] },
-          ],
-        },
-        transpose('y_nchw', 'y', NCHW_TO_NHWC), // [B, outH, outW, Cout]
+  return twoInputGraph(['x', xShape, 'filter', filterShape], 'y', [c.batchSize, c.outHeight, c.outWidth, c.outChannels], [
+    transpose('x', 'x_nchw', NHWC_TO_NCHW), // [B, Cin, H, W]
+    transpose('filter', 'w_oihw', HWIO_TO_OIHW), // [Cout, Cin, kh, kw]
+    {
+      op: 'Conv',
+      inputs: ['x_nchw', 'w_oihw'],
+      outputs: ['y_nchw'], // [B, Cout, outH, outW]
+      attributes: [
+        { name: 'strides', ints: [c.strideHeight, c.strideWidth] },
+        { name: 'dilations', ints: [c.dilationHeight, c.dilationWidth] },
+        { name: 'pads', ints: [top, left, bottom, right] },
+        { name: 'kernel_shape', ints: [c.filterHeight, c.filterWidth] },
       ],
     },
-  };
+    transpose('y_nchw', 'y', NCHW_TO_NHWC), // [B, outH, outW, Cout]
+  ]);
 }
 
 /**
@@ -124,31 +123,22 @@ export function conv2dBackpropInputGraph(dyShape: Shape4, filterShape: Shape4, i
   const padH = c.inHeight - (c.strideHeight * (c.outHeight - 1) + c.filterHeight - top - bottom);
   const padW = c.inWidth - (c.strideWidth * (c.outWidth - 1) + c.filterWidth - left - right);
   if (padH < 0 || padW < 0 || padH >= c.strideHeight || padW >= c.strideWidth) return null;
-  const outShape = [...inputShape];
-  return {
-    outShape,
-    spec: {
-      opset: OPSET,
-      inputs: [{ name: 'dy', dims: dyShape }, { name: 'filter', dims: filterShape }],
-      outputs: [{ name: 'dx', dims: outShape }],
-      nodes: [
-        transpose('dy', 'dy_nchw', NHWC_TO_NCHW), // [B, Cout, outH, outW]
-        transpose('filter', 'w_t', HWIO_TO_OIHW), // [Cout, Cin, kh, kw]: ConvTranspose maps Cout → Cin
-        {
-          op: 'ConvTranspose',
-          inputs: ['dy_nchw', 'w_t'],
-          outputs: ['dx_nchw'], // [B, Cin, H, W]
-          attributes: [
-            { name: 'strides', ints: [c.strideHeight, c.strideWidth] },
-            { name: 'pads', ints: [top, left, bottom, right] },
-            { name: 'output_padding', ints: [padH, padW] },
-            { name: 'kernel_shape', ints: [c.filterHeight, c.filterWidth] },
-          ],
-        },
-        transpose('dx_nchw', 'dx', NCHW_TO_NHWC), // [B, H, W, Cin]
+  return twoInputGraph(['dy', dyShape, 'filter', filterShape], 'dx', [...inputShape], [
+    transpose('dy', 'dy_nchw', NHWC_TO_NCHW), // [B, Cout, outH, outW]
+    transpose('filter', 'w_t', HWIO_TO_OIHW), // [Cout, Cin, kh, kw]: ConvTranspose maps Cout → Cin
+    {
+      op: 'ConvTranspose',
+      inputs: ['dy_nchw', 'w_t'],
+      outputs: ['dx_nchw'], // [B, Cin, H, W]
+      attributes: [
+        { name: 'strides', ints: [c.strideHeight, c.strideWidth] },
+        { name: 'pads', ints: [top, left, bottom, right] },
+        { name: 'output_padding', ints: [padH, padW] },
+        { name: 'kernel_shape', ints: [c.filterHeight, c.filterWidth] },
       ],
     },
-  };
+    transpose('dx_nchw', 'dx', NCHW_TO_NHWC), // [B, H, W, Cin]
+  ]);
 }
 
 /**
@@ -163,28 +153,19 @@ function stride1BackpropInput(dyShape: Shape4, filterShape: Shape4, inputShape: 
   const pads = [kh - 1 - top, kw - 1 - left, kh - 1 - bottom, kw - 1 - right];
   if (pads.some((p) => p < 0)) return null;
   if (c.outHeight + pads[0]! + pads[2]! - kh + 1 !== c.inHeight || c.outWidth + pads[1]! + pads[3]! - kw + 1 !== c.inWidth) return null;
-  const outShape = [...inputShape];
-  return {
-    outShape,
-    spec: {
-      opset: OPSET,
-      inputs: [{ name: 'dy', dims: dyShape }, { name: 'filter', dims: filterShape }],
-      outputs: [{ name: 'dx', dims: outShape }],
-      constants: [
-        { name: 'flip_starts', dims: [2], values: [-1, -1] },
-        { name: 'flip_ends', dims: [2], values: [-(kh + 1), -(kw + 1)] },
-        { name: 'flip_axes', dims: [2], values: [2, 3] },
-        { name: 'flip_steps', dims: [2], values: [-1, -1] },
-      ],
-      nodes: [
-        transpose('dy', 'dy_nchw', NHWC_TO_NCHW), // [B, Cout, outH, outW]
-        transpose('filter', 'w_io', [2, 3, 0, 1]), // [Cin, Cout, kh, kw]: Conv from Cout to Cin channels
-        { op: 'Slice', inputs: ['w_io', 'flip_starts', 'flip_ends', 'flip_axes', 'flip_steps'], outputs: ['w_flipped'] }, // rot180 over (kh, kw)
-        { op: 'Conv', inputs: ['dy_nchw', 'w_flipped'], outputs: ['dx_nchw'], attributes: [{ name: 'pads', ints: pads }, { name: 'kernel_shape', ints: [kh, kw] }] }, // [B, Cin, H, W]
-        transpose('dx_nchw', 'dx', NCHW_TO_NHWC), // [B, H, W, Cin]
-      ],
-    },
-  };
+  const flip: OnnxModelSpec['constants'] = [
+    { name: 'flip_starts', dims: [2], values: [-1, -1] },
+    { name: 'flip_ends', dims: [2], values: [-(kh + 1), -(kw + 1)] },
+    { name: 'flip_axes', dims: [2], values: [2, 3] },
+    { name: 'flip_steps', dims: [2], values: [-1, -1] },
+  ];
+  return twoInputGraph(['dy', dyShape, 'filter', filterShape], 'dx', [...inputShape], [
+    transpose('dy', 'dy_nchw', NHWC_TO_NCHW), // [B, Cout, outH, outW]
+    transpose('filter', 'w_io', [2, 3, 0, 1]), // [Cin, Cout, kh, kw]: Conv from Cout to Cin channels
+    { op: 'Slice', inputs: ['w_io', 'flip_starts', 'flip_ends', 'flip_axes', 'flip_steps'], outputs: ['w_flipped'] }, // rot180 over (kh, kw)
+    { op: 'Conv', inputs: ['dy_nchw', 'w_flipped'], outputs: ['dx_nchw'], attributes: [{ name: 'pads', ints: pads }, { name: 'kernel_shape', ints: [kh, kw] }] }, // [B, Cin, H, W]
+    transpose('dx_nchw', 'dx', NCHW_TO_NHWC), // [B, H, W, Cin]
+  ], flip);
 }
 
 /**
@@ -258,14 +239,5 @@ export function conv2dBackpropFilterGraph(xShape: Shape4, dyShape: Shape4, filte
       { op: 'Reshape', inputs: ['dw2', 'dw_shape'], outputs: ['dw'] }, // [kh, kw, Cin, Cout]
     );
   }
-  return {
-    outShape: [...filterShape],
-    spec: {
-      opset: OPSET,
-      inputs: [{ name: 'x', dims: xShape }, { name: 'dy', dims: dyShape }],
-      outputs: [{ name: 'dw', dims: [...filterShape] }],
-      nodes,
-      constants,
-    },
-  };
+  return twoInputGraph(['x', xShape, 'dy', dyShape], 'dw', [...filterShape], nodes, constants);
 }
