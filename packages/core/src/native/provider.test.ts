@@ -120,8 +120,8 @@ describe.skipIf(!installed)('native kernel provider (ONNX Runtime) against the w
   it.each([
     { name: '2-D', a: [33, 20], b: [20, 17], tA: false, tB: false },
     { name: '2-D both transposed', a: [20, 33], b: [17, 20], tA: true, tB: true },
-    { name: 'batched attention scores q·kᵀ', a: [2, 4, 64, 8], b: [2, 4, 64, 8], tA: false, tB: true },
-    { name: 'batched, A transposed', a: [6, 9, 31], b: [6, 9, 5], tA: true, tB: false },
+    { name: 'batched attention scores q·kᵀ', a: [2, 4, 64, 16], b: [2, 4, 64, 16], tA: false, tB: true },
+    { name: 'batched, A transposed', a: [6, 20, 31], b: [6, 20, 17], tA: true, tB: false },
     // tfjs 4.22's BatchMatMul gradient does not reduce a broadcast batch (on every backend): forward only.
     { name: 'broadcast B over the batch (forward)', a: [3, 40, 16], b: [1, 16, 12], tA: false, tB: false, forwardOnly: true },
   ])('matMul forward and gradients: $name', ({ a, b, tA, tB, forwardOnly }) => {
@@ -144,12 +144,16 @@ describe.skipIf(!installed)('native kernel provider (ONNX Runtime) against the w
     ['y', 'dA', 'dB'].slice(0, native.length).forEach((name, i) => expect(maxRelError(native[i]!, reference[i]!), name).toBeLessThan(2e-5));
   });
 
-  it('small products stay on wasm below minFlops; signatures ONNX cannot express fall back', () => {
+  it('small products, small inner sizes and signatures ONNX cannot express stay on wasm', () => {
     enableNativeKernels({ minFlops: 1e6 });
     resetNativeKernelStats();
     tf.tidy(() => tf.matMul(tf.ones([4, 4]), tf.ones([4, 4])).dataSync());
     expect(nativeKernelStatus().counters.BatchMatMul).toMatchObject({ native: 0, fallback: 1 });
     enableNativeKernels({ minFlops: 0 });
+    // Attention scores with head size 8: fewer than 16 multiply-adds per output element.
+    resetNativeKernelStats();
+    tf.tidy(() => tf.matMul(tf.ones([4, 64, 8]), tf.ones([4, 64, 8]), false, true).dataSync());
+    expect(nativeKernelStatus().counters.BatchMatMul).toMatchObject({ native: 0, fallback: 1 });
     // Numeric padding with dimRoundingMode 'ceil': tfjs's output is 4×4 where ONNX's Conv would give 3×3.
     const ceil = () =>
       tf.tidy(() => tf.conv2d(tf.tensor4d(values(128, 14), [1, 8, 8, 2]), tf.tensor4d(values(36, 15), [3, 3, 2, 2]), 2, 0, 'NHWC', 1, 'ceil').dataSync() as Float32Array);
@@ -165,7 +169,7 @@ describe.skipIf(!installed)('native kernel provider (ONNX Runtime) against the w
     enableNativeKernels({ minFlops: 0 });
     const x = tf.tensor4d(values(2 * 16 * 16 * 16, 11), [2, 16, 16, 16]);
     const w = tf.tensor4d(values(3 * 3 * 16 * 16, 12), [3, 3, 16, 16]);
-    const a = tf.tensor3d(values(4 * 64 * 16, 13), [4, 64, 16]);
+    const a = tf.tensor3d(values(4 * 64 * 16, 13), [4, 64, 16]); // a·aᵀ: inner size 16, taken natively
     const step = () => {
       const y = tf.conv2d(x, w, 1, 'same');
       const dx = tf.engine().runKernel('Conv2DBackpropInput', { dy: y, filter: w }, { strides: 1, pad: 'same', dataFormat: 'NHWC', inputShape: x.shape } as never) as tf.Tensor;

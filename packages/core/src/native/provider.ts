@@ -8,8 +8,9 @@
  * session, allocates the output on the wasm heap and runs the session synchronously on views of the heap — the
  * inputs are read and the output written in place, no copy in JavaScript (layout changes NHWC ↔ NCHW happen inside
  * the graph). Anything it does not take — ONNX Runtime absent, the provider off, non-float32 data, an empty
- * tensor, a product under {@link NativeKernelOptions.minFlops}, a signature the graphs do not express or that ONNX
- * Runtime refuses — runs the wasm kernel it wraps, unchanged.
+ * tensor, a product under {@link NativeKernelOptions.minFlops} or with fewer than 16 multiply-adds per output element
+ * (attention scores with a small head size), a signature the graphs do not express or that ONNX Runtime refuses — runs
+ * the wasm kernel it wraps, unchanged.
  *
  * Opt-in: {@link enableNativeKernels}, or `CA_NATIVE=1` with `initBackend` (`CA_NATIVE=0` keeps it off even when
  * enabled in code). `backendReport()` says which kernels run where.
@@ -104,25 +105,33 @@ function freshCounters(): Record<NativeKernelName, NativeKernelCounters> {
 
 const size = (shape: readonly number[]) => shape.reduce((p, q) => p * q, 1);
 
+/**
+ * Products with fewer multiply-adds per output element stay on wasm: they are bound by writing the output, which the
+ * native path writes twice (in place, then the binding's copy), and core's SIMD kernel is tuned for them. Attention
+ * scores q·kᵀ with head size 4 ([32, 1024, 4]·[32, 4, 1024]) took 112 ms natively against 15 ms on wasm, head size
+ * 8 3.0 ms against 1.6; from an inner size of 48 ONNX Runtime was 1.1–2.8× faster (CPU time, 2026-12-03).
+ */
+const MIN_MACS_PER_OUTPUT = 16;
+
 /** The graph for one call, or the reason it stays on wasm; `flops` decides the size threshold. */
-function planFor(kernel: NativeKernelName, inputs: tf.NamedTensorInfoMap, attrs: tf.NamedAttrMap): { key: string; names: string[]; flops: number; build: () => KernelGraph | null } {
+function planFor(kernel: NativeKernelName, inputs: tf.NamedTensorInfoMap, attrs: tf.NamedAttrMap): { key: string; names: string[]; flops: number; macsPerOutput: number; build: () => KernelGraph | null } {
   const shape = (name: string) => (inputs[name] as tf.TensorInfo).shape as [number, number, number, number];
   const a = attrs as unknown as ConvAttrs & { inputShape: number[]; filterShape: number[]; transposeA?: boolean; transposeB?: boolean };
   const convKey = () => JSON.stringify([a.strides, a.pad, a.dilations ?? 1, a.dataFormat ?? 'NHWC', a.dimRoundingMode ?? null]);
   switch (kernel) {
     case 'Conv2D': {
       const [x, f] = [shape('x'), shape('filter')];
-      return { key: `${kernel}|${x}|${f}|${convKey()}`, names: ['x', 'filter'], flops: 2 * size(x) * f[0] * f[1] * f[3], build: () => conv2dGraph(x, f, a) };
+      return { key: `${kernel}|${x}|${f}|${convKey()}`, names: ['x', 'filter'], flops: 2 * size(x) * f[0] * f[1] * f[3], macsPerOutput: f[0] * f[1] * f[2], build: () => conv2dGraph(x, f, a) };
     }
     case 'Conv2DBackpropInput': {
       const [dy, f] = [shape('dy'), shape('filter')];
       const inputShape = a.inputShape as [number, number, number, number];
-      return { key: `${kernel}|${dy}|${f}|${inputShape}|${convKey()}`, names: ['dy', 'filter'], flops: 2 * size(dy) * f[0] * f[1] * f[2], build: () => conv2dBackpropInputGraph(dy, f, inputShape, a) };
+      return { key: `${kernel}|${dy}|${f}|${inputShape}|${convKey()}`, names: ['dy', 'filter'], flops: 2 * size(dy) * f[0] * f[1] * f[2], macsPerOutput: f[0] * f[1] * f[3], build: () => conv2dBackpropInputGraph(dy, f, inputShape, a) };
     }
     case 'Conv2DBackpropFilter': {
       const [x, dy] = [shape('x'), shape('dy')];
       const filterShape = a.filterShape as [number, number, number, number];
-      return { key: `${kernel}|${x}|${dy}|${filterShape}|${convKey()}`, names: ['x', 'dy'], flops: 2 * size(dy) * filterShape[0] * filterShape[1] * filterShape[2], build: () => conv2dBackpropFilterGraph(x, dy, filterShape, a) };
+      return { key: `${kernel}|${x}|${dy}|${filterShape}|${convKey()}`, names: ['x', 'dy'], flops: 2 * size(dy) * filterShape[0] * filterShape[1] * filterShape[2], macsPerOutput: dy[0] * dy[1] * dy[2], build: () => conv2dBackpropFilterGraph(x, dy, filterShape, a) };
     }
     case 'BatchMatMul': {
       const [ash, bsh] = [shape('a') as number[], shape('b') as number[]];
@@ -131,7 +140,8 @@ function planFor(kernel: NativeKernelName, inputs: tf.NamedTensorInfoMap, attrs:
       const batch = Math.max(size(ash.slice(0, -2)), size(bsh.slice(0, -2)));
       // 2·batch·M·K·N = 2·(batch·M·K)·N when A carries the batch, else 2·M·K·(batch·N)
       const flops = 2 * N * size(ash) * (size(ash.slice(0, -2)) === batch ? 1 : batch);
-      return { key: `${kernel}|${ash}|${bsh}|${tA}|${tB}`, names: ['a', 'b'], flops, build: () => batchMatMulGraph(ash, bsh, tA, tB) };
+      const K = tA ? ash[ash.length - 2]! : ash[ash.length - 1]!;
+      return { key: `${kernel}|${ash}|${bsh}|${tA}|${tB}`, names: ['a', 'b'], flops, macsPerOutput: K, build: () => batchMatMulGraph(ash, bsh, tA, tB) };
     }
   }
 }
@@ -174,7 +184,7 @@ function runNative(kernel: NativeKernelName, args: { inputs: tf.NamedTensorInfoM
   const { inputs, backend, attrs = {} } = args;
   const plan = planFor(kernel, inputs, attrs);
   const infos = plan.names.map((n) => inputs[n] as tf.TensorInfo);
-  if (infos.some((t) => t.dtype !== 'float32' || size(t.shape) === 0) || !(plan.flops >= state.minFlops)) return null;
+  if (infos.some((t) => t.dtype !== 'float32' || size(t.shape) === 0) || !(plan.flops >= state.minFlops) || plan.macsPerOutput < MIN_MACS_PER_OUTPUT) return null;
   const entry = entryFor(plan.key, plan.build);
   if (!('session' in entry)) return null;
   const be = backend as WasmBackendInternals;
