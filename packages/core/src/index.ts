@@ -81,8 +81,22 @@ export {
   depthwiseInputGrad,
   type Pad,
 } from './kernels/conv-grads.js';
-export { registerWasmTrainingKernels, registeredWasmKernels, setWasmBatchMatMulKernel, unsortedSegmentSumFromScatter, wasmBatchMatMulKernelCalls } from './kernels/register.js';
+export { registerWasmTrainingKernels, registeredWasmKernels, preferConv2DBackpropInputKernel, setWasmBatchMatMulKernel, unsortedSegmentSumFromScatter, wasmBatchMatMulKernelCalls } from './kernels/register.js';
 export { wasmBinary } from './kernels/wasm-binary.js';
+export {
+  enableNativeKernels,
+  disableNativeKernels,
+  nativeKernelStatus,
+  nativeKernelReport,
+  resetNativeKernelStats,
+  NATIVE_KERNELS,
+  type NativeKernelName,
+  type NativeKernelOptions,
+  type NativeKernelCounters,
+  type NativeKernelStatus,
+} from './native/provider.js';
+export { encodeOnnxModel, type OnnxModelSpec, type OnnxNode, type OnnxAttribute, type OnnxValue, type OnnxInt64Constant } from './native/onnx-proto.js';
+export { loadOrtBinding, simulateOrtAbsent, ORT_PINNED_VERSION, type OrtBinding, type OrtSyncSession, type OrtFloatTensor, type OrtSessionOptions } from './native/ort-binding.js';
 export {
   float16ToFloat32,
   bfloat16ToFloat32,

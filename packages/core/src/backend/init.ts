@@ -9,6 +9,7 @@
  * console.log(backendReport());
  * // backend: wasm (tfjs 4.22.0) — chosen automatically: tfjs-node-gpu not installed; tfjs-node not installed
  * // wasm: SIMD on, threads off (1 thread) — training kernels registered: Conv2DBackpropFilter, …
+ * // native kernels: off — not enabled (enableNativeKernels() or CA_NATIVE=1)
  * ```
  */
 import { createRequire } from 'node:module';
@@ -16,6 +17,7 @@ import { tf } from './tf.js';
 import { guardCrashHandlers } from './crash-handlers.js';
 import { BackendUnavailableError, ValidationError } from '../errors.js';
 import { registerWasmTrainingKernels, registeredWasmKernels } from '../kernels/register.js';
+import { enableNativeKernels, nativeKernelReport } from '../native/provider.js';
 
 /** Library-level backend names. `gpu` and `node` are tfjs's `tensorflow` backend from the native packages. */
 export type BackendName = 'gpu' | 'node' | 'wasm' | 'cpu';
@@ -91,6 +93,8 @@ async function tryWasm(): Promise<string | null> {
     registerWasmTrainingKernels();
     try {
       const ok = await tf.setBackend('wasm');
+      // CA_NATIVE=1: the heavy products run in ONNX Runtime where it is installed (native/provider.ts).
+      if (ok && process.env.CA_NATIVE === '1') enableNativeKernels();
       return ok ? null : 'wasm backend failed to initialise';
     } catch (error) {
       return `wasm backend failed to initialise: ${(error as Error).message}`;
@@ -208,6 +212,7 @@ export function backendReport(info: BackendInfo | null = current): string {
   if (info.name === 'wasm') {
     lines.push(
       `wasm: SIMD ${info.simd ? 'on' : 'off'}, threads ${info.threads ? 'on' : 'off (1 thread)'}; training kernels registered by this library: ${info.registeredKernels.join(', ')}`,
+      nativeKernelReport(),
     );
   } else if (info.name === 'cpu') {
     lines.push('cpu: pure JavaScript, single thread (~1 GFLOP/s); install nothing else needed, but wasm is ~20× faster');

@@ -170,7 +170,7 @@ const GRADIENTS: tf.GradConfig[] = [
         // conv for stride-1 3×3 filters (batch 4–32, 16–64 channels); with a stride the upsampled correlation is not
         // always faster, so strided convs keep the native kernel.
         const stride1 = typeof strides === 'number' ? strides === 1 : strides.every((v) => v === 1);
-        if (stride1 && tf.getBackend() === 'wasm' && dataFormat !== 'NCHW') {
+        if (stride1 && tf.getBackend() === 'wasm' && dataFormat !== 'NCHW' && !backpropInputKernelPreferred) {
           return {
             x: () => conv2dInputGrad(x.shape, g, filter, strides, pad, dilations, dimRoundingMode),
             filter: () => run('Conv2DBackpropFilter', { x, dy: g }, { strides, pad, dataFormat, dimRoundingMode, filterShape: filter.shape }),
@@ -216,6 +216,23 @@ const GRADIENTS: tf.GradConfig[] = [
     },
   },
 ];
+
+let backpropInputKernelPreferred = false;
+
+/**
+ * Route the stride-1 Conv2D input gradient on wasm through the `Conv2DBackpropInput` kernel (true: the native
+ * provider runs that kernel in ONNX Runtime) instead of the composed forward-conv form (false, the default: faster
+ * than tfjs-wasm's own kernel). Called by the native provider; returns the previous setting.
+ * @example
+ * ```ts
+ * preferConv2DBackpropInputKernel(true); // dx of a stride-1 conv now calls the Conv2DBackpropInput kernel
+ * ```
+ */
+export function preferConv2DBackpropInputKernel(prefer: boolean): boolean {
+  const before = backpropInputKernelPreferred;
+  backpropInputKernelPreferred = prefer;
+  return before;
+}
 
 /** The wasm backend's internals our in-place kernel needs (tfjs-backend-wasm 4.22). */
 interface WasmBackendInternals {
