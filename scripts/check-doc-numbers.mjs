@@ -21,7 +21,8 @@
  *     separator (`2,970`) — in prose or in a table cell;
  *  and it is not a version (a number right after a software name: `Node 20.20`, `tfjs 4.22`, `PyTorch 1.13`, or
  *  `v1.2`, or any `a.b.c`), a date or time of day, a section / equation / figure / table reference (`§4.1`,
- *  `Eq. 7`), or a value after `=` / `≤` / `≥` / `<` / `>` (a setting or a bound, not a result).
+ *  `Eq. 7`), a value after `=` / `≤` / `≥` / `<` / `>` / "within" / "below" / "at most" … (a setting, a tolerance or
+  a bound, not a result) or after a bare `±` (a range: `±20°`).
  *
  * ## Citation syntax and scope
  * A citation is a Markdown link `[…](path/to/file.json)` or a back-quoted path `` `path/to/file.json` `` naming a
@@ -29,6 +30,9 @@
  * repository root). A measured number is covered by the citations of its own block (a paragraph, a list item with
  * its continuation lines, a whole table, a heading) or of the block just before it (the paragraph that introduces a
  * table or a list).
+ *
+ * In a table, a number with no unit of its own takes its column's unit when the header names one (`CPU ms`,
+ * `wall (s)`, `%`).
  *
  * ## Rounding rule
  * A number written with d decimals (d = 0 for integers; thousands separators dropped; the sign ignored) matches a
@@ -55,7 +59,7 @@ import { fileURLToPath } from 'node:url';
 
 const UNIT = String.raw`(?:ns|µs|us|ms|s|sec|seconds?|min|minutes?|h|hours?|dB|%|×|x|GFLOP\/s|GB\/s|MB\/s|fps|px|°)`;
 const TIME_UNIT = /^(ns|µs|us|ms|s|sec|seconds?|min|minutes?|h|hours?)$/;
-const SOFTWARE = /(?:^|[^\p{L}\d-])(node|tfjs(?:-\w+)?|pytorch|torch|numpy|opencv|pillow|python|scikit-image|skimage|diffusers|cuda|pnpm|npm|typescript|vitest|debian|chromium|onnxruntime(?:-\w+)?|sd|sdxl|stable diffusion|v|version|flame|xnnpack|mkl|onednn|openblas|tsup|typedoc|emscripten|simd|es|ecmascript)\s*$/iu;
+const SOFTWARE = /(?:^|[^\p{L}\d-])(node|tfjs(?:-\w+)?|opencv\.js|pytorch|torch|numpy|opencv|pillow|python|scikit-image|skimage|diffusers|cuda|pnpm|npm|typescript|vitest|debian|chromium|onnxruntime(?:-\w+)?|sd|sdxl|stable diffusion|v|version|flame|xnnpack|mkl|onednn|openblas|tsup|typedoc|emscripten|simd|es|ecmascript)\s*$/iu;
 const DATED_LOG = /^docs\/experiments\/\d{4}-\d{2}-\d{2}-[^/]+\.md$/;
 const NUMBER = /[-−+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:[eE][-−+]?\d+)?/g;
 
@@ -151,7 +155,8 @@ export function measuredNumbers(text, inTable = false) {
     if (/^[\p{L}_]/u.test(next) && !new RegExp(`^${UNIT}\\b`).test(after) && !/^x\b/.test(after)) continue;
     if (/^\.\d/.test(after) || /^-\d{2}(-\d{2})?\b/.test(after) || /^:\d{2}/.test(after) || /\d[:.-]$/.test(before)) continue;
     if (/(§|Eqs?\.\s*|Fig(?:ure)?s?\.?\s*|Tables?\s*|Sec(?:tion)?s?\.?\s*|Algorithm\s*|issue\s*#?|#|step-|Step\s*)$/i.test(before) && !/[±]/.test(after)) continue;
-    if (/[=≤≥<>]\s*[~≈]?\s*$/.test(before)) continue;
+    if (/([=≤≥<>]|\b(within|below|under|above|at most|at least|up to|bound of|tolerance of?))\s*[~≈]?\s*$/i.test(before)) continue;
+    if (/(^|[^\d\s])\s*±\s*$/.test(before)) continue; // ±20°: a range bound, a setting
     if (SOFTWARE.test(before.replace(/[(\[]\s*$/, ''))) continue;
     const unitMatch = new RegExp(`^\\s?(${UNIT})(?![\\p{L}\\d])`, 'u').exec(after);
     let unit = unitMatch ? unitMatch[1] : null;
@@ -170,6 +175,15 @@ export function measuredNumbers(text, inTable = false) {
     out.push({ token, value: Number(digits) * (exponent === undefined ? 1 : 10 ** Number(exponent.replace('−', '-'))), mantissa: Number(digits), exponent: exponent === undefined ? null : Number(exponent.replace('−', '-')), decimals, unit });
   }
   return out;
+}
+
+/** The time or percent unit a table column header names (`ms`, `s`, `%`), else null. */
+function columnUnit(header) {
+  const h = prose(header);
+  if (/\bms\b/.test(h)) return 'ms';
+  if (/\((s|seconds?)\)|\bs\b\s*(\/|$)|\bseconds?\b/.test(h)) return 's';
+  if (/%/.test(h)) return '%';
+  return null;
 }
 
 /** Every number in a result file's text (JSON numbers and numbers inside strings), as absolute values. */
@@ -234,7 +248,7 @@ export function checkDocNumbers(root, options = {}) {
               cites.push(p);
               if (s === block) citations++;
             }
-            else if (s === block && /(^|\/)results\/[^*{}]+$|\.results\.json$/.test(c) && !/[*{}]/.test(c)) problems.push(`${file}:${l.line}: cites ${c}, which is not a tracked file`);
+            else if (s === block && /(^|\/)results\/[^*{}]+$|\.results\.json$/.test(c) && !/[*{}<>]/.test(c)) problems.push(`${file}:${l.line}: cites ${c}, which is not a tracked file`);
           }
         }
       }
@@ -242,9 +256,16 @@ export function checkDocNumbers(root, options = {}) {
         if (!cache.has(p)) cache.set(p, numbersOf(readFileSync(join(root, p), 'utf8')));
         return cache.get(p);
       });
+      // A table's header names the unit of a column ("ours CPU ms/frame", "wall (s)", "share %").
+      const header = block.kind === 'table' ? block.lines[0].text.split('|').slice(1, -1).map(columnUnit) : [];
       for (const l of block.lines) {
         const line = prose(l.text);
+        const cells = block.kind === 'table' ? l.text.split('|').slice(1, -1) : null;
         for (const n of measuredNumbers(line, block.kind === 'table')) {
+          if (cells && !n.unit) {
+            const column = cells.findIndex((c) => prose(c).includes(n.token));
+            if (column >= 0 && header[column]) n.unit = header[column];
+          }
           numbers++;
           const a = allow.findIndex((e) => e.file === file && e.number === n.token && l.text.includes(e.context));
           if (a >= 0) {

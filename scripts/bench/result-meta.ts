@@ -27,11 +27,12 @@ const git = (args: string): string | null => {
 /**
  * The provenance of a run, now.
  * @param script - the script's path from the repository root (e.g. `packages/avatar/bench/eval-stage12.ts`).
+ * @param command - the command line, when it is not `node … script args` (e.g. a `CA_HEAVY=1 npx vitest run …` test).
  */
-export function resultMeta(script: string, args: readonly string[] = process.argv.slice(2)): ResultMeta {
+export function resultMeta(script: string, args: readonly string[] = process.argv.slice(2), command?: string): ResultMeta {
   const status = git('status --porcelain --untracked-files=no');
   return {
-    command: `node --conditions=source --import tsx ${script} ${args.join(' ')}`.trim(),
+    command: command ?? `node --conditions=source --import tsx ${script} ${args.join(' ')}`.trim(),
     commit: git('rev-parse HEAD'),
     dirty: status === null ? null : status.length > 0,
     date: new Date().toISOString(),
