@@ -42,9 +42,10 @@ describe('prepareTsdmData', () => {
       expect(f.proxy.length).toBe(8 * 8 * 3);
       expect(f.pose.length).toBe(6);
       expect(f.expression.length).toBe(100);
-      // normalizeTsd clips to [−1, 1], so a bound would test nothing: check that the fixed scale keeps the detail
-      // inside the range instead (few clipped values) and that the map carries detail.
-      expect(f.gt!.filter((v) => Math.abs(v) >= 1).length).toBeLessThan(0.05 * f.gt!.length);
+      // normalizeTsd clips to [−1, 1], so a bound would test nothing: check that the fixed scale keeps most of the
+      // detail inside the range instead (a wrong scale, e.g. 1 for uint8 data, clips nearly every value; these 8²
+      // maps clip about a tenth) and that the map carries detail.
+      expect(f.gt!.filter((v) => Math.abs(v) >= 1).length).toBeLessThan(0.25 * f.gt!.length);
       expect(f.gt!.some((v) => v !== 0)).toBe(true);
     }
   });
