@@ -277,7 +277,7 @@ const result = {
   seeds: { dataSeeds: setup.dataSeeds, note: 'each run uses its data seed as the seed of the dataset, the proxy fit, the TSDM and the regressor; alignment seed 0' },
   selectedOnValidation: ['smoothing window of the smoothed proxy TSD', 'TSDM sampler and steps (one sample)', 'TSDM ensemble size', "regressor's stopping step"],
   notSelectedOnValidation: {
-    fixed: 'TSDM target (residual), prediction (x0), proxy concatenation (on), temporal window (K = 1), training steps, learning rate: TSDM_DEFAULTS (and setup.tsdm), not selected on validation in this run — the sweep over them does not fit the time budget',
+    fixed: 'TSDM target (residual), prediction (x0), proxy concatenation (on), temporal window (K = 1), training steps, learning rate: TSDM_DEFAULTS (and setup.tsdm), not selected on validation in this run — the sweep over them does not fit the time budget; the LCM sampler was not among the candidates (it samples one frame per UNet call, too slow for the budget)',
     defaults: TSDM_DEFAULTS,
   },
   summary: { runs: runs.length, stage1, stage2, beats },
