@@ -4,7 +4,10 @@
  * - 16×16 single-channel disks at a random position, with a condition image in [0, 1] that marks only the centre
  *   (a 3×3 dot) — the ControlNet task.
  */
-import { Adam, Rng, tf } from '@consistent-avatar/core';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Adam, Rng, tf, writeJsonAtomic } from '@consistent-avatar/core';
+import { resultMeta } from '../../../scripts/bench/result-meta.js';
 import { DDPMScheduler, type UNet2DConditionConfig, type UNet2DConditionModel } from '../src/index.js';
 
 /** The tiny UNet of the API / training tests: 16-d text tokens, cross-attention at full resolution (4 in/out channels by default). */
@@ -91,14 +94,31 @@ export function diskPair(cy: number, cx: number): { image: Float32Array; conditi
   return { image, condition };
 }
 
-/** A batch of the disk task: x0 `[B, 16, 16, 1]`, conditions `[B, 16, 16, 1]`, centres. */
-export function diskBatch(rng: Rng, B: number): { x0: tf.Tensor4D; condition: tf.Tensor4D; centres: Array<[number, number]> } {
+/**
+ * The disk centres held out of every training draw: 20 of the 100 possible centres (cy, cx ∈ 3 … 12) spread over the
+ * grid, those with (cy + cx) divisible by 5. Training batches never use them; the evaluation uses only them.
+ */
+export const HELD_OUT_CENTRES: ReadonlyArray<readonly [number, number]> = Array.from({ length: 100 }, (_, k) => [3 + Math.floor(k / 10), 3 + (k % 10)] as const).filter(([cy, cx]) => (cy + cx) % 5 === 0);
+const isHeldOut = (cy: number, cx: number) => (cy + cx) % 5 === 0;
+
+/**
+ * A batch of the disk task: x0 `[B, 16, 16, 1]`, conditions `[B, 16, 16, 1]`, centres. `which: 'train'` (default)
+ * draws only centres outside {@link HELD_OUT_CENTRES}; `'held-out'` draws only from it.
+ */
+export function diskBatch(rng: Rng, B: number, which: 'train' | 'held-out' = 'train'): { x0: tf.Tensor4D; condition: tf.Tensor4D; centres: Array<[number, number]> } {
   const xs = new Float32Array(B * 256);
   const cs = new Float32Array(B * 256);
   const centres: Array<[number, number]> = [];
   for (let b = 0; b < B; b++) {
-    const cy = 3 + rng.int(10);
-    const cx = 3 + rng.int(10);
+    let cy: number, cx: number;
+    if (which === 'held-out') {
+      [cy, cx] = HELD_OUT_CENTRES[rng.int(HELD_OUT_CENTRES.length)]!;
+    } else {
+      do {
+        cy = 3 + rng.int(10);
+        cx = 3 + rng.int(10);
+      } while (isHeldOut(cy, cx));
+    }
     centres.push([cy, cx]);
     const p = diskPair(cy, cx);
     xs.set(p.image, b * 256);
@@ -258,9 +278,9 @@ export async function controlnetToy(o: { baseSteps: number; controlSteps: number
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
   const k = Math.max(1, Math.min(20, Math.floor(losses.length / 3)));
   o.onLog?.(`ControlNet trained: loss ${mean(losses.slice(0, k)).toFixed(4)} → ${mean(losses.slice(-k)).toFixed(4)} (${((Date.now() - start) / 1000).toFixed(0)} s)`);
-  // Evaluation on held-out positions.
+  // Evaluation on held-out positions: centres no training batch (base or ControlNet) ever drew.
   const erng = new Rng(o.seed + 1000);
-  const { x0, condition, centres } = diskBatch(erng, o.evalCount);
+  const { x0, condition, centres } = diskBatch(erng, o.evalCount, 'held-out');
   const shuffled = tf.concat([condition.slice([1, 0, 0, 0], [o.evalCount - 1, 16, 16, 1]), condition.slice([0, 0, 0, 0], [1, 16, 16, 1])], 0) as tf.Tensor4D;
   const evalText = tf.zeros([o.evalCount, 1, 8]);
   let without = 0, withC = 0, shuf = 0;
@@ -314,4 +334,29 @@ export async function controlnetToy(o: { baseSteps: number; controlSteps: number
   controlnet.dispose();
   unet.dispose();
   return result;
+}
+
+/**
+ * Write the result file of a `CA_HEAVY` toy run (issue 17): every seed's figures, their mean and sample std, the
+ * test command, commit, date, machine and load average, to `.runs/heavy/<name>.json` at the repository root. To
+ * publish a figure, commit that file (e.g. under `packages/diffusion/bench/results/`) and cite it.
+ * @returns the path written.
+ */
+export function writeHeavyResult(name: string, testFile: string, setup: object, perSeed: Array<{ seed: number } & Record<string, number>>): string {
+  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+  const keys = Object.keys(perSeed[0] ?? {}).filter((k) => k !== 'seed');
+  const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
+  const std = (v: number[]) => (v.length < 2 ? 0 : Math.sqrt(v.reduce((a, b) => a + (b - mean(v)) ** 2, 0) / (v.length - 1)));
+  const summary = Object.fromEntries(keys.map((k) => {
+    const v = perSeed.map((r) => r[k]!);
+    return [k, { mean: mean(v), std: std(v) }];
+  }));
+  const file = path.join(root, '.runs', 'heavy', `${name}.json`);
+  writeJsonAtomic(file, { ...resultMeta(testFile, [], `CA_HEAVY=1 CA_HEAVY_SEEDS=${perSeed.map((r) => r.seed).join(',')} npx vitest run ${testFile}`), backend: tf.getBackend(), seeds: perSeed.map((r) => r.seed), setup, summary, perSeed });
+  return file;
+}
+
+/** The seeds of a `CA_HEAVY` run: `CA_HEAVY_SEEDS=0,1,2` (default), for the run-to-run spread. */
+export function heavySeeds(): number[] {
+  return (process.env.CA_HEAVY_SEEDS ?? '0,1,2').split(',').map(Number);
 }

@@ -46,15 +46,16 @@ const addNoise = (img: FloatImage, std: number, seed: number): FloatImage => {
 
 describe('Farneback vs OpenCV-native (fixtures)', () => {
   for (const c of spec.cases) {
-    it(`EPE on ${c.gt} equals cv2's within 0.01 px`, () => {
+    it(`EPE on ${c.gt} equals cv2's within 1e-6 px`, () => {
       const f2 = readPngImage(fixture(`flow/${c.frame2}`), 1);
       const gt = readNpy(fixture(`flow/${c.gt}`)); // float32 [256, 256, 2] (dx, dy)
       expect(gt.shape).toEqual([256, 256, 2]);
       const field = flow.compute(frame1, f2);
       const gtField = { data: gt.data as Float32Array, height: 256, width: 256 };
       const epe = endPointError(field, gtField, { border: c.border_excluded });
-      // Same C++ algorithm on the same uint8 frames: observed agreement ~1e-6; the issue's bound is 0.01 px.
-      expect(Math.abs(epe - c.epe.opencv_farneback)).toBeLessThan(0.01);
+      // Same C++ algorithm on the same 1-channel uint8 frames (identical gray input): measured 1e-7 – 2.5e-7 px.
+      // The README states 1e-6 px, so that is the bound tested.
+      expect(Math.abs(epe - c.epe.opencv_farneback)).toBeLessThan(1e-6);
     });
   }
 

@@ -36,11 +36,12 @@ describe('renderPoseExpressionSet', () => {
     expect(a.images).toEqual(b.images);
     expect(a.poses).toEqual(b.poses);
     expect(a.poses).not.toEqual(c.poses);
-    // The head is on screen: a good share of each frame is covered, and values stay in [0, 1].
+    // The head is on screen: a good share of each frame is covered. The renderer clamps to [0, 1], so a bound would
+    // test nothing; check the exposure instead: few values clipped at 1 (no blown-out face; these seeds clip ≤ 6 %).
     for (let i = 0; i < 3; i++) {
       const frame = a.images.subarray(i * 3072, (i + 1) * 3072);
       expect(frame.filter((v) => v > 0.05).length).toBeGreaterThan(0.15 * 3072);
-      expect(Math.max(...frame)).toBeLessThanOrEqual(1);
+      expect(frame.filter((v) => v >= 1).length).toBeLessThan(0.1 * 3072);
     }
   });
 

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FormatError, loadSafetensorsAsTensors, tf, useBackend, ValidationError, writeSafetensors } from '@consistent-avatar/core';
 import { fitProxyAvatar, readInstaDataset, synthesizeDataset } from '@consistent-avatar/proxy';
-import { alignTsd, prepareTsdmData, resolveTsdmConfig, trainTsdm, tsdErrors, tsdmWindowInputs, TsdmModel, TSDM_PAPER_CONDITIONING, type TsdmConfig, type TsdmData } from '../index.js';
+import { alignTsd, prepareTsdmData, resolveTsdmConfig, trainTsdm, tsdmWindowInputs, TsdmModel, TSDM_PAPER_CONDITIONING, type TsdmConfig, type TsdmData } from '../index.js';
 
 const TINY: Partial<TsdmConfig> = {
   size: 8, tsdRadius: 1, unetChannels: [8, 16], normGroups: 4, attentionHeads: 2, tokenDim: 16, encoderWidth: 8,
@@ -42,7 +42,10 @@ describe('prepareTsdmData', () => {
       expect(f.proxy.length).toBe(8 * 8 * 3);
       expect(f.pose.length).toBe(6);
       expect(f.expression.length).toBe(100);
-      expect(Math.max(...f.gt!.map(Math.abs))).toBeLessThanOrEqual(1);
+      // normalizeTsd clips to [−1, 1], so a bound would test nothing: check that the fixed scale keeps most of the
+      // detail inside the range instead (a wrong scale, e.g. 1 for uint8 data, clips nearly every value; these 8²
+      // maps clip about a tenth) and that the map carries detail.
+      expect(f.gt!.filter((v) => Math.abs(v) >= 1).length).toBeLessThan(0.25 * f.gt!.length);
       expect(f.gt!.some((v) => v !== 0)).toBe(true);
     }
   });
@@ -82,7 +85,8 @@ describe('trainTsdm', () => {
     expect(tf.memory().numTensors).toBe(n0);
     expect(out2).toEqual(out1); // seeded
     expect(out1[0]!.length).toBe(8 * 8 * 3);
-    expect(Number.isFinite(tsdErrors(out1, frames.map((f) => f.gt!)).mse)).toBe(true);
+    // The trained model does change the proxy's TSD (residual target: the output is TSD_proxy + residualScale·x̂0).
+    expect(out1.some((m, i) => m.some((v, k) => v !== frames[i]!.proxy[k]))).toBe(true);
     // Ensembling averages k draws: across seeds, ensemble-4 outputs spread about half as much as single samples.
     const spread = (k: number) => {
       const runs = [0, 1, 2, 3].map((seed) => alignTsd(full.model, frames.slice(0, 1), { steps: 3, seed, ensemble: k })[0]!);
@@ -223,7 +227,10 @@ describe('the paper formulation (TSDM_PAPER_CONDITIONING)', () => {
     expect(mean(run.stepLosses.slice(-8))).toBeLessThan(0.8 * mean(run.stepLosses.slice(0, 8)));
     const frames = data.split.test.map((i) => data.frames[i]!);
     const out = alignTsd(run.model, frames, { steps: 2, ensemble: 2 });
-    expect(out.every((m) => m.every((v) => Number.isFinite(v) && Math.abs(v) <= 1))).toBe(true);
+    // alignTsd clamps to [−1, 1], so check what can fail: seeded (same seed, same maps; another seed, other maps).
+    expect(out).toHaveLength(frames.length);
+    expect(alignTsd(run.model, frames, { steps: 2, ensemble: 2 })).toEqual(out);
+    expect(alignTsd(run.model, frames, { steps: 2, ensemble: 2, seed: 5 })).not.toEqual(out);
     run.model.dispose();
     expect(tf.memory().numTensors).toBe(before);
     expect(() => resolveTsdmConfig({ predictionType: 'v_prediction' as never })).toThrow(/config\.predictionType/);
