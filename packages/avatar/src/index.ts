@@ -58,3 +58,33 @@ export {
 // The whole method: stages 1 → 2 → 3 under the protocol, and its outputs.
 export { runMethod, type RunMethodOptions, type RunMethodResult, type MethodRow } from './pipeline/run-method.js';
 export { writeMethodOutputs, methodTables, type MethodOutputOptions, type MethodOutputs } from './pipeline/method-report.js';
+export { type StageThreeVariant } from './pipeline/run-method.js';
+export { FCSD_CONDITION_FIELDS } from './fcsd/train.js';
+// The paper's ablations over several identities (Tables 1–2, Fig. 7), sharding and merging.
+export {
+  runAblation,
+  mergeAblation,
+  readAblationPart,
+  ablationIdentities,
+  identityResult,
+  ABLATION_VARIANTS,
+  type AblationOptions,
+  type AblationDataset,
+  type AblationMethodOptions,
+  type AblationSettings,
+  type AblationResult,
+  type AblationPart,
+} from './pipeline/ablate.js';
+export {
+  meanStd,
+  summarizeAblation,
+  meanCurves,
+  ablationMarkdown,
+  ABLATION_METRICS,
+  type AblationMetric,
+  type AblationIdentityRow,
+  type AblationIdentityResult,
+  type AblationCell,
+  type AblationSummary,
+} from './pipeline/ablation-tables.js';
+export { writeAblationOutputs, runProvenance, type AblationOutputOptions, type AblationOutputs } from './pipeline/ablation-report.js';

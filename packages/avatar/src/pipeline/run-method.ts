@@ -9,7 +9,10 @@
  * 5. stage 3: the FCSD trained (backbone, then conditions), its LCM student distilled, the held-out frames rendered
  *    for every row: the proxy (stage 1), the baseline without stage 2 (the proxy's TSD into the ControlNet — the
  *    paper's baseline) and the full method (aligned TSD′), plus the oracle with the real frames' TSD as a reference;
- * 6. every row scored (whole frame and face mask, temporal consistency, PE / EE) — the test frames once, at the end.
+ * 6. every row scored (whole frame and face mask, temporal consistency, PE / EE, LPIPS and identity similarity when
+ *    their models are given) — the test frames once, at the end;
+ * 7. the stage-3 variants (ablations such as "w/o emotion"), when asked: stage 3 retrained on the same stage-1 / 2
+ *    outputs with the run's backbone, each rendered and scored as one more row.
  *
  * Each training is checkpointed in the run folder, so re-running the same call resumes. Progress goes to `onLog`.
  *
@@ -25,7 +28,7 @@
 import { join } from 'node:path';
 import { tf, ValidationError, type FloatImage } from '@consistent-avatar/core';
 import { MEAD_EMOTIONS_7, retrieveEmotions, syntheticMeadDatabase } from '@consistent-avatar/emotion';
-import { loadEmbeddedPoseExpressionEstimator } from '@consistent-avatar/metrics';
+import { loadEmbeddedPoseExpressionEstimator, type FaceAnalyzer, type Lpips, type PoseExpressionEstimator } from '@consistent-avatar/metrics';
 import { fitProxyAvatar, protocolSplit, readInstaDataset, SYNTHETIC_NUM_SHAPE, type ProxyFitOptions } from '@consistent-avatar/proxy';
 import { alignTsd, prepareTsdmData, resolveTsdmConfig, trainTsdm, tsdErrors, type TsdmConfig } from '@consistent-avatar/tsd';
 import { resolveFcsdConfig, type FcsdConfig } from '../fcsd/config.js';
@@ -34,7 +37,7 @@ import { loadPretrainedBackbone } from '../fcsd/fcsd-model.js';
 import { distillFcsdLcm } from '../fcsd/lcm.js';
 import { trainFcsdRefiner } from '../fcsd/refiner.js';
 import { renderFcsd } from '../fcsd/render.js';
-import { trainFcsd } from '../fcsd/train.js';
+import { FCSD_CONDITION_FIELDS, trainFcsd } from '../fcsd/train.js';
 import { scoreSequence, type SequenceScores } from '../eval/score-sequence.js';
 
 /** Options of {@link runMethod}. */
@@ -63,13 +66,42 @@ export interface RunMethodOptions {
    * (`fcsd: { ...FCSD_PAPER }`). Default: the embedded backbone trained here.
    */
   backbone?: string;
+  /**
+   * Stage-3 variants (the paper's "w/o emotion", "w/o normal", …): each retrains only stage 3 — its FCSD (sharing the
+   * main run's trained embedded backbone, see `trainFcsd`'s `sharedBackbone`) and its LCM student — on the same
+   * stage-1 / stage-2 outputs, and adds one row rendered from the aligned TSD′. Default none.
+   */
+  variants?: StageThreeVariant[];
+  /** A pose / expression estimator for PE / EE (e.g. DECA); not disposed. Default: the embedded one (frames ≥ 32²). */
+  estimator?: PoseExpressionEstimator;
+  /** LPIPS weights (`Lpips.fromSafetensors`) to score every row with; not disposed. Default: not computed. */
+  lpips?: Lpips;
+  /** A face analyser for the identity similarity (CSIM) of every row; not disposed. Default: not computed. */
+  faceAnalyzer?: FaceAnalyzer;
   /** Progress lines. */
   onLog?: (line: string) => void;
 }
 
+/**
+ * A stage-3 variant of {@link RunMethodOptions.variants}: `fcsd` overrides the run's stage-3 config (condition switches
+ * only, e.g. `{ useEmotion: false }`).
+ * @example
+ * ```ts
+ * const withoutEmotion: StageThreeVariant = { name: 'wo-emotion', label: 'w/o emotion', fcsd: { useEmotion: false } };
+ * ```
+ */
+export interface StageThreeVariant {
+  /** Row name (letters, digits, `-`), also the checkpoint folder `fcsd-<name>`. */
+  name: string;
+  /** What it is, in words. */
+  label: string;
+  /** Overrides of the stage-3 config; only {@link FCSD_CONDITION_FIELDS} may differ (the backbone is shared). */
+  fcsd: Partial<FcsdConfig>;
+}
+
 /** One row of the results: a way of producing the held-out frames, and its scores. */
 export interface MethodRow {
-  /** `'proxy'`, `'baseline'` (w/o stage 2), `'full'`, `'full-ddim'` (w/o LCM), `'oracle-tsd'`. */
+  /** `'proxy'`, `'baseline'` (w/o stage 2), `'full'`, `'full-ddim'` (w/o LCM), `'full-refiner'`, `'oracle-tsd'`, then each variant's name. */
   name: string;
   /** What it is, in words. */
   label: string;
@@ -99,8 +131,26 @@ export interface RunMethodResult {
   config: { tsdm: TsdmConfig; fcsd: FcsdConfig; alignEnsemble: number; validationFrames: number };
   /** The estimator used for PE / EE (named in reports). */
   estimator: string;
+  /** LPIPS: the network scored with, or `'not computed (…)'`. */
+  lpips: string;
+  /** Identity similarity: how it was scored, or `'not computed (…)'`. */
+  identity: string;
   /** Which stage-3 backbone ran: `'embedded'` or the pre-trained folder. */
   backbone: string;
+}
+
+/** Variant names are unique row names and change only the condition fields (they share the backbone). */
+function checkVariants(fn: string, variants: StageThreeVariant[], base: FcsdConfig): void {
+  if (!Array.isArray(variants)) throw new ValidationError(fn, 'options.variants', 'an array of { name, label, fcsd }', variants);
+  const taken = new Set(['proxy', 'baseline', 'full', 'full-ddim', 'full-refiner', 'oracle-tsd']);
+  variants.forEach((v, i) => {
+    if (!v || typeof v.name !== 'string' || !/^[a-z0-9-]+$/i.test(v.name) || taken.has(v.name)) throw new ValidationError(fn, `options.variants[${i}].name`, `a new row name of letters, digits and '-' (not ${[...taken].join(', ')})`, v?.name);
+    if (typeof v.label !== 'string') throw new ValidationError(fn, `options.variants[${i}].label`, 'a string', v.label);
+    resolveFcsdConfig({ ...base, ...v.fcsd });
+    const other = Object.keys(v.fcsd ?? {}).filter((k) => !FCSD_CONDITION_FIELDS.includes(k as keyof FcsdConfig));
+    if (other.length) throw new ValidationError(fn, `options.variants[${i}].fcsd`, `only condition fields (${FCSD_CONDITION_FIELDS.join(', ')})`, other);
+    taken.add(v.name);
+  });
 }
 
 /**
@@ -128,6 +178,8 @@ export async function runMethod(options: RunMethodOptions): Promise<RunMethodRes
   const tsdmConfig = resolveTsdmConfig({ seed: options.seed, ...options.tsdm });
   const fcsdConfig = resolveFcsdConfig({ seed: options.seed, size: tsdmConfig.size, ...options.fcsd });
   const alignEnsemble = options.alignEnsemble ?? 8;
+  const variants = options.variants ?? [];
+  checkVariants(FN, variants, fcsdConfig);
 
   // 1. The protocol's split.
   const ds = readInstaDataset(options.data);
@@ -192,7 +244,8 @@ export async function runMethod(options: RunMethodOptions): Promise<RunMethodRes
       // 6. The rows, rendered and scored on the held-out frames.
       // PE / EE with the embedded estimator (trained on ≥ 32² synthetic renders); smaller frames are not scored for them.
       const S = data.size;
-      const estimator = S >= 32 ? loadEmbeddedPoseExpressionEstimator() : null;
+      const embedded = !options.estimator && S >= 32 ? loadEmbeddedPoseExpressionEstimator() : null;
+      const estimator = options.estimator ?? embedded;
       try {
         const reference = split.test.map((i) => ({ data: data.frames[i]!.gt, height: S, width: S, channels: 3 }));
         const masks = split.test.map((i) => data.frames[i]!.mask);
@@ -201,7 +254,7 @@ export async function runMethod(options: RunMethodOptions): Promise<RunMethodRes
           const t0 = performance.now();
           const frames = produce();
           const msPerFrame = timed ? (performance.now() - t0) / frames.length : null;
-          const scores = await scoreSequence(frames, reference, masks, { estimator: estimator ?? undefined });
+          const scores = await scoreSequence(frames, reference, masks, { estimator: estimator ?? undefined, lpips: options.lpips, faceAnalyzer: options.faceAnalyzer });
           rows.push({ name, label, frames, scores, msPerFrame });
           log(`  ${name.padEnd(10)} PSNR ${scores.whole.psnr.toFixed(2)} dB (face ${scores.face.psnr.toFixed(2)})  SSIM ${scores.whole.ssim.toFixed(3)}  flow-curve corr ${scores.temporal?.curvePearson.toFixed(3) ?? '—'}`);
         };
@@ -219,14 +272,41 @@ export async function runMethod(options: RunMethodOptions): Promise<RunMethodRes
           }
           await addRow('oracle-tsd', `reference: the real frames' TSD, not a method (${sampler})`, render('gt'));
         });
+        // 7. The stage-3 variants: retrain stage 3 only (backbone shared), render from the aligned TSD′, score.
+        for (const variant of variants) {
+          const vc = resolveFcsdConfig({ ...fcsdConfig, ...variant.fcsd });
+          log(`stage 3 variant ${variant.name} (${variant.label}): training the conditions (${vc.controlIterations} steps) on the shared backbone …`);
+          const trained = await time(`stage3-${variant.name}`, () => trainFcsd(data, vc, {
+            train: split.train,
+            pretrained: options.backbone ? loadPretrainedBackbone(options.backbone) : undefined,
+            sharedBackbone: options.backbone ? undefined : join(ckpt('fcsd'), 'backbone'),
+            checkpointDir: ckpt(`fcsd-${variant.name}`),
+          }));
+          losses[`fcsd-conditions-${variant.name}`] = trained.lossLog.conditions;
+          try {
+            const student = vc.lcmIterations > 0 ? await time(`lcm-${variant.name}`, () => distillFcsdLcm(trained.model, data, { train: split.train, checkpointDir: ckpt(`lcm-${variant.name}`) })) : null;
+            if (student) losses[`lcm-${variant.name}`] = student.lossLog;
+            try {
+              const kind = student ? 'lcm' : 'ddim';
+              await time(`rows-${variant.name}`, () => addRow(variant.name, `${variant.label}: aligned TSD′ (${student ? `LCM ${vc.lcmSteps}` : `DDIM ${vc.ddimSteps}`} steps)`, () =>
+                renderFcsd(trained.model, data, split.test, { sampler: kind, student: student?.student, tsdSource: 'aligned', seed: options.seed })));
+            } finally {
+              student?.student.dispose();
+            }
+          } finally {
+            trained.model.dispose();
+          }
+        }
         return {
           split, size: S, reference, rows, tsd, data, losses, timings,
           config: { tsdm: tsdmConfig, fcsd: fcsdConfig, alignEnsemble, validationFrames: split.validation.length },
           estimator: estimator ? estimator.name : `not computed (frames of ${S}² are below the embedded estimator's 32²)`,
+          lpips: options.lpips ? `LPIPS (${options.lpips.net}, user-supplied weights)` : 'not computed (no LPIPS weights given)',
+          identity: options.faceAnalyzer ? "cosine similarity of human's face embeddings (faces found in both frames only)" : 'not computed (no face analyser given)',
           backbone: options.backbone ?? 'embedded',
         };
       } finally {
-        estimator?.dispose?.();
+        embedded?.dispose?.();
       }
     } finally {
       fcsd.model.dispose();
