@@ -3,8 +3,6 @@
  * pipeline from a video to an avatar, the paper's ablations, the run report, and the `ca` command line. It depends
  * on every other package and nothing depends on it.
  *
- * Today it holds the `ca` command line (`ca backend`, `ca synth`); stage 3 and the pipeline build on it next.
- *
  * @example
  * ```ts
  * import { runCli } from '@consistent-avatar/avatar';
@@ -13,8 +11,9 @@
  *
  * @packageDocumentation
  */
-export { parseFlags, type FlagKind } from './cli/args.js';
-export { main as runCli } from './cli/ca.js';
+export { main as runCli, buildProgram, COMMANDS, type CliOutput } from './cli/ca.js';
+// Sharding of independent jobs (`--shard i/n`, JOB_COMPLETION_INDEX, SLURM_ARRAY_TASK_ID).
+export { parseShard, shardRange, shardItems, type Shard, type ShardEnvironment } from './pipeline/shard.js';
 export {
   renderReportHtml,
   type RunReport,
@@ -57,6 +56,28 @@ export {
 } from './fcsd/fine-tune.js';
 // The whole method: stages 1 → 2 → 3 under the protocol, and its outputs.
 export { runMethod, type RunMethodOptions, type RunMethodResult, type MethodRow } from './pipeline/run-method.js';
+// The same method one stage at a time (what the `ca` stage commands run).
+export {
+  planMethod,
+  readMethodDataset,
+  fitProxyStage,
+  tsdStage,
+  trainTsdmStage,
+  alignStage,
+  emotionStage,
+  fcsdDataStage,
+  trainFcsdStage,
+  lcmStage,
+  refinerStage,
+  renderRows,
+  scoreRows,
+  type MethodPlan,
+  type DatasetLayout,
+  type AlignStageResult,
+  type RenderedRow,
+  type MethodNetworks,
+  type ScoredRows,
+} from './pipeline/method-stages.js';
 export { writeMethodOutputs, methodTables, type MethodOutputOptions, type MethodOutputs } from './pipeline/method-report.js';
 export { type StageThreeVariant } from './pipeline/run-method.js';
 export { FCSD_CONDITION_FIELDS } from './fcsd/train.js';

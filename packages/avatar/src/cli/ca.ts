@@ -1,91 +1,111 @@
 #!/usr/bin/env node
 /**
- * The `ca` command line.
+ * The `ca` command line, built on `commander`. Library code reports progress through callbacks; this folder is the
+ * only place that draws progress bars or prints.
  *
- *   ca backend                                   report the tensor backend and why it was chosen
- *   ca synth --out DIR [--frames N] [--size S] [--identity I] [--seed K] [--test-frames T]
- *                                                render an INSTA-layout dataset of the SYNTHETIC head
+ * How a subcommand is added (the convention every command follows):
  *
- * Library code reports progress through callbacks; this is the only place that draws progress bars.
+ * 1. One file per subcommand, `cli/commands/<name>.ts`, exporting `register<Name>(program: Command): void` that
+ *    calls `program.command('<name>')`, declares its options (the shared ones from `cli/options.ts`: `--run`,
+ *    `--config`, `--data`, `--backbone`, `--shard`, `--seed`) and an async action.
+ * 2. The action is a thin layer over library functions (`src/pipeline/`): it opens the run folder
+ *    (`cli/run-folder.ts`: config.json, manifest.json, checkpoints/, logs/, outputs/, the lock), reads the config
+ *    file (`cli/config-file.ts`: errors name the field), skips a stage whose `outputs/<stage>/done.json` exists
+ *    (saying so), otherwise runs it with `checkpointDir`s under `checkpoints/` so an interrupted run resumes, and
+ *    draws bars with `cli/progress.ts`.
+ * 3. It throws on failure (a `ValidationError` naming the field or flag, a `FormatError`, an `IoError`); `main`
+ *    prints the message on stderr and returns exit code 1. It never calls `process.exit`.
+ * 4. Add the register function to {@link COMMANDS} below (alphabetical order is the help's order).
+ *
+ * Unknown options and excess arguments are errors (exit code 1, message on stderr); `ca --help` and
+ * `ca <command> --help` print the usage (exit code 0).
+ *
+ * @example
+ * ```ts
+ * import { runCli } from '@consistent-avatar/avatar';
+ * process.exitCode = await runCli(['synth', '--out', 'data/synthetic', '--frames', '64', '--size', '64']);
+ * ```
+ *
+ * @packageDocumentation
  */
-import { initBackend, backendReport, createProgress, writeRunManifest } from '@consistent-avatar/core';
-import { synthesizeDataset } from '@consistent-avatar/proxy';
-import { parseFlags } from './args.js';
+import { Command, CommanderError } from 'commander';
+import { registerBackend } from './commands/backend.js';
+import { registerSynth } from './commands/synth.js';
 
-const USAGE = `usage:
-  ca backend
-  ca synth --out DIR [--frames 400] [--size 128] [--identity 0] [--seed 0] [--test-frames N] [--supersample 2]`;
+/** The subcommands, in help order. */
+export const COMMANDS: ReadonlyArray<(program: Command) => void> = [registerSynth, registerBackend];
+
+/** Where {@link buildProgram} writes its output (tests capture it). */
+export interface CliOutput {
+  /** Help and normal output. Default stdout. */
+  writeOut?: (text: string) => void;
+  /** Errors. Default stderr. */
+  writeErr?: (text: string) => void;
+}
 
 /**
- * Run the `ca` command line on `argv` (the arguments after `ca`) and resolve to its exit code (0 success, 1 usage
- * error); output goes to the console.
+ * Build the `ca` program with every subcommand registered; it throws a `CommanderError` instead of exiting.
+ * @param output - where help and errors go.
+ * @returns the program (parse with `parseAsync(argv, { from: 'user' })`).
+ * @example
+ * ```ts
+ * const program = buildProgram();
+ * await program.parseAsync(['backend'], { from: 'user' });
+ * ```
+ */
+export function buildProgram(output: CliOutput = {}): Command {
+  const program = new Command('ca')
+    .description('ConsistentAvatar (Yang et al., ACM MM 2024): the three stages, run folders that resume, and the evaluation')
+    .showSuggestionAfterError(true);
+  for (const register of COMMANDS) register(program);
+  const configure = (command: Command) => {
+    command
+      .exitOverride()
+      .allowExcessArguments(false)
+      .allowUnknownOption(false)
+      .configureOutput({
+        writeOut: output.writeOut ?? ((text) => process.stdout.write(text)),
+        writeErr: output.writeErr ?? ((text) => process.stderr.write(text)),
+      });
+    command.commands.forEach(configure);
+  };
+  configure(program);
+  return program;
+}
+
+/**
+ * Run the `ca` command line on `argv` (the arguments after `ca`) and resolve to its exit code: 0 on success and for
+ * `--help`, 1 on a usage error or a failure (the message goes to stderr).
+ * @param argv - the arguments after `ca`.
+ * @param output - where help and errors go (default stdout / stderr).
+ * @returns the exit code.
  * @example
  * ```ts
  * import { runCli } from '@consistent-avatar/avatar';
  * process.exitCode = await runCli(['backend']);
  * ```
  */
-export async function main(argv: readonly string[]): Promise<number> {
-  const [command, ...rest] = argv;
-  if (!command || command === '--help' || command === '-h' || command === 'help') {
-    console.log(USAGE);
-    return command ? 0 : 1;
+export async function main(argv: readonly string[], output: CliOutput = {}): Promise<number> {
+  const writeErr = output.writeErr ?? ((text: string) => process.stderr.write(text));
+  if (!Array.isArray(argv) || !argv.every((a) => typeof a === 'string')) {
+    writeErr(`ca: expected the arguments as an array of strings\n`);
+    return 1;
   }
-  if (command === 'backend') {
-    parseFlags('ca backend', rest, {});
-    await initBackend();
-    console.log(backendReport());
+  const program = buildProgram(output);
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
     return 0;
+  } catch (error) {
+    // commander has printed its own message (usage errors) or the help (exit code 0).
+    if (error instanceof CommanderError) return error.exitCode;
+    writeErr(`ca: ${(error as Error).message ?? String(error)}\n`);
+    return 1;
   }
-  if (command === 'synth') {
-    const flags = parseFlags('ca synth', rest, {
-      out: 'string',
-      frames: 'int',
-      size: 'int',
-      identity: 'int',
-      seed: 'int',
-      'test-frames': 'int',
-      supersample: 'int',
-    });
-    if (!flags.out) {
-      console.error(`ca synth: --out DIR is required\n${USAGE}`);
-      return 1;
-    }
-    const info = await initBackend();
-    const frames = flags.frames ?? 400;
-    const progress = createProgress({ total: frames, label: 'synth (synthetic head)' });
-    const t0 = performance.now();
-    const { root } = await synthesizeDataset({
-      out: flags.out,
-      frames,
-      size: flags.size,
-      identity: flags.identity,
-      seed: flags.seed,
-      testFrames: flags['test-frames'],
-      supersample: flags.supersample,
-      onProgress: (done) => progress.update(done),
-    });
-    progress.done();
-    writeRunManifest(root, {
-      config: { command: 'ca synth', ...flags },
-      seed: flags.seed ?? 0,
-      backend: info.name,
-      timings: { synthesizeMs: Math.round(performance.now() - t0) },
-    }, { fileName: 'synth-manifest.json' });
-    console.log(`wrote an INSTA-layout dataset of the SYNTHETIC head to ${root}`);
-    return 0;
-  }
-  console.error(`ca: unknown command '${command}'\n${USAGE}`);
-  return 1;
 }
 
-const invokedDirectly = process.argv[1] !== undefined && /ca(\.ts|\.js)?$/.test(process.argv[1]) ;
+const invokedDirectly = process.argv[1] !== undefined && /[\\/]ca(\.ts|\.js)?$/.test(process.argv[1]);
 if (invokedDirectly) {
-  main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (error: Error) => {
-      console.error(`ca: ${error.message}`);
-      process.exit(1);
-    },
-  );
+  main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
 }
