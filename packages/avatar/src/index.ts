@@ -71,6 +71,7 @@ export {
   refinerStage,
   renderRows,
   scoreRows,
+  variantStage,
   type MethodPlan,
   type DatasetLayout,
   type AlignStageResult,
@@ -109,3 +110,4 @@ export {
   type AblationSummary,
 } from './pipeline/ablation-tables.js';
 export { writeAblationOutputs, runProvenance, type AblationOutputOptions, type AblationOutputs } from './pipeline/ablation-report.js';
+export { resolveAblationConfig, ablationOptionsFromConfig, ABLATION_PRESETS, type AblationConfig } from './pipeline/ablation-config.js';

@@ -29,11 +29,13 @@
  * @packageDocumentation
  */
 import { Command, CommanderError } from 'commander';
+import { registerAblate } from './commands/ablate.js';
 import { registerBackend } from './commands/backend.js';
+import { registerMerge } from './commands/merge.js';
 import { registerSynth } from './commands/synth.js';
 
 /** The subcommands, in help order. */
-export const COMMANDS: ReadonlyArray<(program: Command) => void> = [registerSynth, registerBackend];
+export const COMMANDS: ReadonlyArray<(program: Command) => void> = [registerSynth, registerAblate, registerMerge, registerBackend];
 
 /** Where {@link buildProgram} writes its output (tests capture it). */
 export interface CliOutput {

@@ -32,6 +32,7 @@ import { join } from 'node:path';
 import { FormatError, readJson, ValidationError, writeJsonAtomic } from '@consistent-avatar/core';
 import { synthesizeDataset } from '@consistent-avatar/proxy';
 import { runMethod, type RunMethodOptions, type RunMethodResult, type StageThreeVariant } from './run-method.js';
+import { shardItems } from './shard.js';
 import { summarizeAblation, type AblationIdentityResult, type AblationMetric, type AblationSummary } from './ablation-tables.js';
 
 /**
@@ -146,7 +147,7 @@ const DATASET_DEFAULTS: AblationDataset = { frames: 96, size: 32, testFrames: 16
 const PART_FORMAT = 'consistent-avatar-ablation-part/1';
 
 /**
- * The identity numbers a shard owns: contiguous, balanced parts of 1 … count (sizes differ by at most one).
+ * The identity numbers a shard owns: contiguous, balanced parts of 1 … count (`shardItems`: sizes differ by at most one).
  * @example
  * ```ts
  * ablationIdentities(3, { index: 1, count: 2 }); // [3]
@@ -156,13 +157,8 @@ export function ablationIdentities(count: number, shard: { index: number; count:
   const fn = 'ablationIdentities';
   if (!Number.isInteger(count) || count < 1) throw new ValidationError(fn, 'count', 'an integer ≥ 1', count);
   const all = Array.from({ length: count }, (_, k) => k + 1);
-  if (shard === null) return all;
-  if (!shard || !Number.isInteger(shard.count) || shard.count < 1 || !Number.isInteger(shard.index) || shard.index < 0 || shard.index >= shard.count) {
-    throw new ValidationError(fn, 'shard', '{ index, count } with 0 ≤ index < count', shard);
-  }
-  const base = Math.floor(count / shard.count), extra = count % shard.count;
-  const start = shard.index * base + Math.min(shard.index, extra);
-  return all.slice(start, start + base + (shard.index < extra ? 1 : 0));
+  if (shard !== null && (!shard || typeof shard !== 'object')) throw new ValidationError(fn, 'shard', '{ index, count } with 0 ≤ index < count', shard);
+  return shardItems(all, shard === null ? null : { ...shard, source: '--shard' });
 }
 
 /** The JSON-comparable settings of a call. */

@@ -1,8 +1,8 @@
 /**
- * The ablation's outputs in its run folder: `ablation.json` (settings, mean ± std tables, every per-identity number,
+ * The ablation's outputs in its run folder (base name `ablation` by default): `ablation.json` (settings, mean ± std tables, every per-identity number,
  * and the provenance: command, commit, date, machine, load average, backend, seeds, wall time), `ablation.md`
- * (Tables 1–2 style and the temporal table, from `ablationMarkdown`) and `fig7.svg` (Fig. 7: the mean flow-magnitude
- * curve of every row against the real video's, averaged over identities), plus `fig7-identity-<k>.svg` per identity.
+ * (Tables 1–2 style and the temporal table, from `ablationMarkdown`) and `ablation-fig7.svg` (Fig. 7: the mean flow-magnitude
+ * curve of every row against the real video's, averaged over identities), plus `ablation-fig7-identity-<k>.svg` per identity.
  *
  * @example
  * ```ts
@@ -28,6 +28,8 @@ export interface AblationOutputOptions {
   wallMs: number;
   /** A title line for the Markdown. Default "Ablation on the synthetic head". */
   title?: string;
+  /** Base name of the files: `<name>.json`, `<name>.md`, `<name>-fig7*.svg`. Default `'ablation'`. */
+  name?: string;
 }
 
 /** What {@link writeAblationOutputs} wrote. */
@@ -70,10 +72,12 @@ export function writeAblationOutputs(dir: string, result: AblationResult, option
   if (typeof dir !== 'string' || dir.length === 0) throw new ValidationError(FN, 'dir', 'a folder path', dir);
   if (!result || !result.summary) throw new ValidationError(FN, 'result', 'a result covering every identity (run unsharded, or merge the parts)', result?.shard);
   if (!options || typeof options.command !== 'string' || !Number.isFinite(options.wallMs)) throw new ValidationError(FN, 'options', '{ command, wallMs }', options);
+  const name = options.name ?? 'ablation';
+  if (typeof name !== 'string' || !/^[A-Za-z0-9._-]+$/.test(name)) throw new ValidationError(FN, 'options.name', 'a file base name ([A-Za-z0-9._-])', name);
   const provenance = runProvenance();
   const s = result.settings;
   // 1. Every number, with where and how it was measured.
-  const json = join(dir, 'ablation.json');
+  const json = join(dir, `${name}.json`);
   writeJsonAtomic(json, {
     command: options.command,
     ...provenance,
@@ -90,9 +94,9 @@ export function writeAblationOutputs(dir: string, result: AblationResult, option
     figures.push(file);
   };
   const mean = meanCurves(result.identities);
-  if (mean) plot(join(dir, 'fig7.svg'), `Fig. 7 style: flow magnitude, mean over ${result.identities.length} identities`, mean.reference, mean.rows);
+  if (mean) plot(join(dir, `${name}-fig7.svg`), `Fig. 7 style: flow magnitude, mean over ${result.identities.length} identities`, mean.reference, mean.rows);
   for (const id of result.identities) {
-    if (id.referenceCurve && id.rows.every((r) => r.curve)) plot(join(dir, `fig7-identity-${id.identity}.svg`), `Fig. 7 style: flow magnitude, identity ${id.identity}`, id.referenceCurve, id.rows.map((r) => ({ name: r.name, values: r.curve! })));
+    if (id.referenceCurve && id.rows.every((r) => r.curve)) plot(join(dir, `${name}-fig7-identity-${id.identity}.svg`), `Fig. 7 style: flow magnitude, identity ${id.identity}`, id.referenceCurve, id.rows.map((r) => ({ name: r.name, values: r.curve! })));
   }
   // 3. The Markdown tables, with the provenance under them.
   const first = result.identities[0]!;
@@ -100,15 +104,15 @@ export function writeAblationOutputs(dir: string, result: AblationResult, option
   const md = [
     `## ${options.title ?? 'Ablation on the synthetic head'}`,
     '',
-    `Written by \`${options.command}\` at commit ${provenance.commit ?? 'unknown'}${provenance.dirty ? ' (with uncommitted changes)' : ''} on ${provenance.date}; every number is in [ablation.json](ablation.json).`,
+    `Written by \`${options.command}\` at commit ${provenance.commit ?? 'unknown'}${provenance.dirty ? ' (with uncommitted changes)' : ''} on ${provenance.date}; every number is in [${name}.json](${name}.json).`,
     `${result.identities.length} synthetic identities (${result.identities.map((id) => `${id.identity}: dataset seed ${id.datasetSeed}`).join(', ')}), method seed ${s.seed}; ${s.dataset.frames} frames of ${s.dataset.size}² each, the last ${first.split.test} held out and scored once at ${first.size}² (train ${first.split.train}, validation ${first.split.validation} — carved, not used: nothing is tuned here).`,
-    `Wall time ${(options.wallMs / 60000).toFixed(1)} min on ${provenance.machine.cpus} cores (${provenance.machine.cpuModel ?? 'unknown CPU'}), backend ${provenance.backend ?? 'unknown'}, load average at the end ${load}.`,
+    `Wall time ${(options.wallMs / 60000).toFixed(1)} min on ${provenance.machine.cpus} cores (${provenance.machine.cpuModel ?? 'unknown CPU'}), backend ${provenance.backend ?? 'none initialised (no tensor work in this command)'}, load average at the end ${load}.`,
     '',
     ablationMarkdown(result.summary),
     `Fig. 7 style plots: ${figures.map((f) => `[${f.split('/').pop()}](${f.split('/').pop()})`).join(', ') || 'none (fewer than 2 held-out frames)'}.`,
     '',
   ].join('\n');
-  const markdown = join(dir, 'ablation.md');
+  const markdown = join(dir, `${name}.md`);
   writeFileAtomic(markdown, md);
   return { json, markdown, figures };
 }
