@@ -79,6 +79,15 @@ export {
   type MethodNetworks,
   type ScoredRows,
 } from './pipeline/method-stages.js';
+export {
+  writeTsdmArtifact,
+  readTsdmArtifact,
+  writeAlignArtifact,
+  readAlignArtifact,
+  writeRenderArtifact,
+  readRenderArtifact,
+} from './pipeline/stage-artifacts.js';
+export { METHOD_PRESETS, type MethodPreset } from './pipeline/method-presets.js';
 export { writeMethodOutputs, methodTables, type MethodOutputOptions, type MethodOutputs } from './pipeline/method-report.js';
 export { type StageThreeVariant } from './pipeline/run-method.js';
 export { FCSD_CONDITION_FIELDS } from './fcsd/train.js';

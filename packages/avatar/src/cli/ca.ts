@@ -15,7 +15,9 @@
  *    draws bars with `cli/progress.ts`.
  * 3. It throws on failure (a `ValidationError` naming the field or flag, a `FormatError`, an `IoError`); `main`
  *    prints the message on stderr and returns exit code 1. It never calls `process.exit`.
- * 4. Add the register function to {@link COMMANDS} below (alphabetical order is the help's order).
+ * 4. Add the register function to {@link COMMANDS} below (its order is the help's order).
+ *
+ * The method's stage commands share one shape (`stage-command.ts`, over `method-runner.ts`).
  *
  * Unknown options and excess arguments are errors (exit code 1, message on stderr); `ca --help` and
  * `ca <command> --help` print the usage (exit code 0).
@@ -30,12 +32,37 @@
  */
 import { Command, CommanderError } from 'commander';
 import { registerAblate } from './commands/ablate.js';
+import { registerAlign } from './commands/align.js';
 import { registerBackend } from './commands/backend.js';
+import { registerDistill } from './commands/distill.js';
+import { registerEval } from './commands/eval.js';
+import { registerFitProxy } from './commands/fit-proxy.js';
 import { registerMerge } from './commands/merge.js';
+import { registerRender } from './commands/render.js';
+import { registerReport } from './commands/report.js';
+import { registerRun } from './commands/run.js';
 import { registerSynth } from './commands/synth.js';
+import { registerTrainFcsd } from './commands/train-fcsd.js';
+import { registerTrainTsdm } from './commands/train-tsdm.js';
+import { registerTsd } from './commands/tsd.js';
 
-/** The subcommands, in help order. */
-export const COMMANDS: ReadonlyArray<(program: Command) => void> = [registerSynth, registerAblate, registerMerge, registerBackend];
+/** The subcommands, in help order: the data, the stages in the order they run, everything at once, the ablation and its merge, the backend. */
+export const COMMANDS: ReadonlyArray<(program: Command) => void> = [
+  registerSynth,
+  registerFitProxy,
+  registerTsd,
+  registerTrainTsdm,
+  registerAlign,
+  registerTrainFcsd,
+  registerDistill,
+  registerRender,
+  registerEval,
+  registerReport,
+  registerRun,
+  registerAblate,
+  registerMerge,
+  registerBackend,
+];
 
 /** Where {@link buildProgram} writes its output (tests capture it). */
 export interface CliOutput {

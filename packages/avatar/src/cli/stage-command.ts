@@ -1,0 +1,75 @@
+/**
+ * The shape of every method stage command (`ca fit-proxy`, `ca tsd`, … `ca report`, and `ca run` for all of them):
+ * the shared flags, then open the run folder, run the stage(s), close. Each `commands/<stage>.ts` is one call of
+ * {@link registerStageCommand}.
+ *
+ * @example
+ * ```ts
+ * import { Command } from 'commander';
+ * registerStageCommand(new Command('ca'), 'tsd', 'stage 2: the TSD of every real frame and proxy render');
+ * ```
+ *
+ * @packageDocumentation
+ */
+import { Option, type Command } from 'commander';
+import { METHOD_STAGES, openMethodRun, runStage, type MethodRunFlags, type MethodStage } from './method-runner.js';
+import { backboneOption, configOption, dataOption, layoutOption, runOption, seedOption } from './options.js';
+
+/**
+ * Add the flags every method command takes to `command`.
+ * @param command - a subcommand.
+ * @returns the same command.
+ * @example
+ * ```ts
+ * withMethodOptions(program.command('run'));
+ * ```
+ */
+export function withMethodOptions(command: Command): Command {
+  return command
+    .addOption(runOption())
+    .addOption(configOption())
+    .addOption(dataOption())
+    .addOption(layoutOption())
+    .addOption(backboneOption())
+    .addOption(seedOption())
+    .addOption(new Option('--backend <name>', 'the tensor backend (default: CA_BACKEND, else the fastest available)').choices(['auto', 'gpu', 'node', 'wasm', 'cpu']));
+}
+
+/**
+ * Register the stage command `ca <stage>` on `program`.
+ * @param program - the `ca` program.
+ * @param stage - one of `METHOD_STAGES`.
+ * @param description - one line for the help.
+ * @returns the command (to add stage-specific options).
+ * @example
+ * ```ts
+ * registerStageCommand(program, 'train-fcsd', 'stage 3: train the FCSD');
+ * ```
+ */
+export function registerStageCommand(program: Command, stage: MethodStage, description: string): Command {
+  const command = withMethodOptions(program.command(stage))
+    .summary(description)
+    .description(`${description}.\nReads the run folder's outputs/ of the stages before it, writes outputs/${stage}/; a finished stage is a no-op, an interrupted one resumes from its last checkpoint.`)
+    .action(async (flags: MethodRunFlags) => runStages(`ca ${stage}`, flags, [stage]));
+  if (stage === 'report') command.option('--no-browser-check', 'skip the headless-Chromium check of the report');
+  return command;
+}
+
+/**
+ * Open the run folder and run `stages` in order (each skipped when finished), then close it.
+ * @param command - named in errors and logs.
+ * @param flags - the command's flags.
+ * @param stages - the stages to run.
+ * @example
+ * ```ts
+ * await runStages('ca run', flags, METHOD_STAGES);
+ * ```
+ */
+export async function runStages(command: string, flags: MethodRunFlags, stages: readonly MethodStage[] = METHOD_STAGES): Promise<void> {
+  const session = await openMethodRun(command, flags);
+  try {
+    for (const stage of stages) await runStage(session, stage);
+  } finally {
+    session.close();
+  }
+}
