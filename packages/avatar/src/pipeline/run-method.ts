@@ -142,10 +142,10 @@ export interface RunMethodResult {
   config: { tsdm: TsdmConfig; fcsd: FcsdConfig; alignEnsemble: number; validationFrames: number };
   /** The estimator used for PE / EE (named in reports). */
   estimator: string;
-  /** LPIPS: the network scored with, or `'not computed (…)'`. */
-  lpips: string;
-  /** Identity similarity: how it was scored, or `'not computed (…)'`. */
-  identity: string;
+  /** LPIPS: the network scored with, or `'not computed (…)'` (absent: not computed). */
+  lpips?: string;
+  /** Identity similarity: how it was scored, or `'not computed (…)'` (absent: not computed). */
+  identity?: string;
   /** Which stage-3 backbone ran: `'embedded'` or the pre-trained folder. */
   backbone: string;
 }
