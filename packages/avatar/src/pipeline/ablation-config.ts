@@ -4,10 +4,11 @@
  * own resolvers so an error names the field (`config.fcsd.controlIterations`).
  *
  * Presets (every field can be overridden by a config file):
- * - `ablate`: 3 identities × 80 frames of 32², 16 held out; small trainings (TSDM 80 steps, FCSD 80 + 80, LCM 25,
- *   refiner 25, each variant 80) sized to finish the whole ablation in about 30 min on a loaded 2-core CPU — fewer
- *   frames and steps than the demo (320 frames, TSDM 400, FCSD 300 + 300, LCM 150), so its numbers are those of
- *   briefly trained models.
+ * - `ablate`: 3 identities × 64 frames of 32², 12 held out; short trainings (TSDM 40 steps, FCSD 40 + 40, each
+ *   variant's conditions 40, LCM 15, refiner 15, alignment ensemble 2) sized so the whole ablation (about 15 CPU-minutes)
+ *   finishes within 30 min on this project's shared 2-core machine even when it is heavily loaded — far fewer frames
+ *   and steps than the demo (320 frames, TSDM 400, FCSD 300 + 300, LCM 150), so its numbers are those of briefly
+ *   trained models, not of the method at convergence.
  * - `tiny`: 2 identities × 20 frames, 16² stage 2 / 3, a few steps: a smoke test (tests, CI), not an experiment.
  *
  * @example
@@ -63,10 +64,10 @@ export interface AblationConfig {
  */
 export const ABLATION_PRESETS: Readonly<Record<'ablate' | 'tiny', Readonly<AblationConfig>>> = Object.freeze({
   ablate: Object.freeze({
-    identities: 3, seed: 0, frames: 80, size: 32, testFrames: 16, supersample: 1, validationFrames: 0, alignEnsemble: 2,
+    identities: 3, seed: 0, frames: 64, size: 32, testFrames: 12, supersample: 1, validationFrames: 0, alignEnsemble: 2,
     proxy: {},
-    tsdm: { iterations: 80, checkpointEvery: 20, logEvery: 10 },
-    fcsd: { backboneIterations: 80, controlIterations: 80, lcmIterations: 25, refinerIterations: 25, checkpointEvery: 20, logEvery: 10 },
+    tsdm: { iterations: 40, checkpointEvery: 10, logEvery: 10 },
+    fcsd: { backboneIterations: 40, controlIterations: 40, lcmIterations: 15, refinerIterations: 15, checkpointEvery: 10, logEvery: 5 },
   }),
   tiny: Object.freeze({
     identities: 2, seed: 0, frames: 20, size: 32, testFrames: 4, supersample: 1, validationFrames: 2, alignEnsemble: 1,
