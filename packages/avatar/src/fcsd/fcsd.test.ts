@@ -157,14 +157,14 @@ describe('trainFcsd', () => {
     resumed.model.dispose();
   });
 
-  it('a variant on a shared backbone (w/o emotion) trains exactly as it would from scratch; mismatched or unfinished backbones are refused', async () => {
+  it('a variant on a shared backbone (w/o emotion and normal) trains exactly as it would from scratch; mismatched or unfinished backbones are refused', async () => {
     const data = toyData();
     const train = [0, 1, 2, 3];
     const full = await trainFcsd(data, TINY, { train, checkpointDir: path.join(tmp, 'share-full') });
     full.model.dispose();
     const variant = { ...TINY, useEmotion: false, useNormal: false };
-    const scratch = await trainFcsd(data, variant, { train, checkpointDir: path.join(tmp, 'share-scratch') });
     const before = tf.memory().numTensors;
+    const scratch = await trainFcsd(data, variant, { train, checkpointDir: path.join(tmp, 'share-scratch') });
     const shared = await trainFcsd(data, variant, { train, checkpointDir: path.join(tmp, 'share-variant'), sharedBackbone: path.join(tmp, 'share-full', 'backbone') });
     try {
       expect(shared.steps).toEqual({ backbone: 6, conditions: 6 });
