@@ -213,7 +213,7 @@ export function identityResult(identity: number, datasetSeed: number, seed: numb
     }),
     referenceCurve: first ? [...first.referenceCurve] : null,
     referenceWarpingError: first?.referenceWarpingError ?? null,
-    notes: { estimator: result.estimator, lpips: result.lpips ?? 'not computed (no LPIPS weights given)', identity: result.identity ?? 'not computed (no face analyser given)' },
+    notes: { estimator: result.estimator, lpips: result.lpips ?? 'not computed (no LPIPS weights given)', identity: result.identity ?? "not computed (no face analyser given; ca ablate --identity runs human's)" },
     split: { train: result.split.train.length, validation: result.split.validation.length, test: result.split.test.length },
     size: result.size,
     tsd: {

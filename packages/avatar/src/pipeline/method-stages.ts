@@ -449,7 +449,7 @@ export async function scoreRows(plan: MethodPlan, data: FcsdData, rendered: Rend
       reference, rows,
       estimator: estimator ? estimator.name : `not computed (frames of ${S}² are below the embedded estimator's 32²)`,
       lpips: lpips ? `LPIPS (${lpips.net}, user-supplied weights)` : 'not computed (no LPIPS weights given)',
-      identity: faceAnalyzer ? "cosine similarity of human's face embeddings (frames with a face found in both only)" : 'not computed (no face analyser given)',
+      identity: faceAnalyzer ? "cosine similarity of human's face embeddings (frames with a face found in both only)" : "not computed (no face analyser given; ca ablate --identity runs human's)",
     };
   } finally {
     embedded?.dispose?.();

@@ -18,7 +18,7 @@
 import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { initBackend, ValidationError } from '@consistent-avatar/core';
-import { DecaEstimator, Lpips } from '@consistent-avatar/metrics';
+import { DecaEstimator, FaceAnalyzer, Lpips } from '@consistent-avatar/metrics';
 import { ABLATION_PRESETS, ablationOptionsFromConfig, resolveAblationConfig } from '../../pipeline/ablation-config.js';
 import { runAblation } from '../../pipeline/ablate.js';
 import { writeAblationOutputs } from '../../pipeline/ablation-report.js';
@@ -46,24 +46,26 @@ export function registerAblate(program: Command): void {
     .addOption(backboneOption())
     .addOption(new Option('--lpips <file>', 'LPIPS AlexNet weights (safetensors) you own: fills the LPIPS column'))
     .addOption(new Option('--deca <file>', "DECA encoder weights (safetensors) you own: PE / EE by DECA instead of the embedded estimator"))
+    .addOption(new Option('--identity', "score identity similarity (CSIM) with human's face analyser (its models ship in the npm package)"))
     .addOption(new Option('--publish <prefix>', 'also write <prefix>.json, <prefix>.md and <prefix>-fig7*.svg (e.g. docs/experiments/2026-12-03-ablation)'))
-    .action(async (flags: { run: string; config?: string; preset: 'ablate' | 'tiny'; shard?: string; backbone?: string; lpips?: string; deca?: string; publish?: string }) => {
+    .action(async (flags: { run: string; config?: string; preset: 'ablate' | 'tiny'; shard?: string; backbone?: string; lpips?: string; deca?: string; identity?: boolean; publish?: string }) => {
       const t0 = performance.now();
       const config = resolveAblationConfig(readConfigFileJson(flags.config), flags.preset);
       const shard = parseShard(flags.shard);
       const publish = flags.publish === undefined ? null : publishTarget(flags.publish);
       if (shard && publish) throw new ValidationError('ca ablate', '--publish', 'an unsharded run (for shards: ca merge --publish)', flags.publish);
       const backend = await initBackend();
-      const command = ['ca ablate', `--run ${flags.run}`, flags.config && `--config ${flags.config}`, `--preset ${flags.preset}`, flags.shard && `--shard ${flags.shard}`, flags.backbone && `--backbone ${flags.backbone}`, flags.lpips && `--lpips ${flags.lpips}`, flags.deca && `--deca ${flags.deca}`, flags.publish && `--publish ${flags.publish}`].filter(Boolean).join(' ');
+      const command = ['ca ablate', `--run ${flags.run}`, flags.config && `--config ${flags.config}`, `--preset ${flags.preset}`, flags.shard && `--shard ${flags.shard}`, flags.backbone && `--backbone ${flags.backbone}`, flags.lpips && `--lpips ${flags.lpips}`, flags.deca && `--deca ${flags.deca}`, flags.identity && '--identity', flags.publish && `--publish ${flags.publish}`].filter(Boolean).join(' ');
       const backbone = flags.backbone === undefined ? undefined : resolve(flags.backbone);
-      const run = openRunFolder(flags.run, { command: 'ca ablate', config: { preset: flags.preset, ...config, lpips: flags.lpips ?? null, deca: flags.deca ?? null, ...(backbone ? { backbone } : {}) }, seed: config.seed });
+      const run = openRunFolder(flags.run, { command: 'ca ablate', config: { preset: flags.preset, ...config, lpips: flags.lpips ?? null, deca: flags.deca ?? null, ...(flags.identity ? { identity: true } : {}), ...(backbone ? { backbone } : {}) }, seed: config.seed });
       const lpips = flags.lpips ? Lpips.fromSafetensors(flags.lpips) : undefined;
       const deca = flags.deca ? DecaEstimator.fromSafetensors(flags.deca) : undefined;
+      const faceAnalyzer = flags.identity ? await FaceAnalyzer.create() : undefined;
       try {
         run.log(`ca ablate: ${config.identities} synthetic identities (preset ${flags.preset}), backend ${backend.name}${shard ? `, shard ${shard.index}/${shard.count} (from ${shard.source})` : ''}`);
         const out = run.stageDir('ablate');
         const options = ablationOptionsFromConfig(config, out);
-        const result = await runAblation({ ...options, method: { ...options.method, backbone }, shard, scoring: { lpips, estimator: deca }, onLog: (line) => run.log(line) });
+        const result = await runAblation({ ...options, method: { ...options.method, backbone }, shard, scoring: { lpips, estimator: deca, faceAnalyzer }, onLog: (line) => run.log(line) });
         const wallMs = performance.now() - t0;
         if (!result.summary) {
           run.log(`shard ${shard!.index}/${shard!.count}: identities ${result.identities.map((i) => i.identity).join(', ') || '(none)'} done; part file in ${out}/parts — combine the parts with ca merge`);
@@ -76,6 +78,7 @@ export function registerAblate(program: Command): void {
       } finally {
         lpips?.dispose();
         deca?.dispose();
+        faceAnalyzer?.dispose();
         run.close();
       }
     });
