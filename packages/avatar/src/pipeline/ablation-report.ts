@@ -24,8 +24,10 @@ import type { AblationResult } from './ablate.js';
 export interface AblationOutputOptions {
   /** The command line that produced the result (recorded). */
   command: string;
-  /** Wall time of the command in ms (recorded). */
+  /** Wall time of the command in ms (recorded), or, with `timeKind: 'summed'`, the shards' stage times summed. */
   wallMs: number;
+  /** `'wall'` (default): `wallMs` is this command's wall time. `'summed'`: the stage times of every identity added up (a merge of shards that ran elsewhere, in parallel). */
+  timeKind?: 'wall' | 'summed';
   /** A title line for the Markdown. Default "Ablation on the synthetic head". */
   title?: string;
   /** Base name of the files: `<name>.json`, `<name>.md`, `<name>-fig7*.svg`. Default `'ablation'`. */
@@ -81,7 +83,7 @@ export function writeAblationOutputs(dir: string, result: AblationResult, option
   writeJsonAtomic(json, {
     command: options.command,
     ...provenance,
-    wallMs: Math.round(options.wallMs),
+    ...(options.timeKind === 'summed' ? { summedStageMs: Math.round(options.wallMs) } : { wallMs: Math.round(options.wallMs) }),
     seeds: { method: s.seed, datasets: result.identities.map((id) => ({ identity: id.identity, seed: id.datasetSeed })) },
     settings: s,
     summary: result.summary,
@@ -106,7 +108,7 @@ export function writeAblationOutputs(dir: string, result: AblationResult, option
     '',
     `Written by \`${options.command}\` at commit ${provenance.commit ?? 'unknown'}${provenance.dirty ? ' (with uncommitted changes)' : ''} on ${provenance.date}; every number is in [${name}.json](${name}.json).`,
     `${result.identities.length} synthetic identities (${result.identities.map((id) => `${id.identity}: dataset seed ${id.datasetSeed}`).join(', ')}), method seed ${s.seed}; ${s.dataset.frames} frames of ${s.dataset.size}² each, the last ${first.split.test} held out and scored once at ${first.size}² (train ${first.split.train}, validation ${first.split.validation} — carved, not used: nothing is tuned here).`,
-    `Wall time ${(options.wallMs / 60000).toFixed(1)} min on ${provenance.machine.cpus} cores (${provenance.machine.cpuModel ?? 'unknown CPU'}), backend ${provenance.backend ?? 'none initialised (no tensor work in this command)'}, load average at the end ${load}.`,
+    `${options.timeKind === 'summed' ? `Stage times of the ${result.identities.length} identities summed (their shards ran elsewhere, possibly in parallel; not a wall time): ${(options.wallMs / 60000).toFixed(1)} min; written` : `Wall time ${(options.wallMs / 60000).toFixed(1)} min`} on ${provenance.machine.cpus} cores (${provenance.machine.cpuModel ?? 'unknown CPU'}), backend ${provenance.backend ?? 'none initialised (no tensor work in this command)'}, load average at the end ${load}.`,
     '',
     ablationMarkdown(result.summary),
     `Fig. 7 style plots: ${figures.map((f) => `[${f.split('/').pop()}](${f.split('/').pop()})`).join(', ') || 'none (fewer than 2 held-out frames)'}.`,

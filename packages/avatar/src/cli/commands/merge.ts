@@ -42,12 +42,11 @@ export function registerMerge(program: Command): void {
       const command = ['ca merge', `--run ${flags.run}`, flags.publish && `--publish ${flags.publish}`, ...args].filter(Boolean).join(' ');
       const run = openRunFolder(flags.run, { command: 'ca merge', config: { merge: result.settings }, seed: result.settings.seed });
       try {
-        // The wall time recorded is the shards' compute (their stage timings summed) plus this merge.
-        const shardsMs = result.identities.reduce((s, id) => s + Object.values(id.timings).reduce((a, b) => a + b, 0), 0);
-        const wallMs = shardsMs + (performance.now() - t0);
+        // The time recorded is the shards' compute (every identity's stage timings summed), not a wall time.
+        const wallMs = result.identities.reduce((s, id) => s + Object.values(id.timings).reduce((a, b) => a + b, 0), 0);
         const out = run.stageDir('ablate');
-        const written = writeAblationOutputs(out, result, { command, wallMs, title: `Ablation on the synthetic head (merged from ${files.length} parts)` });
-        if (publish) writeAblationOutputs(publish.dir, result, { command, wallMs, name: publish.name, title: `Ablation on the synthetic head (merged from ${files.length} parts)` });
+        const written = writeAblationOutputs(out, result, { command, wallMs, timeKind: 'summed', title: `Ablation on the synthetic head (merged from ${files.length} parts)` });
+        if (publish) writeAblationOutputs(publish.dir, result, { command, wallMs, timeKind: 'summed', name: publish.name, title: `Ablation on the synthetic head (merged from ${files.length} parts)` });
         run.finish('ablate', { ms: performance.now() - t0, extra: { parts: files, json: written.json } });
         run.log(`merged ${files.length} parts (${result.identities.length} identities) into ${written.markdown} and ${written.json}`);
       } finally {
