@@ -69,6 +69,7 @@ describe('ca ablate and ca merge', () => {
     // Resume: the finished identities are read back, so the tables (time included) come out the same.
     const lines: string[] = [];
     expect(await main(['ablate', '--run', all!, '--preset', 'tiny'], { writeErr: (t) => lines.push(t) })).toBe(0);
+    expect(lines.join('')).toMatch(/identity 1: done earlier[\s\S]*identity 2: done earlier/);
     expect(summaryOf(all!)).toEqual(a);
   }, 600_000);
 

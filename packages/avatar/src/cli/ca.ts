@@ -14,7 +14,7 @@
  *    (saying so), otherwise runs it with `checkpointDir`s under `checkpoints/` so an interrupted run resumes, and
  *    draws bars with `cli/progress.ts`.
  * 3. It throws on failure (a `ValidationError` naming the field or flag, a `FormatError`, an `IoError`); `main`
- *    prints the message on stderr and returns exit code 1. It never calls `process.exit`.
+ *    prints the message on stderr (prefixed `ca: ` unless it names a `ca …` command already) and returns exit code 1. It never calls `process.exit`.
  * 4. Add the register function to {@link COMMANDS} below (its order is the help's order).
  *
  * The method's stage commands share one shape (`stage-command.ts`, over `method-runner.ts`).
@@ -127,7 +127,8 @@ export async function main(argv: readonly string[], output: CliOutput = {}): Pro
   } catch (error) {
     // commander has printed its own message (usage errors) or the help (exit code 0).
     if (error instanceof CommanderError) return error.exitCode;
-    writeErr(`ca: ${(error as Error).message ?? String(error)}\n`);
+    const message = (error as Error).message ?? String(error);
+    writeErr(`${message.startsWith('ca ') ? '' : 'ca: '}${message}\n`);
     return 1;
   }
 }

@@ -73,6 +73,7 @@ export interface MethodSession {
  * lock, and the plan (dataset read, split, configs resolved).
  * @param command - `'ca train-fcsd'` (named in errors and logs).
  * @param flags - the command's flags.
+ * @param print - where log lines go besides `logs/` (default stderr).
  * @returns the session; `close()` it.
  * @throws ValidationError (a config field, a missing `--data`, a folder started with another config), FormatError,
  *   IoError, RunLockedError.
@@ -81,7 +82,7 @@ export interface MethodSession {
  * const session = await openMethodRun('ca run', { run: 'runs/a', data: 'data/synthetic', config: 'quick.json' });
  * ```
  */
-export async function openMethodRun(command: string, flags: MethodRunFlags): Promise<MethodSession> {
+export async function openMethodRun(command: string, flags: MethodRunFlags, print?: (line: string) => void): Promise<MethodSession> {
   const dir = path.resolve(flags.run);
   const recordFile = path.join(dir, 'config.json');
   const saved = fs.existsSync(recordFile) ? readJson<Partial<MethodRecord>>(recordFile) : null;
@@ -97,7 +98,7 @@ export async function openMethodRun(command: string, flags: MethodRunFlags): Pro
     backbone: flags.backbone !== undefined ? path.resolve(flags.backbone) : savedBackbone ?? null,
   };
   await initBackend(flags.backend ?? 'auto');
-  const run = openRunFolder(dir, { command, config: record, seed: config.seed });
+  const run = openRunFolder(dir, { command, config: record, seed: config.seed, print });
   try {
     const plan = stages.planMethod(methodRunOptions(config, { data: record.data, out: dir, layout: record.layout, backbone: record.backbone }));
     const cache = new Map<string, unknown>();

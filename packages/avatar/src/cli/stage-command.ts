@@ -50,7 +50,7 @@ export function registerStageCommand(program: Command, stage: MethodStage, descr
   const command = withMethodOptions(program.command(stage))
     .summary(description)
     .description(`${description}.\nReads the run folder's outputs/ of the stages before it, writes outputs/${stage}/; a finished stage is a no-op, an interrupted one resumes from its last checkpoint.`)
-    .action(async (flags: MethodRunFlags) => runStages(`ca ${stage}`, flags, [stage]));
+    .action(async (flags: MethodRunFlags, self: Command) => runStages(`ca ${stage}`, flags, [stage], errorLines(self)));
   if (stage === 'report') command.option('--no-browser-check', 'skip the headless-Chromium check of the report');
   return command;
 }
@@ -60,16 +60,32 @@ export function registerStageCommand(program: Command, stage: MethodStage, descr
  * @param command - named in errors and logs.
  * @param flags - the command's flags.
  * @param stages - the stages to run.
+ * @param print - where log lines go besides `logs/` (default stderr).
  * @example
  * ```ts
  * await runStages('ca run', flags, METHOD_STAGES);
  * ```
  */
-export async function runStages(command: string, flags: MethodRunFlags, stages: readonly MethodStage[] = METHOD_STAGES): Promise<void> {
-  const session = await openMethodRun(command, flags);
+export async function runStages(command: string, flags: MethodRunFlags, stages: readonly MethodStage[] = METHOD_STAGES, print?: (line: string) => void): Promise<void> {
+  const session = await openMethodRun(command, flags, print);
   try {
     for (const stage of stages) await runStage(session, stage);
   } finally {
     session.close();
   }
+}
+
+/**
+ * The program's error stream (`main`'s `writeErr`, stderr by default) as a line printer, for log lines.
+ * @param command - the running command (its output configuration is inherited from the program).
+ * @returns a function printing one line.
+ * @example
+ * ```ts
+ * program.command('run').action((flags, self) => errorLines(self)('starting'));
+ * ```
+ */
+export function errorLines(command: Command): (line: string) => void {
+  const output = command.configureOutput() as { writeErr?: (text: string) => void };
+  const write = output.writeErr ?? ((text: string) => process.stderr.write(text));
+  return (line) => write(`${line}\n`);
 }

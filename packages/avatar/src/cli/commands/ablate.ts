@@ -26,6 +26,7 @@ import { parseShard } from '../../pipeline/shard.js';
 import { readConfigFileJson, publishTarget } from './ablation-files.js';
 import { backboneOption, configOption, runOption, shardOption } from '../options.js';
 import { openRunFolder } from '../run-folder.js';
+import { errorLines } from '../stage-command.js';
 
 /**
  * Register `ca ablate` on `program`.
@@ -48,7 +49,7 @@ export function registerAblate(program: Command): void {
     .addOption(new Option('--deca <file>', "DECA encoder weights (safetensors) you own: PE / EE by DECA instead of the embedded estimator"))
     .addOption(new Option('--identity', "score identity similarity (CSIM) with human's face analyser (its models ship in the npm package)"))
     .addOption(new Option('--publish <prefix>', 'also write <prefix>.json, <prefix>.md and <prefix>-fig7*.svg (e.g. docs/experiments/2026-12-03-ablation)'))
-    .action(async (flags: { run: string; config?: string; preset: 'ablate' | 'tiny'; shard?: string; backbone?: string; lpips?: string; deca?: string; identity?: boolean; publish?: string }) => {
+    .action(async (flags: { run: string; config?: string; preset: 'ablate' | 'tiny'; shard?: string; backbone?: string; lpips?: string; deca?: string; identity?: boolean; publish?: string }, self: Command) => {
       const t0 = performance.now();
       const config = resolveAblationConfig(readConfigFileJson(flags.config), flags.preset);
       const shard = parseShard(flags.shard);
@@ -57,7 +58,7 @@ export function registerAblate(program: Command): void {
       const backend = await initBackend();
       const command = ['ca ablate', `--run ${flags.run}`, flags.config && `--config ${flags.config}`, `--preset ${flags.preset}`, flags.shard && `--shard ${flags.shard}`, flags.backbone && `--backbone ${flags.backbone}`, flags.lpips && `--lpips ${flags.lpips}`, flags.deca && `--deca ${flags.deca}`, flags.identity && '--identity', flags.publish && `--publish ${flags.publish}`].filter(Boolean).join(' ');
       const backbone = flags.backbone === undefined ? undefined : resolve(flags.backbone);
-      const run = openRunFolder(flags.run, { command: 'ca ablate', config: { preset: flags.preset, ...config, lpips: flags.lpips ?? null, deca: flags.deca ?? null, ...(flags.identity ? { identity: true } : {}), ...(backbone ? { backbone } : {}) }, seed: config.seed });
+      const run = openRunFolder(flags.run, { command: 'ca ablate', config: { preset: flags.preset, ...config, lpips: flags.lpips ?? null, deca: flags.deca ?? null, ...(flags.identity ? { identity: true } : {}), ...(backbone ? { backbone } : {}) }, seed: config.seed, print: errorLines(self) });
       const lpips = flags.lpips ? Lpips.fromSafetensors(flags.lpips) : undefined;
       const deca = flags.deca ? DecaEstimator.fromSafetensors(flags.deca) : undefined;
       const faceAnalyzer = flags.identity ? await FaceAnalyzer.create() : undefined;

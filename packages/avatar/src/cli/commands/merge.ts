@@ -18,6 +18,7 @@ import { writeAblationOutputs } from '../../pipeline/ablation-report.js';
 import { partFiles, publishTarget } from './ablation-files.js';
 import { runOption } from '../options.js';
 import { openRunFolder } from '../run-folder.js';
+import { errorLines } from '../stage-command.js';
 
 /**
  * Register `ca merge` on `program`.
@@ -34,13 +35,13 @@ export function registerMerge(program: Command): void {
     .argument('<parts...>', 'part files (outputs/ablate/parts/part-i-of-n.json) or shard run folders')
     .addOption(runOption())
     .addOption(new Option('--publish <prefix>', 'also write <prefix>.json, <prefix>.md and <prefix>-fig7*.svg'))
-    .action(async (args: string[], flags: { run: string; publish?: string }) => {
+    .action(async (args: string[], flags: { run: string; publish?: string }, self: Command) => {
       const t0 = performance.now();
       const files = partFiles(args);
       const publish = flags.publish === undefined ? null : publishTarget(flags.publish);
       const result = mergeAblation(files.map(readAblationPart));
       const command = ['ca merge', `--run ${flags.run}`, flags.publish && `--publish ${flags.publish}`, ...args].filter(Boolean).join(' ');
-      const run = openRunFolder(flags.run, { command: 'ca merge', config: { merge: result.settings }, seed: result.settings.seed });
+      const run = openRunFolder(flags.run, { command: 'ca merge', config: { merge: result.settings }, seed: result.settings.seed, print: errorLines(self) });
       try {
         // The time recorded is the shards' compute (every identity's stage timings summed), not a wall time.
         const wallMs = result.identities.reduce((s, id) => s + Object.values(id.timings).reduce((a, b) => a + b, 0), 0);
