@@ -71,6 +71,7 @@ export {
   refinerStage,
   renderRows,
   scoreRows,
+  variantStage,
   type MethodPlan,
   type DatasetLayout,
   type AlignStageResult,
@@ -101,3 +102,34 @@ export {
   type TrackResult,
 } from './track/track-video.js';
 export { renderSyntheticClip, type SyntheticClipOptions, type SyntheticClipTruth } from './track/synthetic-clip.js';
+export { type StageThreeVariant } from './pipeline/run-method.js';
+export { FCSD_CONDITION_FIELDS } from './fcsd/train.js';
+// The paper's ablations over several identities (Tables 1–2, Fig. 7), sharding and merging.
+export {
+  runAblation,
+  mergeAblation,
+  readAblationPart,
+  ablationIdentities,
+  identityResult,
+  ABLATION_VARIANTS,
+  type AblationOptions,
+  type AblationDataset,
+  type AblationMethodOptions,
+  type AblationSettings,
+  type AblationResult,
+  type AblationPart,
+} from './pipeline/ablate.js';
+export {
+  meanStd,
+  summarizeAblation,
+  meanCurves,
+  ablationMarkdown,
+  ABLATION_METRICS,
+  type AblationMetric,
+  type AblationIdentityRow,
+  type AblationIdentityResult,
+  type AblationCell,
+  type AblationSummary,
+} from './pipeline/ablation-tables.js';
+export { writeAblationOutputs, runProvenance, type AblationOutputOptions, type AblationOutputs } from './pipeline/ablation-report.js';
+export { resolveAblationConfig, ablationOptionsFromConfig, ABLATION_PRESETS, type AblationConfig } from './pipeline/ablation-config.js';

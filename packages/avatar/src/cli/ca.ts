@@ -31,11 +31,13 @@
  * @packageDocumentation
  */
 import { Command, CommanderError } from 'commander';
+import { registerAblate } from './commands/ablate.js';
 import { registerAlign } from './commands/align.js';
 import { registerBackend } from './commands/backend.js';
 import { registerDistill } from './commands/distill.js';
 import { registerEval } from './commands/eval.js';
 import { registerFitProxy } from './commands/fit-proxy.js';
+import { registerMerge } from './commands/merge.js';
 import { registerRender } from './commands/render.js';
 import { registerReport } from './commands/report.js';
 import { registerRun } from './commands/run.js';
@@ -45,7 +47,7 @@ import { registerTrainFcsd } from './commands/train-fcsd.js';
 import { registerTrainTsdm } from './commands/train-tsdm.js';
 import { registerTsd } from './commands/tsd.js';
 
-/** The subcommands, in help order: the data, the stages in the order they run, everything at once, the backend. */
+/** The subcommands, in help order: the data, the stages in the order they run, everything at once, the ablation and its merge, the backend. */
 export const COMMANDS: ReadonlyArray<(program: Command) => void> = [
   registerSynth,
   registerTrack,
@@ -59,6 +61,8 @@ export const COMMANDS: ReadonlyArray<(program: Command) => void> = [
   registerEval,
   registerReport,
   registerRun,
+  registerAblate,
+  registerMerge,
   registerBackend,
 ];
 

@@ -1,7 +1,7 @@
 /**
  * The protocol's scores of one generated sequence against the real frames (docs/experiments/protocol.md): L2 (MSE),
  * PSNR and SSIM over the whole frame and inside the face mask; PE / EE from a pose / expression estimator when one is
- * given; and temporal consistency from Farnebäck flow (Fig. 7: the flow-magnitude curve against the real video's,
+ * given; LPIPS and identity similarity when their models are given; and temporal consistency from Farnebäck flow (Fig. 7: the flow-magnitude curve against the real video's,
  * mean absolute difference and Pearson correlation; the warping error with the real video's flow, and the real
  * video's own as its floor).
  *
@@ -15,7 +15,7 @@
  * @packageDocumentation
  */
 import { checkImage, ValidationError, type FloatImage } from '@consistent-avatar/core';
-import { mse, poseExpressionError, psnr, ssim, temporalConsistency, type PoseExpressionEstimator } from '@consistent-avatar/metrics';
+import { faceConsistency, lpipsFrames, mse, poseExpressionError, psnr, ssim, temporalConsistency, type FaceAnalyzer, type Lpips, type PoseExpressionEstimator } from '@consistent-avatar/metrics';
 
 /** Per-frame means of the image metrics. */
 export interface ImageScores {
@@ -52,12 +52,23 @@ export interface SequenceScores {
   pe: number | null;
   /** Expression error (mean L2 of expression codes). */
   ee: number | null;
+  /** Mean LPIPS over frames when LPIPS weights were given (null otherwise). */
+  lpips: number | null;
+  /**
+   * Identity similarity (CSIM: cosine similarity of face embeddings, mean over the frames where a face was found in
+   * both) when a face analyser was given; null otherwise or when no frame could be compared.
+   */
+  identitySimilarity: number | null;
 }
 
 /** Options of {@link scoreSequence}. */
 export interface ScoreSequenceOptions {
   /** Estimator for PE / EE (e.g. `loadEmbeddedPoseExpressionEstimator()` on the synthetic head, or DECA). Not disposed. */
   estimator?: PoseExpressionEstimator;
+  /** LPIPS model (`Lpips.fromSafetensors`, the user's weights) for {@link SequenceScores.lpips}. Not disposed. */
+  lpips?: Lpips;
+  /** Face analyser for {@link SequenceScores.identitySimilarity}. Not disposed. */
+  faceAnalyzer?: FaceAnalyzer;
   /** Pixels dropped on each side for the flow measures. Default 2. */
   flowBorder?: number;
 }
@@ -111,5 +122,11 @@ export async function scoreSequence(generated: FloatImage[], reference: FloatIma
     const [gen, ref] = [await options.estimator.estimate(generated), await options.estimator.estimate(reference)];
     ({ pe, ee } = poseExpressionError(gen, ref));
   }
-  return { whole, face, temporal, pe, ee };
+  const lpips = options.lpips ? lpipsFrames(options.lpips, generated, reference).mean : null;
+  let identitySimilarity: number | null = null;
+  if (options.faceAnalyzer) {
+    const analyse = async (frames: FloatImage[]) => { const out = []; for (const f of frames) out.push(await options.faceAnalyzer!.analyze(f)); return out; };
+    identitySimilarity = faceConsistency(await analyse(generated), await analyse(reference)).identitySimilarity;
+  }
+  return { whole, face, temporal, pe, ee, lpips, identitySimilarity };
 }

@@ -156,4 +156,34 @@ describe('trainFcsd', () => {
     full.model.dispose();
     resumed.model.dispose();
   });
+
+  it('a variant on a shared backbone (w/o emotion and normal) trains exactly as it would from scratch; mismatched or unfinished backbones are refused', async () => {
+    const data = toyData();
+    const train = [0, 1, 2, 3];
+    const full = await trainFcsd(data, TINY, { train, checkpointDir: path.join(tmp, 'share-full') });
+    full.model.dispose();
+    const variant = { ...TINY, useEmotion: false, useNormal: false };
+    const before = tf.memory().numTensors;
+    const scratch = await trainFcsd(data, variant, { train, checkpointDir: path.join(tmp, 'share-scratch') });
+    const shared = await trainFcsd(data, variant, { train, checkpointDir: path.join(tmp, 'share-variant'), sharedBackbone: path.join(tmp, 'share-full', 'backbone') });
+    try {
+      expect(shared.steps).toEqual({ backbone: 6, conditions: 6 });
+      expect(shared.complete).toBe(true);
+      expect(shared.lossLog.backbone).toEqual([]); // not trained again
+      expect(shared.stepLosses).toEqual(scratch.stepLosses.slice(6)); // the same condition phase, step for step
+      const a = scratch.model.stateDict(), b = shared.model.stateDict();
+      expect(Object.keys(b).sort()).toEqual(Object.keys(a).sort());
+      for (const k of Object.keys(a)) expect(Array.from(b[k]!.dataSync())).toEqual(Array.from(a[k]!.dataSync()));
+      expect(fs.existsSync(path.join(tmp, 'share-variant', 'backbone'))).toBe(false);
+    } finally {
+      scratch.model.dispose();
+      shared.model.dispose();
+    }
+    expect(tf.memory().numTensors).toBe(before);
+    // Another backbone recipe, or a backbone phase that has not finished, is refused by name.
+    await expect(trainFcsd(data, { ...variant, backboneLr: 1e-3 }, { train, sharedBackbone: path.join(tmp, 'share-full', 'backbone') })).rejects.toThrow(/sharedBackbone.*outside the condition fields/);
+    await expect(trainFcsd(data, { ...variant, backboneIterations: 7 }, { train, sharedBackbone: path.join(tmp, 'share-full', 'backbone') })).rejects.toThrow(/sharedBackbone.*finished backbone phase \(step 7\)/);
+    await expect(trainFcsd(data, variant, { train, sharedBackbone: path.join(tmp, 'nothing-here') })).rejects.toThrow(ValidationError);
+    expect(tf.memory().numTensors).toBe(before);
+  }, 240_000);
 });

@@ -21,8 +21,8 @@
  *
  * @packageDocumentation
  */
-import { join } from 'node:path';
-import { AdamW, CheckpointManager, Rng, resumeTraining, saveTrainingCheckpoint, tf, TrainingLoopState, ValidationError } from '@consistent-avatar/core';
+import { basename, join } from 'node:path';
+import { AdamW, CheckpointManager, parseCheckpointStep, Rng, resumeTraining, saveTrainingCheckpoint, tf, TrainingLoopState, ValidationError } from '@consistent-avatar/core';
 import { DDPMScheduler } from '@consistent-avatar/diffusion';
 import { resolveFcsdConfig, type FcsdConfig } from './config.js';
 import type { FcsdData, FcsdFrame } from './data.js';
@@ -54,6 +54,56 @@ export interface TrainFcsdOptions {
    * is skipped, and the model takes ownership. Default: the embedded pixel-space backbone.
    */
   pretrained?: PretrainedBackbone;
+  /**
+   * The `backbone/` checkpoint folder of another run of this trainer on the same data whose backbone phase is complete
+   * (e.g. `<full run>/backbone`): its backbone weights are loaded and this run's backbone phase is skipped. The
+   * backbone phase trains only the backbone with draws that do not depend on the condition switches, so a variant
+   * that differs only in {@link FCSD_CONDITION_FIELDS} (the "w/o emotion" / "w/o normal" ablations) gets the same
+   * backbone it would have trained itself. Every other config field must equal the checkpoint's.
+   */
+  sharedBackbone?: string;
+}
+
+/**
+ * The config fields that only shape the condition phase (what reaches the frozen backbone, and how it is trained):
+ * two runs that differ only in these train the same backbone.
+ * @example
+ * ```ts
+ * FCSD_CONDITION_FIELDS.includes('useEmotion'); // true
+ * ```
+ */
+export const FCSD_CONDITION_FIELDS: readonly (keyof FcsdConfig)[] = Object.freeze([
+  'useTsd', 'useNormal', 'useEmotion', 'useTsdToken', 'usePoseExpressionTokens', 'trainTsd', 'conditioningScale', 'ipScale', 'conditionDropout',
+  'controlIterations', 'controlLr', 'conditioningChannels', 'lcmIterations', 'lcmLr', 'lcmDdimTimesteps', 'lcmTimeCondDim', 'lcmSteps', 'ddimSteps',
+  'refiner', 'refinerIterations', 'refinerStart', 'checkpointEvery', 'logEvery',
+] as (keyof FcsdConfig)[]);
+
+/**
+ * Load the trained backbone of a finished backbone phase (`dir`, a `backbone/` checkpoint folder) into `model`.
+ * 1. the latest checkpoint must be the last backbone step (`config.backboneIterations`);
+ * 2. its config must equal `model.config` outside {@link FCSD_CONDITION_FIELDS};
+ * 3. every backbone-phase parameter (`FcsdModel.backboneParameters`: the backbone and the null text token) is
+ *    loaded, each checked by name and shape first.
+ */
+function loadSharedBackbone(model: FcsdModel, dir: string): void {
+  const FN = 'trainFcsd';
+  const manager = new CheckpointManager(dir, { lock: false });
+  const last = manager.loadLatest({ optimizer: false });
+  if (!last) throw new ValidationError(FN, 'options.sharedBackbone', 'a folder holding a backbone checkpoint', dir);
+  try {
+    const step = parseCheckpointStep(basename(last.dir));
+    if (step !== model.config.backboneIterations) throw new ValidationError(FN, 'options.sharedBackbone', `a finished backbone phase (step ${model.config.backboneIterations})`, `${last.dir} (step ${step})`);
+    const strip = (c: unknown) => JSON.stringify(Object.fromEntries(Object.entries(c as Record<string, unknown>).filter(([k]) => !FCSD_CONDITION_FIELDS.includes(k as keyof FcsdConfig))));
+    if (strip(last.config) !== strip(model.config)) throw new ValidationError(FN, 'options.sharedBackbone', `a checkpoint whose config equals this one outside the condition fields (${FCSD_CONDITION_FIELDS.join(', ')})`, last.dir);
+    // 3. Every backbone-phase parameter (the backbone's weights and the null text token), by name and shape.
+    for (const [name, variable] of model.backboneParameters()) {
+      const saved = last.tensors[name];
+      if (!saved || saved.shape.join(',') !== variable.shape.join(',')) throw new ValidationError(FN, 'options.sharedBackbone', `a checkpoint holding ${name} [${variable.shape}]`, `${last.dir}: ${saved ? `[${saved.shape}]` : 'missing'}`);
+    }
+    for (const [name, variable] of model.backboneParameters()) variable.assign(last.tensors[name]!);
+  } finally {
+    tf.dispose(Object.values(last.tensors));
+  }
 }
 
 /** What {@link trainFcsd} returns; the caller owns (disposes) `model`. */
@@ -227,6 +277,11 @@ export async function trainFcsd(data: FcsdData, config: Partial<FcsdConfig>, opt
     for (const phase of ['backbone', 'conditions'] as const) {
       const iterations = phase === 'backbone' ? c.backboneIterations : c.controlIterations;
       const budget = Math.min(iterations, stopAt - (phase === 'conditions' ? c.backboneIterations : 0));
+      if (phase === 'backbone' && options.sharedBackbone !== undefined && !model.isPretrained && iterations > 0) {
+        loadSharedBackbone(model, options.sharedBackbone);
+        steps.backbone = iterations;
+        continue;
+      }
       if (phase === 'conditions') model.attachConditions();
       const params = phase === 'backbone' ? model.backboneParameters() : model.conditionParameters();
       if (iterations === 0 || params.length === 0) continue; // nothing to train (every condition switched off)

@@ -10,6 +10,7 @@
  *    {@link alignStage}: the aligned TSD′ of the held-out frames and their errors against the real frames' TSD;
  * 4. {@link emotionStage}: the emotion label of every frame (Eq. 7) from its tracked expression;
  * 5. {@link fcsdDataStage}, {@link trainFcsdStage}, {@link lcmStage} (§4.3), {@link refinerStage} (§4.3): stage 3;
+ *    {@link variantStage}: stage 3 retrained for an ablation (w/o emotion, w/o normal) on the same backbone;
  * 6. {@link renderRows} and {@link scoreRows}: every row rendered on the held-out frames and scored.
  *
  * Every training takes its checkpoint folder from the plan (`<out>/checkpoints/<name>`): called again on a finished
@@ -48,9 +49,9 @@ import { loadPretrainedBackbone, type FcsdModel } from '../fcsd/fcsd-model.js';
 import { distillFcsdLcm, type DistillFcsdLcmResult } from '../fcsd/lcm.js';
 import { trainFcsdRefiner, type TrainFcsdRefinerResult } from '../fcsd/refiner.js';
 import { renderFcsd } from '../fcsd/render.js';
-import { trainFcsd, type FcsdProgress, type TrainFcsdResult } from '../fcsd/train.js';
+import { FCSD_CONDITION_FIELDS, trainFcsd, type FcsdProgress, type TrainFcsdResult } from '../fcsd/train.js';
 import { scoreSequence } from '../eval/score-sequence.js';
-import type { MethodRow, RunMethodOptions } from './run-method.js';
+import type { MethodRow, RunMethodOptions, StageThreeVariant } from './run-method.js';
 
 /** The dataset folder layouts the method reads. */
 export type DatasetLayout = 'insta' | 'nerface' | 'imavatar';
@@ -86,7 +87,7 @@ export interface MethodPlan {
   fcsdConfig: FcsdConfig;
   alignEnsemble: number;
   /** `<out>/checkpoints/<name>`. */
-  checkpointDir(name: 'proxy' | 'tsdm' | 'fcsd' | 'lcm' | 'refiner'): string;
+  checkpointDir(name: 'proxy' | 'tsdm' | 'fcsd' | 'lcm' | 'refiner' | `fcsd-${string}` | `lcm-${string}`): string;
 }
 
 /**
@@ -107,6 +108,7 @@ export function planMethod(options: RunMethodOptions): MethodPlan {
   if (!Number.isInteger(options.seed)) throw new ValidationError(FN, 'options.seed', 'an integer', options.seed);
   const tsdmConfig = resolveTsdmConfig({ seed: options.seed, ...options.tsdm });
   const fcsdConfig = resolveFcsdConfig({ seed: options.seed, size: tsdmConfig.size, ...options.fcsd });
+  checkVariants(FN, options.variants ?? [], fcsdConfig);
   const dataset = readMethodDataset(options.data, options.layout);
   const split = protocolSplit(dataset, { validationFrames: options.validationFrames });
   return {
@@ -119,6 +121,20 @@ export function planMethod(options: RunMethodOptions): MethodPlan {
     alignEnsemble: options.alignEnsemble ?? 8,
     checkpointDir: (name) => join(options.out, 'checkpoints', name),
   };
+}
+
+/** Variant names are new row names and change only the condition fields (they share the backbone). */
+function checkVariants(fn: string, variants: StageThreeVariant[], base: FcsdConfig): void {
+  if (!Array.isArray(variants)) throw new ValidationError(fn, 'options.variants', 'an array of { name, label, fcsd }', variants);
+  const taken = new Set(['proxy', 'baseline', 'full', 'full-ddim', 'full-refiner', 'oracle-tsd']);
+  variants.forEach((v, i) => {
+    if (!v || typeof v.name !== 'string' || !/^[a-z0-9-]+$/i.test(v.name) || taken.has(v.name)) throw new ValidationError(fn, `options.variants[${i}].name`, `a new row name of letters, digits and '-' (not ${[...taken].join(', ')})`, v?.name);
+    if (typeof v.label !== 'string') throw new ValidationError(fn, `options.variants[${i}].label`, 'a string', v.label);
+    const other = Object.keys(v.fcsd ?? {}).filter((k) => !FCSD_CONDITION_FIELDS.includes(k as keyof FcsdConfig));
+    if (other.length) throw new ValidationError(fn, `options.variants[${i}].fcsd`, `only condition fields (${FCSD_CONDITION_FIELDS.join(', ')})`, other);
+    resolveFcsdConfig({ ...base, ...v.fcsd });
+    taken.add(v.name);
+  });
 }
 
 /**
@@ -286,6 +302,46 @@ export async function refinerStage(plan: MethodPlan, model: FcsdModel, data: Fcs
   return trainFcsdRefiner(model, data, { train: plan.split.train, checkpointDir: plan.checkpointDir('refiner'), onProgress });
 }
 
+/**
+ * Step 5e, an ablation (`options.variants`): retrain stage 3 only with the variant's condition switches — the FCSD's
+ * condition phase on the run's trained backbone (`sharedBackbone`; with a pre-trained backbone, that backbone), and
+ * its LCM student — then render the held-out frames from the aligned TSD′. Resumes from / loads
+ * `checkpoints/fcsd-<name>` and `checkpoints/lcm-<name>`; the networks are disposed before it returns.
+ * @param plan - from {@link planMethod} (after {@link trainFcsdStage}: the shared backbone is read from its checkpoints).
+ * @param data - from {@link fcsdDataStage}.
+ * @param variant - one of `plan.options.variants`.
+ * @returns the rendered row and the loss logs (`fcsd-conditions-<name>`, `lcm-<name>`).
+ * @example
+ * ```ts
+ * const { row } = await variantStage(plan, data, { name: 'wo-emotion', label: 'w/o emotion', fcsd: { useEmotion: false } });
+ * ```
+ */
+export async function variantStage(plan: MethodPlan, data: FcsdData, variant: StageThreeVariant): Promise<{ row: RenderedRow; losses: Record<string, { step: number; loss: number }[]> }> {
+  const c = resolveFcsdConfig({ ...plan.fcsdConfig, ...variant.fcsd });
+  const { options, split } = plan;
+  const trained = await trainFcsd(data, c, {
+    train: split.train,
+    pretrained: options.backbone ? loadPretrainedBackbone(options.backbone) : undefined,
+    sharedBackbone: options.backbone ? undefined : join(plan.checkpointDir('fcsd'), 'backbone'),
+    checkpointDir: plan.checkpointDir(`fcsd-${variant.name}`),
+  });
+  const losses: Record<string, { step: number; loss: number }[]> = { [`fcsd-conditions-${variant.name}`]: trained.lossLog.conditions };
+  try {
+    const lcm = c.lcmIterations > 0 ? await distillFcsdLcm(trained.model, data, { train: split.train, checkpointDir: plan.checkpointDir(`lcm-${variant.name}`) }) : null;
+    try {
+      if (lcm) losses[`lcm-${variant.name}`] = lcm.lossLog;
+      const t0 = performance.now();
+      const frames = renderFcsd(trained.model, data, split.test, { sampler: lcm ? 'lcm' : 'ddim', student: lcm?.student, tsdSource: 'aligned', seed: options.seed });
+      const label = `${variant.label}: aligned TSD′ (${lcm ? `LCM ${c.lcmSteps}` : `DDIM ${c.ddimSteps}`} steps)`;
+      return { row: { name: variant.name, label, frames, msPerFrame: (performance.now() - t0) / frames.length }, losses };
+    } finally {
+      lcm?.student.dispose();
+    }
+  } finally {
+    trained.model.dispose();
+  }
+}
+
 /** One row rendered on the held-out frames, not yet scored. */
 export interface RenderedRow {
   /** `'proxy'`, `'baseline'`, `'full'`, `'full-ddim'`, `'full-refiner'`, `'oracle-tsd'`. */
@@ -353,6 +409,10 @@ export interface ScoredRows {
   rows: MethodRow[];
   /** The estimator used for PE / EE, or why they were not computed. */
   estimator: string;
+  /** LPIPS: the network scored with, or why not. */
+  lpips: string;
+  /** Identity similarity: how it was scored, or why not. */
+  identity: string;
 }
 
 /**
@@ -371,20 +431,27 @@ export interface ScoredRows {
 export async function scoreRows(plan: MethodPlan, data: FcsdData, rendered: RenderedRow[], onRow?: (row: MethodRow) => void): Promise<ScoredRows> {
   const S = data.size;
   const { test } = plan.split;
-  const estimator = S >= 32 ? loadEmbeddedPoseExpressionEstimator() : null;
+  const { lpips, faceAnalyzer } = plan.options;
+  const embedded = !plan.options.estimator && S >= 32 ? loadEmbeddedPoseExpressionEstimator() : null;
+  const estimator = plan.options.estimator ?? embedded;
   try {
     const reference = test.map((i) => ({ data: data.frames[i]!.gt, height: S, width: S, channels: 3 }));
     const masks = test.map((i) => data.frames[i]!.mask);
     const rows: MethodRow[] = [];
     for (const r of rendered) {
       if (r.frames.length !== test.length) throw new ValidationError('scoreRows', `rendered.${r.name}.frames`, `${test.length} frames (the held-out ones)`, r.frames.length);
-      const scores = await scoreSequence(r.frames, reference, masks, { estimator: estimator ?? undefined });
+      const scores = await scoreSequence(r.frames, reference, masks, { estimator: estimator ?? undefined, lpips, faceAnalyzer });
       const row: MethodRow = { ...r, scores };
       rows.push(row);
       onRow?.(row);
     }
-    return { reference, rows, estimator: estimator ? estimator.name : `not computed (frames of ${S}² are below the embedded estimator's 32²)` };
+    return {
+      reference, rows,
+      estimator: estimator ? estimator.name : `not computed (frames of ${S}² are below the embedded estimator's 32²)`,
+      lpips: lpips ? `LPIPS (${lpips.net}, user-supplied weights)` : 'not computed (no LPIPS weights given)',
+      identity: faceAnalyzer ? "cosine similarity of human's face embeddings (frames with a face found in both only)" : "not computed (no face analyser given; ca ablate --identity runs human's)",
+    };
   } finally {
-    estimator?.dispose?.();
+    embedded?.dispose?.();
   }
 }

@@ -9,7 +9,10 @@
  * 5. stage 3: the FCSD trained (backbone, then conditions), its LCM student distilled, the held-out frames rendered
  *    for every row: the proxy (stage 1), the baseline without stage 2 (the proxy's TSD into the ControlNet — the
  *    paper's baseline) and the full method (aligned TSD′), plus the oracle with the real frames' TSD as a reference;
- * 6. every row scored (whole frame and face mask, temporal consistency, PE / EE) — the test frames once, at the end.
+ * 6. the stage-3 variants (ablations such as "w/o emotion"), when asked: stage 3 retrained on the same stage-1 / 2
+ *    outputs and the run's backbone, each rendered from the aligned TSD′ as one more row;
+ * 7. every row scored (whole frame and face mask, temporal consistency, PE / EE; LPIPS and identity similarity when
+ *    their models are given) — the test frames once, at the end.
  *
  * Each training is checkpointed in the run folder, so re-running the same call resumes. Progress goes to `onLog`.
  *
@@ -28,6 +31,7 @@ import type { ProxyFitOptions } from '@consistent-avatar/proxy';
 import type { FcsdConfig } from '../fcsd/config.js';
 import type { FcsdData } from '../fcsd/data.js';
 import type { SequenceScores } from '../eval/score-sequence.js';
+import type { FaceAnalyzer, Lpips, PoseExpressionEstimator } from '@consistent-avatar/metrics';
 import {
   alignStage,
   emotionStage,
@@ -41,6 +45,7 @@ import {
   trainFcsdStage,
   trainTsdmStage,
   tsdStage,
+  variantStage,
   type DatasetLayout,
 } from './method-stages.js';
 
@@ -72,13 +77,42 @@ export interface RunMethodOptions {
    * (`fcsd: { ...FCSD_PAPER }`). Default: the embedded backbone trained here.
    */
   backbone?: string;
+  /**
+   * Stage-3 variants (the paper's "w/o emotion", "w/o normal", …): each retrains only stage 3 — its FCSD (sharing the
+   * main run's trained embedded backbone, see `trainFcsd`'s `sharedBackbone`) and its LCM student — on the same
+   * stage-1 / stage-2 outputs, and adds one row rendered from the aligned TSD′. Default none.
+   */
+  variants?: StageThreeVariant[];
+  /** A pose / expression estimator for PE / EE (e.g. DECA); not disposed. Default: the embedded one (frames ≥ 32²). */
+  estimator?: PoseExpressionEstimator;
+  /** LPIPS weights (`Lpips.fromSafetensors`) to score every row with; not disposed. Default: not computed. */
+  lpips?: Lpips;
+  /** A face analyser for the identity similarity (CSIM) of every row; not disposed. Default: not computed. */
+  faceAnalyzer?: FaceAnalyzer;
   /** Progress lines. */
   onLog?: (line: string) => void;
 }
 
+/**
+ * A stage-3 variant of {@link RunMethodOptions.variants}: `fcsd` overrides the run's stage-3 config (condition switches
+ * only, e.g. `{ useEmotion: false }`).
+ * @example
+ * ```ts
+ * const withoutEmotion: StageThreeVariant = { name: 'wo-emotion', label: 'w/o emotion', fcsd: { useEmotion: false } };
+ * ```
+ */
+export interface StageThreeVariant {
+  /** Row name (letters, digits, `-`), also the checkpoint folders `fcsd-<name>` / `lcm-<name>`. */
+  name: string;
+  /** What it is, in words. */
+  label: string;
+  /** Overrides of the stage-3 config; only `FCSD_CONDITION_FIELDS` may differ (the backbone is shared). */
+  fcsd: Partial<FcsdConfig>;
+}
+
 /** One row of the results: a way of producing the held-out frames, and its scores. */
 export interface MethodRow {
-  /** `'proxy'`, `'baseline'` (w/o stage 2), `'full'`, `'full-ddim'` (w/o LCM), `'oracle-tsd'`. */
+  /** `'proxy'`, `'baseline'` (w/o stage 2), `'full'`, `'full-ddim'` (w/o LCM), `'full-refiner'`, `'oracle-tsd'`, then each variant's name. */
   name: string;
   /** What it is, in words. */
   label: string;
@@ -108,6 +142,10 @@ export interface RunMethodResult {
   config: { tsdm: TsdmConfig; fcsd: FcsdConfig; alignEnsemble: number; validationFrames: number };
   /** The estimator used for PE / EE (named in reports). */
   estimator: string;
+  /** LPIPS: the network scored with, or `'not computed (…)'` (absent: not computed). */
+  lpips?: string;
+  /** Identity similarity: how it was scored, or `'not computed (…)'` (absent: not computed). */
+  identity?: string;
   /** Which stage-3 backbone ran: `'embedded'` or the pre-trained folder. */
   backbone: string;
 }
@@ -179,6 +217,15 @@ export async function runMethod(options: RunMethodOptions): Promise<RunMethodRes
       log(`scoring ${split.test.length} held-out frames (${data.size}²) per row:`);
       const scored = await time('rows', async () => {
         const rendered = renderRows(plan, data, { fcsd: fcsd.model, student: lcm?.student ?? null, refiner: refiner?.refiner ?? null });
+        // 7. The stage-3 variants: stage 3 retrained on the shared backbone, rendered from the aligned TSD′.
+        for (const variant of plan.options.variants ?? []) {
+          log(`stage 3 variant ${variant.name} (${variant.label}): training the conditions on the shared backbone …`);
+          const t0 = performance.now();
+          const out = await variantStage(plan, data, variant);
+          timings[`stage3-${variant.name}`] = Math.round(performance.now() - t0);
+          Object.assign(losses, out.losses);
+          rendered.push(out.row);
+        }
         return scoreRows(plan, data, rendered, ({ name, scores }) =>
           log(`  ${name.padEnd(10)} PSNR ${scores.whole.psnr.toFixed(2)} dB (face ${scores.face.psnr.toFixed(2)})  SSIM ${scores.whole.ssim.toFixed(3)}  flow-curve corr ${scores.temporal?.curvePearson.toFixed(3) ?? '—'}`));
       });
@@ -186,6 +233,8 @@ export async function runMethod(options: RunMethodOptions): Promise<RunMethodRes
         split, size: data.size, reference: scored.reference, rows: scored.rows, tsd, data, losses, timings,
         config: { tsdm: tsdmConfig, fcsd: fcsdConfig, alignEnsemble, validationFrames: split.validation.length },
         estimator: scored.estimator,
+        lpips: scored.lpips,
+        identity: scored.identity,
         backbone: options.backbone ?? 'embedded',
       };
     } finally {
