@@ -22,6 +22,7 @@ import { FormatError, ValidationError, readJson, writeJsonAtomic, writePng, type
 import {
   type AvatarDataset, type AvatarFrame, asObject, datasetFile, numberField, parseMatrix, pngSize, readFloatText, requireFile,
   resolveInside, splitLastFrames,
+  withIoErrors,
 } from './common.js';
 
 /** Options of {@link readInstaDataset}. */
@@ -175,6 +176,10 @@ export interface InstaDatasetInput {
  * ```
  */
 export function writeInstaDataset(out: string, data: InstaDatasetInput): void {
+  withIoErrors(out, () => writeInsta(out, data));
+}
+
+function writeInsta(out: string, data: InstaDatasetInput): void {
   const fn = 'writeInstaDataset';
   if (typeof out !== 'string' || out.length === 0) throw new ValidationError(fn, 'out', 'an output folder path', out);
   if (!data || !Array.isArray(data.frames) || data.frames.length === 0) throw new ValidationError(fn, 'data.frames', 'a non-empty array of frames', data?.frames);

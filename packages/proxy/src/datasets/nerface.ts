@@ -19,6 +19,7 @@ import * as path from 'node:path';
 import { FormatError, ValidationError, readJson, writeJsonAtomic, writePng, type PngInput } from '@consistent-avatar/core';
 import {
   type AvatarDataset, type AvatarFrame, asObject, datasetFile, floatArrayField, frameImagePath, parseMatrix, sameFrameSize,
+  withIoErrors,
 } from './common.js';
 
 const FORMAT = 'nerface';
@@ -98,6 +99,10 @@ export interface NerfaceFrameInput {
  * ```
  */
 export function writeNerfaceDataset(out: string, data: { width: number; height: number; fx: number; fy: number; cx: number; cy: number; frames: NerfaceFrameInput[] }): void {
+  withIoErrors(out, () => writeNerface(out, data));
+}
+
+function writeNerface(out: string, data: Parameters<typeof writeNerfaceDataset>[1]): void {
   const fn = 'writeNerfaceDataset';
   if (typeof out !== 'string' || out.length === 0) throw new ValidationError(fn, 'out', 'an output folder path', out);
   if (!Array.isArray(data?.frames) || data.frames.length === 0) throw new ValidationError(fn, 'data.frames', 'a non-empty array', data?.frames);
