@@ -12,7 +12,7 @@ import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   AdamW, CheckpointManager, FormatError, IoError, NonFiniteError, Rng, RunLockedError, TrainingLoopState, ValidationError, acquireRunLock,
-  asIoError, checkFinite, checkImage, encodeNpz, encodePng, encodeSafetensors, findJsonErrorOffset, initBackend, loadCheckpoint, nn, parseNpy,
+  asIoError, checkFinite, checkImage, encodeNpy, encodeNpz, encodePng, encodeSafetensors, findJsonErrorOffset, initBackend, loadCheckpoint, nn, parseNpy,
   readJson, readLimits, readNpz, readPng, readSafetensors, removeStaleTemporaries, resumeTraining, saveCheckpoint, saveTrainingCheckpoint,
   setReadLimits, tf, writeFileAtomic,
 } from '../src/index.js';
@@ -195,6 +195,26 @@ describe('4. npz integrity', () => {
     const at = archive.indexOf(Buffer.from(Float32Array.from([1, 2, 3, 4]).buffer));
     archive[at + 3] ^= 0x40;
     expect(thrown(() => readNpz(archive)).message).toMatch(/bad CRC-32/);
+  });
+});
+
+describe('4. what the numpy cross-check found (fuzz/cross-check.ts)', () => {
+  it('an npy header with a no-break space is refused, as numpy refuses it (ast.literal_eval); Python whitespace is fine', () => {
+    const npy = Buffer.from(encodeNpy({ dtype: 'float32', shape: [2], data: Float32Array.from([1, 2]) }));
+    const header = npy.subarray(10, 10 + npy.readUInt16LE(8));
+    const at = header.indexOf(" 'shape'");
+    header[at] = 0xa0; // latin-1 no-break space: JavaScript's \s, not Python's whitespace
+    expect(thrown(() => parseNpy(npy))).toBeInstanceOf(FormatError);
+    header[at] = 0x0c; // form feed: Python whitespace
+    expect(Array.from(parseNpy(npy).data)).toEqual([1, 2]);
+  });
+
+  it('an npz member whose local header names it differently from the directory is refused (zipfile: "differ")', () => {
+    const archive = Buffer.from(encodeNpz({ a: { dtype: 'float32', shape: [1], data: Float32Array.from([1]) }, b: { dtype: 'float32', shape: [1], data: Float32Array.from([2]) } }));
+    expect(Object.keys(readNpz(archive))).toEqual(['a', 'b']);
+    const central = archive.lastIndexOf(Buffer.from('b.npy'));
+    archive[central + 1] = 0; // the directory's name of b: 'b\0npy', no longer wanted as an array: it was dropped silently
+    expect(thrown(() => readNpz(archive)).message).toMatch(/member 'b\u0000npy': its local header names it differently/);
   });
 });
 

@@ -25,6 +25,8 @@ const CENTRAL_ENTRY_BYTES = 46;
 
 interface Entry {
   name: string;
+  /** The name's bytes as the directory stores them. */
+  rawName: Uint8Array;
   method: number;
   flags: number;
   crc: number;
@@ -102,6 +104,7 @@ export function readZipMembers(bytes: Uint8Array, label: string, wanted: (name: 
     const name = Buffer.from(bytes.subarray(at + 46, at + 46 + nameLength)).toString('utf8');
     const entry: Entry = {
       name,
+      rawName: bytes.subarray(at + 46, at + 46 + nameLength),
       flags: u16(at + 8),
       method: u16(at + 10),
       crc: u32(at + 16),
@@ -133,13 +136,17 @@ export function readZipMembers(bytes: Uint8Array, label: string, wanted: (name: 
     at = end;
   }
 
-  // 5. The wanted members: local header, bounds, method, size limits, CRC.
+  // 5. Every member's local header holds the name the directory gives it (Python's zipfile checks the same: a
+  // mismatch means a damaged archive, whose names cannot be trusted); then the wanted members: bounds, method, size
+  // limits, CRC.
   const out = Object.create(null) as Record<string, Uint8Array>; // member names are data, '__proto__' included
   for (const e of entries) {
-    if (!wanted(e.name)) continue;
     const what = `member '${e.name.slice(0, 100)}'`;
-    if (e.flags & 1) fail(`${what} is encrypted`);
     if (e.localOffset + 30 > size || u32(e.localOffset) !== LOCAL) fail(`${what}: local header missing at byte ${e.localOffset}`);
+    const localName = bytes.subarray(e.localOffset + 30, Math.min(size, e.localOffset + 30 + u16(e.localOffset + 26)));
+    if (!Buffer.from(localName).equals(Buffer.from(e.rawName))) fail(`${what}: its local header names it differently (the archive is damaged)`);
+    if (!wanted(e.name)) continue;
+    if (e.flags & 1) fail(`${what} is encrypted`);
     const start = e.localOffset + 30 + u16(e.localOffset + 26) + u16(e.localOffset + 28);
     if (start + e.compressedSize > size) fail(`${what}: data [${start}, ${start + e.compressedSize}) runs past the end of the archive`);
     const compressed = bytes.subarray(start, start + e.compressedSize);
