@@ -242,6 +242,22 @@ describe('5. no stack overflow, bounded messages', () => {
   });
 });
 
+describe('5, 7. huge parameter shapes, bool bytes', () => {
+  it('a layer of 2^31 parameters is a ValidationError before any allocation (a wasm out-of-bounds abort before)', () => {
+    expect(thrown(() => new nn.Linear(65536, 32768, { rng: new Rng(0) })).message).toMatch(/at most 268435456 elements \(MAX_PARAMETER_ELEMENTS\)/);
+    expect(thrown(() => nn.uniformTensor(new Rng(0), [2 ** 20, 2 ** 20], 1))).toBeInstanceOf(ValidationError);
+  });
+
+  it('npy and safetensors bool bytes other than 0 / 1 are refused (they were returned as they were)', () => {
+    const npy = Buffer.from(encodeNpy({ dtype: 'bool', shape: [3], data: Uint8Array.from([1, 0, 1]) }));
+    npy[npy.length - 2] = 2;
+    expect(thrown(() => parseNpy(npy))).toBeInstanceOf(FormatError);
+    const st = Buffer.from(encodeSafetensors({ flag: { dtype: 'BOOL', shape: [3], data: Uint8Array.from([1, 0, 1]) } }));
+    st[st.length - 1] = 7;
+    expect(thrown(() => readSafetensors(st)).message).toMatch(/holds the byte 7 at element 2, not 0 or 1/);
+  });
+});
+
 describe('8. temporaries and typed I/O errors', () => {
   it('removes the temporaries of dead writers and keeps those of live ones', () => {
     const dir = file('temps');
