@@ -37,6 +37,14 @@ for (const t of targets) if (!(TARGET_NAMES as readonly string[]).includes(t)) t
 
 const loadBefore = os.loadavg();
 const date = new Date().toISOString();
+// The commit the run starts from (a commit made while it runs must not be recorded as the code that ran).
+let commit = 'unknown';
+try {
+  commit = execFileSync('git', ['rev-parse', 'HEAD'], { encoding: 'utf8' }).trim();
+  if (execFileSync('git', ['status', '--porcelain', '--', 'packages', 'fuzz'], { encoding: 'utf8' }).trim()) commit += ' (with uncommitted changes)';
+} catch {
+  // not a git checkout
+}
 let lastPrint = 0;
 const result = await runFuzz({
   cases, seed, targets, timeoutMs, memoryCapBytes: memoryMiB * 2 ** 20,
@@ -67,12 +75,6 @@ if (cross) {
 }
 
 if (out) {
-  let commit = 'unknown';
-  try {
-    commit = execFileSync('git', ['rev-parse', 'HEAD'], { encoding: 'utf8' }).trim();
-  } catch {
-    // not a git checkout
-  }
   const cpus = os.cpus();
   const record = {
     command: `node --conditions=source --import tsx fuzz/run.ts ${process.argv.slice(2).join(' ')}`.trim(),

@@ -218,6 +218,16 @@ describe('4. what the numpy cross-check found (fuzz/cross-check.ts)', () => {
   });
 });
 
+describe('4b. npz layout as numpy reads it', () => {
+  it('bytes between the central directory and its end record are refused (zipfile: "Bad magic number for central directory")', () => {
+    const archive = Buffer.from(encodeNpz({ a: { dtype: 'float32', shape: [1], data: Float32Array.from([1]) } }, { compress: true }));
+    const eocd = archive.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
+    const damaged = Buffer.concat([archive.subarray(0, eocd), Buffer.alloc(42, 7), archive.subarray(eocd)]);
+    expect(thrown(() => readNpz(damaged)).message).toMatch(/does not end where the end record begins .*42 stray bytes/);
+    expect(Array.from(readNpz(archive).a!.data)).toEqual([1]);
+  });
+});
+
 describe('5. no stack overflow, bounded messages', () => {
   it('deep JSON is a FormatError, and the error scanner is iterative', () => {
     fs.writeFileSync(file('deep.json'), '['.repeat(100_000) + ']'.repeat(100_000));

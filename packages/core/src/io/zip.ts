@@ -80,15 +80,19 @@ export function readZipMembers(bytes: Uint8Array, label: string, wanted: (name: 
     const locator = eocd - 20;
     if (locator < 0 || u32(locator) !== ZIP64_LOCATOR) fail('ZIP64 fields without a ZIP64 end-of-central-directory locator');
     const record = u64(locator + 8);
-    if (record + 56 > locator || u32(record) !== ZIP64_EOCD) fail(`ZIP64 end-of-central-directory record missing at byte ${record}`);
+    // Python's zipfile reads the record right before the locator, so must we (it is 56 bytes as every writer makes it).
+    if (record + 56 !== locator || u32(record) !== ZIP64_EOCD) fail(`ZIP64 end-of-central-directory record missing at byte ${record}`);
     count = u64(record + 32);
     cdSize = u64(record + 40);
     cdOffset = u64(record + 48);
     cdLimit = record;
   }
-  // 3. The counts must fit the bytes present (a lying count must not drive a loop).
+  // 3. The directory ends where the end record begins (Python's zipfile takes a gap for data prepended to the whole
+  // archive and shifts every offset by it, so numpy refuses such a file; a gap here means damage, not a valid layout),
+  // and the counts must fit the bytes present (a lying count must not drive a loop).
   if (cdOffset + cdSize > cdLimit) fail(`central directory [${cdOffset}, ${cdOffset + cdSize}) runs past its end at byte ${cdLimit}`);
   if (count * CENTRAL_ENTRY_BYTES > cdSize) fail(`${count} entries cannot fit in a central directory of ${cdSize} bytes`);
+  if (cdOffset + cdSize !== cdLimit) fail(`central directory [${cdOffset}, ${cdOffset + cdSize}) does not end where the end record begins (byte ${cdLimit}): ${cdLimit - cdOffset - cdSize} stray bytes`);
 
   // 4. The central directory entries.
   const entries: Entry[] = [];
