@@ -226,6 +226,22 @@ describe('4b. npz layout as numpy reads it', () => {
     expect(thrown(() => readNpz(damaged)).message).toMatch(/does not end where the end record begins .*42 stray bytes/);
     expect(Array.from(readNpz(archive).a!.data)).toEqual([1]);
   });
+
+  it('an entry count below the directory\'s entries, a ZIP version above 6.3 and strong encryption are refused (numpy refuses them)', () => {
+    const archive = Buffer.from(encodeNpz({ a: { dtype: 'float32', shape: [1], data: Float32Array.from([1]) }, b: { dtype: 'float32', shape: [1], data: Float32Array.from([2]) } }));
+    const eocd = archive.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
+    const fewer = Buffer.from(archive);
+    fewer.writeUInt16LE(1, eocd + 8);
+    fewer.writeUInt16LE(1, eocd + 10); // one entry: b would vanish without a word (it did)
+    expect(thrown(() => readNpz(fewer)).message).toMatch(/holds \d+ bytes beyond its 1 entries/);
+    const central = archive.indexOf(Buffer.from([0x50, 0x4b, 0x01, 0x02]));
+    const newer = Buffer.from(archive);
+    newer[central + 6] = 127;
+    expect(thrown(() => readNpz(newer)).message).toMatch(/needs ZIP version 12\.7/);
+    const strong = Buffer.from(archive);
+    strong.writeUInt16LE(strong.readUInt16LE(central + 8) | 0x40, central + 8);
+    expect(thrown(() => readNpz(strong)).message).toMatch(/strong encryption \(flag bit 6\)/);
+  });
 });
 
 describe('5. no stack overflow, bounded messages', () => {

@@ -105,11 +105,19 @@ export function readZipMembers(bytes: Uint8Array, label: string, wanted: (name: 
     const commentLength = u16(at + 32);
     const end = at + CENTRAL_ENTRY_BYTES + nameLength + extraLength + commentLength;
     if (end > cdOffset + cdSize) fail(`central directory entry ${i} runs past the directory`);
-    const name = Buffer.from(bytes.subarray(at + 46, at + 46 + nameLength)).toString('utf8');
+    const flags = u16(at + 8);
+    const rawName = bytes.subarray(at + 46, at + 46 + nameLength);
+    // What Python's zipfile (numpy's reader) refuses, refused here too rather than read differently: a newer ZIP
+    // version than 6.3, patched data and strong encryption (flag bits 5, 6), and a name that is not ASCII without the
+    // UTF-8 flag (bit 11; zipfile decodes it as cp437, so the member would have another name there).
+    if (bytes[at + 6]! > 63) fail(`central directory entry ${i} needs ZIP version ${(bytes[at + 6]! / 10).toFixed(1)} (at most 6.3 is read)`);
+    if (flags & 0x60) fail(`central directory entry ${i} uses ${flags & 0x20 ? 'compressed patched data (flag bit 5)' : 'strong encryption (flag bit 6)'}`);
+    if (!(flags & 0x800) && rawName.some((b) => b >= 0x80)) fail(`central directory entry ${i}: a non-ASCII name without the UTF-8 flag`);
+    const name = Buffer.from(rawName).toString('utf8');
     const entry: Entry = {
       name,
-      rawName: bytes.subarray(at + 46, at + 46 + nameLength),
-      flags: u16(at + 8),
+      rawName,
+      flags,
       method: u16(at + 10),
       crc: u32(at + 16),
       compressedSize: u32(at + 20),
@@ -139,6 +147,9 @@ export function readZipMembers(bytes: Uint8Array, label: string, wanted: (name: 
     entries.push(entry);
     at = end;
   }
+  // The entries fill the directory exactly: zipfile reads entries until the directory's size is used up, so a count
+  // that is too small would hide members from us that numpy sees.
+  if (at !== cdOffset + cdSize) fail(`the central directory holds ${cdOffset + cdSize - at} bytes beyond its ${count} entries (a damaged entry count)`);
 
   // 5. Every member's local header holds the name the directory gives it (Python's zipfile checks the same: a
   // mismatch means a damaged archive, whose names cannot be trusted); then the wanted members: bounds, method, size
