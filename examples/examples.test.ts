@@ -63,6 +63,17 @@ describe('examples', () => {
     expect(Array.from(readNpy(path.join(out, 'aligned-tsd.npy')).data as Float32Array)).toEqual(Array.from(first.data as Float32Array));
   }, 600_000);
 
+  it('10-stage2-tsdm refuses a bad flag before any work (it validated its flags only after minutes before)', () => {
+    const out = path.join(tmp, 'stage2-bad-flag');
+    for (const [flag, message] of [['--ensemble', /--ensemble expects an integer ≥ 1, got 0/], ['--frames', /--frames expects an integer ≥ 2, got 0/]] as const) {
+      const r = spawnSync(process.execPath, ['--conditions=source', '--import', 'tsx', path.join('examples', '10-stage2-tsdm.ts'), '--out', out, flag, '0'], { cwd: root, encoding: 'utf8', timeout: 120_000 });
+      expect(r.status).not.toBe(0);
+      expect(r.stderr).toMatch(message);
+      expect(r.stdout).not.toMatch(/dataset:/); // nothing was synthesised or fitted
+      expect(fs.existsSync(out)).toBe(false);
+    }
+  }, 300_000);
+
   it('30-add-a-condition --quick adds a gaze IP-Adapter branch and a gated audio processor without touching packages/', () => {
     const stdout = runExample('30-add-a-condition.ts', ['--quick']);
     expect(stdout).toMatch(/OK {3}the loss falls/);

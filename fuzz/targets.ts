@@ -36,6 +36,8 @@ export interface FuzzTarget {
   setup(seedDir: string): void | Promise<void>;
   /** Build case `seed` in `caseDir` from the seeds, parse it; return a problem of the result (garbage) or null. */
   run(seedDir: string, caseDir: string, seed: number): string | null | Promise<string | null>;
+  /** Single-file formats: write case `seed` into `caseDir` (as `run` does) and return its path (the cross-check reads it). */
+  build?(seedDir: string, caseDir: string, seed: number): string;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -149,12 +151,15 @@ const safetensors: FuzzTarget = {
     );
     fs.writeFileSync(path.join(seedDir, 'seed.safetensors'), bytes);
   },
-  run(seedDir, caseDir, seed) {
+  build(seedDir, caseDir, seed) {
     const original = fs.readFileSync(path.join(seedDir, 'seed.safetensors'));
     const gz = pick(4, seed) === 0;
     const file = path.join(caseDir, gz ? 'case.safetensors.gz' : 'case.safetensors');
     fs.writeFileSync(file, mutateBytes(gz ? gzipSync(original) : original, seed + 1));
-    const { tensors } = readSafetensors(file);
+    return file;
+  },
+  run(seedDir, caseDir, seed) {
+    const { tensors } = readSafetensors(this.build!(seedDir, caseDir, seed));
     for (const [name, t] of Object.entries(tensors)) {
       if (t.data.length !== shapeSize(t.shape)) return `tensor ${name}: ${t.data.length} values for shape [${t.shape}]`;
       if (t.dtype === 'BOOL' && (t.data as Uint8Array).some((v) => v > 1)) return `tensor ${name}: BOOL bytes other than 0/1`;
@@ -175,11 +180,14 @@ const npy: FuzzTarget = {
   setup(seedDir) {
     NPY_SEEDS.forEach((a, i) => fs.writeFileSync(path.join(seedDir, `seed${i}.npy`), encodeNpy(a)));
   },
-  run(seedDir, caseDir, seed) {
+  build(seedDir, caseDir, seed) {
     const original = fs.readFileSync(path.join(seedDir, `seed${pick(NPY_SEEDS.length, seed)}.npy`));
     const file = path.join(caseDir, 'case.npy');
     fs.writeFileSync(file, mutateBytes(original, seed + 1));
-    const a = readNpy(file);
+    return file;
+  },
+  run(seedDir, caseDir, seed) {
+    const a = readNpy(this.build!(seedDir, caseDir, seed));
     if (a.data.length !== shapeSize(a.shape)) return `${a.data.length} values for shape [${a.shape}]`;
     if (a.dtype === 'bool' && (a.data as Uint8Array).some((v) => v > 1)) return 'bool values other than 0/1';
     return null;
@@ -198,11 +206,14 @@ const npz: FuzzTarget = {
     fs.writeFileSync(path.join(seedDir, 'stored.npz'), encodeNpz(NPZ_SEED));
     fs.writeFileSync(path.join(seedDir, 'deflated.npz'), encodeNpz(NPZ_SEED, { compress: true }));
   },
-  run(seedDir, caseDir, seed) {
+  build(seedDir, caseDir, seed) {
     const original = fs.readFileSync(path.join(seedDir, pick(2, seed) === 0 ? 'stored.npz' : 'deflated.npz'));
     const file = path.join(caseDir, 'case.npz');
     fs.writeFileSync(file, mutateBytes(original, seed + 1));
-    const arrays = readNpz(file);
+    return file;
+  },
+  run(seedDir, caseDir, seed) {
+    const arrays = readNpz(this.build!(seedDir, caseDir, seed));
     for (const [name, a] of Object.entries(arrays)) {
       if (a.data.length !== shapeSize(a.shape)) return `${name}: ${a.data.length} values for shape [${a.shape}]`;
       const ref = Object.hasOwn(NPZ_SEED, name) ? NPZ_SEED[name]! : undefined;
@@ -221,12 +232,15 @@ const png: FuzzTarget = {
     fs.writeFileSync(path.join(seedDir, 'rgb16.png'), encodePng({ width: 4, height: 3, channels: 3, data: ramp(36) }, { bitDepth: 16 }));
     fs.writeFileSync(path.join(seedDir, 'rgba8.png'), encodePng({ width: 6, height: 2, channels: 4, data: ramp(48) }));
   },
-  run(seedDir, caseDir, seed) {
+  build(seedDir, caseDir, seed) {
     const names = ['gray8.png', 'rgb16.png', 'rgba8.png'];
     const original = fs.readFileSync(path.join(seedDir, names[pick(3, seed)]!));
     const file = path.join(caseDir, 'case.png');
     fs.writeFileSync(file, mutateBytes(original, seed + 1));
-    const img = readPng(file);
+    return file;
+  },
+  run(seedDir, caseDir, seed) {
+    const img = readPng(this.build!(seedDir, caseDir, seed));
     if (img.data.length !== img.width * img.height * img.channels) return `${img.data.length} samples for ${img.width}×${img.height}×${img.channels}`;
     if (img.width * img.height > readLimits().maxImagePixels) return `size ${img.width}×${img.height} above the pixel limit`;
     for (const v of img.data) if (!(v >= 0 && v <= 1)) return `sample ${v} outside [0, 1]`;

@@ -12,7 +12,7 @@ import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   AdamW, CheckpointManager, FormatError, IoError, NonFiniteError, Rng, RunLockedError, TrainingLoopState, ValidationError, acquireRunLock,
-  asIoError, checkFinite, checkImage, encodeNpz, encodePng, encodeSafetensors, findJsonErrorOffset, initBackend, loadCheckpoint, nn, parseNpy,
+  asIoError, checkFinite, checkImage, encodeNpy, encodeNpz, encodePng, encodeSafetensors, findJsonErrorOffset, initBackend, loadCheckpoint, nn, parseNpy,
   readJson, readLimits, readNpz, readPng, readSafetensors, removeStaleTemporaries, resumeTraining, saveCheckpoint, saveTrainingCheckpoint,
   setReadLimits, tf, writeFileAtomic,
 } from '../src/index.js';
@@ -198,6 +198,52 @@ describe('4. npz integrity', () => {
   });
 });
 
+describe('4. what the numpy cross-check found (fuzz/cross-check.ts)', () => {
+  it('an npy header with a no-break space is refused, as numpy refuses it (ast.literal_eval); Python whitespace is fine', () => {
+    const npy = Buffer.from(encodeNpy({ dtype: 'float32', shape: [2], data: Float32Array.from([1, 2]) }));
+    const header = npy.subarray(10, 10 + npy.readUInt16LE(8));
+    const at = header.indexOf(" 'shape'");
+    header[at] = 0xa0; // latin-1 no-break space: JavaScript's \s, not Python's whitespace
+    expect(thrown(() => parseNpy(npy))).toBeInstanceOf(FormatError);
+    header[at] = 0x0c; // form feed: Python whitespace
+    expect(Array.from(parseNpy(npy).data)).toEqual([1, 2]);
+  });
+
+  it('an npz member whose local header names it differently from the directory is refused (zipfile: "differ")', () => {
+    const archive = Buffer.from(encodeNpz({ a: { dtype: 'float32', shape: [1], data: Float32Array.from([1]) }, b: { dtype: 'float32', shape: [1], data: Float32Array.from([2]) } }));
+    expect(Object.keys(readNpz(archive))).toEqual(['a', 'b']);
+    const central = archive.lastIndexOf(Buffer.from('b.npy'));
+    archive[central + 1] = 0; // the directory's name of b: 'b\0npy', no longer wanted as an array: it was dropped silently
+    expect(thrown(() => readNpz(archive)).message).toMatch(/member 'b\u0000npy': its local header names it differently/);
+  });
+});
+
+describe('4b. npz layout as numpy reads it', () => {
+  it('bytes between the central directory and its end record are refused (zipfile: "Bad magic number for central directory")', () => {
+    const archive = Buffer.from(encodeNpz({ a: { dtype: 'float32', shape: [1], data: Float32Array.from([1]) } }, { compress: true }));
+    const eocd = archive.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
+    const damaged = Buffer.concat([archive.subarray(0, eocd), Buffer.alloc(42, 7), archive.subarray(eocd)]);
+    expect(thrown(() => readNpz(damaged)).message).toMatch(/does not end where the end record begins .*42 stray bytes/);
+    expect(Array.from(readNpz(archive).a!.data)).toEqual([1]);
+  });
+
+  it('an entry count below the directory\'s entries, a ZIP version above 6.3 and strong encryption are refused (numpy refuses them)', () => {
+    const archive = Buffer.from(encodeNpz({ a: { dtype: 'float32', shape: [1], data: Float32Array.from([1]) }, b: { dtype: 'float32', shape: [1], data: Float32Array.from([2]) } }));
+    const eocd = archive.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
+    const fewer = Buffer.from(archive);
+    fewer.writeUInt16LE(1, eocd + 8);
+    fewer.writeUInt16LE(1, eocd + 10); // one entry: b would vanish without a word (it did)
+    expect(thrown(() => readNpz(fewer)).message).toMatch(/holds \d+ bytes beyond its 1 entries/);
+    const central = archive.indexOf(Buffer.from([0x50, 0x4b, 0x01, 0x02]));
+    const newer = Buffer.from(archive);
+    newer[central + 6] = 127;
+    expect(thrown(() => readNpz(newer)).message).toMatch(/needs ZIP version 12\.7/);
+    const strong = Buffer.from(archive);
+    strong.writeUInt16LE(strong.readUInt16LE(central + 8) | 0x40, central + 8);
+    expect(thrown(() => readNpz(strong)).message).toMatch(/strong encryption \(flag bit 6\)/);
+  });
+});
+
 describe('5. no stack overflow, bounded messages', () => {
   it('deep JSON is a FormatError, and the error scanner is iterative', () => {
     fs.writeFileSync(file('deep.json'), '['.repeat(100_000) + ']'.repeat(100_000));
@@ -219,6 +265,22 @@ describe('5. no stack overflow, bounded messages', () => {
     const error = thrown(() => readSafetensors(bytes));
     expect(error).toBeInstanceOf(FormatError);
     expect(error.message.length).toBeLessThan(300);
+  });
+});
+
+describe('5, 7. huge parameter shapes, bool bytes', () => {
+  it('a layer of 2^31 parameters is a ValidationError before any allocation (a wasm out-of-bounds abort before)', () => {
+    expect(thrown(() => new nn.Linear(65536, 32768, { rng: new Rng(0) })).message).toMatch(/at most 268435456 elements \(MAX_PARAMETER_ELEMENTS\)/);
+    expect(thrown(() => nn.uniformTensor(new Rng(0), [2 ** 20, 2 ** 20], 1))).toBeInstanceOf(ValidationError);
+  });
+
+  it('npy and safetensors bool bytes other than 0 / 1 are refused (they were returned as they were)', () => {
+    const npy = Buffer.from(encodeNpy({ dtype: 'bool', shape: [3], data: Uint8Array.from([1, 0, 1]) }));
+    npy[npy.length - 2] = 2;
+    expect(thrown(() => parseNpy(npy))).toBeInstanceOf(FormatError);
+    const st = Buffer.from(encodeSafetensors({ flag: { dtype: 'BOOL', shape: [3], data: Uint8Array.from([1, 0, 1]) } }));
+    st[st.length - 1] = 7;
+    expect(thrown(() => readSafetensors(st)).message).toMatch(/holds the byte 7 at element 2, not 0 or 1/);
   });
 });
 

@@ -1,6 +1,7 @@
 /**
- * Issue 19 (reliability), metrics: the non-finite policy of every image metric (10) and FaceAnalyzer in a fresh process
- * (11: it restored the backend `undefined` before).
+ * Issue 19 (reliability), metrics: the non-finite policy of every image metric (10), FaceAnalyzer in a fresh process
+ * (11: it restored the backend `undefined` before) and uncaught errors once opencv.js is loaded (11: its crash handler
+ * printed its ~11 MB source and exited with code 7).
  */
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
@@ -37,5 +38,16 @@ describe('11. FaceAnalyzer.create in a fresh process', () => {
     expect(r.stderr).not.toMatch(/Backend name 'undefined'/);
     expect(r.stdout).toContain('created');
     expect(r.status).toBe(0);
+  }, 130_000);
+});
+
+describe('11. an uncaught error after opencv.js is loaded', () => {
+  it('prints our message and stack first, no opencv.js source, exit code 1', () => {
+    const script = "import { loadOpenCv } from '@consistent-avatar/metrics'; const cv = await loadOpenCv(); new cv.Mat(2, 2, cv.CV_8UC1).delete(); console.log('opencv loaded'); setTimeout(() => { throw new Error('our message'); });";
+    const r = spawnSync(process.execPath, ['--conditions=source', '--import', 'tsx', '--input-type=module', '-e', script], { cwd: ROOT, encoding: 'utf8', timeout: 120_000, maxBuffer: 64 << 20 });
+    expect(r.stdout).toContain('opencv loaded');
+    expect(r.stderr.trimStart().startsWith('Error: our message')).toBe(true);
+    expect(r.stderr.length).toBeLessThan(4000);
+    expect(r.status).toBe(1);
   }, 130_000);
 });

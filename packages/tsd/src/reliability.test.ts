@@ -1,5 +1,7 @@
 /**
- * Issue 19 (reliability), stage 2: trainTsdm with a NaN proxy TSD names the tensor (it blamed config.lr before) (10).
+ * Issue 19 (reliability), stage 2: trainTsdm with a NaN proxy TSD names the tensor (it blamed config.lr before) (10);
+ * config fields of the wrong type are ValidationErrors naming them (5: `tsdm/config.ts` threw a TypeError on a
+ * non-array `unetChannels`).
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend, ValidationError } from '@consistent-avatar/core';
@@ -22,5 +24,14 @@ describe('10. non-finite training data', () => {
     expect(error).toBeInstanceOf(ValidationError);
     expect((error as Error).message).toMatch(/trainTsdm: argument 'data\.frames\[1\]\.proxy' expected finite numbers .*NaN at index 17/);
     expect((error as Error).message).not.toMatch(/config\.lr/);
+  });
+});
+
+describe('5. config fields of the wrong type', () => {
+  it('a non-array unetChannels or a string size is a ValidationError naming the field, not a TypeError', () => {
+    for (const [field, value] of [['unetChannels', 64], ['unetChannels', { 0: 8 }], ['size', '32'], ['attentionHeads', null]] as const) {
+      expect(() => resolveTsdmConfig({ [field]: value } as never), field).toThrow(ValidationError);
+      expect(() => resolveTsdmConfig({ [field]: value } as never), field).toThrow(new RegExp(`config\\.${field}`));
+    }
   });
 });

@@ -14,7 +14,7 @@
  *
  * @packageDocumentation
  */
-import { checkImage, ValidationError, type FloatImage } from '@consistent-avatar/core';
+import { checkFinite, checkImage, ValidationError, type FloatImage } from '@consistent-avatar/core';
 import { faceConsistency, lpipsFrames, mse, poseExpressionError, psnr, ssim, temporalConsistency, type FaceAnalyzer, type Lpips, type PoseExpressionEstimator } from '@consistent-avatar/metrics';
 
 /** Per-frame means of the image metrics. */
@@ -95,6 +95,7 @@ export async function scoreSequence(generated: FloatImage[], reference: FloatIma
     checkImage(fn, `generated[${i}]`, g, { storage: 'float', channels: [3] });
     checkImage(fn, `reference[${i}]`, reference[i], { storage: 'float', channels: [3] });
     if (masks[i]!.length !== g.height * g.width) throw new ValidationError(fn, `masks[${i}]`, `${g.height}·${g.width} values`, masks[i]!.length);
+    checkFinite(fn, `masks[${i}]`, masks[i]!); // a NaN weight would turn every masked score into NaN
   });
   const image = (mask?: (i: number) => { data: Float32Array; height: number; width: number }): ImageScores => {
     const m = generated.map((g, i) => mse(g, reference[i]!, mask ? { mask: mask(i) } : {}));

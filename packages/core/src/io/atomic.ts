@@ -68,7 +68,7 @@ export function writeFileAtomic(
   } catch (error) {
     if (fd !== null) fs.closeSync(fd);
     fs.rmSync(tmp, { force: true });
-    throw asIoError(error, operation, operation === 'rename' ? target : tmp);
+    throw asIoError(error, operation, target); // the target, not the temporary (gone by now)
   }
 }
 

@@ -44,8 +44,8 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { tf } from '../backend/tf.js';
-import { FormatError, ValidationError, asIoError } from '../errors.js';
-import { processIsAlive, removeStaleTemporaries } from './atomic.js';
+import { FormatError, IoError, ValidationError, asIoError } from '../errors.js';
+import { processIsAlive, removeStaleTemporaries, temporarySibling } from './atomic.js';
 import { readJson, writeJsonAtomic } from './json.js';
 import { openRegularFile, readSync } from './limits.js';
 import { acquireRunLock, type RunLock } from './run-lock.js';
@@ -191,7 +191,7 @@ export function saveCheckpoint(dir: string, data: CheckpointData): string {
     fs.rmSync(tmp, { recursive: true, force: true });
     fs.mkdirSync(tmp);
   } catch (error) {
-    throw asIoError(error, 'prepare', tmp);
+    throw asIoError(error, 'save checkpoint (prepare)', target);
   }
   try {
     // 1. Everything into the temporary folder.
@@ -224,6 +224,11 @@ export function saveCheckpoint(dir: string, data: CheckpointData): string {
     syncDirectory(path.dirname(target));
   } catch (error) {
     fs.rmSync(tmp, { recursive: true, force: true });
+    // A system error on a file inside the temporary folder (a full disk) is reported against the checkpoint.
+    if (error instanceof IoError && error.path.startsWith(tmp + path.sep)) {
+      const file = path.basename(error.path).replace(/^\.(.+)\.tmp-\d+-\d+$/, '$1');
+      throw new IoError(`save checkpoint (${error.operation} ${file})`, target, error.errno, error.message);
+    }
     throw asIoError(error, 'save checkpoint', target);
   }
   return dir;
@@ -336,6 +341,7 @@ export class CheckpointManager {
     this.runDir = runDir;
     this.keepLast = keepLast;
     this.lock = options.lock === false ? null : acquireRunLock(runDir);
+    if (this.lock) this.removeLeftovers(); // of a writer killed mid-save, before this run adds its own
   }
 
   /** Release the run folder's lock (idempotent); the manager can still list and load, not save. */
@@ -368,10 +374,27 @@ export class CheckpointManager {
     return dir ? loadCheckpoint(dir, options) : null;
   }
 
-  /** Remove all but the newest `keepLast` checkpoints and temporaries of dead processes. */
+  /**
+   * Remove all but the newest `keepLast` checkpoints and temporaries of dead processes. A checkpoint is first renamed
+   * to a temporary name and then deleted, so a process killed mid-deletion never leaves a listed checkpoint with some
+   * of its files gone (the temporary is removed later, see {@link removeStaleTemporaries}).
+   */
   prune(): void {
     const all = this.list();
-    for (const { dir } of all.slice(0, Math.max(0, all.length - this.keepLast))) fs.rmSync(dir, { recursive: true, force: true });
+    for (const { dir } of all.slice(0, Math.max(0, all.length - this.keepLast))) {
+      const doomed = temporarySibling(dir);
+      try {
+        fs.renameSync(dir, doomed);
+        fs.rmSync(doomed, { recursive: true, force: true });
+      } catch (error) {
+        throw asIoError(error, 'prune', dir);
+      }
+    }
+    this.removeLeftovers();
+  }
+
+  /** Remove the temporaries and set-aside copies that processes killed mid-save left in the run folder. */
+  private removeLeftovers(): void {
     if (!fs.existsSync(this.runDir)) return;
     for (const name of fs.readdirSync(this.runDir)) {
       // `<step>.tmp-<pid>-<n>`: an unfinished save; `<step>.old-<pid>-<n>`: a replaced copy not yet removed (kept

@@ -101,7 +101,9 @@ function parsePythonLiteral(text: string, fail: (problem: string) => never): unk
   let pos = 0;
   let depth = 0;
   const skip = () => {
-    while (pos < text.length && /\s/.test(text[pos]!)) pos++;
+    // Python's whitespace only (space, tab, newline, carriage return, form feed): numpy's ast.literal_eval refuses
+    // the rest of Unicode's (a no-break space, \v, …), and so do we.
+    while (pos < text.length && ' \t\n\r\f'.includes(text[pos]!)) pos++;
   };
   const value = (): unknown => {
     skip();

@@ -1,6 +1,7 @@
 /**
- * One writer per run folder. {@link acquireRunLock} creates `<dir>/.lock` exclusively (`O_EXCL`) holding the
- * holder's pid, host, start time and command; a second process that asks for the same folder gets a
+ * One writer per run folder. {@link acquireRunLock} creates `<dir>/.lock` exclusively holding the holder's pid,
+ * host, start time and command — written whole to a temporary first and hard-linked into place, so a process killed
+ * while taking the lock never leaves an empty, unreadable one that would block the folder for good; a second process that asks for the same folder gets a
  * {@link RunLockedError} naming the holder, before it does any work. A lock whose process is gone (same host, pid not
  * alive) is stale and taken over; a lock from another host is never taken over (its pid cannot be checked here).
  * Within one process the lock is re-entrant (a count): a trainer and the checkpoint manager it uses may both hold it.
@@ -17,8 +18,8 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { RunLockedError, ValidationError, asIoError } from '../errors.js';
-import { processIsAlive } from './atomic.js';
+import { IoError, RunLockedError, ValidationError, asIoError } from '../errors.js';
+import { processIsAlive, temporarySibling } from './atomic.js';
 
 /** The file name of a run folder's lock. */
 export const RUN_LOCK_FILE = '.lock';
@@ -101,13 +102,10 @@ export function acquireRunLock(dir: string): RunLock {
   const record: LockRecord = { pid: process.pid, host: os.hostname(), started: new Date().toISOString(), command: process.argv.slice(1).join(' ').slice(0, 500) };
   // Two tries: a stale lock is moved aside once, then the exclusive create must succeed.
   for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      fs.writeFileSync(file, JSON.stringify(record), { flag: 'wx' });
+    if (createComplete(file, JSON.stringify(record))) {
       held.set(abs, { count: 1, file });
       installExitHook();
       return handle(abs);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw asIoError(error, 'create', file);
     }
     const existing = readRecord(file);
     if (!isStale(existing)) throw new RunLockedError(abs, describeHolder(existing), file);
@@ -132,6 +130,37 @@ export function acquireRunLock(dir: string): RunLock {
     fs.rmSync(aside, { force: true });
   }
   throw new RunLockedError(abs, describeHolder(readRecord(file)), file);
+}
+
+/**
+ * Create `file` holding `text` only if it does not exist, never leaving it empty or half-written: the record is written
+ * to a temporary sibling first and hard-linked into place (link fails when the name exists). A process killed between
+ * the two leaves only the temporary, which `removeStaleTemporaries` removes. Returns false when `file` exists.
+ */
+function createComplete(file: string, text: string): boolean {
+  const tmp = temporarySibling(file);
+  try {
+    const fd = fs.openSync(tmp, 'w', 0o644);
+    try {
+      fs.writeFileSync(fd, text);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    try {
+      fs.linkSync(tmp, file);
+    } catch (error) {
+      // A file system without hard links: an exclusive create (a kill between its open and its write can leave it empty).
+      if (!['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS'].includes((error as NodeJS.ErrnoException).code ?? '')) throw error;
+      fs.writeFileSync(file, text, { flag: 'wx' });
+    }
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw error instanceof IoError ? error : asIoError(error, 'create', file);
+  } finally {
+    fs.rmSync(tmp, { force: true });
+  }
 }
 
 function handle(abs: string): RunLock {

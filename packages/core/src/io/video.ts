@@ -21,7 +21,7 @@ import { once } from 'node:events';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as gifencModule from 'gifenc';
-import { BackendUnavailableError, ValidationError } from '../errors.js';
+import { BackendUnavailableError, IoError, ValidationError, asIoError } from '../errors.js';
 import { temporarySibling, writeFileAtomic } from './atomic.js';
 import { encodePng, imageFromInput, type PngInput } from './png.js';
 
@@ -89,7 +89,11 @@ export function writeFrames(dir: string, frames: Iterable<PngInput>, options: Wr
   }
   const start = options.start ?? 0;
   if (!Number.isSafeInteger(start) || start < 0) throw new ValidationError(fn, 'options.start', 'an integer >= 0', start);
-  fs.mkdirSync(dir, { recursive: true });
+  try {
+    fs.mkdirSync(dir, { recursive: true });
+  } catch (error) {
+    throw asIoError(error, 'mkdir', dir);
+  }
   const written: string[] = [];
   let n = start;
   for (const frame of frames) {
@@ -195,7 +199,12 @@ async function encodeWithFfmpeg(
     if (!child || !exited) throw new ValidationError('writeVideo', 'frames', 'at least one frame', 'none');
     child.stdin!.end();
     const code = await exited;
-    if (code !== 0) throw new Error(`writeVideo: ffmpeg failed (exit code ${code}) writing ${file}: ${stderr.trim()}`);
+    if (code !== 0) {
+      // ffmpeg reports a full disk (or quota) in its own words: the same typed error as our own writes give.
+      const errno = /No space left on device/i.test(stderr) ? 'ENOSPC' : /Disk quota exceeded/i.test(stderr) ? 'EDQUOT' : null;
+      if (errno) throw new IoError('write', file, errno, stderr.trim().slice(-300));
+      throw new Error(`writeVideo: ffmpeg failed (exit code ${code}) writing ${file}: ${stderr.trim()}`);
+    }
     fs.renameSync(tmp, file);
     return { file, encoder: 'ffmpeg', frames: count, width, height };
   } catch (error) {
@@ -261,7 +270,11 @@ export async function writeVideo(
   const encoder = options.encoder ?? 'auto';
   if (!['auto', 'ffmpeg', 'gifenc'].includes(encoder)) throw new ValidationError(fn, 'options.encoder', "'auto', 'ffmpeg' or 'gifenc'", encoder);
   if (encoder === 'gifenc' && kind !== 'gif') throw new ValidationError(fn, 'options.encoder', "'ffmpeg' or 'auto' for MP4", encoder);
-  fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  try {
+    fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  } catch (error) {
+    throw asIoError(error, 'mkdir', path.dirname(path.resolve(file)));
+  }
 
   const ffmpeg = encoder === 'gifenc' ? null : findExecutable('ffmpeg');
   if (ffmpeg) return encodeWithFfmpeg(ffmpeg, kind, file, frames, fps, crf, loop);

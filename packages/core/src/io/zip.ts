@@ -25,6 +25,8 @@ const CENTRAL_ENTRY_BYTES = 46;
 
 interface Entry {
   name: string;
+  /** The name's bytes as the directory stores them. */
+  rawName: Uint8Array;
   method: number;
   flags: number;
   crc: number;
@@ -78,15 +80,19 @@ export function readZipMembers(bytes: Uint8Array, label: string, wanted: (name: 
     const locator = eocd - 20;
     if (locator < 0 || u32(locator) !== ZIP64_LOCATOR) fail('ZIP64 fields without a ZIP64 end-of-central-directory locator');
     const record = u64(locator + 8);
-    if (record + 56 > locator || u32(record) !== ZIP64_EOCD) fail(`ZIP64 end-of-central-directory record missing at byte ${record}`);
+    // Python's zipfile reads the record right before the locator, so must we (it is 56 bytes as every writer makes it).
+    if (record + 56 !== locator || u32(record) !== ZIP64_EOCD) fail(`ZIP64 end-of-central-directory record missing at byte ${record}`);
     count = u64(record + 32);
     cdSize = u64(record + 40);
     cdOffset = u64(record + 48);
     cdLimit = record;
   }
-  // 3. The counts must fit the bytes present (a lying count must not drive a loop).
+  // 3. The directory ends where the end record begins (Python's zipfile takes a gap for data prepended to the whole
+  // archive and shifts every offset by it, so numpy refuses such a file; a gap here means damage, not a valid layout),
+  // and the counts must fit the bytes present (a lying count must not drive a loop).
   if (cdOffset + cdSize > cdLimit) fail(`central directory [${cdOffset}, ${cdOffset + cdSize}) runs past its end at byte ${cdLimit}`);
   if (count * CENTRAL_ENTRY_BYTES > cdSize) fail(`${count} entries cannot fit in a central directory of ${cdSize} bytes`);
+  if (cdOffset + cdSize !== cdLimit) fail(`central directory [${cdOffset}, ${cdOffset + cdSize}) does not end where the end record begins (byte ${cdLimit}): ${cdLimit - cdOffset - cdSize} stray bytes`);
 
   // 4. The central directory entries.
   const entries: Entry[] = [];
@@ -99,10 +105,19 @@ export function readZipMembers(bytes: Uint8Array, label: string, wanted: (name: 
     const commentLength = u16(at + 32);
     const end = at + CENTRAL_ENTRY_BYTES + nameLength + extraLength + commentLength;
     if (end > cdOffset + cdSize) fail(`central directory entry ${i} runs past the directory`);
-    const name = Buffer.from(bytes.subarray(at + 46, at + 46 + nameLength)).toString('utf8');
+    const flags = u16(at + 8);
+    const rawName = bytes.subarray(at + 46, at + 46 + nameLength);
+    // What Python's zipfile (numpy's reader) refuses, refused here too rather than read differently: a newer ZIP
+    // version than 6.3, patched data and strong encryption (flag bits 5, 6), and a name that is not ASCII without the
+    // UTF-8 flag (bit 11; zipfile decodes it as cp437, so the member would have another name there).
+    if (bytes[at + 6]! > 63) fail(`central directory entry ${i} needs ZIP version ${(bytes[at + 6]! / 10).toFixed(1)} (at most 6.3 is read)`);
+    if (flags & 0x60) fail(`central directory entry ${i} uses ${flags & 0x20 ? 'compressed patched data (flag bit 5)' : 'strong encryption (flag bit 6)'}`);
+    if (!(flags & 0x800) && rawName.some((b) => b >= 0x80)) fail(`central directory entry ${i}: a non-ASCII name without the UTF-8 flag`);
+    const name = Buffer.from(rawName).toString('utf8');
     const entry: Entry = {
       name,
-      flags: u16(at + 8),
+      rawName,
+      flags,
       method: u16(at + 10),
       crc: u32(at + 16),
       compressedSize: u32(at + 20),
@@ -132,14 +147,21 @@ export function readZipMembers(bytes: Uint8Array, label: string, wanted: (name: 
     entries.push(entry);
     at = end;
   }
+  // The entries fill the directory exactly: zipfile reads entries until the directory's size is used up, so a count
+  // that is too small would hide members from us that numpy sees.
+  if (at !== cdOffset + cdSize) fail(`the central directory holds ${cdOffset + cdSize - at} bytes beyond its ${count} entries (a damaged entry count)`);
 
-  // 5. The wanted members: local header, bounds, method, size limits, CRC.
+  // 5. Every member's local header holds the name the directory gives it (Python's zipfile checks the same: a
+  // mismatch means a damaged archive, whose names cannot be trusted); then the wanted members: bounds, method, size
+  // limits, CRC.
   const out = Object.create(null) as Record<string, Uint8Array>; // member names are data, '__proto__' included
   for (const e of entries) {
-    if (!wanted(e.name)) continue;
     const what = `member '${e.name.slice(0, 100)}'`;
-    if (e.flags & 1) fail(`${what} is encrypted`);
     if (e.localOffset + 30 > size || u32(e.localOffset) !== LOCAL) fail(`${what}: local header missing at byte ${e.localOffset}`);
+    const localName = bytes.subarray(e.localOffset + 30, Math.min(size, e.localOffset + 30 + u16(e.localOffset + 26)));
+    if (!Buffer.from(localName).equals(Buffer.from(e.rawName))) fail(`${what}: its local header names it differently (the archive is damaged)`);
+    if (!wanted(e.name)) continue;
+    if (e.flags & 1) fail(`${what} is encrypted`);
     const start = e.localOffset + 30 + u16(e.localOffset + 26) + u16(e.localOffset + 28);
     if (start + e.compressedSize > size) fail(`${what}: data [${start}, ${start + e.compressedSize}) runs past the end of the archive`);
     const compressed = bytes.subarray(start, start + e.compressedSize);

@@ -11,7 +11,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { FormatError, ValidationError, describeValue, openRegularFile, readLimits, readTextBounded } from '@consistent-avatar/core';
+import { FormatError, ValidationError, asIoError, describeValue, openRegularFile, readLimits, readTextBounded } from '@consistent-avatar/core';
 import { rigidProblem, type PinholeCamera } from '../raster/camera.js';
 import type { FrameMaskSource } from './masks.js';
 
@@ -307,4 +307,21 @@ export function floatArrayField(obj: Record<string, unknown>, key: string, file:
     throw new FormatError(format, file, `${where}: '${key}' should be an array of finite numbers within the float32 range`);
   }
   return values;
+}
+
+/**
+ * Run a dataset writer, turning a system error (a full disk, a read-only folder, …) into an `IoError` naming the file
+ * it happened on (or `out`), as every writer of this library reports it.
+ * @example
+ * ```ts
+ * withIoErrors('out/ds', () => fs.writeFileSync('out/ds/a.txt', '1')); // ENOSPC → IoError "write out/ds/a.txt failed (ENOSPC): …"
+ * ```
+ */
+export function withIoErrors<T>(out: string, write: () => T): T {
+  try {
+    return write();
+  } catch (error) {
+    const e = error as NodeJS.ErrnoException;
+    throw asIoError(error, typeof e?.syscall === 'string' ? e.syscall : 'write', typeof e?.path === 'string' ? e.path : out);
+  }
 }

@@ -32,6 +32,7 @@ import { invertRigid } from '../raster/camera.js';
 import {
   type AvatarDataset, type AvatarFrame, asObject, datasetFile, floatArrayField, frameImagePath, parseMatrix, sameFrameSize,
   resolveInside, splitLastFrames, unmirrorFocal,
+  withIoErrors,
 } from './common.js';
 
 const FORMAT = 'imavatar';
@@ -199,6 +200,10 @@ export function writeImavatarDataset(
   out: string,
   data: { width: number; height: number; fx: number; fy: number; cx: number; cy: number; shape?: ArrayLike<number>; frames: ImavatarFrameInput[] },
 ): void {
+  withIoErrors(out, () => writeImavatar(out, data));
+}
+
+function writeImavatar(out: string, data: Parameters<typeof writeImavatarDataset>[1]): void {
   const fn = 'writeImavatarDataset';
   if (typeof out !== 'string' || out.length === 0) throw new ValidationError(fn, 'out', 'an output folder path', out);
   if (!Array.isArray(data?.frames) || data.frames.length === 0) throw new ValidationError(fn, 'data.frames', 'a non-empty array', data?.frames);

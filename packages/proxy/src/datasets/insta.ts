@@ -50,6 +50,7 @@ import { invertRigid } from '../raster/camera.js';
 import {
   type AvatarDataset, type AvatarFrame, asObject, datasetFile, numberField, parseMatrix, pngHasAlpha, pngSize, readFloatText, requireFile,
   resolveInside, splitLastFrames,
+  withIoErrors,
 } from './common.js';
 import { INSTA_FACE_PARSING_LABELS, INSTA_HEAD_CLASSES, faceParsingCodes, type FaceParsingClass } from './masks.js';
 import { axisAngleToMatrix, matrixToAxisAngle, matrixToRotation6d, rotation6dToMatrix } from './rotation.js';
@@ -366,6 +367,10 @@ function floatLines(values: ArrayLike<number>): string {
  * ```
  */
 export function writeInstaDataset(out: string, data: InstaDatasetInput): void {
+  withIoErrors(out, () => writeInsta(out, data));
+}
+
+function writeInsta(out: string, data: InstaDatasetInput): void {
   const fn = 'writeInstaDataset';
   if (typeof out !== 'string' || out.length === 0) throw new ValidationError(fn, 'out', 'an output folder path', out);
   if (!data || !Array.isArray(data.frames) || data.frames.length === 0) throw new ValidationError(fn, 'data.frames', 'a non-empty array of frames', data?.frames);

@@ -33,6 +33,7 @@ import * as path from 'node:path';
 import { FormatError, ValidationError, readJson, readNpy, writeJsonAtomic, writePng, type PngInput } from '@consistent-avatar/core';
 import {
   type AvatarDataset, type AvatarFrame, asObject, datasetFile, floatArrayField, frameImagePath, parseMatrix, sameFrameSize, unmirrorFocal,
+  withIoErrors,
 } from './common.js';
 import { headRotationFromCamera } from './insta.js';
 
@@ -151,6 +152,10 @@ export interface NerfaceFrameInput {
  * ```
  */
 export function writeNerfaceDataset(out: string, data: { width: number; height: number; fx: number; fy: number; cx: number; cy: number; frames: NerfaceFrameInput[] }): void {
+  withIoErrors(out, () => writeNerface(out, data));
+}
+
+function writeNerface(out: string, data: Parameters<typeof writeNerfaceDataset>[1]): void {
   const fn = 'writeNerfaceDataset';
   if (typeof out !== 'string' || out.length === 0) throw new ValidationError(fn, 'out', 'an output folder path', out);
   if (!Array.isArray(data?.frames) || data.frames.length === 0) throw new ValidationError(fn, 'data.frames', 'a non-empty array', data?.frames);

@@ -18,7 +18,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { FormatError, ValidationError, asIoError, processIsAlive, readJson, removeStaleTemporaries, writeJsonAtomic, Rng } from '@consistent-avatar/core';
+import { FormatError, IoError, ValidationError, asIoError, processIsAlive, readJson, removeStaleTemporaries, writeJsonAtomic, Rng } from '@consistent-avatar/core';
 import { lookAtCamera, type PinholeCamera } from '../raster/camera.js';
 import { rasterize } from '../raster/rasterize.js';
 import { defaultShCoefficients } from '../raster/shading.js';
@@ -295,11 +295,19 @@ export async function synthesizeDataset(options: SynthesizeOptions): Promise<{ r
       })),
     };
     // 1. Everything into the temporary folder: the ground truth first, the transforms (what readers look for) last.
-    writeJsonAtomic(path.join(tmp, 'synthetic.json'), truth);
-    writeInstaDataset(tmp, {
-      width: size, height: size, fx: camera.fx, fy: camera.fy, cx: camera.cx, cy: camera.cy, frames: instaFrames, testFrames,
-      extra: { synthetic: true, identity, fps: 25 },
-    });
+    try {
+      writeJsonAtomic(path.join(tmp, 'synthetic.json'), truth);
+      writeInstaDataset(tmp, {
+        width: size, height: size, fx: camera.fx, fy: camera.fy, cx: camera.cx, cy: camera.cy, frames: instaFrames, testFrames,
+        extra: { synthetic: true, identity, fps: 25 },
+      });
+    } catch (error) {
+      // A system error (a full disk) names the dataset, not the temporary folder removed below.
+      if (error instanceof IoError && (error.path === tmp || error.path.startsWith(tmp + path.sep))) {
+        throw new IoError(`synthesize (${error.operation} ${path.relative(tmp, error.path) || '.'})`, outAbs, error.errno, error.message);
+      }
+      throw error;
+    }
     // 2. Into place: a previous dataset is moved aside first and removed once the new one is there.
     try {
       if (fs.existsSync(outAbs)) {

@@ -359,13 +359,15 @@ export async function fitProxyAvatar(dataset: AvatarDataset, options: ProxyFitOp
         options.onProgress?.({ step: done, steps, loss: result.loss });
       }
       if (manager && (done % (options.checkpointEvery ?? 100) === 0 || done === steps)) {
+        // The log before the checkpoint: a kill between the two leaves a log ahead of the last checkpoint, which the
+        // resumed run rewrites at its next save (the other order could leave it behind for good after the last one).
+        writeJsonAtomic(path.join(options.checkpointDir!, 'loss.json'), lossLog);
         manager.save(done, {
           config,
           tensors: { texture, sh },
           optimizerTensors: optimizer.stateTensors(),
           state: { step: done, optimizer: optimizer.stateJson(), lossLog, rng: batchRng.getState() },
         });
-        writeJsonAtomic(path.join(options.checkpointDir!, 'loss.json'), lossLog);
       }
       if (done % 20 === 0) await new Promise((resolve) => setImmediate(resolve));
     }

@@ -1,0 +1,131 @@
+/**
+ * The stage trainers and the dataset synthesis that the kill-and-resume tests interrupt (see kill-scenarios.ts for
+ * the outcome they return): `trainTsdm`, `trainFcsd` (backbone then conditions phase), `distillFcsdLcm`, the proxy
+ * fitter `fitProxyAvatar`, and `synthesizeDataset` into a new folder (`synthesis`) or over a previous dataset
+ * (`resynthesis`). Tiny and seeded; checkpoints every 2 steps with `keepLast` 2, so the third save prunes.
+ *
+ * @example
+ * ```ts
+ * import { STAGE_SCENARIOS } from './kill-scenarios-stages.js';
+ * const outcome = await STAGE_SCENARIOS.tsdm!('/tmp/run', {});
+ * ```
+ */
+import { createHash } from 'node:crypto';
+import * as path from 'node:path';
+import { Rng } from '@consistent-avatar/core';
+import { fitProxyAvatar, readInstaDataset, synthesizeDataset } from '@consistent-avatar/proxy';
+import { trainTsdm, type TsdmConfig, type TsdmData } from '@consistent-avatar/tsd';
+import { FcsdModel, distillFcsdLcm, trainFcsd, type FcsdConfig, type FcsdData, type FcsdFrame } from '@consistent-avatar/avatar';
+import { treeDigest, weightsDigest, type Outcome, type Scenario, type ScenarioInputs } from './kill-scenarios.js';
+
+const TSDM: Partial<TsdmConfig> = {
+  size: 8, tsdRadius: 1, unetChannels: [8, 16], normGroups: 4, attentionHeads: 2, tokenDim: 16, encoderWidth: 8,
+  batchSize: 2, lr: 3e-3, iterations: 6, checkpointEvery: 2, logEvery: 2, seed: 3,
+};
+
+/** Seeded stand-in stage-2 data (TSD maps in [−1, 1], P of 6, E of 100): what trainTsdm reads, nothing more. */
+function tsdmData(): TsdmData {
+  const rng = new Rng(7);
+  const frames = Array.from({ length: 6 }, (_, i) => ({
+    id: String(i).padStart(5, '0'),
+    gt: Float32Array.from(rng.uniform(8 * 8 * 3, -1, 1)),
+    proxy: Float32Array.from(rng.uniform(8 * 8 * 3, -1, 1)),
+    pose: Float32Array.from(rng.normal(6, 0, 0.1)),
+    expression: Float32Array.from(rng.normal(100, 0, 0.1)),
+  }));
+  return { size: 8, frames, split: { train: [0, 1, 2, 3], test: [4, 5] } };
+}
+
+async function tsdm(runDir: string): Promise<Outcome> {
+  const result = await trainTsdm(tsdmData(), TSDM, { checkpointDir: runDir, keepLast: 2 });
+  try {
+    return { weights: weightsDigest(result.model.stateDict()), lossLog: result.lossLog, stepLosses: result.stepLosses };
+  } finally {
+    result.model.dispose();
+  }
+}
+
+const S = 16;
+const FCSD: Partial<FcsdConfig> = {
+  size: S, unetChannels: [8, 16], normGroups: 4, attentionHeads: 2, tokenDim: 16, textDim: 8, encoderWidth: 8,
+  conditioningChannels: [8], batchSize: 2, backboneIterations: 6, controlIterations: 2, backboneLr: 2e-3, controlLr: 2e-3,
+  checkpointEvery: 2, logEvery: 2, seed: 5, lcmIterations: 6, lcmLr: 2e-3, lcmDdimTimesteps: 10, lcmTimeCondDim: 8, ddimSteps: 3,
+};
+
+/** Seeded stand-in stage-3 frames (maps in range, P, E, two emotions). */
+function fcsdData(): FcsdData {
+  const rng = new Rng(11);
+  const map = (lo: number, hi: number) => Float32Array.from(rng.uniform(S * S * 3, lo, hi));
+  const labels = ['happy', 'sad'];
+  return {
+    size: S,
+    labels,
+    frames: Array.from({ length: 4 }, (_, index): FcsdFrame => ({
+      id: String(index).padStart(5, '0'), index,
+      gt: map(0, 1), proxyRgb: map(0, 1), normal: map(0, 1), mask: new Float32Array(S * S).fill(1),
+      gtTsd: map(-1, 1), proxyTsd: map(-1, 1), alignedTsd: map(-1, 1),
+      pose: Float32Array.from(rng.normal(6)), expression: Float32Array.from(rng.normal(100)), emotion: labels[index % 2]!,
+    })),
+  };
+}
+
+/** trainFcsd: the backbone phase (6 steps: saves at 2, 4, 6, pruning at 6) then the conditions phase (2 steps). */
+async function fcsd(runDir: string): Promise<Outcome> {
+  const result = await trainFcsd(fcsdData(), FCSD, { train: [0, 1, 2, 3], checkpointDir: runDir });
+  try {
+    return { weights: weightsDigest(result.model.stateDict()), lossLog: result.lossLog, stepLosses: result.stepLosses };
+  } finally {
+    result.model.dispose();
+  }
+}
+
+/** distillFcsdLcm of an untrained FCSD (its conditions attached): 6 steps, saves at 2, 4, 6. */
+async function lcm(runDir: string): Promise<Outcome> {
+  const data = fcsdData();
+  const model = new FcsdModel({ ...FCSD, backboneIterations: 0, controlIterations: 0 }, data.labels);
+  model.attachConditions();
+  try {
+    const result = await distillFcsdLcm(model, data, { train: [0, 1, 2, 3], checkpointDir: runDir });
+    try {
+      return { weights: weightsDigest(result.student.stateDict()), lossLog: result.lossLog, stepLosses: result.stepLosses };
+    } finally {
+      result.student.dispose();
+    }
+  } finally {
+    model.dispose();
+  }
+}
+
+/** fitProxyAvatar on a synthetic dataset (made by {@link prepareProxyDataset}): 6 steps, saves at 2, 4, 6 + loss.json. */
+async function proxy(runDir: string, inputs: ScenarioInputs): Promise<Outcome> {
+  const ds = readInstaDataset(inputs.dataset!);
+  const avatar = await fitProxyAvatar(ds, { steps: 6, batchPixels: 256, textureSize: 16, checkpointEvery: 2, seed: 2, checkpointDir: runDir });
+  try {
+    const hash = createHash('sha256');
+    hash.update(Buffer.from(avatar.texture.data.buffer));
+    hash.update(Buffer.from(avatar.sh.buffer));
+    return { weights: hash.digest('hex'), lossLog: avatar.lossLog, stepLosses: [] };
+  } finally {
+    avatar.dispose();
+  }
+}
+
+/** The dataset the proxy scenario fits (written once by the test, outside the folder whose writes are killed). */
+export async function prepareProxyDataset(out: string): Promise<string> {
+  return (await synthesizeDataset({ out, frames: 6, size: 16, testFrames: 2, seed: 1, supersample: 1 })).root;
+}
+
+/** synthesizeDataset into `<runDir>/dataset` (8 frames of 16², replacing the dataset there if any). */
+async function synthesis(runDir: string): Promise<Outcome> {
+  const { root } = await synthesizeDataset({ out: path.join(runDir, 'dataset'), frames: 8, size: 16, testFrames: 2, seed: 4, supersample: 1 });
+  return { weights: treeDigest(root), lossLog: null, stepLosses: [] };
+}
+
+/** Over a previous dataset: synthesise seed 3, then seed 4 into the same folder (the second replaces the first). */
+async function resynthesis(runDir: string): Promise<Outcome> {
+  await synthesizeDataset({ out: path.join(runDir, 'dataset'), frames: 8, size: 16, testFrames: 2, seed: 3, supersample: 1 });
+  return synthesis(runDir);
+}
+
+/** The stage scenarios by name. */
+export const STAGE_SCENARIOS: Record<string, Scenario> = { tsdm, fcsd, lcm, proxy, synthesis, resynthesis };
