@@ -383,6 +383,7 @@ export async function fitProxyAvatar(dataset: AvatarDataset, options: ProxyFitOp
     optimizer.dispose();
     tf.dispose([texture, sh]);
     if (ownsModel) model.dispose();
+    manager?.close(); // release the checkpoint folder's lock
   }
 }
 
