@@ -71,6 +71,8 @@ export interface RunMethodOptions {
   fcsd?: Partial<FcsdConfig>;
   /** Also render the "w/o LCM" row (DDIM on the teacher). Default false. */
   ddimRow?: boolean;
+  /** Frames per render batch (default `RENDER_BATCH_SIZE`, 8): render shards are whole batches. */
+  renderBatchSize?: number;
   /**
    * A diffusers Stable Diffusion folder you own (`unet/`, `vae/`; e.g. SD 1.5) to use as the stage-3 backbone instead
    * of the embedded one: it is loaded from disk (nothing is downloaded), frozen, and needs the paper's formulation
