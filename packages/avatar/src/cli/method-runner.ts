@@ -55,12 +55,14 @@ export interface MethodRunFlags {
   backend?: BackendName | 'auto';
   /** `ca report` / `ca run`: skip the headless-Chromium check of the report. */
   browserCheck?: boolean;
+  /** `ca fit-proxy` / `ca run`: a folder with your FLAME files (recorded in the run folder's config.json). */
+  flame?: string;
   /** `ca render` / `ca eval`: the `--shard` value (`'i/n'` or `'n'`, see `parseShard`). */
   shard?: string;
 }
 
 /** What `config.json` of a method run folder holds: the config file's fields and the inputs. */
-type MethodRecord = MethodConfig & { data: string; layout: DatasetLayout; backbone: string | null };
+type MethodRecord = MethodConfig & { data: string; layout: DatasetLayout; backbone: string | null; flame?: string };
 
 /** An open method run: the folder, the plan, and what the stages have loaded so far (reused by later stages). */
 export interface MethodSession {
@@ -92,7 +94,7 @@ export async function openMethodRun(command: string, flags: MethodRunFlags, prin
   const dir = path.resolve(flags.run);
   const recordFile = path.join(dir, 'config.json');
   const saved = fs.existsSync(recordFile) ? readJson<Partial<MethodRecord>>(recordFile) : null;
-  const { data: savedData, layout: savedLayout, backbone: savedBackbone, ...savedConfig } = saved ?? {};
+  const { data: savedData, layout: savedLayout, backbone: savedBackbone, flame: savedFlame, ...savedConfig } = saved ?? {};
   const config = flags.config !== undefined ? readMethodConfig(command, flags.config) : resolveMethodConfig(command, saved ? savedConfig : undefined);
   if (flags.seed !== undefined) config.seed = flags.seed;
   const data = flags.data !== undefined ? path.resolve(flags.data) : savedData;
@@ -103,10 +105,13 @@ export async function openMethodRun(command: string, flags: MethodRunFlags, prin
     layout: flags.layout ?? savedLayout ?? 'insta',
     backbone: flags.backbone !== undefined ? path.resolve(flags.backbone) : savedBackbone ?? null,
   };
+  // The user's FLAME folder: recorded only when given, so the records of synthetic-head runs are unchanged.
+  const flame = flags.flame !== undefined ? path.resolve(flags.flame) : savedFlame;
+  if (flame !== undefined) record.flame = flame;
   await initBackend(flags.backend ?? 'auto');
   const run = openRunFolder(dir, { command, config: record, seed: config.seed, print });
   try {
-    const plan = stages.planMethod(methodRunOptions(config, { data: record.data, out: dir, layout: record.layout, backbone: record.backbone }));
+    const plan = stages.planMethod({ ...methodRunOptions(config, { data: record.data, out: dir, layout: record.layout, backbone: record.backbone }), ...(flame !== undefined ? { flame } : {}) });
     const cache = new Map<string, unknown>();
     return {
       run,

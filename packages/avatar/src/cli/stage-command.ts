@@ -14,7 +14,7 @@
 import { Option, type Command } from 'commander';
 import { parseShard } from '../pipeline/shard.js';
 import { METHOD_STAGES, openMethodRun, runStage, runStageShard, type MethodRunFlags, type MethodStage } from './method-runner.js';
-import { backboneOption, configOption, dataOption, layoutOption, runOption, seedOption, shardOption } from './options.js';
+import { backboneOption, configOption, dataOption, flameOption, layoutOption, runOption, seedOption, shardOption } from './options.js';
 
 /**
  * Add the flags every method command takes to `command`.
@@ -53,6 +53,7 @@ export function registerStageCommand(program: Command, stage: MethodStage, descr
     .description(`${description}.\nReads the run folder's outputs/ of the stages before it, writes outputs/${stage}/; a finished stage is a no-op, an interrupted one resumes from its last checkpoint.`)
     .action(async (flags: MethodRunFlags, self: Command) => runStages(`ca ${stage}`, flags, [stage], errorLines(self)));
   if (stage === 'report') command.option('--no-browser-check', 'skip the headless-Chromium check of the report');
+  if (stage === 'fit-proxy') command.addOption(flameOption());
   if (stage === 'render' || stage === 'eval') {
     command.addOption(shardOption()).addHelpText('after', stage === 'render'
       ? '\nWith --shard i/n: render shard i\'s whole render batches (config renderBatchSize) of the held-out frames into outputs/render-shards/part-i-of-n/; then `ca merge --stage render` writes outputs/render/ (the unsharded frames).'

@@ -36,6 +36,7 @@ import {
   protocolSplit,
   readImavatarDataset,
   readInstaDataset,
+  readFlameFolder,
   readNerfaceDataset,
   SYNTHETIC_NUM_SHAPE,
   type AvatarDataset,
@@ -153,7 +154,10 @@ function checkVariants(fn: string, variants: StageThreeVariant[], base: FcsdConf
  * ```
  */
 export function fitProxyStage(plan: MethodPlan, onProgress?: (p: { step: number; steps: number; loss: number }) => void): Promise<ProxyAvatar> {
-  return fitProxyAvatar(plan.trainSet, { seed: plan.options.seed, shape: new Float32Array(SYNTHETIC_NUM_SHAPE), checkpointDir: plan.checkpointDir('proxy'), onProgress, ...plan.options.proxy });
+  // The user's FLAME (`options.flame`, its mean shape), else the synthetic head; the proxy owns a loaded model.
+  const model = plan.options.flame !== undefined ? readFlameFolder(plan.options.flame).model : undefined;
+  const shape = new Float32Array(model ? model.numShape : SYNTHETIC_NUM_SHAPE);
+  return fitProxyAvatar(plan.trainSet, { seed: plan.options.seed, shape, checkpointDir: plan.checkpointDir('proxy'), onProgress, ...plan.options.proxy, ...(model ? { model, ownModel: true } : {}) });
 }
 
 /**

@@ -71,6 +71,12 @@ export interface RunMethodOptions {
   fcsd?: Partial<FcsdConfig>;
   /** Also render the "w/o LCM" row (DDIM on the teacher). Default false. */
   ddimRow?: boolean;
+  /**
+   * A folder with your FLAME model (`flame2020.npz` converted from FLAME's pkl, UVs in it or in
+   * `head_template_mesh.obj`; see `readFlameFolder`) for stage 1 on a real dataset (no `synthetic.json`). Default: the
+   * synthetic head of a synthetic (or synthetic-tracked) dataset.
+   */
+  flame?: string;
   /** Frames per render batch (default `RENDER_BATCH_SIZE`, 8): render shards are whole batches. */
   renderBatchSize?: number;
   /**
