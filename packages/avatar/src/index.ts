@@ -14,6 +14,9 @@
 export { main as runCli, buildProgram, COMMANDS, type CliOutput } from './cli/ca.js';
 // Sharding of independent jobs (`--shard i/n`, JOB_COMPLETION_INDEX, SLURM_ARRAY_TASK_ID).
 export { parseShard, shardRange, shardItems, type Shard, type ShardEnvironment } from './pipeline/shard.js';
+// Render shards (whole render batches) and eval shards (per-frame / per-pair values), merged exactly by `ca merge`.
+export { renderShardRange, renderShardDir, writeRenderShard, readRenderShard, mergeRenderShards, type RenderShard, type RenderShardRecord } from './pipeline/render-shards.js';
+export { scoreShard, mergeScoreShards, type ScoreShardPart, type ScoreShardOptions, type FrameImageScores } from './pipeline/eval-shards.js';
 export {
   renderReportHtml,
   type RunReport,
@@ -43,7 +46,7 @@ export {
   type FcsdConditionOptions,
 } from './fcsd/fcsd-model.js';
 export { trainFcsd, fcsdScheduler, fcsdTarget, fcsdBatchInputs, type TrainFcsdOptions, type TrainFcsdResult, type FcsdProgress } from './fcsd/train.js';
-export { renderFcsd, frameNoise, type RenderFcsdOptions } from './fcsd/render.js';
+export { renderFcsd, frameNoise, RENDER_BATCH_SIZE, type RenderFcsdOptions } from './fcsd/render.js';
 export { scoreSequence, type SequenceScores, type ImageScores, type ScoreSequenceOptions } from './eval/score-sequence.js';
 // Stage 3, §4.3: the LCM student and the refiner.
 export { distillFcsdLcm, type DistillFcsdLcmOptions, type DistillFcsdLcmResult } from './fcsd/lcm.js';
@@ -71,6 +74,7 @@ export {
   refinerStage,
   renderRows,
   scoreRows,
+  scoreRowsShard,
   variantStage,
   type MethodPlan,
   type DatasetLayout,
@@ -78,6 +82,7 @@ export {
   type RenderedRow,
   type MethodNetworks,
   type ScoredRows,
+  type ShardScoredRow,
 } from './pipeline/method-stages.js';
 export {
   writeTsdmArtifact,

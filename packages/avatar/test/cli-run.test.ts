@@ -21,6 +21,7 @@ import { main } from '../src/cli/ca.js';
 import { resolveMethodConfig, methodRunOptions } from '../src/cli/method-config.js';
 import { METHOD_STAGES } from '../src/cli/method-runner.js';
 import { runMethod } from '../src/pipeline/run-method.js';
+import { renders, scores } from './run-outputs.js';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 const CA = path.join(ROOT, 'packages/avatar/src/cli/ca.ts');
@@ -56,17 +57,6 @@ function spawnCa(argv: string[], when?: () => boolean): Promise<{ code: number |
 const runArgs = (dir: string) => ['run', '--run', dir, '--data', data, '--config', configFile, '--backend', 'wasm', '--no-browser-check'];
 const done = (dir: string, stage: string) => fs.existsSync(path.join(dir, 'outputs', stage, 'done.json'));
 const json = (file: string) => JSON.parse(fs.readFileSync(file, 'utf8'));
-/** results.json without the wall-clock ms per frame. */
-const scores = (dir: string) => {
-  const r = json(path.join(dir, 'outputs/eval/results.json'));
-  return { ...r, rows: r.rows.map(({ msPerFrame: _ms, ...row }: { msPerFrame: unknown }) => row) };
-};
-/** Every rendered frame file (npy and PNG) of a run, by relative path → bytes. */
-const renders = (dir: string) => {
-  const base = path.join(dir, 'outputs/render');
-  const files = (fs.readdirSync(base, { recursive: true }) as string[]).filter((f) => /\.(npy|png)$/.test(f)).sort();
-  return Object.fromEntries(files.map((f) => [f, fs.readFileSync(path.join(base, f)).toString('base64')]));
-};
 
 beforeAll(async () => {
   await useBackend('wasm');

@@ -9,7 +9,8 @@
  * Every field is optional: `preset` (`none` | `quick`, see `METHOD_PRESETS`) sets the sections first, the file's
  * fields override it (section by section, field by field). `proxy` takes stage 1's numeric options, `tsdm` the
  * `TsdmConfig`, `fcsd` the `FcsdConfig` (each validated with its stage's own resolver; errors name the field as
- * `config.fcsd.<field>`). The dataset (`--data`, `--layout`) and the backbone folder (`--backbone`) are flags; the run
+ * `config.fcsd.<field>`). `renderBatchSize` (default 8) is the frames per render batch, the unit `ca render --shard`
+ * splits the held-out frames by. The dataset (`--data`, `--layout`) and the backbone folder (`--backbone`) are flags; the run
  * folder's `config.json` records them with the resolved file.
  *
  * @example
@@ -36,6 +37,7 @@ export interface MethodConfig {
   validationFrames?: number;
   alignEnsemble?: number;
   ddimRow?: boolean;
+  renderBatchSize?: number;
   proxy?: Record<string, unknown>;
   tsdm?: Record<string, unknown>;
   fcsd?: Record<string, unknown>;
@@ -47,6 +49,7 @@ const FIELDS: ConfigSchema<MethodConfig> = {
   validationFrames: f.optional(f.positiveInt()),
   alignEnsemble: f.optional(f.positiveInt()),
   ddimRow: f.optional(f.boolean()),
+  renderBatchSize: f.optional(f.positiveInt()),
   proxy: f.optional(f.jsonObject()),
   tsdm: f.optional(f.jsonObject()),
   fcsd: f.optional(f.jsonObject()),
@@ -144,6 +147,7 @@ export function methodRunOptions(config: MethodConfig, inputs: MethodInputs): Ru
     ...(config.validationFrames !== undefined ? { validationFrames: config.validationFrames } : {}),
     ...(alignEnsemble !== undefined ? { alignEnsemble } : {}),
     ...(config.ddimRow !== undefined ? { ddimRow: config.ddimRow } : {}),
+    ...(config.renderBatchSize !== undefined ? { renderBatchSize: config.renderBatchSize } : {}),
     proxy: { ...preset.proxy, ...config.proxy },
     tsdm: { ...preset.tsdm, ...config.tsdm },
     fcsd: { ...preset.fcsd, ...config.fcsd },

@@ -30,6 +30,10 @@ import * as stages from '../pipeline/method-stages.js';
 import type { DatasetLayout, MethodPlan } from '../pipeline/method-stages.js';
 import { readAlignArtifact, readRenderArtifact, readTsdmArtifact, writeAlignArtifact, writeRenderArtifact, writeTsdmArtifact } from '../pipeline/stage-artifacts.js';
 import { writeMethodOutputs } from '../pipeline/method-report.js';
+import { mergeScoreShards } from '../pipeline/eval-shards.js';
+import { mergeRenderShards, readRenderShard, renderShardDir, renderShardRange, writeRenderShard } from '../pipeline/render-shards.js';
+import { shardRange, type Shard } from '../pipeline/shard.js';
+import { RENDER_BATCH_SIZE } from '../fcsd/render.js';
 import type { MethodRow, RunMethodResult } from '../pipeline/run-method.js';
 import { methodRunOptions, readMethodConfig, resolveMethodConfig, type MethodConfig } from './method-config.js';
 import { trainingBar } from './progress.js';
@@ -51,10 +55,14 @@ export interface MethodRunFlags {
   backend?: BackendName | 'auto';
   /** `ca report` / `ca run`: skip the headless-Chromium check of the report. */
   browserCheck?: boolean;
+  /** `ca fit-proxy` / `ca run`: a folder with your FLAME files (recorded in the run folder's config.json). */
+  flame?: string;
+  /** `ca render` / `ca eval`: the `--shard` value (`'i/n'` or `'n'`, see `parseShard`). */
+  shard?: string;
 }
 
 /** What `config.json` of a method run folder holds: the config file's fields and the inputs. */
-type MethodRecord = MethodConfig & { data: string; layout: DatasetLayout; backbone: string | null };
+type MethodRecord = MethodConfig & { data: string; layout: DatasetLayout; backbone: string | null; flame?: string };
 
 /** An open method run: the folder, the plan, and what the stages have loaded so far (reused by later stages). */
 export interface MethodSession {
@@ -86,7 +94,7 @@ export async function openMethodRun(command: string, flags: MethodRunFlags, prin
   const dir = path.resolve(flags.run);
   const recordFile = path.join(dir, 'config.json');
   const saved = fs.existsSync(recordFile) ? readJson<Partial<MethodRecord>>(recordFile) : null;
-  const { data: savedData, layout: savedLayout, backbone: savedBackbone, ...savedConfig } = saved ?? {};
+  const { data: savedData, layout: savedLayout, backbone: savedBackbone, flame: savedFlame, ...savedConfig } = saved ?? {};
   const config = flags.config !== undefined ? readMethodConfig(command, flags.config) : resolveMethodConfig(command, saved ? savedConfig : undefined);
   if (flags.seed !== undefined) config.seed = flags.seed;
   const data = flags.data !== undefined ? path.resolve(flags.data) : savedData;
@@ -97,10 +105,13 @@ export async function openMethodRun(command: string, flags: MethodRunFlags, prin
     layout: flags.layout ?? savedLayout ?? 'insta',
     backbone: flags.backbone !== undefined ? path.resolve(flags.backbone) : savedBackbone ?? null,
   };
+  // The user's FLAME folder: recorded only when given, so the records of synthetic-head runs are unchanged.
+  const flame = flags.flame !== undefined ? path.resolve(flags.flame) : savedFlame;
+  if (flame !== undefined) record.flame = flame;
   await initBackend(flags.backend ?? 'auto');
   const run = openRunFolder(dir, { command, config: record, seed: config.seed, print });
   try {
-    const plan = stages.planMethod(methodRunOptions(config, { data: record.data, out: dir, layout: record.layout, backbone: record.backbone }));
+    const plan = stages.planMethod({ ...methodRunOptions(config, { data: record.data, out: dir, layout: record.layout, backbone: record.backbone }), ...(flame !== undefined ? { flame } : {}) });
     const cache = new Map<string, unknown>();
     return {
       run,
@@ -322,4 +333,121 @@ export async function runStage(session: MethodSession, stage: MethodStage): Prom
   const record = session.run.finish(stage, { ms: performance.now() - t0, extra });
   session.run.log(`${stage}: finished in ${(record.ms / 1000).toFixed(1)} s`);
   return 'done';
+}
+
+/** What an eval shard writes (`outputs/eval-shards/part-i-of-n.json`). */
+interface EvalShardFile {
+  index: number;
+  count: number;
+  header: { split: unknown; size: number; estimator: string; backbone: string; tsd: unknown };
+  rows: stages.ShardScoredRow[];
+}
+
+const evalShardFile = (outputs: string, index: number, count: number) => path.join(outputs, 'eval-shards', `part-${index}-of-${count}.json`);
+
+/**
+ * Run shard `shard` of `render` or `eval` in an open session (`ca render --shard i/n`, `ca eval --shard i/n`):
+ * - render: the held-out frames of the shard's whole render batches (`renderShardRange`), every row, into
+ *   `outputs/render-shards/part-i-of-n/` (`shard.json` last);
+ * - eval: needs the whole render (`outputs/render/`, e.g. merged from render shards); scores the shard's frames
+ *   (`shardRange`) into `outputs/eval-shards/part-i-of-n.json` with per-frame and per-pair values.
+ * Neither marks its stage finished: `ca merge --stage render|eval` does, from all the shards.
+ * @param session - from {@link openMethodRun}.
+ * @param stage - `'render'` or `'eval'`.
+ * @param shard - from `parseShard`.
+ * @returns the file or folder written.
+ * @example
+ * ```ts
+ * await runStageShard(session, 'render', parseShard('0/2')!);
+ * ```
+ */
+export async function runStageShard(session: MethodSession, stage: 'render' | 'eval', shard: Shard): Promise<string> {
+  const s = session;
+  const test = s.plan.split.test;
+  const ids = test.map((i) => s.plan.dataset.frames[i]!.id);
+  const t0 = performance.now();
+  if (stage === 'render') {
+    requireStage(s, 'distill', 'render');
+    const batchSize = s.plan.options.renderBatchSize ?? RENDER_BATCH_SIZE;
+    const range = renderShardRange(test.length, batchSize, shard);
+    const dir = renderShardDir(s.run.outputs, shard.index, shard.count);
+    let rows: stages.RenderedRow[] = [];
+    if (range.end > range.start) {
+      const fcsd = (await fcsdOf(s)).model;
+      const lcm = await lcmOf(s);
+      const refiner = await refinerOf(s);
+      rows = stages.renderRows(s.plan, await fcsdDataOf(s), { fcsd, student: lcm?.student ?? null, refiner: refiner?.refiner ?? null }, (name) => s.run.log(`render shard ${shard.index}/${shard.count}: ${name}`), range);
+    }
+    writeRenderShard(dir, { index: shard.index, count: shard.count, start: range.start, end: range.end, total: test.length, batchSize, ids }, rows);
+    s.run.log(`render shard ${shard.index}/${shard.count}: held-out frames [${range.start}, ${range.end}) of ${test.length} (batches of ${batchSize}) in ${((performance.now() - t0) / 1000).toFixed(1)} s → ${dir}`);
+    return dir;
+  }
+  requireStage(s, 'render', 'eval');
+  const rendered = readRenderArtifact(path.join(s.run.outputs, 'render'));
+  const range = shardRange(test.length, shard);
+  const scored = await stages.scoreRowsShard(s.plan, await fcsdDataOf(s), rendered, range);
+  const align = readAlignArtifact(path.join(s.run.outputs, 'align'));
+  const file = evalShardFile(s.run.outputs, shard.index, shard.count);
+  const out: EvalShardFile = {
+    index: shard.index,
+    count: shard.count,
+    header: { split: s.plan.split, size: s.plan.fcsdConfig.size, estimator: scored.estimator, backbone: s.plan.options.backbone ?? 'embedded', tsd: align.tsd },
+    rows: scored.rows,
+  };
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  writeJsonAtomic(file, out);
+  s.run.log(`eval shard ${shard.index}/${shard.count}: held-out frames [${range.start}, ${range.end}) of ${test.length} in ${((performance.now() - t0) / 1000).toFixed(1)} s → ${file}`);
+  return file;
+}
+
+/**
+ * Merge the shards of `render` or `eval` into the session's run folder as the unsharded stage's outputs, then mark
+ * the stage finished (`ca merge --stage render|eval`): render shards' frames into `outputs/render/` (the same npy
+ * and PNG files an unsharded `ca render` writes), eval shards into `outputs/eval/results.json` (the same numbers).
+ * @param session - from {@link openMethodRun} (the run folder to write into).
+ * @param stage - `'render'` or `'eval'`.
+ * @param sources - run folders holding the shards (`outputs/render-shards/`, `outputs/eval-shards/`).
+ * @returns the number of shards merged.
+ * @example
+ * ```ts
+ * await mergeStageShards(session, 'render', ['runs/a']);
+ * ```
+ */
+export async function mergeStageShards(session: MethodSession, stage: 'render' | 'eval', sources: string[]): Promise<number> {
+  const s = session;
+  const FN = `ca merge --stage ${stage}`;
+  const t0 = performance.now();
+  const found = (dir: string, sub: string, pattern: RegExp) => {
+    const base = path.join(dir, 'outputs', sub);
+    return fs.existsSync(base) ? fs.readdirSync(base).filter((f) => pattern.test(f)).sort().map((f) => path.join(base, f)) : [];
+  };
+  if (stage === 'render') {
+    const dirs = sources.flatMap((d) => found(d, 'render-shards', /^part-\d+-of-\d+$/));
+    if (dirs.length === 0) throw new ValidationError(FN, 'parts', 'run folders with render shards (outputs/render-shards/part-i-of-n/)', sources);
+    const { ids, rows } = mergeRenderShards(dirs.map(readRenderShard));
+    const expected = s.plan.split.test.map((i) => s.plan.dataset.frames[i]!.id);
+    if (ids.join('\n') !== expected.join('\n')) throw new ValidationError(FN, 'parts', `render shards of this run's ${expected.length} held-out frames`, ids);
+    writeRenderArtifact(s.run.stageDir('render'), ids, rows);
+    s.run.finish('render', { ms: performance.now() - t0, extra: { rows: rows.map((r) => ({ name: r.name, msPerFrame: r.msPerFrame })), shards: dirs.length } });
+    s.run.log(`merged ${dirs.length} render shards (${ids.length} held-out frames, ${rows.length} rows) into ${path.join(s.run.outputs, 'render')}`);
+    return dirs.length;
+  }
+  const files = sources.flatMap((d) => found(d, 'eval-shards', /^part-\d+-of-\d+\.json$/));
+  if (files.length === 0) throw new ValidationError(FN, 'parts', 'run folders with eval shards (outputs/eval-shards/part-i-of-n.json)', sources);
+  const parts = files.map((f) => readJson<EvalShardFile>(f)).sort((a, b) => a.index - b.index);
+  const first = parts[0]!;
+  parts.forEach((p, k) => {
+    if (p.count !== first.count || p.index !== k || JSON.stringify(p.header) !== JSON.stringify(first.header) || p.rows.map((r) => r.name).join() !== first.rows.map((r) => r.name).join()) {
+      throw new ValidationError(FN, 'parts', `shards 0 … ${first.count - 1} of one eval (same header and rows), each once`, files);
+    }
+  });
+  if (parts.length !== first.count) throw new ValidationError(FN, 'parts', `all ${first.count} eval shards`, parts.map((p) => p.index));
+  const results = {
+    ...first.header,
+    rows: first.rows.map((r, j) => ({ name: r.name, label: r.label, msPerFrame: r.msPerFrame, scores: mergeScoreShards(parts.map((p) => p.rows[j]!.part)) })),
+  };
+  writeJsonAtomic(path.join(s.run.stageDir('eval'), 'results.json'), results);
+  s.run.finish('eval', { ms: performance.now() - t0, extra: { rows: results.rows.map((r) => ({ name: r.name, psnr: r.scores.whole.psnr, ssim: r.scores.whole.ssim })), shards: parts.length } });
+  s.run.log(`merged ${parts.length} eval shards into ${path.join(s.run.outputs, 'eval', 'results.json')}`);
+  return parts.length;
 }

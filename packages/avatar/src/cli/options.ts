@@ -69,6 +69,17 @@ export function backboneOption(): Option {
 }
 
 /**
+ * `--flame <dir>`: a folder with your FLAME files for stage 1 (see `readFlameFolder`).
+ * @example
+ * ```ts
+ * command.addOption(flameOption());
+ * ```
+ */
+export function flameOption(): Option {
+  return new Option('--flame <dir>', "your FLAME folder for stage 1 on a real dataset: flame2020.npz (from FLAME's pkl) and head_template_mesh.obj (default: the synthetic head)");
+}
+
+/**
  * `--shard <i/n | n>`: run one shard of the work (see `parseShard`).
  * @example
  * ```ts

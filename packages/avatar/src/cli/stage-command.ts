@@ -12,8 +12,9 @@
  * @packageDocumentation
  */
 import { Option, type Command } from 'commander';
-import { METHOD_STAGES, openMethodRun, runStage, type MethodRunFlags, type MethodStage } from './method-runner.js';
-import { backboneOption, configOption, dataOption, layoutOption, runOption, seedOption } from './options.js';
+import { parseShard } from '../pipeline/shard.js';
+import { METHOD_STAGES, openMethodRun, runStage, runStageShard, type MethodRunFlags, type MethodStage } from './method-runner.js';
+import { backboneOption, configOption, dataOption, flameOption, layoutOption, runOption, seedOption, shardOption } from './options.js';
 
 /**
  * Add the flags every method command takes to `command`.
@@ -52,6 +53,12 @@ export function registerStageCommand(program: Command, stage: MethodStage, descr
     .description(`${description}.\nReads the run folder's outputs/ of the stages before it, writes outputs/${stage}/; a finished stage is a no-op, an interrupted one resumes from its last checkpoint.`)
     .action(async (flags: MethodRunFlags, self: Command) => runStages(`ca ${stage}`, flags, [stage], errorLines(self)));
   if (stage === 'report') command.option('--no-browser-check', 'skip the headless-Chromium check of the report');
+  if (stage === 'fit-proxy') command.addOption(flameOption());
+  if (stage === 'render' || stage === 'eval') {
+    command.addOption(shardOption()).addHelpText('after', stage === 'render'
+      ? '\nWith --shard i/n: render shard i\'s whole render batches (config renderBatchSize) of the held-out frames into outputs/render-shards/part-i-of-n/; then `ca merge --stage render` writes outputs/render/ (the unsharded frames).'
+      : '\nWith --shard i/n: score shard i\'s held-out frames (needs the whole outputs/render/) into outputs/eval-shards/part-i-of-n.json; then `ca merge --stage eval` writes outputs/eval/results.json (the unsharded numbers).');
+  }
   return command;
 }
 
@@ -67,9 +74,13 @@ export function registerStageCommand(program: Command, stage: MethodStage, descr
  * ```
  */
 export async function runStages(command: string, flags: MethodRunFlags, stages: readonly MethodStage[] = METHOD_STAGES, print?: (line: string) => void): Promise<void> {
+  // A shard of render / eval (--shard, or a Slurm array's variables) runs that part only and finishes no stage.
+  const shardable = stages.length === 1 && (stages[0] === 'render' || stages[0] === 'eval');
+  const shard = shardable ? parseShard(flags.shard) : null;
   const session = await openMethodRun(command, flags, print);
   try {
-    for (const stage of stages) await runStage(session, stage);
+    if (shard) await runStageShard(session, stages[0] as 'render' | 'eval', shard);
+    else for (const stage of stages) await runStage(session, stage);
   } finally {
     session.close();
   }

@@ -138,6 +138,9 @@ describe('trainFcsd', () => {
     expect(part.complete).toBe(false);
     expect(part.steps).toEqual({ backbone: 6, conditions: 2 });
     part.model.dispose();
+    // Returned means released: neither phase folder keeps its lock (a later run, in any process, may take it).
+    expect(fs.existsSync(path.join(dir, 'backbone', '.lock'))).toBe(false);
+    expect(fs.existsSync(path.join(dir, 'conditions', '.lock'))).toBe(false);
     const resumed = await trainFcsd(data, TINY, { train, checkpointDir: dir });
     expect(resumed.complete).toBe(true);
     expect(resumed.stepLosses).toEqual(full.stepLosses.slice(8));

@@ -101,6 +101,7 @@ describe('distillFcsdLcm', () => {
     expect(part.complete).toBe(false);
     expect(part.stepLosses).toEqual(full.stepLosses.slice(0, 3));
     part.student.dispose();
+    expect(fs.existsSync(path.join(dir, '.lock'))).toBe(false); // returned means the folder's lock is released
     const resumed = await distillFcsdLcm(model, data, { train: TRAIN, checkpointDir: dir });
     expect(resumed.complete).toBe(true);
     expect(resumed.stepLosses).toEqual(full.stepLosses.slice(3));
@@ -148,6 +149,7 @@ describe('trainFcsdRefiner', () => {
     const part = await trainFcsdRefiner(model, data, { train: TRAIN, checkpointDir: dir, stopAt: 3 });
     expect(part.steps).toBe(3);
     part.refiner.dispose();
+    expect(fs.existsSync(path.join(dir, '.lock'))).toBe(false); // returned means the folder's lock is released
     const resumed = await trainFcsdRefiner(model, data, { train: TRAIN, checkpointDir: dir });
     expect(resumed.stepLosses).toEqual(full.stepLosses.slice(3));
     expectSameWeights(full.refiner, resumed.refiner);

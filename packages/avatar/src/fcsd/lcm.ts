@@ -88,9 +88,11 @@ export async function distillFcsdLcm(model: FcsdModel, data: FcsdData, options: 
     { modelCall: (unet, x, t, conditions, timestepCond) => model.denoise(x, t, conditions, { unet, timestepCond }) },
   );
   const loop = new TrainingLoopState(new Rng(c.seed).fork('fcsd-lcm'), c.logEvery, iterations);
-  const manager = options.checkpointDir ? new CheckpointManager(options.checkpointDir, { keepLast: 2 }) : null;
   const stepLosses: number[] = [];
+  let manager: CheckpointManager | null = null;
   try {
+    // The manager takes the folder's lock inside the try: a refused lock (another writer) still releases the trainer.
+    manager = options.checkpointDir ? new CheckpointManager(options.checkpointDir, { keepLast: 2 }) : null;
     const last = manager && (options.resume ?? true) ? manager.loadLatest() : null;
     if (last) {
       try {
@@ -121,5 +123,6 @@ export async function distillFcsdLcm(model: FcsdModel, data: FcsdData, options: 
     return { student: cloneUNet(trainer.target), ...fineTuneLog(loop, stepLosses, iterations) };
   } finally {
     trainer.dispose();
+    manager?.close(); // release the checkpoint folder's lock
   }
 }

@@ -87,10 +87,12 @@ export async function trainFcsdRefiner(model: FcsdModel, data: FcsdData, options
   const refiner = cloneUNet(model.backbone); // every weight trains, the IP processors' included
   const optimizer = new AdamW(refiner, { lr: c.controlLr, maxGradNorm: c.maxGradNorm > 0 ? c.maxGradNorm : undefined });
   const loop = new TrainingLoopState(new Rng(c.seed).fork('fcsd-refiner'), c.logEvery, iterations);
-  const manager = options.checkpointDir ? new CheckpointManager(options.checkpointDir, { keepLast: 2 }) : null;
   const run = { model: refiner, optimizer, config: c, fn: FN, validateState: (state: Record<string, unknown>) => loop.checkState(state, FN) };
   const stepLosses: number[] = [];
+  let manager: CheckpointManager | null = null;
   try {
+    // The manager takes the folder's lock inside the try: a refused lock (another writer) still releases the refiner.
+    manager = options.checkpointDir ? new CheckpointManager(options.checkpointDir, { keepLast: 2 }) : null;
     const resumed = manager && (options.resume ?? true) ? resumeTraining(manager, run) : null;
     if (resumed) loop.restore(resumed.state);
     const save = () => manager && saveTrainingCheckpoint(manager, loop.step, { ...run, state: loop.toState(), metadata: { model: 'FCSD refiner (ConsistentAvatar §4.3)' } });
@@ -125,5 +127,6 @@ export async function trainFcsdRefiner(model: FcsdModel, data: FcsdData, options
     throw error;
   } finally {
     optimizer.dispose();
+    manager?.close(); // release the checkpoint folder's lock
   }
 }

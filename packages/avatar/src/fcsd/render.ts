@@ -34,13 +34,20 @@ export interface RenderFcsdOptions {
   steps?: number;
   /** A refiner backbone (from `trainFcsdRefiner`): it runs the last `config.refinerStart` of the DDIM schedule (hand-off). */
   refiner?: UNet2DConditionModel;
-  /** Frames per batch (default 8; part of what "same seed" means for the LCM sampler's inner noise). */
+  /** Frames per batch (default {@link RENDER_BATCH_SIZE}; part of what "same seed" means for the LCM sampler's inner noise). */
   batchSize?: number;
   /** Token conditions dropped for every frame (ablations at generation time). */
   drop?: string[];
   /** Called after each batch with the frames rendered so far and the total. */
   onProgress?: (done: number, total: number) => void;
 }
+
+/**
+ * Frames per {@link renderFcsd} batch by default. The LCM sampler's inner noise is drawn per batch (forked by the
+ * batch's first frame index), so a frame's pixels depend on the batching: shards of a render cut the frames in whole
+ * batches (see `renderShardRange`).
+ */
+export const RENDER_BATCH_SIZE = 8;
 
 /** The image of a model output x̂_0: proxy + residualScale·x̂_0, or (x̂_0 + 1) / 2, clamped to [0, 1]. */
 function toImage(x0: Float32Array, proxy: Float32Array, c: Pick<FcsdConfig, 'target' | 'residualScale'>): Float32Array {
@@ -83,7 +90,8 @@ export function renderFcsd(model: FcsdModel, data: FcsdData, indices: number[], 
   if (options.sampler === 'lcm' && !options.student) throw new ValidationError(FN, 'options.student', 'the LCM student (distillFcsdLcm) for sampler lcm', options.student);
   if (!Number.isInteger(options.seed)) throw new ValidationError(FN, 'options.seed', 'an integer', options.seed);
   const steps = options.steps ?? (options.sampler === 'lcm' ? c.lcmSteps : c.ddimSteps);
-  const batchSize = options.batchSize ?? 8;
+  const batchSize = options.batchSize ?? RENDER_BATCH_SIZE;
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new ValidationError(FN, 'options.batchSize', 'an integer ≥ 1', batchSize);
   const out: FloatImage[] = [];
   for (let start = 0; start < indices.length; start += batchSize) {
     const frames = indices.slice(start, start + batchSize).map((i) => data.frames[i]!);

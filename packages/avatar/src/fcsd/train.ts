@@ -287,9 +287,11 @@ export async function trainFcsd(data: FcsdData, config: Partial<FcsdConfig>, opt
       if (iterations === 0 || params.length === 0) continue; // nothing to train (every condition switched off)
       const optimizer = new AdamW(params, { lr: phase === 'backbone' ? c.backboneLr : c.controlLr, maxGradNorm: c.maxGradNorm > 0 ? c.maxGradNorm : undefined });
       const loop = new TrainingLoopState(new Rng(c.seed).fork(`fcsd-${phase}`), c.logEvery, iterations);
-      const manager = options.checkpointDir ? new CheckpointManager(join(options.checkpointDir, phase), { keepLast: 2 }) : null;
       const run = { model, optimizer, config: c, fn: FN, validateState: (state: Record<string, unknown>) => loop.checkState(state, FN) };
+      let manager: CheckpointManager | null = null;
       try {
+        // The manager takes the phase folder's lock inside the try: a refused lock still releases the optimizer.
+        manager = options.checkpointDir ? new CheckpointManager(join(options.checkpointDir, phase), { keepLast: 2 }) : null;
         const resumed = manager && (options.resume ?? true) ? resumeTraining(manager, run) : null;
         if (resumed) loop.restore(resumed.state);
         const save = () => manager && saveTrainingCheckpoint(manager, loop.step, { ...run, state: loop.toState(), metadata: { model: `FCSD (ConsistentAvatar stage 3), ${phase}` } });
@@ -331,6 +333,7 @@ export async function trainFcsd(data: FcsdData, config: Partial<FcsdConfig>, opt
         steps[phase] = loop.step;
       } finally {
         optimizer.dispose();
+        manager?.close(); // release the phase folder's lock: a later run in this process (or another) may take it
       }
       if (steps[phase] < iterations) break; // interrupted (stopAt)
     }

@@ -30,12 +30,13 @@
 import { join } from 'node:path';
 import { ValidationError, type FloatImage } from '@consistent-avatar/core';
 import { MEAD_EMOTIONS_7, retrieveEmotions, syntheticMeadDatabase } from '@consistent-avatar/emotion';
-import { loadEmbeddedPoseExpressionEstimator } from '@consistent-avatar/metrics';
+import { loadEmbeddedPoseExpressionEstimator, type PoseExpressionEstimator } from '@consistent-avatar/metrics';
 import {
   fitProxyAvatar,
   protocolSplit,
   readImavatarDataset,
   readInstaDataset,
+  readFlameFolder,
   readNerfaceDataset,
   SYNTHETIC_NUM_SHAPE,
   type AvatarDataset,
@@ -48,9 +49,10 @@ import { prepareFcsdData, withAlignedTsd, type FcsdData } from '../fcsd/data.js'
 import { loadPretrainedBackbone, type FcsdModel } from '../fcsd/fcsd-model.js';
 import { distillFcsdLcm, type DistillFcsdLcmResult } from '../fcsd/lcm.js';
 import { trainFcsdRefiner, type TrainFcsdRefinerResult } from '../fcsd/refiner.js';
-import { renderFcsd } from '../fcsd/render.js';
+import { RENDER_BATCH_SIZE, renderFcsd } from '../fcsd/render.js';
 import { FCSD_CONDITION_FIELDS, trainFcsd, type FcsdProgress, type TrainFcsdResult } from '../fcsd/train.js';
 import { scoreSequence } from '../eval/score-sequence.js';
+import { scoreShard, type ScoreShardPart } from './eval-shards.js';
 import type { MethodRow, RunMethodOptions, StageThreeVariant } from './run-method.js';
 
 /** The dataset folder layouts the method reads. */
@@ -109,6 +111,9 @@ export function planMethod(options: RunMethodOptions): MethodPlan {
   const tsdmConfig = resolveTsdmConfig({ seed: options.seed, ...options.tsdm });
   const fcsdConfig = resolveFcsdConfig({ seed: options.seed, size: tsdmConfig.size, ...options.fcsd });
   checkVariants(FN, options.variants ?? [], fcsdConfig);
+  if (options.renderBatchSize !== undefined && (!Number.isInteger(options.renderBatchSize) || options.renderBatchSize < 1)) {
+    throw new ValidationError(FN, 'options.renderBatchSize', 'an integer ≥ 1', options.renderBatchSize);
+  }
   const dataset = readMethodDataset(options.data, options.layout);
   const split = protocolSplit(dataset, { validationFrames: options.validationFrames });
   return {
@@ -149,7 +154,10 @@ function checkVariants(fn: string, variants: StageThreeVariant[], base: FcsdConf
  * ```
  */
 export function fitProxyStage(plan: MethodPlan, onProgress?: (p: { step: number; steps: number; loss: number }) => void): Promise<ProxyAvatar> {
-  return fitProxyAvatar(plan.trainSet, { seed: plan.options.seed, shape: new Float32Array(SYNTHETIC_NUM_SHAPE), checkpointDir: plan.checkpointDir('proxy'), onProgress, ...plan.options.proxy });
+  // The user's FLAME (`options.flame`, its mean shape), else the synthetic head; the proxy owns a loaded model.
+  const model = plan.options.flame !== undefined ? readFlameFolder(plan.options.flame).model : undefined;
+  const shape = new Float32Array(model ? model.numShape : SYNTHETIC_NUM_SHAPE);
+  return fitProxyAvatar(plan.trainSet, { seed: plan.options.seed, shape, checkpointDir: plan.checkpointDir('proxy'), onProgress, ...plan.options.proxy, ...(model ? { model, ownModel: true } : {}) });
 }
 
 /**
@@ -369,14 +377,24 @@ export interface MethodNetworks {
  * @param data - from {@link fcsdDataStage}.
  * @param networks - the trained FCSD, its student and refiner.
  * @param onRow - called as each row starts (its name).
- * @returns the rows in that order.
+ * @param range - positions `[start, end)` in `plan.split.test` to render (a render shard: whole batches of
+ *   `options.renderBatchSize`, see `renderShardRange`); default all of them.
+ * @returns the rows in that order, each with the frames of `range`.
  * @example
  * ```ts
  * const rendered = renderRows(plan, data, { fcsd: fcsd.model, student: lcm?.student ?? null, refiner: null });
  * ```
  */
-export function renderRows(plan: MethodPlan, data: FcsdData, networks: MethodNetworks, onRow?: (name: string) => void): RenderedRow[] {
-  const { fcsdConfig: c, split, options } = plan;
+export function renderRows(plan: MethodPlan, data: FcsdData, networks: MethodNetworks, onRow?: (name: string) => void, range?: { start: number; end: number }): RenderedRow[] {
+  const { fcsdConfig: c, options } = plan;
+  const batchSize = options.renderBatchSize ?? RENDER_BATCH_SIZE;
+  const total = plan.split.test.length;
+  if (range !== undefined && (!Number.isInteger(range?.start) || !Number.isInteger(range.end) || range.start < 0 || range.end > total || range.start > range.end || range.start % batchSize !== 0)) {
+    throw new ValidationError('renderRows', 'range', `[start, end) within the ${total} held-out frames, start a multiple of ${batchSize} (whole render batches)`, range);
+  }
+  // The rendered frames: the held-out ones, or a shard's whole batches of them (then each frame's noise and its
+  // batch's inner noise are the unsharded run's).
+  const split = { test: plan.split.test.slice(range?.start ?? 0, range?.end ?? total) };
   const S = data.size;
   const useLcm = networks.student !== null;
   const sampler = useLcm ? `LCM ${c.lcmSteps} steps` : `DDIM ${c.ddimSteps} steps`;
@@ -388,7 +406,7 @@ export function renderRows(plan: MethodPlan, data: FcsdData, networks: MethodNet
     rows.push({ name, label, frames, msPerFrame: timed ? (performance.now() - t0) / frames.length : null });
   };
   const render = (tsdSource: 'aligned' | 'proxy' | 'gt', kind: 'lcm' | 'ddim' = useLcm ? 'lcm' : 'ddim') => () =>
-    renderFcsd(networks.fcsd, data, split.test, { sampler: kind, student: networks.student ?? undefined, tsdSource, seed: options.seed });
+    renderFcsd(networks.fcsd, data, split.test, { sampler: kind, student: networks.student ?? undefined, tsdSource, seed: options.seed, batchSize });
   add('proxy', 'stage 1: the proxy render', () => split.test.map((i) => ({ data: data.frames[i]!.proxyRgb, height: S, width: S, channels: 3 })), false);
   add('baseline', `w/o stage 2: the proxy TSD into the ControlNet (${sampler})`, render('proxy'));
   add('full', `full method: aligned TSD′ (${sampler})`, render('aligned'));
@@ -396,7 +414,7 @@ export function renderRows(plan: MethodPlan, data: FcsdData, networks: MethodNet
   if (networks.refiner) {
     const refiner = networks.refiner;
     add('full-refiner', `aligned TSD′, DDIM ${c.ddimSteps} steps with the refiner on the last ${c.refinerStart} of the schedule`, () =>
-      renderFcsd(networks.fcsd, data, split.test, { sampler: 'ddim', refiner, tsdSource: 'aligned', seed: options.seed }));
+      renderFcsd(networks.fcsd, data, split.test, { sampler: 'ddim', refiner, tsdSource: 'aligned', seed: options.seed, batchSize }));
   }
   add('oracle-tsd', `reference: the real frames' TSD, not a method (${sampler})`, render('gt'));
   return rows;
@@ -432,8 +450,7 @@ export async function scoreRows(plan: MethodPlan, data: FcsdData, rendered: Rend
   const S = data.size;
   const { test } = plan.split;
   const { lpips, faceAnalyzer } = plan.options;
-  const embedded = !plan.options.estimator && S >= 32 ? loadEmbeddedPoseExpressionEstimator() : null;
-  const estimator = plan.options.estimator ?? embedded;
+  const { estimator, embedded } = rowEstimator(plan, S);
   try {
     const reference = test.map((i) => ({ data: data.frames[i]!.gt, height: S, width: S, channels: 3 }));
     const masks = test.map((i) => data.frames[i]!.mask);
@@ -447,10 +464,62 @@ export async function scoreRows(plan: MethodPlan, data: FcsdData, rendered: Rend
     }
     return {
       reference, rows,
-      estimator: estimator ? estimator.name : `not computed (frames of ${S}² are below the embedded estimator's 32²)`,
+      estimator: estimatorName(estimator, S),
       lpips: lpips ? `LPIPS (${lpips.net}, user-supplied weights)` : 'not computed (no LPIPS weights given)',
       identity: faceAnalyzer ? "cosine similarity of human's face embeddings (frames with a face found in both only)" : "not computed (no face analyser given; ca ablate --identity runs human's)",
     };
+  } finally {
+    embedded?.dispose?.();
+  }
+}
+
+/** The PE / EE estimator of a run: the plan's, else the embedded one for frames ≥ 32² (`embedded`: dispose it). */
+function rowEstimator(plan: MethodPlan, S: number): { estimator: PoseExpressionEstimator | null; embedded: PoseExpressionEstimator | null } {
+  const embedded = !plan.options.estimator && S >= 32 ? loadEmbeddedPoseExpressionEstimator() : null;
+  return { estimator: plan.options.estimator ?? embedded, embedded };
+}
+
+function estimatorName(estimator: PoseExpressionEstimator | null, S: number): string {
+  return estimator ? estimator.name : `not computed (frames of ${S}² are below the embedded estimator's 32²)`;
+}
+
+/** One row's part of a sharded eval. */
+export interface ShardScoredRow {
+  name: string;
+  label: string;
+  msPerFrame: number | null;
+  part: ScoreShardPart;
+}
+
+/**
+ * Step 6b for one eval shard: score the held-out frames `[start, end)` of every rendered row, keeping the per-frame
+ * and per-pair values `mergeScoreShards` turns into {@link scoreRows}'s scores. The rows are the whole rendered
+ * sequences (the pair before `start` needs frame `start − 1`). LPIPS and identity similarity are not sharded.
+ * @param plan - from {@link planMethod} (no `lpips` / `faceAnalyzer`).
+ * @param data - from {@link fcsdDataStage}.
+ * @param rendered - every row, all held-out frames.
+ * @param range - the shard's frame positions (`shardRange(test.length, shard)`).
+ * @returns the rows' parts and the estimator's name.
+ * @example
+ * ```ts
+ * const { rows } = await scoreRowsShard(plan, data, rendered, shardRange(plan.split.test.length, shard));
+ * ```
+ */
+export async function scoreRowsShard(plan: MethodPlan, data: FcsdData, rendered: RenderedRow[], range: { start: number; end: number }): Promise<{ rows: ShardScoredRow[]; estimator: string }> {
+  const FN = 'scoreRowsShard';
+  if (plan.options.lpips || plan.options.faceAnalyzer) throw new ValidationError(FN, 'plan.options', 'no LPIPS / face analyser (a sharded eval merges L2 / PSNR / SSIM, PE / EE and the temporal measures only)', 'lpips or faceAnalyzer set');
+  const S = data.size;
+  const { test } = plan.split;
+  const { estimator, embedded } = rowEstimator(plan, S);
+  try {
+    const reference = test.map((i) => ({ data: data.frames[i]!.gt, height: S, width: S, channels: 3 }));
+    const masks = test.map((i) => data.frames[i]!.mask);
+    const rows: ShardScoredRow[] = [];
+    for (const r of rendered) {
+      if (r.frames.length !== test.length) throw new ValidationError(FN, `rendered.${r.name}.frames`, `${test.length} frames (the held-out ones)`, r.frames.length);
+      rows.push({ name: r.name, label: r.label, msPerFrame: r.msPerFrame, part: await scoreShard(r.frames, reference, masks, range, { estimator: estimator ?? undefined }) });
+    }
+    return { rows, estimator: estimatorName(estimator, S) };
   } finally {
     embedded?.dispose?.();
   }

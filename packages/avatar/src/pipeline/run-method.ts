@@ -72,6 +72,14 @@ export interface RunMethodOptions {
   /** Also render the "w/o LCM" row (DDIM on the teacher). Default false. */
   ddimRow?: boolean;
   /**
+   * A folder with your FLAME model (`flame2020.npz` converted from FLAME's pkl, UVs in it or in
+   * `head_template_mesh.obj`; see `readFlameFolder`) for stage 1 on a real dataset (no `synthetic.json`). Default: the
+   * synthetic head of a synthetic (or synthetic-tracked) dataset.
+   */
+  flame?: string;
+  /** Frames per render batch (default `RENDER_BATCH_SIZE`, 8): render shards are whole batches. */
+  renderBatchSize?: number;
+  /**
    * A diffusers Stable Diffusion folder you own (`unet/`, `vae/`; e.g. SD 1.5) to use as the stage-3 backbone instead
    * of the embedded one: it is loaded from disk (nothing is downloaded), frozen, and needs the paper's formulation
    * (`fcsd: { ...FCSD_PAPER }`). Default: the embedded backbone trained here.

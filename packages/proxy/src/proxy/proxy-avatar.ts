@@ -38,8 +38,10 @@ import { bilinearPlan, sampleTexture } from './texture-sampler.js';
 
 /** Options of {@link fitProxyAvatar} (flat; JSON round-trip except the callbacks and the model). */
 export interface ProxyFitOptions {
-  /** FLAME-layout model with UVs. Default: the synthetic head of a synthetic dataset (`synthetic.json`). */
+  /** FLAME-layout model with UVs (e.g. `readFlameFolder(dir).model`). Default: the synthetic head of a synthetic dataset (`synthetic.json`). */
   model?: FlameModel;
+  /** The proxy takes `model` over: disposed with the proxy, or when the fit fails. Default false (the caller keeps it). */
+  ownModel?: boolean;
   /** Identity coefficients for `model`. Default: the synthetic truth's, else zeros. */
   shape?: ArrayLike<number>;
   /** Texture size in texels (square). Default 64: coarse on purpose (the proxy must lose detail). */
@@ -193,7 +195,7 @@ export async function fitProxyAvatar(dataset: AvatarDataset, options: ProxyFitOp
   // 1. The model: given, or the synthetic head of a synthetic dataset. Every later check may throw, so an owned model
   // is released on any failure until the proxy takes it over.
   let model = options.model;
-  let ownsModel = false;
+  let ownsModel = options.model !== undefined && options.ownModel === true;
   let shape = options.shape ? Float32Array.from(options.shape, Number) : null;
   if (shape) checkFinite(fn, 'options.shape', shape);
   if (!model) {
@@ -383,6 +385,7 @@ export async function fitProxyAvatar(dataset: AvatarDataset, options: ProxyFitOp
     optimizer.dispose();
     tf.dispose([texture, sh]);
     if (ownsModel) model.dispose();
+    manager?.close(); // release the checkpoint folder's lock
   }
 }
 

@@ -100,6 +100,12 @@ describe('proxy avatar', () => {
     const dir = path.join(tmp, 'ckB');
     const half = await fitProxyAvatar(ds, { ...opts, steps: 8, checkpointDir: dir });
     half.dispose();
+    expect(fs.existsSync(path.join(dir, '.lock'))).toBe(false); // returned means the folder's lock is released
+    // A concurrent writer (a live lock from another host, never taken over) is still refused, naming the holder.
+    const busy = path.join(tmp, 'ckBusy');
+    fs.mkdirSync(busy);
+    fs.writeFileSync(path.join(busy, '.lock'), JSON.stringify({ pid: 1, host: 'another-host', started: new Date().toISOString(), command: 'ca fit-proxy' }));
+    await expect(fitProxyAvatar(ds, { ...opts, checkpointDir: busy })).rejects.toThrow(/another-host/);
     const resumed = await fitProxyAvatar(ds, { ...opts, checkpointDir: dir });
     expect(fs.existsSync(path.join(dir, 'step-000016'))).toBe(true);
     expect(JSON.parse(fs.readFileSync(path.join(dir, 'loss.json'), 'utf8')).length).toBe(resumed.lossLog.length);

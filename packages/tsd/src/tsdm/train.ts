@@ -109,8 +109,10 @@ export async function trainTsdm(data: TsdmData, config: Partial<TsdmConfig> = {}
   const scheduler = tsdmScheduler(c);
   const loop = new TrainingLoopState(new Rng(c.seed).fork('tsdm-train'), c.logEvery, c.iterations);
   let resumedFrom: string | null = null;
-  const manager = options.checkpointDir ? new CheckpointManager(options.checkpointDir, { keepLast: options.keepLast ?? 2 }) : null;
+  let manager: CheckpointManager | null = null;
   try {
+    // The manager takes the folder's lock inside the try: a refused lock (another writer) still releases the model.
+    manager = options.checkpointDir ? new CheckpointManager(options.checkpointDir, { keepLast: options.keepLast ?? 2 }) : null;
     // 1. Resume: weights, AdamW moments (refused for another config), then step, RNG state, loss log.
     const run = { model, optimizer, config: c, fn: FN, validateState: (state: Record<string, unknown>) => loop.checkState(state, FN) };
     let resumed: ReturnType<typeof resumeTraining> = null;
@@ -181,5 +183,6 @@ export async function trainTsdm(data: TsdmData, config: Partial<TsdmConfig> = {}
     throw error;
   } finally {
     optimizer.dispose();
+    manager?.close(); // release the checkpoint folder's lock
   }
 }

@@ -66,6 +66,12 @@ describe('trainTsdm', () => {
     const part = await trainTsdm(data, TINY, { checkpointDir: dir, stopAt: 12 });
     expect(part.step).toBe(12);
     part.model.dispose();
+    expect(fs.existsSync(path.join(dir, '.lock'))).toBe(false); // returned means the folder's lock is released
+    // A concurrent writer (a live lock from another host, never taken over) is still refused, naming the holder.
+    const busy = path.join(tmp, 'ckpt-busy');
+    fs.mkdirSync(busy);
+    fs.writeFileSync(path.join(busy, '.lock'), JSON.stringify({ pid: 1, host: 'another-host', started: new Date().toISOString(), command: 'ca train-tsdm' }));
+    await expect(trainTsdm(data, TINY, { checkpointDir: busy })).rejects.toThrow(/another-host/);
     const resumed = await trainTsdm(data, TINY, { checkpointDir: dir });
     expect(resumed.resumedFrom).toMatch(/step-000012$/);
     expect(resumed.step).toBe(24);

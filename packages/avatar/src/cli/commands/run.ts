@@ -13,6 +13,7 @@
  */
 import type { Command } from 'commander';
 import { METHOD_STAGES, type MethodRunFlags } from '../method-runner.js';
+import { flameOption } from '../options.js';
 import { errorLines, runStages, withMethodOptions } from '../stage-command.js';
 
 /**
@@ -27,5 +28,6 @@ export function registerRun(program: Command): void {
   withMethodOptions(program.command('run'))
     .description(`the whole method, every stage in order (${METHOD_STAGES.join(' → ')}), in one run folder; resumes`)
     .option('--no-browser-check', 'skip the headless-Chromium check of the report')
+    .addOption(flameOption())
     .action(async (flags: MethodRunFlags, self: Command) => runStages('ca run', flags, METHOD_STAGES, errorLines(self)));
 }
