@@ -8,8 +8,9 @@ import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ValidationError, initBackend, tf, type FloatImage } from '@consistent-avatar/core';
 import {
-  DecaEstimator, FaceAnalyzer, SyntheticPoseExpressionEstimator, SyntheticPoseExpressionNet, mse, psnr, resolveSyntheticPoseExpressionConfig, ssim,
-  temporalConsistency,
+  DecaEstimator, FaceAnalyzer, SyntheticPoseExpressionEstimator, SyntheticPoseExpressionNet, applySimilarity2d, axisAngleToMatrix, cosineSimilarity,
+  curveAgreement, endPointError, flowMagnitudeCurve, meanFlowMagnitude, mse, procrustes2d, psnr, resolveSyntheticPoseExpressionConfig, rotationAngleDeg,
+  ssim, temporalConsistency,
 } from './index.js';
 import { fixture } from '../test/png.js';
 
@@ -32,6 +33,28 @@ describe('10. NaN never passes silently through a metric', () => {
       expect(() => metric(frame(0.5, 0), frame(0.5))).toThrow(ValidationError);
     }
     await expect(temporalConsistency([frame(0.2), frame(0.3, 5)], [frame(0.2), frame(0.3)])).rejects.toThrow(/frames\[1\].*finite samples/);
+  });
+});
+
+describe('10. NaN in the flow, face-geometry and rotation helpers (they returned NaN)', () => {
+  it('each names itself and the argument', () => {
+    const flow = (nanAt = -1) => {
+      const data = new Float32Array(8 * 8 * 2).fill(1);
+      if (nanAt >= 0) data[nanAt] = Number.NaN;
+      return { data, height: 8, width: 8 };
+    };
+    expect(() => meanFlowMagnitude(flow(3))).toThrow(/meanFlowMagnitude: argument 'field\.data' expected finite numbers .*NaN at index 3/);
+    expect(() => flowMagnitudeCurve([flow(), flow(5)])).toThrow(ValidationError);
+    expect(() => endPointError(flow(), flow(6))).toThrow(/endPointError: argument 'b\.data'.*index 6/);
+    expect(meanFlowMagnitude(flow())).toBeCloseTo(Math.SQRT2, 6);
+    expect(() => curveAgreement([1, Number.NaN], [1, 2])).toThrow(/curveAgreement: argument 'generated'/);
+    expect(() => cosineSimilarity([1, 0], [Number.POSITIVE_INFINITY, 0])).toThrow(/cosineSimilarity: argument 'b'/);
+    expect(() => procrustes2d([0, 0, 1, 0, 0, 1], [0, 0, 1, 0, Number.NaN, 1])).toThrow(/procrustes2d: argument 'target'.*index 4/);
+    expect(() => applySimilarity2d({ scale: Number.NaN, angle: 0, tx: 0, ty: 0 }, [0, 0])).toThrow(/applySimilarity2d: argument 't'/);
+    expect(() => applySimilarity2d({ scale: 1, angle: 0, tx: 0, ty: 0 }, [0, Number.NaN])).toThrow(/applySimilarity2d: argument 'points'/);
+    expect(() => axisAngleToMatrix([Number.NaN, 0, 0])).toThrow(/axisAngleToMatrix: argument 'v'/);
+    expect(() => rotationAngleDeg([0, 0, 0], [0, Number.NaN, 0])).toThrow(/rotationAngleDeg: argument 'b' expected finite numbers/);
+    expect(rotationAngleDeg([0, 0.1, 0], [0, 0, 0])).toBeCloseTo(5.729578, 4);
   });
 });
 

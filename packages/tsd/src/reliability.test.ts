@@ -6,7 +6,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend, tf, ValidationError } from '@consistent-avatar/core';
-import { alignTsd, resolveTsdmConfig, trainTsdm, TsdEncoder, TsdmModel, type TsdmData } from './index.js';
+import { alignTsd, resolveTsdmConfig, trainTsdm, TsdEncoder, tsdErrors, TsdmModel, type TsdmData } from './index.js';
 
 beforeAll(async () => {
   await initBackend('cpu');
@@ -55,6 +55,14 @@ describe('10. non-finite inputs at inference', () => {
     expect(code.shape).toEqual([1, 4]);
     tf.dispose([clean, code]);
     encoder.dispose();
+  });
+});
+
+describe('10. tsdErrors', () => {
+  it('names the map holding a NaN (every error came out NaN before)', () => {
+    expect(() => tsdErrors([[0, 1], [0, Number.NaN]], [[0, 1], [0, 1]])).toThrow(/tsdErrors: argument 'sequence\[1\]' expected finite numbers .*NaN at index 1/);
+    expect(() => tsdErrors([[0, 1]], [[Number.POSITIVE_INFINITY, 1]])).toThrow(/'truth\[0\]'/);
+    expect(tsdErrors([[0, 1]], [[0, 1]]).mse).toBe(0);
   });
 });
 

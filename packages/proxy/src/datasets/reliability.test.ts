@@ -12,6 +12,7 @@ import { FormatError, ValidationError, initBackend, tf } from '@consistent-avata
 import { fitProxyAvatar } from '../proxy/proxy-avatar.js';
 import { lookAtCamera, projectPoints } from '../raster/camera.js';
 import { rasterize } from '../raster/rasterize.js';
+import { bilinearPlan } from '../proxy/texture-sampler.js';
 import { createSyntheticHead } from '../head/synthetic-head.js';
 import { readImavatarDataset, writeImavatarDataset } from './imavatar.js';
 import { readInstaDataset, writeInstaDataset } from './insta.js';
@@ -199,6 +200,7 @@ describe('10. non-finite inputs to FLAME and projectPoints', () => {
       ['sh', { shading: 'sh', sh: new Array<number>(27).fill(Number.NaN) }],
       ['texture.data', { texture: { width: 1, height: 1, channels: 3, data: Float32Array.from([0, Number.NaN, 0]) } }],
     ];
+    expect(thrown(() => bilinearPlan(Float32Array.from([0.5, Number.NaN]), 4, 4)).message).toMatch(/bilinearPlan: argument 'uvs' expected finite numbers .*NaN at index 1/);
     for (const [name, option] of options) {
       const error = thrown(() => rasterize(quad(), camera, option));
       expect(error, name).toBeInstanceOf(ValidationError);
