@@ -50,6 +50,9 @@ export interface PoseExpressionAccuracy {
 
 /**
  * Rotation matrix (row-major 3×3) of an axis-angle vector (Rodrigues' formula).
+ * @param v - 3 finite numbers (NaN / ±Infinity: `ValidationError`, core's non-finite policy).
+ * @param fn - the public function named in errors (`rotationAngleDeg` passes its own name).
+ * @param arg - the argument named in errors.
  * @example
  * ```ts
  * axisAngleToMatrix([0, Math.PI / 2, 0]); // 90° about y
