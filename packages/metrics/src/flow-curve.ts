@@ -19,7 +19,7 @@ export interface FlowRegionOptions {
 }
 
 /**
- * Check a flow field and a border width; returns the border.
+ * Check a flow field (finite values: NaN / ±Infinity are a `ValidationError`) and a border width; returns the border.
  *
  * @example
  * ```ts
