@@ -13,7 +13,7 @@ import { loadScenario, scenarioBackend } from './kill-scenarios.js';
 
 const [name, runDir, dataset] = process.argv.slice(2);
 const scenario = name ? await loadScenario(name) : undefined;
-if (!scenario || !runDir) throw new Error('usage: kill-child.ts <toy|tsdm|fcsd|lcm|proxy|synthesis|resynthesis> <runDir> [dataset]');
+if (!scenario || !runDir) throw new Error('usage: kill-child.ts <toy|tsdm|fcsd|lcm|refiner|pose-expression|proxy|synthesis|resynthesis> <runDir> [dataset]');
 await scenarioBackend();
 const outcome = await scenario(runDir, { dataset });
 console.log(`OUTCOME ${JSON.stringify(outcome)}`);

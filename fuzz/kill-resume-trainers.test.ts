@@ -1,12 +1,17 @@
 /**
  * Issue 19: kill-and-resume during a checkpoint write of every trainer that checkpoints — `trainTsdm`, `trainFcsd`
- * (backbone phase), `distillFcsdLcm` and the proxy fitter `fitProxyAvatar` (kill-scenarios-stages.ts: checkpoints
+ * (backbone phase), `distillFcsdLcm`, `trainFcsdRefiner`, the metrics pose / expression trainer
+ * `trainPoseExpressionEstimator` and the proxy fitter `fitProxyAvatar` (kill-scenarios-stages.ts: checkpoints
  * every 2 steps, `keepLast` 2). Each run is traced once, then killed (SIGKILL, fuzz/faults.ts) in its third save (the
  * first that prunes) before the last call of each phase — the weights, the optimiser moments, `state.json`,
  * `checksums.json` written but not yet renamed, the folder not yet renamed into place, the pruning before and after
  * its first call, the proxy's `loss.json` (written just before the third save) — and resumed in this process. After each kill every listed checkpoint
  * loads with its checksums verified; after each resume the final weights and the loss log are bit-identical to the
  * uninterrupted run's, the re-run steps' losses are its last ones, and no temporary is left.
+ *
+ * The refiner and the pose / expression trainer are killed at three of those phases by default (the weights being
+ * written, `checksums.json` written but the folder not renamed, the pruning), to keep the test's run time modest;
+ * `KILL_SWEEP=all` kills them at every phase like the others.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -27,18 +32,26 @@ beforeAll(async () => {
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 const PHASES = ['write model.safetensors', 'write optimizer.safetensors', 'write state.json', 'write checksums.json', 'swap', 'prune'];
+/** The phases the trainers added last are killed at unless `KILL_SWEEP=all`. */
+const FEW_PHASES = ['write model.safetensors', 'write checksums.json', 'prune'];
+const SWEEP_ALL = process.env.KILL_SWEEP === 'all';
+const PHASES_OF: Record<string, string[]> = {
+  tsdm: PHASES, fcsd: PHASES, lcm: PHASES, proxy: [...PHASES, 'loss log'],
+  refiner: SWEEP_ALL ? PHASES : FEW_PHASES, 'pose-expression': SWEEP_ALL ? PHASES : FEW_PHASES,
+};
 
 describe('kill during a trainer\'s checkpoint write, then resume', () => {
-  for (const name of ['tsdm', 'fcsd', 'lcm', 'proxy']) {
+  for (const name of ['tsdm', 'fcsd', 'lcm', 'refiner', 'pose-expression', 'proxy']) {
     it(`${name}: readable after every kill, bit-identical after every resume`, async () => {
       const reference = runChild(name, path.join(tmp, name, 'reference', 'run'), { dataset });
       expect(reference.outcome, reference.stderr.slice(-2000)).not.toBeNull();
       const ref = reference.outcome!;
-      const points = pickKillPoints(reference.events, saveWindow(reference.events, 3), 'last');
+      const phasesToKill = PHASES_OF[name]!;
+      const points = pickKillPoints(reference.events, saveWindow(reference.events, 3), 'last').filter((p) => phasesToKill.includes(p.phase.replace(/ \(.*/, '')));
       // The proxy fitter writes loss.json just before each checkpoint: the one before the third save ends save 2's window.
       if (name === 'proxy') points.unshift(...pickKillPoints(reference.events, saveWindow(reference.events, 2), 'last').filter((p) => p.phase.startsWith('loss log')));
       const phases = new Set(points.map((p) => p.phase.replace(/ \(.*/, '')));
-      for (const phase of [...PHASES, ...(name === 'proxy' ? ['loss log'] : [])]) expect(phases, phase).toContain(phase);
+      for (const phase of phasesToKill) expect(phases, phase).toContain(phase);
       const failures: string[] = [];
       for (const { n, phase } of points) {
         const runDir = path.join(tmp, name, `kill-${n}`, 'run');

@@ -1,7 +1,8 @@
 /**
  * The stage trainers and the dataset synthesis that the kill-and-resume tests interrupt (see kill-scenarios.ts for
- * the outcome they return): `trainTsdm`, `trainFcsd` (backbone then conditions phase), `distillFcsdLcm`, the proxy
- * fitter `fitProxyAvatar`, and `synthesizeDataset` into a new folder (`synthesis`) or over a previous dataset
+ * the outcome they return): `trainTsdm`, `trainFcsd` (backbone then conditions phase), `distillFcsdLcm`,
+ * `trainFcsdRefiner`, the metrics pose / expression trainer `trainPoseExpressionEstimator`, the proxy fitter
+ * `fitProxyAvatar`, and `synthesizeDataset` into a new folder (`synthesis`) or over a previous dataset
  * (`resynthesis`). Tiny and seeded; checkpoints every 2 steps with `keepLast` 2, so the third save prunes.
  *
  * @example
@@ -12,10 +13,11 @@
  */
 import { createHash } from 'node:crypto';
 import * as path from 'node:path';
-import { Rng } from '@consistent-avatar/core';
+import { Rng, type tf } from '@consistent-avatar/core';
 import { fitProxyAvatar, readInstaDataset, synthesizeDataset } from '@consistent-avatar/proxy';
 import { trainTsdm, type TsdmConfig, type TsdmData } from '@consistent-avatar/tsd';
-import { FcsdModel, distillFcsdLcm, trainFcsd, type FcsdConfig, type FcsdData, type FcsdFrame } from '@consistent-avatar/avatar';
+import { FcsdModel, distillFcsdLcm, trainFcsd, trainFcsdRefiner, type FcsdConfig, type FcsdData, type FcsdFrame } from '@consistent-avatar/avatar';
+import { renderPoseExpressionSet, trainPoseExpressionEstimator } from '@consistent-avatar/metrics';
 import { treeDigest, weightsDigest, type Outcome, type Scenario, type ScenarioInputs } from './kill-scenarios.js';
 
 const TSDM: Partial<TsdmConfig> = {
@@ -79,20 +81,51 @@ async function fcsd(runDir: string): Promise<Outcome> {
   }
 }
 
-/** distillFcsdLcm of an untrained FCSD (its conditions attached): 6 steps, saves at 2, 4, 6. */
-async function lcm(runDir: string): Promise<Outcome> {
+/**
+ * A §4.3 fine-tuning (`distillFcsdLcm` or `trainFcsdRefiner`) of an untrained FCSD with its conditions attached:
+ * 6 steps, saves at 2, 4, 6; `network` picks the UNet it returns (the caller of the trainer owns and disposes it).
+ */
+async function fineTuned<R extends { lossLog: Outcome['lossLog']; stepLosses: number[] }>(
+  runDir: string,
+  trainer: (model: FcsdModel, data: FcsdData, options: { train: number[]; checkpointDir: string }) => Promise<R>,
+  network: (result: R) => { stateDict(): Record<string, tf.Tensor>; dispose(): void },
+): Promise<Outcome> {
   const data = fcsdData();
-  const model = new FcsdModel({ ...FCSD, backboneIterations: 0, controlIterations: 0 }, data.labels);
+  const model = new FcsdModel({ ...FCSD, backboneIterations: 0, controlIterations: 0, refinerIterations: 6 }, data.labels);
   model.attachConditions();
   try {
-    const result = await distillFcsdLcm(model, data, { train: [0, 1, 2, 3], checkpointDir: runDir });
+    const result = await trainer(model, data, { train: [0, 1, 2, 3], checkpointDir: runDir });
+    const unet = network(result);
     try {
-      return { weights: weightsDigest(result.student.stateDict()), lossLog: result.lossLog, stepLosses: result.stepLosses };
+      return { weights: weightsDigest(unet.stateDict()), lossLog: result.lossLog, stepLosses: result.stepLosses };
     } finally {
-      result.student.dispose();
+      unet.dispose();
     }
   } finally {
     model.dispose();
+  }
+}
+
+/** distillFcsdLcm: the LCM student. */
+const lcm = (runDir: string): Promise<Outcome> => fineTuned(runDir, distillFcsdLcm, (r) => r.student);
+
+/** trainFcsdRefiner: the low-noise refiner. */
+const refiner = (runDir: string): Promise<Outcome> => fineTuned(runDir, trainFcsdRefiner, (r) => r.refiner);
+
+/**
+ * The metrics package's pose / expression trainer on 12 synthetic-head renders of 16²: 6 steps, saves at 2, 4, 6
+ * (`keepLast` 2). It reports no per-step losses; the loss log (every 2 steps) and the weights are compared.
+ */
+async function poseExpression(runDir: string): Promise<Outcome> {
+  const set = await renderPoseExpressionSet({ count: 12, size: 16, seed: 21, identities: [0] });
+  const result = await trainPoseExpressionEstimator(set, {
+    config: { size: 16, channels: [4, 8], groups: 2, hidden: 16 },
+    iterations: 6, batchSize: 4, lr: 3e-3, warmup: 2, logEvery: 2, checkpointEvery: 2, keepLast: 2, seed: 5, checkpointDir: runDir,
+  });
+  try {
+    return { weights: weightsDigest(result.estimator.network.stateDict()), lossLog: result.lossLog, stepLosses: [] };
+  } finally {
+    result.estimator.dispose();
   }
 }
 
@@ -128,4 +161,4 @@ async function resynthesis(runDir: string): Promise<Outcome> {
 }
 
 /** The stage scenarios by name. */
-export const STAGE_SCENARIOS: Record<string, Scenario> = { tsdm, fcsd, lcm, proxy, synthesis, resynthesis };
+export const STAGE_SCENARIOS: Record<string, Scenario> = { tsdm, fcsd, lcm, refiner, 'pose-expression': poseExpression, proxy, synthesis, resynthesis };

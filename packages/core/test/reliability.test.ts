@@ -189,6 +189,30 @@ describe('2. checkpoints and state that verify themselves', () => {
   });
 });
 
+describe('5. resume.ts:59 — JSON.stringify of the run config', () => {
+  it('a config nested 10^5 deep or with a cycle is a short ValidationError naming config (a RangeError / TypeError before)', () => {
+    const dir = file('resume-config');
+    const model = new nn.Linear(2, 1, { rng: new Rng(0) });
+    const optimizer = new AdamW(model, { lr: 0.1 });
+    const manager = new CheckpointManager(dir);
+    saveTrainingCheckpoint(manager, 1, { model, optimizer, config: { lr: 0.1 }, state: { step: 1 } });
+    let deep: unknown = 1;
+    for (let i = 0; i < 100_000; i++) deep = [deep];
+    const cyclic: Record<string, unknown> = { lr: 0.1 };
+    cyclic.self = cyclic;
+    for (const config of [deep, cyclic, { lr: 10n }]) {
+      const error = thrown(() => resumeTraining(manager, { model, optimizer, config, fn: 'trainToy' }));
+      expect(error).toBeInstanceOf(ValidationError);
+      expect(error.message).toMatch(/^trainToy: argument 'config' expected a JSON/);
+      expect(error.message.length).toBeLessThan(300);
+    }
+    expect(resumeTraining(manager, { model, optimizer, config: { lr: 0.1 } })?.state.step).toBe(1);
+    manager.close();
+    optimizer.dispose();
+    model.dispose();
+  });
+});
+
 describe('4. npz integrity', () => {
   it('a flipped data bit fails the CRC-32 (numpy: "Bad CRC-32") instead of returning a changed value', () => {
     const archive = Buffer.from(encodeNpz({ a: { dtype: 'float32', shape: [4], data: Float32Array.from([1, 2, 3, 4]) } }));
@@ -272,6 +296,27 @@ describe('5, 7. huge parameter shapes, bool bytes', () => {
   it('a layer of 2^31 parameters is a ValidationError before any allocation (a wasm out-of-bounds abort before)', () => {
     expect(thrown(() => new nn.Linear(65536, 32768, { rng: new Rng(0) })).message).toMatch(/at most 268435456 elements \(MAX_PARAMETER_ELEMENTS\)/);
     expect(thrown(() => nn.uniformTensor(new Rng(0), [2 ** 20, 2 ** 20], 1))).toBeInstanceOf(ValidationError);
+  });
+
+  it('layers.ts:23 — a convolution stride, dilation or padding beyond MAX_CONV_GEOMETRY is refused (wasm aborts before)', () => {
+    // The reproducers: stride 2^40 built and ran, padding 2^40 gave "memory access out of bounds", dilation 2^30 "Aborted()".
+    for (const [option, value] of [['stride', 2 ** 40], ['padding', 2 ** 40], ['dilation', 2 ** 30], ['padding', [1, 2 ** 20]]] as const) {
+      const error = thrown(() => new nn.Conv2d(3, 8, 3, { [option]: value, rng: new Rng(0) }));
+      expect(error, option).toBeInstanceOf(ValidationError);
+      expect(error.message).toMatch(new RegExp(`Conv2d: argument '${option}(\\[1\\])?' expected .*1024`));
+      expect(error.message.length).toBeLessThan(300);
+    }
+    expect(thrown(() => new nn.ConvTranspose2d(3, 8, 3, { stride: 2 ** 31 }))).toBeInstanceOf(ValidationError);
+    expect(nn.MAX_CONV_GEOMETRY).toBe(1024);
+    const conv = new nn.Conv2d(3, 8, 3, { dilation: 8, rng: new Rng(0) }); // extent 17 > 8: tf's kernel aborted
+    const x = tf.zeros([1, 8, 8, 3]) as tf.Tensor4D;
+    expect(thrown(() => conv.forward(x)).message).toMatch(/Conv2d\.forward: argument 'x' expected height \+ 2·padding ≥ the dilated kernel's extent 17/);
+    const ok = new nn.Conv2d(3, 8, 3, { dilation: 3, padding: 3, rng: new Rng(0) });
+    const y = ok.forward(x);
+    expect(y.shape).toEqual([1, 8, 8, 8]);
+    tf.dispose([x, y]);
+    conv.dispose();
+    ok.dispose();
   });
 
   it('npy and safetensors bool bytes other than 0 / 1 are refused (they were returned as they were)', () => {

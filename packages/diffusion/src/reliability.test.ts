@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FormatError, ValidationError, initBackend, tf } from '@consistent-avatar/core';
 import {
-  DDIMScheduler, DDPMScheduler, LCMScheduler, MAX_TRAIN_TIMESTEPS, MODEL_CONFIG_LIMITS, UNet2DConditionModel, readModelConfig,
+  CrossAttnDownBlock2D, CrossAttnUpBlock2D, DDIMScheduler, DDPMScheduler, DownBlock2D, LCMScheduler, UNetMidBlock2DCrossAttn, UpBlock2D, MAX_TRAIN_TIMESTEPS, MODEL_CONFIG_LIMITS, UNet2DConditionModel, readModelConfig,
   readSchedulerConfig, resolveUNetConfig,
 } from './index.js';
 
@@ -52,6 +52,30 @@ describe('1. configs within documented limits', () => {
     expect(() => readSchedulerConfig(scheduler)).toThrow(FormatError);
     fs.writeFileSync(scheduler, JSON.stringify({ _class_name: 'DDIMScheduler', num_train_timesteps: 50 }));
     expect(readSchedulerConfig(scheduler).config.num_train_timesteps).toBe(50);
+  });
+});
+
+describe('5. unet-blocks.ts:60 — layer counts of a block', () => {
+  it('numLayers 2^32 or a huge transformerLayersPerBlock is refused at once (it looped / ran out of memory, or threw an untyped RangeError)', () => {
+    const base = { inChannels: 32, outChannels: 32, tembChannels: 32, resnetGroups: 8, numAttentionHeads: 4, crossAttentionDim: 16, seed: 0 };
+    const builds: [string, () => unknown, RegExp][] = [
+      ['DownBlock2D', () => new DownBlock2D({ ...base, numLayers: 2 ** 32 }), /DownBlock2D: argument 'options\.numLayers' expected an integer in \[1, 17\]/],
+      ['CrossAttnDownBlock2D', () => new CrossAttnDownBlock2D({ ...base, numLayers: 2 ** 32 }), /CrossAttnDownBlock2D: argument 'options\.numLayers'/],
+      ['CrossAttnDownBlock2D', () => new CrossAttnDownBlock2D({ ...base, numLayers: 1, transformerLayersPerBlock: 2 ** 32 }), /'options\.transformerLayersPerBlock' expected an integer in \[1, 32\]/],
+      ['CrossAttnDownBlock2D', () => new CrossAttnDownBlock2D({ ...base, numLayers: 2, transformerLayersPerBlock: [1] }), /'options\.transformerLayersPerBlock'/],
+      ['UNetMidBlock2DCrossAttn', () => new UNetMidBlock2DCrossAttn({ ...base, numLayers: 1e9 }), /UNetMidBlock2DCrossAttn: argument 'options\.numLayers'/],
+      ['UpBlock2D', () => new UpBlock2D({ ...base, prevOutputChannels: 32, numLayers: -1 }), /UpBlock2D: argument 'options\.numLayers'/],
+      ['CrossAttnUpBlock2D', () => new CrossAttnUpBlock2D({ ...base, prevOutputChannels: 32, numLayers: 2 ** 40 }), /CrossAttnUpBlock2D: argument 'options\.numLayers'/],
+    ];
+    const before = tf.memory().numTensors;
+    for (const [name, build, message] of builds) {
+      expect(build, name).toThrow(ValidationError); // before any layer is built: a hang would time the test out
+      expect(build, name).toThrow(message);
+    }
+    expect(tf.memory().numTensors).toBe(before); // nothing allocated before the check
+    const block = new DownBlock2D({ ...base, numLayers: MODEL_CONFIG_LIMITS.maxLayersPerBlock + 1, outChannels: 8, inChannels: 8, tembChannels: 8, resnetGroups: 4 });
+    expect(block.resnets.length).toBe(17); // an up block's layers_per_block + 1 at the config limit still builds
+    block.dispose();
   });
 });
 

@@ -10,7 +10,7 @@
  * the weights, so reduced-width test checkpoints load through the same code. Input: face crops (core `Image`s, float
  * in [0, 1] or bytes) resized to 224² (DECA crops faces with a landmark detector first; this estimator does not crop).
  */
-import { checkImage, nn, readSafetensors, tf, FormatError, ValidationError, type Image, type SafetensorsTensor } from '@consistent-avatar/core';
+import { checkFinite, checkImage, nn, readSafetensors, tf, FormatError, ValidationError, type Image, type SafetensorsTensor } from '@consistent-avatar/core';
 import { floatImage } from './image.js';
 import type { PoseExpressionCodes, PoseExpressionEstimator } from './pose-expression.js';
 import { Children, loadReferenceWeights } from './reference-weights.js';
@@ -192,6 +192,7 @@ export class DecaEstimator extends nn.Module implements PoseExpressionEstimator 
     if (!(images instanceof tf.Tensor) || images.rank !== 4 || images.shape[1] !== 224 || images.shape[2] !== 224 || images.shape[3] !== 3) {
       throw new ValidationError(fn, 'images', 'a [N, 224, 224, 3] tensor', images);
     }
+    checkFinite(fn, 'images', images); // core's non-finite policy
     return tf.tidy(() => {
       const features = this.encoder.forward(images); // [N, 32w]
       return this.fc2.forward(tf.relu(this.fc1.forward(features))) as tf.Tensor2D; // [N, 236]

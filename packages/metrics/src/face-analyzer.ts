@@ -16,7 +16,7 @@ import { createRequire } from 'node:module';
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { checkImage, guardCrashHandlers, isByteImage, tf, ValidationError, type Image } from '@consistent-avatar/core';
+import { checkFinite, checkImage, guardCrashHandlers, isByteImage, tf, ValidationError, type Image } from '@consistent-avatar/core';
 
 /**
  * The 7 emotion classes of human's emotion model (oarriaga / FER-2013 order).
@@ -223,6 +223,7 @@ export class FaceAnalyzer {
     let input: tf.Tensor4D;
     if (image instanceof tf.Tensor) {
       if (image.rank !== 3 || image.shape[2] !== 3) throw new ValidationError(fn, 'image', 'a [H, W, 3] tensor', image);
+      checkFinite(fn, 'image', image); // core's non-finite policy, as checkImage applies it to an Image
       input = tf.tidy(() => tf.mul(tf.expandDims(tf.cast(image, 'float32'), 0), 255)) as tf.Tensor4D; // [1, H, W, 3]
     } else {
       checkImage(fn, 'image', image, { channels: [3] });

@@ -10,7 +10,7 @@
  * - Emotion agreement: fraction of compared frames whose top emotions are equal.
  * - Identity similarity (CSIM): cosine similarity of the face embeddings.
  */
-import { ValidationError } from '@consistent-avatar/core';
+import { checkFinite, ValidationError } from '@consistent-avatar/core';
 import type { FaceAnalysis } from './face-analyzer.js';
 import { applySimilarity2d, procrustes2d } from './procrustes.js';
 
@@ -81,6 +81,8 @@ export function cosineSimilarity(a: ArrayLike<number>, b: ArrayLike<number>): nu
   if (a.length !== b.length || a.length === 0) {
     throw new ValidationError('cosineSimilarity', 'b', `a vector of length ${a.length}`, b);
   }
+  checkFinite('cosineSimilarity', 'a', a);
+  checkFinite('cosineSimilarity', 'b', b);
   let ab = 0, aa = 0, bb = 0; // prettier-ignore
   for (let i = 0; i < a.length; i++) {
     ab += a[i]! * b[i]!;

@@ -3,7 +3,7 @@
  * the generated and the real video — and how well the two curves agree (mean absolute difference and Pearson
  * correlation).
  */
-import { ValidationError } from '@consistent-avatar/core';
+import { checkFinite, ValidationError } from '@consistent-avatar/core';
 import type { FlowField } from './farneback.js';
 
 /**
@@ -19,7 +19,7 @@ export interface FlowRegionOptions {
 }
 
 /**
- * Check a flow field and a border width; returns the border.
+ * Check a flow field (finite values: NaN / ±Infinity are a `ValidationError`) and a border width; returns the border.
  *
  * @example
  * ```ts
@@ -33,6 +33,7 @@ export function flowBorder(fn: string, field: FlowField, border = 0, arg = 'fiel
   if (field.data.length !== field.height * field.width * 2) {
     throw new ValidationError(fn, `${arg}.data`, `length H*W*2 = ${field.height * field.width * 2}`, field.data);
   }
+  checkFinite(fn, `${arg}.data`, field.data); // core's non-finite policy: a NaN vector made the mean NaN
   if (!Number.isInteger(border) || border < 0 || 2 * border >= Math.min(field.height, field.width)) {
     throw new ValidationError(fn, 'options.border', `an integer in [0, ${Math.min(field.height, field.width) / 2})`, border);
   }
@@ -101,6 +102,8 @@ export function curveAgreement(generated: readonly number[], reference: readonly
   if (!Array.isArray(reference) || reference.length !== generated.length) {
     throw new ValidationError(fn, 'reference', `an array of ${generated.length} numbers`, reference);
   }
+  checkFinite(fn, 'generated', generated);
+  checkFinite(fn, 'reference', reference);
   const n = generated.length;
   let mg = 0;
   let mr = 0;

@@ -14,7 +14,7 @@
  * console.log(acc.model.headRotationDeg.mean, acc.baseline.headRotationDeg.mean);
  * ```
  */
-import { ValidationError } from '@consistent-avatar/core';
+import { checkFinite, ValidationError } from '@consistent-avatar/core';
 import type { PoseExpressionCodes } from './pose-expression.js';
 
 /**
@@ -50,12 +50,17 @@ export interface PoseExpressionAccuracy {
 
 /**
  * Rotation matrix (row-major 3×3) of an axis-angle vector (Rodrigues' formula).
+ * @param v - 3 finite numbers (NaN / ±Infinity: `ValidationError`, core's non-finite policy).
+ * @param fn - the public function named in errors (`rotationAngleDeg` passes its own name).
+ * @param arg - the argument named in errors.
  * @example
  * ```ts
  * axisAngleToMatrix([0, Math.PI / 2, 0]); // 90° about y
  * ```
  */
-export function axisAngleToMatrix(v: ArrayLike<number>): number[] {
+export function axisAngleToMatrix(v: ArrayLike<number>, fn = 'axisAngleToMatrix', arg = 'v'): number[] {
+  if (v?.length !== 3) throw new ValidationError(fn, arg, 'an axis-angle vector of 3 numbers', v);
+  checkFinite(fn, arg, v);
   const [x, y, z] = [Number(v[0]), Number(v[1]), Number(v[2])];
   const angle = Math.hypot(x, y, z);
   if (angle < 1e-12) return [1, 0, 0, 0, 1, 0, 0, 0, 1];
@@ -76,7 +81,7 @@ export function axisAngleToMatrix(v: ArrayLike<number>): number[] {
  * ```
  */
 export function rotationAngleDeg(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  const ra = axisAngleToMatrix(a), rb = axisAngleToMatrix(b);
+  const ra = axisAngleToMatrix(a, 'rotationAngleDeg', 'a'), rb = axisAngleToMatrix(b, 'rotationAngleDeg', 'b');
   let trace = 0; // tr(Raᵀ Rb) = Σ_ij Ra_ij Rb_ij
   for (let k = 0; k < 9; k++) trace += ra[k]! * rb[k]!;
   return (Math.acos(Math.max(-1, Math.min(1, (trace - 1) / 2))) * 180) / Math.PI;

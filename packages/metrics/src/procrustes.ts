@@ -1,7 +1,7 @@
 /**
  * 2-D similarity Procrustes alignment (scale, rotation, translation; no reflection), closed form.
  */
-import { ValidationError } from '@consistent-avatar/core';
+import { checkFinite, ValidationError } from '@consistent-avatar/core';
 
 /**
  * A 2-D similarity transform `q ≈ s·R(θ)·p + t`.
@@ -33,6 +33,8 @@ export function procrustes2d(source: ArrayLike<number>, target: ArrayLike<number
   if (source.length !== target.length || source.length < 4 || source.length % 2 !== 0) {
     throw new ValidationError(fn, 'target', `[N, 2] points matching source (${source.length / 2} points)`, target);
   }
+  checkFinite(fn, 'source', source);
+  checkFinite(fn, 'target', target);
   const n = source.length / 2;
   let spx = 0, spy = 0, sqx = 0, sqy = 0; // prettier-ignore
   for (let i = 0; i < n; i++) {
@@ -71,6 +73,11 @@ export function procrustes2d(source: ArrayLike<number>, target: ArrayLike<number
  * ```
  */
 export function applySimilarity2d(t: Similarity2D, points: ArrayLike<number>): Float64Array {
+  const fn = 'applySimilarity2d';
+  if (t === null || typeof t !== 'object') throw new ValidationError(fn, 't', 'a Similarity2D { scale, angle, tx, ty }', t);
+  checkFinite(fn, 't', [t.scale, t.angle, t.tx, t.ty]);
+  if (points.length % 2 !== 0) throw new ValidationError(fn, 'points', 'a flat array of N×2 coordinates', points);
+  checkFinite(fn, 'points', points);
   const c = t.scale * Math.cos(t.angle);
   const s = t.scale * Math.sin(t.angle);
   const out = new Float64Array(points.length);

@@ -27,6 +27,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
+  checkFinite,
   checkImage,
   configField as f,
   derivedDefault,
@@ -328,6 +329,9 @@ export class SyntheticPoseExpressionEstimator implements PoseExpressionEstimator
    */
   predict(input: tf.Tensor4D): tf.Tensor2D {
     const c = this.config;
+    const fn = 'SyntheticPoseExpressionEstimator.predict';
+    if (!(input instanceof tf.Tensor) || input.rank !== 4 || input.shape[3] !== 3) throw new ValidationError(fn, 'input', 'a [N, S, S, 3] tensor (from prepare)', input);
+    checkFinite(fn, 'input', input); // core's non-finite policy
     return tf.tidy(() => {
       const out = this.network.forward(input); // [N, 6 + n]
       const mean = tf.tensor1d([...c.poseMean, ...c.expressionMean]);

@@ -17,7 +17,7 @@
  *
  * @packageDocumentation
  */
-import { configField as f, nn, resolveConfig, Rng, tf, ValidationError, type ConfigSchema } from '@consistent-avatar/core';
+import { checkFinite, configField as f, nn, resolveConfig, Rng, tf, ValidationError, type ConfigSchema } from '@consistent-avatar/core';
 
 /** Configuration of {@link TsdEncoder} (flat, JSON round-trip). */
 export interface TsdEncoderConfig {
@@ -178,13 +178,15 @@ export class TsdEncoder extends nn.Module {
   /**
    * Encode TSD images.
    *
-   * @param tsd - `[B, H, W, inChannels]` float32, normalised to [−1, 1].
+   * @param tsd - `[B, H, W, inChannels]` float32, normalised to [−1, 1]; NaN / ±Infinity are refused with a
+   *   `ValidationError` (core's non-finite policy).
    * @returns `[B, outDim]`.
    */
   forward(tsd: tf.Tensor4D): tf.Tensor2D {
     if (!(tsd instanceof tf.Tensor) || tsd.rank !== 4 || tsd.shape[3] !== this.config.inChannels) {
       throw new ValidationError(`${FN}.forward`, 'tsd', `a tensor [B, H, W, ${this.config.inChannels}] (NHWC)`, tsd);
     }
+    checkFinite(`${FN}.forward`, 'tsd', tsd); // a NaN pixel would make the whole code NaN (GroupNorm mixes positions)
     return tf.tidy(() => {
       let x = tf.relu(this.bn1.forward(this.conv1.forward(tsd))); // [B, H/2, W/2, w]
       // PyTorch MaxPool2d(3, 2, padding 1); padding never wins the max because x ≥ 0 after the ReLU.

@@ -13,7 +13,7 @@
  *
  * @packageDocumentation
  */
-import { Rng, tf, ValidationError, type FloatImage } from '@consistent-avatar/core';
+import { checkFinite, Rng, tf, ValidationError, type FloatImage } from '@consistent-avatar/core';
 import { DDIMScheduler, LCMScheduler, guidanceScaleEmbedding, sample, type Scheduler, type UNet2DConditionModel } from '@consistent-avatar/diffusion';
 import type { FcsdConfig } from './config.js';
 import type { FcsdData } from './data.js';
@@ -68,6 +68,9 @@ function toImage(x0: Float32Array, proxy: Float32Array, c: Pick<FcsdConfig, 'tar
  * ```
  */
 export function frameNoise(seed: number, frameIndex: number, count: number): Float32Array {
+  if (!Number.isSafeInteger(seed)) throw new ValidationError('frameNoise', 'seed', 'an integer', seed);
+  if (!Number.isSafeInteger(frameIndex) || frameIndex < 0) throw new ValidationError('frameNoise', 'frameIndex', 'a non-negative integer', frameIndex);
+  if (!Number.isSafeInteger(count) || count < 1) throw new ValidationError('frameNoise', 'count', 'a positive integer', count);
   return Float32Array.from(new Rng(seed).fork(`frame-${frameIndex}`).normal(count));
 }
 
@@ -76,7 +79,8 @@ export function frameNoise(seed: number, frameIndex: number, count: number): Flo
  * @param model - the trained model (`trainFcsd`).
  * @param data - the prepared data (frames need `alignedTsd` for `tsdSource: 'aligned'`).
  * @param indices - frame indices to render, in order.
- * @returns one RGB image `[S, S, 3]` in [0, 1] per index.
+ * @returns one RGB image `[S, S, 3]` in [0, 1] per index. NaN / ±Infinity in a rendered frame's TSD, normal map, proxy
+ *   render, pose or expression are refused with a `ValidationError` naming the field (core's non-finite policy).
  * @example
  * ```ts
  * const frames = renderFcsd(model, data, split.test, { sampler: 'ddim', tsdSource: 'proxy', seed: 0 }); // w/o stage 2
@@ -90,8 +94,19 @@ export function renderFcsd(model: FcsdModel, data: FcsdData, indices: number[], 
   if (options.sampler === 'lcm' && !options.student) throw new ValidationError(FN, 'options.student', 'the LCM student (distillFcsdLcm) for sampler lcm', options.student);
   if (!Number.isInteger(options.seed)) throw new ValidationError(FN, 'options.seed', 'an integer', options.seed);
   const steps = options.steps ?? (options.sampler === 'lcm' ? c.lcmSteps : c.ddimSteps);
+  if (!Number.isInteger(steps) || steps < 1) throw new ValidationError(FN, 'options.steps', 'a positive integer', steps);
   const batchSize = options.batchSize ?? RENDER_BATCH_SIZE;
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new ValidationError(FN, 'options.batchSize', 'an integer ≥ 1', batchSize);
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new ValidationError(FN, 'options.batchSize', 'a positive integer', batchSize);
+  if (!['aligned', 'proxy', 'gt'].includes(options.tsdSource)) throw new ValidationError(FN, 'options.tsdSource', "'aligned', 'proxy' or 'gt'", options.tsdSource);
+  // The non-finite policy (core's checkFinite): every number a rendered frame feeds the sampler, before any work.
+  const tsdField = options.tsdSource === 'gt' ? 'gtTsd' : options.tsdSource === 'proxy' ? 'proxyTsd' : 'alignedTsd';
+  for (const i of indices) {
+    const frame = data.frames[i]!;
+    for (const field of [tsdField, 'normal', 'proxyRgb', 'pose', 'expression'] as const) {
+      const values = frame[field];
+      if (values) checkFinite(FN, `data.frames[${i}].${field}`, values); // a missing alignedTsd is fcsdBatchInputs' error
+    }
+  }
   const out: FloatImage[] = [];
   for (let start = 0; start < indices.length; start += batchSize) {
     const frames = indices.slice(start, start + batchSize).map((i) => data.frames[i]!);

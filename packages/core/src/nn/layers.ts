@@ -27,7 +27,20 @@ import { normalTensor, torchDefaultBound, uniformTensor } from './init.js';
  */
 export type Pair = [number, number];
 const POSITIVE_INT = configField.positiveInt();
-const PAIR = configField.either(configField.nonNegativeInt(), configField.intArray({ min: 0, length: 2 }));
+
+/**
+ * Largest kernel size, stride, dilation or padding a convolution layer accepts (issue 19: a stride of 2^40 or a
+ * dilation of 2^30 passed the checks and aborted the wasm module, "memory access out of bounds"). Far above any
+ * released network (Stable Diffusion: kernel 3, stride 2, padding 1).
+ *
+ * @example
+ * ```ts
+ * import { nn } from '@consistent-avatar/core';
+ * new nn.Conv2d(3, 8, 3, { padding: nn.MAX_CONV_GEOMETRY + 1 }); // ValidationError naming Conv2d's 'padding'
+ * ```
+ */
+export const MAX_CONV_GEOMETRY = 1024;
+const PAIR = configField.either(configField.nonNegativeInt({ max: MAX_CONV_GEOMETRY }), configField.intArray({ min: 0, max: MAX_CONV_GEOMETRY, length: 2 }));
 function pair(fn: string, arg: string, v: number | Pair): Pair {
   checkConfigField(fn, arg, PAIR, v);
   return typeof v === 'number' ? [v, v] : [v[0], v[1]];
@@ -142,6 +155,16 @@ export class Conv2d extends Module {
   forward(x: tf.Tensor4D): tf.Tensor4D {
     if (x.rank !== 4 || x.shape[3] !== this.inChannels) {
       throw new ValidationError('Conv2d.forward', 'x', `[B, H, W, ${this.inChannels}] (NHWC)`, x);
+    }
+    if (Array.isArray(this.pad)) {
+      // The dilated kernel must fit the padded input (a larger one aborted the wasm module instead of throwing).
+      for (const axis of [0, 1] as const) {
+        const extent = this.dilation[axis] * (this.kernelSize[axis] - 1) + 1;
+        const padded = x.shape[axis + 1] + 2 * this.pad[axis + 1]![0];
+        if (extent > padded) {
+          throw new ValidationError('Conv2d.forward', 'x', `${axis === 0 ? 'height' : 'width'} + 2·padding ≥ the dilated kernel's extent ${extent}`, x);
+        }
+      }
     }
     return tf.tidy(() => {
       const w = this.weight as tf.Tensor4D;

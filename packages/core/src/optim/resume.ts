@@ -20,6 +20,7 @@
 import { tf } from '../backend/tf.js';
 import { ValidationError } from '../errors.js';
 import type { CheckpointManager } from '../io/checkpoint.js';
+import { jsonDepth, readLimits } from '../io/limits.js';
 import { Rng, type RngState } from '../random.js';
 import type { Module } from '../nn/module.js';
 import type { Adam } from './adam.js';
@@ -46,6 +47,21 @@ export interface TrainingRun {
 }
 
 /**
+ * `config` as JSON for the comparison, or a {@link ValidationError}: a config nested deeper than the read policy's
+ * `maxJsonDepth` (its checkpoint could never be read back) or one that cannot be serialised (a cycle, a BigInt).
+ * Issue 19: `JSON.stringify` of a deeply nested config overflowed the stack with an untyped RangeError.
+ */
+function configJson(fn: string, config: unknown): string {
+  const maxDepth = readLimits().maxJsonDepth;
+  if (jsonDepth(config, maxDepth) > maxDepth) throw new ValidationError(fn, 'config', `a JSON config nesting at most ${maxDepth} levels (maxJsonDepth)`, config);
+  try {
+    return JSON.stringify(config);
+  } catch (error) {
+    throw new ValidationError(fn, 'config', `a JSON-serialisable config (${(error as Error).message.slice(0, 80)})`, config);
+  }
+}
+
+/**
  * Load the latest checkpoint into `run.model` and `run.optimizer`; `null` when the run has none (a fresh start).
  * Throws {@link ValidationError} when the checkpoint's config is not `run.config` (compared as JSON).
  *
@@ -63,7 +79,7 @@ export function resumeTraining(manager: CheckpointManager, run: TrainingRun): { 
   try {
     // All-or-nothing: every check runs before the first assignment, and loadStateDict checks all keys before it
     // assigns any, so a bad checkpoint leaves the model and the optimiser untouched.
-    if (JSON.stringify(last.config) !== JSON.stringify(run.config)) {
+    if (JSON.stringify(last.config) !== configJson(fn, run.config)) {
       throw new ValidationError(fn, 'config', `the config of the checkpoint in ${last.dir} (or start a new run)`, run.config);
     }
     const state = last.state ?? {};

@@ -13,8 +13,9 @@
  * // hidden [1, 8, 8, 32]; skips: [1, 16, 16, 32], [1, 8, 8, 32]
  * ```
  */
-import { nn, tf } from '@consistent-avatar/core';
+import { checkConfigField, configField as f, nn, tf } from '@consistent-avatar/core';
 import type { AttentionCallOptions, EncoderHiddenStates } from './attention-processors.js';
+import { MODEL_CONFIG_LIMITS } from './config-checks.js';
 import { modelRng, type ModelInitOptions } from './init.js';
 import { Downsample2D, Upsample2D } from './resampling.js';
 import { ResnetBlock2D } from './resnet.js';
@@ -57,8 +58,25 @@ export interface BlockCallOptions {
   attention?: AttentionCallOptions;
 }
 
-function perLayer(v: number | number[] | undefined, n: number): number[] {
-  return Array.isArray(v) ? v : new Array<number>(n).fill(v ?? 1);
+// Layers per block within MODEL_CONFIG_LIMITS (an up block has layers_per_block + 1 resnets). Issue 19: a block built
+// with numLayers 2^32 looped or ran out of memory before failing, and `new Array(n)` threw an untyped RangeError.
+const NUM_LAYERS = f.positiveInt({ max: MODEL_CONFIG_LIMITS.maxLayersPerBlock + 1 });
+const TRANSFORMER_LAYERS = f.positiveInt({ max: MODEL_CONFIG_LIMITS.maxTransformerLayers });
+
+/** Throw a ValidationError naming `fn` unless `n` is a layer count within the limits. */
+function checkNumLayers(fn: string, n: number): void {
+  checkConfigField(fn, 'options.numLayers', NUM_LAYERS, n);
+}
+
+/** Transformer layers of each of the block's `n` layers (one number for all, or one per layer), checked. */
+function perLayer(fn: string, v: number | number[] | undefined, n: number): number[] {
+  checkNumLayers(fn, n);
+  if (Array.isArray(v)) {
+    checkConfigField(fn, 'options.transformerLayersPerBlock', f.intArray({ min: 1, max: MODEL_CONFIG_LIMITS.maxTransformerLayers, length: n }), v);
+    return v;
+  }
+  if (v !== undefined) checkConfigField(fn, 'options.transformerLayersPerBlock', TRANSFORMER_LAYERS, v);
+  return new Array<number>(n).fill(v ?? 1);
 }
 
 function makeResnet(o: UNetBlockOptions, inCh: number, rng: ModelInitOptions['rng']): ResnetBlock2D {
@@ -96,6 +114,7 @@ abstract class DownBlockBase extends nn.Module {
     rng: ModelInitOptions['rng'],
     attention: ((i: number) => Transformer2DModel) | null,
   ): void {
+    checkNumLayers(this.constructor.name, options.numLayers);
     const resnets: ResnetBlock2D[] = [];
     const attentions: Transformer2DModel[] = [];
     for (let i = 0; i < options.numLayers; i++) {
@@ -152,7 +171,7 @@ export class CrossAttnDownBlock2D extends DownBlockBase {
   constructor(options: CrossAttnBlockOptions & { addDownsample?: boolean; downsamplePadding?: number }) {
     super();
     const rng = modelRng(options, 'CrossAttnDownBlock2D');
-    const layers = perLayer(options.transformerLayersPerBlock, options.numLayers);
+    const layers = perLayer('CrossAttnDownBlock2D', options.transformerLayersPerBlock, options.numLayers);
     this.build(options, rng, (i) => makeTransformer(options, options.outChannels, layers[i]!, rng));
   }
 }
@@ -174,7 +193,7 @@ export class UNetMidBlock2DCrossAttn extends nn.Module {
     const rng = modelRng(options, 'UNetMidBlock2DCrossAttn');
     const n = options.numLayers ?? 1;
     const o = { ...options, outChannels: options.inChannels, numLayers: n };
-    const layers = perLayer(options.transformerLayersPerBlock, n);
+    const layers = perLayer('UNetMidBlock2DCrossAttn', options.transformerLayersPerBlock, n);
     const resnets = [makeResnet(o, o.inChannels, rng)];
     const attentions: Transformer2DModel[] = [];
     for (let i = 0; i < n; i++) {
@@ -220,6 +239,7 @@ abstract class UpBlockBase extends nn.Module {
    * @param attention - builds the Transformer2D of layer j, or null for a block without attention.
    */
   protected build(options: UpBlockOptions, rng: ModelInitOptions['rng'], attention: ((j: number) => Transformer2DModel) | null): void {
+    checkNumLayers(this.constructor.name, options.numLayers);
     const resnets: ResnetBlock2D[] = [];
     const attentions: Transformer2DModel[] = [];
     for (let j = 0; j < options.numLayers; j++) {
@@ -274,7 +294,7 @@ export class CrossAttnUpBlock2D extends UpBlockBase {
   constructor(options: UpBlockOptions & Omit<CrossAttnBlockOptions, keyof UNetBlockOptions>) {
     super();
     const rng = modelRng(options, 'CrossAttnUpBlock2D');
-    const layers = perLayer(options.transformerLayersPerBlock, options.numLayers);
+    const layers = perLayer('CrossAttnUpBlock2D', options.transformerLayersPerBlock, options.numLayers);
     this.build(options, rng, (j) => makeTransformer(options as CrossAttnBlockOptions, options.outChannels, layers[j]!, rng));
   }
 }

@@ -1,7 +1,7 @@
 /**
  * Issue 19 (reliability), stage 1's items: confinement by real path and the IMAvatar mask (6), metadata checked
  * against the files (7), a kill during dataset synthesis (8), the proxy fit's size check and leak (1, 11), and the
- * non-finite policy of FLAME and projectPoints (10).
+ * non-finite policy of FLAME, projectPoints and rasterize (10).
  */
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -11,6 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FormatError, ValidationError, initBackend, tf } from '@consistent-avatar/core';
 import { fitProxyAvatar } from '../proxy/proxy-avatar.js';
 import { lookAtCamera, projectPoints } from '../raster/camera.js';
+import { rasterize } from '../raster/rasterize.js';
+import { bilinearPlan } from '../proxy/texture-sampler.js';
 import { createSyntheticHead } from '../head/synthetic-head.js';
 import { readImavatarDataset, writeImavatarDataset } from './imavatar.js';
 import { readInstaDataset, writeInstaDataset } from './insta.js';
@@ -170,5 +172,39 @@ describe('10. non-finite inputs to FLAME and projectPoints', () => {
     const camera = lookAtCamera({ eye: [0, 0, 1], target: [0, 0, 0], fx: 100, fy: 100, width: 64, height: 64 });
     expect(thrown(() => projectPoints(camera, [0, 0, Number.NaN])).message).toMatch(/projectPoints: argument 'points' expected finite numbers/);
     expect(thrown(() => projectPoints({ ...camera, cameraToWorld: [2, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 1, 0, 0, 0, 1] }, [0, 0, 0])).message).toMatch(/rigid/);
+  });
+
+  it('rasterize refuses NaN / ±Infinity in vertex positions, normals, UVs, the camera and the options (a NaN vertex made its triangles vanish)', () => {
+    const camera = lookAtCamera({ eye: [0, 0, 2], target: [0, 0, 0], fx: 20, fy: 20, width: 16, height: 16 });
+    const quad = () => ({
+      positions: new Float32Array([-1, -1, 0, 1, -1, 0, 1, 1, 0, -1, 1, 0]), faces: new Uint32Array([0, 1, 2, 0, 2, 3]),
+      uvs: new Float32Array([0, 0, 1, 0, 1, 1, 0, 1]), normals: new Float32Array([0, 0, 1, 0, 0, 1, 0, 0, 1, 0, 0, 1]),
+    });
+    expect(rasterize(quad(), camera).mask.reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
+    const poisoned = quad();
+    poisoned.positions[4] = Number.NaN;
+    expect(thrown(() => rasterize(poisoned, camera)).message).toBe("rasterize: argument 'mesh.positions' expected finite numbers (no NaN or ±Infinity), got \"NaN at index 4\"");
+    for (const field of ['normals', 'uvs'] as const) {
+      const mesh = quad();
+      mesh[field][1] = Number.POSITIVE_INFINITY;
+      expect(thrown(() => rasterize(mesh, camera)).message).toMatch(new RegExp(`'mesh\\.${field}'.*Infinity at index 1`));
+    }
+    expect(thrown(() => rasterize(quad(), { ...camera, cx: Number.NaN })).message).toMatch(/rasterize: argument 'camera\.cx' expected a finite number/);
+    expect(thrown(() => rasterize(quad(), { ...camera, pixelCenter: Number.NaN })).message).toMatch(/'camera\.pixelCenter' expected finite/);
+    const c2w = Array.from(camera.cameraToWorld);
+    c2w[3] = Number.NaN;
+    expect(thrown(() => rasterize(quad(), { ...camera, cameraToWorld: c2w })).message).toMatch(/'camera\.cameraToWorld'.*value 3 is NaN/);
+    const options: [string, Parameters<typeof rasterize>[2]][] = [
+      ['color', { color: [1, Number.NaN, 0] }], ['background', { background: [0, 0, Number.NaN] }], ['ambient', { shading: 'lambert', ambient: Number.NaN }],
+      ['lightDirection', { shading: 'lambert', lightDirection: [0, Number.NaN, 1] }], ['near', { near: Number.NaN }],
+      ['sh', { shading: 'sh', sh: new Array<number>(27).fill(Number.NaN) }],
+      ['texture.data', { texture: { width: 1, height: 1, channels: 3, data: Float32Array.from([0, Number.NaN, 0]) } }],
+    ];
+    expect(thrown(() => bilinearPlan(Float32Array.from([0.5, Number.NaN]), 4, 4)).message).toMatch(/bilinearPlan: argument 'uvs' expected finite numbers .*NaN at index 1/);
+    for (const [name, option] of options) {
+      const error = thrown(() => rasterize(quad(), camera, option));
+      expect(error, name).toBeInstanceOf(ValidationError);
+      expect(error.message, name).toMatch(new RegExp(`'options\\.${name.replace('.', '\\.')}' expected finite`));
+    }
   });
 });

@@ -13,7 +13,7 @@
  * const rgb = sampleTexture(texture, plan);                               // [1, 3]
  * ```
  */
-import { tf, ValidationError } from '@consistent-avatar/core';
+import { checkFinite, tf, ValidationError } from '@consistent-avatar/core';
 
 /** Precomputed bilinear lookups: `[N*4]` texel indices (row-major, top row first) and `[N*4]` weights. */
 export interface BilinearPlan {
@@ -36,6 +36,7 @@ export interface BilinearPlan {
 export function bilinearPlan(uvs: Float32Array, width: number, height: number): BilinearPlan {
   if (!(uvs instanceof Float32Array) || uvs.length % 2 !== 0) throw new ValidationError('bilinearPlan', 'uvs', 'a Float32Array of N×2 coordinates', uvs);
   if (!Number.isInteger(width) || width < 1 || !Number.isInteger(height) || height < 1) throw new ValidationError('bilinearPlan', 'width/height', 'positive integers', [width, height]);
+  checkFinite('bilinearPlan', 'uvs', uvs); // a NaN coordinate gave NaN weights at texel 0
   const n = uvs.length / 2;
   const indices = new Int32Array(n * 4);
   const weights = new Float32Array(n * 4);

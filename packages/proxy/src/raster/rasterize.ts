@@ -26,7 +26,7 @@
  * console.log(out.depth[64 * 128 + 64]); // 2
  * ```
  */
-import { ValidationError } from '@consistent-avatar/core';
+import { checkFinite, ValidationError } from '@consistent-avatar/core';
 import { type PinholeCamera, worldToCameraCv } from './camera.js';
 import { sampleTextureBilinear, shBasis, type Texture } from './shading.js';
 
@@ -198,7 +198,8 @@ function visibilityPass(
  *
  * @param mesh - world-space triangle mesh (with UVs when texturing).
  * @param camera - pinhole camera (see {@link PinholeCamera} for the axis conventions).
- * @param options - texture / shading / supersampling, see {@link RasterOptions}.
+ * @param options - texture / shading / supersampling, see {@link RasterOptions}. NaN / ±Infinity in the mesh, the
+ *   camera or the options are refused with a `ValidationError` naming the argument (core's non-finite policy).
  * @returns the per-pixel buffers described in the module docs.
  * @example
  * ```ts
@@ -232,6 +233,21 @@ export function rasterize(mesh: RasterMesh, camera: PinholeCamera, options: Rast
   }
   const uvFaces = mesh.uvFaces ?? mesh.faces;
   if (mesh.uvs && uvFaces.length !== mesh.faces.length) throw new ValidationError(fn, 'mesh.uvFaces', `${mesh.faces.length} indices like faces`, uvFaces);
+  // The non-finite policy (core's checkFinite): a NaN vertex made its triangles vanish silently (their area is NaN).
+  // The camera's intrinsics and matrix are checked by worldToCameraCv; its pixelCenter here.
+  checkFinite(fn, 'mesh.positions', mesh.positions);
+  if (mesh.normals) checkFinite(fn, 'mesh.normals', mesh.normals);
+  if (mesh.uvs) checkFinite(fn, 'mesh.uvs', mesh.uvs);
+  if (camera.pixelCenter !== undefined) checkFinite(fn, 'camera.pixelCenter', camera.pixelCenter);
+  if (tex) checkFinite(fn, 'options.texture.data', tex.data);
+  for (const key of ['color', 'lightDirection', 'background', 'sh'] as const) {
+    const value = options[key];
+    if (value !== undefined) checkFinite(fn, `options.${key}`, value);
+  }
+  for (const key of ['ambient', 'near'] as const) {
+    const value = options[key];
+    if (value !== undefined) checkFinite(fn, `options.${key}`, value);
+  }
 
   // 1. World → OpenCV camera space (positions and normals).
   const camPos = new Float32Array(numV * 3);

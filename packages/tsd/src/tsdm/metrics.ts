@@ -5,7 +5,7 @@
  *
  * @packageDocumentation
  */
-import { ValidationError } from '@consistent-avatar/core';
+import { checkFinite, ValidationError } from '@consistent-avatar/core';
 
 /**
  * What {@link tsdErrors} returns.
@@ -43,6 +43,8 @@ export function tsdErrors(sequence: readonly ArrayLike<number>[], truth: readonl
   if (n === 0) throw new ValidationError(FN, 'sequence[0]', 'a non-empty map', n);
   for (let t = 0; t < sequence.length; t++) {
     if (sequence[t]!.length !== n || truth[t]!.length !== n) throw new ValidationError(FN, `sequence[${t}] / truth[${t}]`, `${n} values each`, [sequence[t]!.length, truth[t]!.length]);
+    checkFinite(FN, `sequence[${t}]`, sequence[t]!);
+    checkFinite(FN, `truth[${t}]`, truth[t]!);
   }
   let se = 0, dse = 0;
   const curve: number[] = [], curveTruth: number[] = [];
