@@ -2,7 +2,7 @@
  * Issue 19: a kill during dataset synthesis's file-writing phase, through the public API only (`synthesizeDataset`,
  * `readInstaDataset`), so it holds whatever file layout the synthesis writes. The `resynthesis` scenario
  * (kill-scenarios-stages.ts) synthesises seed 3 into `run/dataset`, then seed 4 over it; it is traced once, then
- * killed (SIGKILL, fuzz/faults.ts) before the first and the last file-system call of every phase of both syntheses
+ * killed (SIGKILL, fuzz/faults.ts) before the last file-system call (with `KILL_SWEEP=all` also the first) of every phase of both syntheses
  * (every file kind of the dataset, the rename into place, the previous dataset set aside and removed). After each kill
  * the dataset folder is absent or a complete dataset — the seed-3 one or the seed-4 one, byte for byte — never a
  * partial one; after a re-run of the seed-4 synthesis the folder is byte-identical to the uninterrupted run's and
@@ -32,7 +32,8 @@ describe('kill during dataset synthesis, then re-run', () => {
     const complete = new Map([[treeDigest(seed3), 'the previous (seed 3) dataset'], [reference.outcome!.weights, 'the new (seed 4) dataset']]);
     expect(complete.size).toBe(2);
 
-    const points = pickKillPoints(reference.events, [1, reference.events.length], 'edges');
+    // Before the last call of every phase by default (the suite's time budget); KILL_SWEEP=all also before the first.
+    const points = pickKillPoints(reference.events, [1, reference.events.length], process.env.KILL_SWEEP === 'all' ? 'edges' : 'last');
     const phases = new Set(points.map((p) => p.phase.replace(/ \(.*/, '')));
     for (const phase of ['dataset prepare', 'dataset synthetic.json', 'dataset images', 'dataset transforms.json', 'dataset swap', 'dataset cleanup']) {
       expect(phases, phase).toContain(phase);
