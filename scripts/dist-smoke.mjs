@@ -353,7 +353,7 @@ await section('avatar: ca bin from dist', async () => {
   check(existsSync(bin), `${bin} missing`);
   const { spawnSync } = await import('node:child_process');
   const run = spawnSync(process.execPath, [bin, '--help'], { encoding: 'utf8' });
-  check(run.status === 0 && /ca synth/.test(run.stdout), `ca --help exited ${run.status}: ${run.stdout}${run.stderr}`);
+  check(run.status === 0 && /Usage: ca /.test(run.stdout) && /\bsynth\b/.test(run.stdout) && /\bablate\b/.test(run.stdout), `ca --help exited ${run.status}: ${run.stdout}${run.stderr}`);
   return 'ca --help from dist/cli/ca.js';
 });
 
