@@ -148,6 +148,7 @@ export interface TrackOptions {
   flame?: string | null;
   /** {@link TrackConfig} overrides. */
   config?: Partial<TrackConfig>;
+  /** Called as frames are detected, fitted and written (stage, frames done, total). */
   onProgress?: (progress: TrackProgress) => void;
 }
 

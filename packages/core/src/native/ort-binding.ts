@@ -60,12 +60,18 @@ export interface OrtSyncSession {
    * Throws ONNX Runtime's error (shape mismatch, …) as a JavaScript `Error`.
    */
   run(inputs: Record<string, OrtFloatTensor>, outputs: Record<string, OrtFloatTensor>): void;
+  /** Release the native session (its graph and buffers); the session cannot run afterwards. */
   dispose(): void;
 }
 
 /** The result of {@link loadOrtBinding}. */
 export type OrtBinding =
-  | { available: true; version: string; createSession(model: Uint8Array, options: OrtSessionOptions): OrtSyncSession }
+  | {
+      available: true;
+      version: string;
+      /** Load ONNX model bytes into a synchronous native session with the given intra-op threads. */
+      createSession(model: Uint8Array, options: OrtSessionOptions): OrtSyncSession;
+    }
   | { available: false; reason: string };
 
 /** The members of the native `InferenceSession` this adapter relies on (onnxruntime-node 1.30.0). */
