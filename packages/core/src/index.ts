@@ -104,7 +104,7 @@ export {
   toInt32Array,
   type NumericArray,
 } from './io/dtype.js';
-export { writeFileAtomic, removeStaleTemporaries, processIsAlive } from './io/atomic.js';
+export { writeFileAtomic, removeStaleTemporaries, processIsAlive, prepareFolderReplacement, moveFolderIntoPlace } from './io/atomic.js';
 export {
   readLimits,
   setReadLimits,

@@ -28,7 +28,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
-  FormatError, ValidationError, asIoError, configField as f, processIsAlive, removeStaleTemporaries, resolveConfig, tf,
+  FormatError, ValidationError, configField as f, moveFolderIntoPlace, prepareFolderReplacement, resolveConfig, tf,
   writeJsonAtomic, writePng, type ConfigSchema, type Image,
 } from '@consistent-avatar/core';
 import { FaceAnalyzer } from '@consistent-avatar/metrics';
@@ -250,32 +250,6 @@ function cropResize(image: Image, crop: Crop, size: number): Float32Array {
   });
 }
 
-let trackCounter = 0;
-
-/** Check `out` and return [absolute out, temporary sibling]. */
-function prepareOut(fn: string, out: string): [string, string] {
-  if (typeof out !== 'string' || out.length === 0) throw new ValidationError(fn, 'options.out', 'an output folder path', out);
-  const outAbs = path.resolve(out);
-  if (fs.existsSync(outAbs)) {
-    const names = fs.statSync(outAbs).isDirectory() ? fs.readdirSync(outAbs) : null;
-    if (names === null || (names.length > 0 && !names.includes('tracking.json'))) {
-      throw new ValidationError(fn, 'options.out', 'a new folder, an empty one or a previous ca track dataset (it is replaced)', outAbs);
-    }
-  }
-  const parent = path.dirname(outAbs);
-  try {
-    fs.mkdirSync(parent, { recursive: true });
-  } catch (error) {
-    throw asIoError(error, 'mkdir', parent);
-  }
-  removeStaleTemporaries(parent);
-  for (const name of fs.readdirSync(parent)) {
-    const m = /^(.+)\.(?:tmp|old)-(\d+)-\d+$/.exec(name);
-    if (m && m[1] === path.basename(outAbs) && !processIsAlive(Number(m[2]))) fs.rmSync(path.join(parent, name), { recursive: true, force: true });
-  }
-  return [outAbs, path.join(parent, `${path.basename(outAbs)}.tmp-${process.pid}-${trackCounter++}`)];
-}
-
 /**
  * Track a video or a folder of frames into an INSTA-layout dataset (see the module docs).
  *
@@ -292,7 +266,8 @@ export async function trackVideo(input: string, options: TrackOptions): Promise<
   if (!options || typeof options !== 'object') throw new ValidationError(fn, 'options', '{ out, flame?, config? }', options);
   const c = resolveTrackConfig(options.config ?? {});
   const source = openFrameSource(input, { every: c.every, maxFrames: c.maxFrames, firstFrame: c.firstFrame });
-  const [outAbs, tmp] = prepareOut(fn, options.out);
+  if (typeof options.out !== 'string' || options.out.length === 0) throw new ValidationError(fn, 'options.out', 'an output folder path', options.out);
+  const { target: outAbs, temporary: tmp } = prepareFolderReplacement(fn, options.out, (names) => names.includes('tracking.json'), 'a new folder, an empty one or a previous ca track dataset (it is replaced)');
   const tracking = loadTrackingModel(options.flame);
   const progress = options.onProgress ?? (() => {});
   const analyzer = await FaceAnalyzer.create({ maxFaces: 1, minConfidence: c.minConfidence });
@@ -414,18 +389,7 @@ export async function trackVideo(input: string, options: TrackOptions): Promise<
       extra: { tracker: 'ca track', model: tracking.label },
     });
     fs.rmSync(staging, { recursive: true, force: true });
-    try {
-      if (fs.existsSync(outAbs)) {
-        const aside = `${outAbs}.old-${process.pid}-${trackCounter++}`;
-        fs.renameSync(outAbs, aside);
-        fs.renameSync(tmp, outAbs);
-        fs.rmSync(aside, { recursive: true, force: true });
-      } else {
-        fs.renameSync(tmp, outAbs);
-      }
-    } catch (error) {
-      throw asIoError(error, 'rename', outAbs);
-    }
+    moveFolderIntoPlace(tmp, outAbs);
     return { root: outAbs, frames: numFrames, dropped: missing, model: tracking.label, meanReprojectionErrorPx, timings: { detectMs, fitMs, writeMs: performance.now() - t2 } };
   } finally {
     analyzer.dispose();

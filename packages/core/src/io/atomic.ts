@@ -118,3 +118,70 @@ export function removeStaleTemporaries(dir: string): string[] {
   }
   return removed;
 }
+
+/**
+ * Get ready to write a whole folder that replaces `out` atomically (with {@link moveFolderIntoPlace}): checks that
+ * `out` is absent, empty, or a previous output (`isPrevious(names)` on its entries), creates its parent, removes what
+ * killed runs left there (unfinished `<name>.tmp-<pid>-<n>` folders and `<name>.old-<pid>-<n>` folders a run was killed
+ * before removing), and returns the absolute target and a fresh temporary folder path beside it.
+ *
+ * @param fn - the public function, for error messages.
+ * @param isPrevious - whether a non-empty folder's entry names show it is an earlier output (it is replaced).
+ * @param expected - what `out` should be, in words (for the error).
+ * @example
+ * ```ts
+ * const { target, temporary } = prepareFolderReplacement('myWriter', 'out/ds', (n) => n.includes('done.json'), 'a new folder or a previous dataset');
+ * fs.mkdirSync(temporary); // … write everything into it …
+ * moveFolderIntoPlace(temporary, target);
+ * ```
+ */
+export function prepareFolderReplacement(
+  fn: string,
+  out: string,
+  isPrevious: (names: string[]) => boolean,
+  expected: string,
+): { target: string; temporary: string } {
+  const target = path.resolve(out);
+  if (fs.existsSync(target)) {
+    const names = fs.statSync(target).isDirectory() ? fs.readdirSync(target) : null;
+    if (names === null || (names.length > 0 && !isPrevious(names))) throw new ValidationError(fn, 'options.out', expected, target);
+  }
+  const parent = path.dirname(target);
+  const base = path.basename(target);
+  try {
+    fs.mkdirSync(parent, { recursive: true });
+  } catch (error) {
+    throw asIoError(error, 'mkdir', parent);
+  }
+  // Leftovers of killed runs: unfinished folders, and a replaced folder a run was killed before removing.
+  removeStaleTemporaries(parent);
+  for (const name of fs.readdirSync(parent)) {
+    const old = /^(.+)\.old-(\d+)-\d+$/.exec(name);
+    if (old && old[1] === base && !processIsAlive(Number(old[2]))) fs.rmSync(path.join(parent, name), { recursive: true, force: true });
+  }
+  return { target, temporary: path.join(parent, `${base}.tmp-${process.pid}-${counter++}`) };
+}
+
+/**
+ * Move a finished folder `temporary` to `target` (see {@link prepareFolderReplacement}): a previous `target` is moved
+ * aside first and removed once the new one is there, so a kill leaves the old or the new folder, never a mix.
+ * File-system errors become an `IoError` naming `target`.
+ * @example
+ * ```ts
+ * moveFolderIntoPlace('out/ds.tmp-4242-0', '/abs/out/ds');
+ * ```
+ */
+export function moveFolderIntoPlace(temporary: string, target: string): void {
+  try {
+    if (fs.existsSync(target)) {
+      const aside = `${target}.old-${process.pid}-${counter++}`;
+      fs.renameSync(target, aside);
+      fs.renameSync(temporary, target);
+      fs.rmSync(aside, { recursive: true, force: true });
+    } else {
+      fs.renameSync(temporary, target);
+    }
+  } catch (error) {
+    throw asIoError(error, 'rename', target);
+  }
+}

@@ -18,7 +18,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { FormatError, IoError, ValidationError, asIoError, processIsAlive, readJson, removeStaleTemporaries, writeJsonAtomic, Rng } from '@consistent-avatar/core';
+import { FormatError, IoError, ValidationError, moveFolderIntoPlace, prepareFolderReplacement, readJson, writeJsonAtomic, Rng } from '@consistent-avatar/core';
 import { lookAtCamera, type PinholeCamera } from '../raster/camera.js';
 import { rasterize } from '../raster/rasterize.js';
 import { defaultShCoefficients } from '../raster/shading.js';
@@ -209,7 +209,6 @@ export interface SyntheticTruth {
   frames: { id: string; emotion: SyntheticEmotion; intensity: number; speaking: boolean; expression: number[]; pose: number[] }[];
 }
 
-let synthesisCounter = 0;
 
 /**
  * Render a synthetic INSTA-layout dataset (see the module docs).
@@ -236,27 +235,7 @@ export async function synthesizeDataset(options: SynthesizeOptions): Promise<{ r
   if (!Number.isInteger(size) || size < 16 || size > 2048) throw new ValidationError(fn, 'options.size', 'an integer in [16, 2048]', size);
   if (!Number.isInteger(seed) || seed < 0) throw new ValidationError(fn, 'options.seed', 'a non-negative integer', seed);
   const testFrames = options.testFrames ?? Math.min(350, Math.floor(frames / 4));
-  const outAbs = path.resolve(options.out);
-  if (fs.existsSync(outAbs)) {
-    const names = fs.statSync(outAbs).isDirectory() ? fs.readdirSync(outAbs) : null;
-    if (names === null || (names.length > 0 && !names.includes('transforms.json') && !names.includes('synthetic.json'))) {
-      throw new ValidationError(fn, 'options.out', 'a new folder, an empty one or a previous dataset (it is replaced)', outAbs);
-    }
-  }
-  const parent = path.dirname(outAbs);
-  const base = path.basename(outAbs);
-  try {
-    fs.mkdirSync(parent, { recursive: true });
-  } catch (error) {
-    throw asIoError(error, 'mkdir', parent);
-  }
-  // Leftovers of killed runs: unfinished folders, and a replaced dataset a run was killed before removing.
-  removeStaleTemporaries(parent);
-  for (const name of fs.readdirSync(parent)) {
-    const old = /^(.+)\.old-(\d+)-\d+$/.exec(name);
-    if (old && old[1] === base && !processIsAlive(Number(old[2]))) fs.rmSync(path.join(parent, name), { recursive: true, force: true });
-  }
-  const tmp = path.join(parent, `${base}.tmp-${process.pid}-${synthesisCounter++}`);
+  const { target: outAbs, temporary: tmp } = prepareFolderReplacement(fn, options.out, (names) => names.includes('transforms.json') || names.includes('synthetic.json'), 'a new folder, an empty one or a previous dataset (it is replaced)');
   const head: SyntheticHead = createSyntheticHead({ identity, textureSize: size > 256 ? 1024 : 512 });
   try {
     const perf = scriptPerformance(frames, seed);
@@ -309,18 +288,7 @@ export async function synthesizeDataset(options: SynthesizeOptions): Promise<{ r
       throw error;
     }
     // 2. Into place: a previous dataset is moved aside first and removed once the new one is there.
-    try {
-      if (fs.existsSync(outAbs)) {
-        const aside = path.join(parent, `${base}.old-${process.pid}-${synthesisCounter++}`);
-        fs.renameSync(outAbs, aside);
-        fs.renameSync(tmp, outAbs);
-        fs.rmSync(aside, { recursive: true, force: true });
-      } else {
-        fs.renameSync(tmp, outAbs);
-      }
-    } catch (error) {
-      throw asIoError(error, 'rename', outAbs);
-    }
+    moveFolderIntoPlace(tmp, outAbs);
     return { root: outAbs, truth };
   } finally {
     head.dispose();
