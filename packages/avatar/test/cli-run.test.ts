@@ -92,7 +92,7 @@ describe('ca run', () => {
     expect(cli.tsd).toEqual(JSON.parse(JSON.stringify(direct.tsd)));
     for (const row of direct.rows) {
       const npy = readNpy(path.join(reference, 'outputs/render', `${row.name}.npy`));
-      expect(Array.from(npy.data)).toEqual(row.frames.flatMap((f) => Array.from(f.data)));
+      expect(Array.from(npy.data as Float32Array)).toEqual(row.frames.flatMap((f) => Array.from(f.data)));
     }
 
     const before = fs.readFileSync(path.join(reference, 'outputs/eval/results.json'));

@@ -230,7 +230,7 @@ describe('4. what the numpy cross-check found (fuzz/cross-check.ts)', () => {
     header[at] = 0xa0; // latin-1 no-break space: JavaScript's \s, not Python's whitespace
     expect(thrown(() => parseNpy(npy))).toBeInstanceOf(FormatError);
     header[at] = 0x0c; // form feed: Python whitespace
-    expect(Array.from(parseNpy(npy).data)).toEqual([1, 2]);
+    expect(Array.from(parseNpy(npy).data as Float32Array)).toEqual([1, 2]);
   });
 
   it('an npz member whose local header names it differently from the directory is refused (zipfile: "differ")', () => {
@@ -248,7 +248,7 @@ describe('4b. npz layout as numpy reads it', () => {
     const eocd = archive.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
     const damaged = Buffer.concat([archive.subarray(0, eocd), Buffer.alloc(42, 7), archive.subarray(eocd)]);
     expect(thrown(() => readNpz(damaged)).message).toMatch(/does not end where the end record begins .*42 stray bytes/);
-    expect(Array.from(readNpz(archive).a!.data)).toEqual([1]);
+    expect(Array.from(readNpz(archive).a!.data as Float32Array)).toEqual([1]);
   });
 
   it('an entry count below the directory\'s entries, a ZIP version above 6.3 and strong encryption are refused (numpy refuses them)', () => {
