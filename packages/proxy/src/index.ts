@@ -29,7 +29,7 @@ export {
   type MeshUvs,
   type NdArrayLike,
 } from './flame/model.js';
-export { readFlameFolder, readObjUvs, FLAME_MODEL_FILES, FLAME_UV_FILE } from './flame/folder.js';
+export { readFlameFolder, flameModelFile, readObjUvs, FLAME_MODEL_FILES, FLAME_UV_FILE } from './flame/folder.js';
 // the typed-array rasterizer.
 export {
   lookAtCamera,

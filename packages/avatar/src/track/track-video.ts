@@ -33,7 +33,7 @@ import {
 } from '@consistent-avatar/core';
 import { FaceAnalyzer } from '@consistent-avatar/metrics';
 import {
-  FlameModel, INSTA_FACE_PARSING_LABELS, TRACKED_SYNTHETIC_LABEL, LANDMARK_FIT_DEFAULTS, LANDMARK_FIT_FIELDS, LandmarkRig, createSyntheticHead, embeddedPoints, fitLandmarkSequence,
+  FlameModel, INSTA_FACE_PARSING_LABELS, TRACKED_SYNTHETIC_LABEL, flameModelFile, LANDMARK_FIT_DEFAULTS, LANDMARK_FIT_FIELDS, LandmarkRig, createSyntheticHead, embeddedPoints, fitLandmarkSequence,
   headCameraToWorld, rasterize, readMediapipeEmbedding, syntheticMediapipeEmbedding, trackingCamera, writeInstaDataset,
   type LandmarkEmbedding, type LandmarkFitConfig, type PinholeCamera,
 } from '@consistent-avatar/proxy';
@@ -184,7 +184,7 @@ interface TrackingModel {
 
 /**
  * Load a FLAME folder: `mediapipe_landmark_embedding.npz` and one FLAME model `.npz` (the standard keys, see
- * `FlameModel.fromNpz`; `flame2020.npz` or `generic_model.npz` when several). Null: the synthetic head.
+ * `FlameModel.fromNpz`; chosen by proxy's `flameModelFile`, as `readFlameFolder` does). Null: the synthetic head.
  */
 function loadTrackingModel(flame: string | null | undefined): TrackingModel {
   const fn = 'trackVideo';
@@ -199,12 +199,7 @@ function loadTrackingModel(flame: string | null | undefined): TrackingModel {
   if (!fs.existsSync(embeddingFile)) {
     throw new ValidationError(fn, 'options.flame', `a folder with FLAME's mediapipe_landmark_embedding.npz (from the FLAME website)`, `${flame} (missing ${embeddingFile})`);
   }
-  const models = fs.readdirSync(flame).filter((n) => n.endsWith('.npz') && n !== 'mediapipe_landmark_embedding.npz').sort();
-  const preferred = models.find((n) => n === 'flame2020.npz' || n === 'generic_model.npz') ?? (models.length === 1 ? models[0] : undefined);
-  if (!preferred) {
-    throw new ValidationError(fn, 'options.flame', 'one FLAME model .npz (flame2020.npz or generic_model.npz when several)', `${flame} holds ${models.length ? models.join(', ') : 'no other .npz'}`);
-  }
-  const modelFile = path.join(flame, preferred);
+  const modelFile = flameModelFile(flame, fn, 'options.flame');
   const model = FlameModel.fromNpz(modelFile, { shapeSplit: 300 });
   return { model, embedding: readMediapipeEmbedding(embeddingFile), label: `FLAME (${modelFile})`, dispose: () => model.dispose() };
 }

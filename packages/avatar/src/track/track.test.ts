@@ -9,7 +9,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { axisAngleToMatrix, readInstaDataset } from '@consistent-avatar/proxy';
-import { hasFfmpeg, initBackend, writePng } from '@consistent-avatar/core';
+import { ValidationError, hasFfmpeg, initBackend, writePng } from '@consistent-avatar/core';
+import { trackVideo } from './track-video.js';
 import { main } from '../cli/ca.js';
 import { renderSyntheticClip } from './synthetic-clip.js';
 
@@ -129,5 +130,21 @@ describe('ca track', () => {
     const noEmbedding = await ca(['track', one, '--out', path.join(dir, 'x'), '--flame', flame]);
     expect(noEmbedding.code).toBe(1);
     expect(noEmbedding.err).toMatch(/mediapipe_landmark_embedding\.npz/);
+  });
+});
+
+describe('trackVideo: the FLAME folder', () => {
+  it('a folder with two model .npz files and neither standard name is refused naming options.flame, before any output is written', async () => {
+    const frames = path.join(dir, 'flame-choice-frames');
+    fs.mkdirSync(frames, { recursive: true });
+    writePng(path.join(frames, '000.png'), { width: 4, height: 4, channels: 3, data: new Float32Array(48).fill(0.5) });
+    const flame = path.join(dir, 'flame-choice');
+    fs.mkdirSync(flame, { recursive: true });
+    for (const name of ['mediapipe_landmark_embedding.npz', 'a.npz', 'b.npz']) fs.writeFileSync(path.join(flame, name), '');
+    const out = path.join(dir, 'flame-choice-out');
+    const error = await trackVideo(frames, { out, flame }).then(() => null, (e: Error) => e);
+    expect(error).toBeInstanceOf(ValidationError);
+    expect(error!.message).toMatch(/trackVideo.*options\.flame.*flame2020\.npz or generic_model\.npz.*holds a\.npz, b\.npz/s);
+    expect(fs.existsSync(out)).toBe(false);
   });
 });

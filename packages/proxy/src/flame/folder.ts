@@ -63,6 +63,30 @@ export function readObjUvs(file: string): { vt: NdArrayLike; ft: NdArrayLike } {
 }
 
 /**
+ * The FLAME model file of a user's folder: `flame2020.npz`, else `generic_model.npz`, else the folder's only `.npz`
+ * (landmark embeddings such as `mediapipe_landmark_embedding.npz` aside). Shared by `readFlameFolder` and the video
+ * tracker, which needs the model without its UVs.
+ *
+ * @param dir - the folder (already checked to be one by the caller).
+ * @param fn - the public function to name in the error.
+ * @param argument - the argument to name in the error (e.g. `'dir'`, `'options.flame'`).
+ * @returns the model file's path.
+ * @throws ValidationError naming `flame2020.npz` and what the folder holds when no model file can be chosen.
+ * @example
+ * ```ts
+ * const file = flameModelFile('/data/flame', 'myTool', 'flameDir'); // '/data/flame/flame2020.npz'
+ * ```
+ */
+export function flameModelFile(dir: string, fn: string, argument: string): string {
+  const npz = fs.readdirSync(dir).filter((n) => n.endsWith('.npz') && !NOT_MODELS.has(n)).sort();
+  const name = FLAME_MODEL_FILES.find((n) => npz.includes(n)) ?? (npz.length === 1 ? npz[0] : undefined);
+  if (!name) {
+    throw new ValidationError(fn, argument, `a folder holding ${FLAME_MODEL_FILES.join(' or ')} (FLAME converted to .npz, see FlameModel), or exactly one model .npz`, `${dir} (missing ${path.join(dir, FLAME_MODEL_FILES[0])}; holds ${npz.length ? npz.join(', ') : 'no model .npz'})`);
+  }
+  return path.join(dir, name);
+}
+
+/**
  * Load the FLAME model of a user's folder, with UVs.
  *
  * 1. The model: `flame2020.npz`, else `generic_model.npz`, else the folder's only `.npz` (landmark embeddings aside).
@@ -84,12 +108,8 @@ export function readFlameFolder(dir: string): { model: FlameModel; modelFile: st
     throw new ValidationError(FN, 'dir', 'a folder with your FLAME model (.npz converted from generic_model.pkl) and head_template_mesh.obj', dir);
   }
   // 1. The model file.
-  const npz = fs.readdirSync(dir).filter((n) => n.endsWith('.npz') && !NOT_MODELS.has(n)).sort();
-  const name = FLAME_MODEL_FILES.find((n) => npz.includes(n)) ?? (npz.length === 1 ? npz[0] : undefined);
-  if (!name) {
-    throw new ValidationError(FN, 'dir', `a folder holding ${FLAME_MODEL_FILES.join(' or ')} (FLAME converted to .npz, see FlameModel), or exactly one model .npz`, `${dir} (missing ${path.join(dir, FLAME_MODEL_FILES[0])}; holds ${npz.length ? npz.join(', ') : 'no model .npz'})`);
-  }
-  const modelFile = path.join(dir, name);
+  const modelFile = flameModelFile(dir, FN, 'dir');
+  const name = path.basename(modelFile);
   const arrays = readNpz(modelFile) as Record<string, NdArrayLike>;
   // 2. The UVs.
   let uvFile: string | null = null;
