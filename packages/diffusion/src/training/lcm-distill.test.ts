@@ -106,6 +106,8 @@ describe('LcmDistillTrainer', () => {
       return { mseTeacherDdim4, mseStudentLcm4, mseInitialStudentLcm4, ratioStudentLcm4ToTeacherDdim4: mseStudentLcm4 / mseTeacherDdim4, teacherLoss, distillLossFirst, distillLossLast };
     });
     console.log(`wrote ${file}`);
+    // The 2026-12-03 run (bench/results/lcm-distill-toy.json) fails this in seed 1 (ratio 1.107): a finding, reported
+    // in the README, not a reason to loosen the bound.
     for (const r of perSeed) expect.soft(r.mseStudentLcm4, `seed ${r.seed}: student LCM-4 < teacher DDIM-4`).toBeLessThan(r.mseTeacherDdim4);
   }, 3 * 3_600_000);
 });
