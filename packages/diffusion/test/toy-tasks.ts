@@ -4,9 +4,11 @@
  * - 16×16 single-channel disks at a random position, with a condition image in [0, 1] that marks only the centre
  *   (a 3×3 dot) — the ControlNet task.
  */
+import * as fs from 'node:fs';
+import { loadavg } from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Adam, Rng, tf, writeJsonAtomic } from '@consistent-avatar/core';
+import { Adam, FormatError, Rng, tf, ValidationError, writeJsonAtomic } from '@consistent-avatar/core';
 import { resultMeta } from '../../../scripts/bench/result-meta.js';
 import { DDPMScheduler, type UNet2DConditionConfig, type UNet2DConditionModel } from '../src/index.js';
 
@@ -336,27 +338,99 @@ export async function controlnetToy(o: { baseSteps: number; controlSteps: number
   return result;
 }
 
+/** One seed's figures in a `CA_HEAVY` result file (summarised as mean and sample std). */
+export type HeavySeedFigures = { seed: number } & Record<string, number>;
+
+/** How one seed of a `CA_HEAVY` run went: its wall time and the machine's load average before and after it. */
+export interface HeavySeedRun {
+  seed: number;
+  seconds: number;
+  /** `os.loadavg()` (1, 5, 15 min) when the seed started and when it ended: the machine is shared. */
+  loadAverageAtStart: number[];
+  loadAverageAtEnd: number[];
+}
+
+/** The repository root (the heavy tests run from it). */
+const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+
 /**
- * Write the result file of a `CA_HEAVY` toy run (issue 17): every seed's figures, their mean and sample std, the
- * test command, commit, date, machine and load average, to `.runs/heavy/<name>.json` at the repository root. To
- * publish a figure, commit that file (e.g. under `packages/diffusion/bench/results/`) and cite it.
- * @returns the path written.
+ * Where a `CA_HEAVY` run writes `<name>.json`: `CA_HEAVY_OUT_DIR` (relative to the repository root; e.g.
+ * `packages/diffusion/bench/results`, where the committed results live), else `.runs/heavy/`.
  */
-export function writeHeavyResult(name: string, testFile: string, setup: object, perSeed: Array<{ seed: number } & Record<string, number>>): string {
-  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+export function heavyResultPath(name: string): string {
+  return path.resolve(REPO_ROOT, process.env.CA_HEAVY_OUT_DIR ?? '.runs/heavy', `${name}.json`);
+}
+
+/**
+ * Run a `CA_HEAVY` toy experiment seed by seed and write its result file (issue 17) after **every** seed, before
+ * any assertion, so a failing or interrupted run still leaves its figures: every seed's figures, their mean and
+ * sample std, the run of each seed (wall time, load average before and after), and the provenance taken when the run
+ * started (the exact command that re-creates the file, commit, dirty flag, date, machine, load average), the backend,
+ * the seeds (`CA_HEAVY_SEEDS`, default 0,1,2) and the setup. `complete` is false until the last seed is in.
+ * The caller asserts on the returned figures afterwards. Runs resume: seeds already in an existing file with the same
+ * setup and commit are taken from it, not re-run.
+ * @param name - the file's base name (`controlnet-toy` → `<out dir>/controlnet-toy.json`, see {@link heavyResultPath}).
+ * @param testFile - the test file's path from the repository root (goes into the command).
+ * @param setup - the run's configuration (JSON).
+ * @param runSeed - one seed's experiment; returns that seed's figures (numbers only; ratios included, so the docs can quote them).
+ * @returns the path written and every seed's figures.
+ * @example
+ * const { file, perSeed } = await runHeavySeeds('controlnet-toy', 'packages/diffusion/src/controlnet/controlnet-training.test.ts', setup, async (seed) => ({ x0MseWith: 0.1 }));
+ */
+export async function runHeavySeeds(name: string, testFile: string, setup: object, runSeed: (seed: number) => Promise<Record<string, number>>): Promise<{ file: string; perSeed: HeavySeedFigures[] }> {
+  const seeds = heavySeeds();
+  const outDir = process.env.CA_HEAVY_OUT_DIR;
+  const command = `CA_HEAVY=1 CA_HEAVY_SEEDS=${seeds.join(',')}${outDir ? ` CA_HEAVY_OUT_DIR=${outDir}` : ''} npx vitest run ${testFile}`;
+  const meta = resultMeta(testFile, [], command);
+  const file = heavyResultPath(name);
+  const previous = readPrevious(file, setup, meta.commit);
+  const perSeed: HeavySeedFigures[] = [];
+  const runs: HeavySeedRun[] = [];
+  for (const seed of seeds) {
+    const done = previous?.perSeed.find((r) => r.seed === seed);
+    const doneRun = previous?.runs.find((r) => r.seed === seed);
+    if (done && doneRun) {
+      perSeed.push(done);
+      runs.push(doneRun);
+      continue;
+    }
+    const loadAverageAtStart = loadavg();
+    const start = Date.now();
+    const figures = await runSeed(seed);
+    perSeed.push({ seed, ...figures });
+    runs.push({ seed, seconds: (Date.now() - start) / 1000, loadAverageAtStart, loadAverageAtEnd: loadavg() });
+    writeJsonAtomic(file, { ...meta, backend: tf.getBackend(), seeds, complete: perSeed.length === seeds.length, setup, summary: summarise(perSeed), perSeed, runs });
+  }
+  return { file, perSeed };
+}
+
+/** Mean and sample std (n − 1) of every figure over the seeds. */
+function summarise(perSeed: HeavySeedFigures[]): Record<string, { mean: number; std: number; min: number; max: number }> {
   const keys = Object.keys(perSeed[0] ?? {}).filter((k) => k !== 'seed');
   const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
   const std = (v: number[]) => (v.length < 2 ? 0 : Math.sqrt(v.reduce((a, b) => a + (b - mean(v)) ** 2, 0) / (v.length - 1)));
-  const summary = Object.fromEntries(keys.map((k) => {
+  return Object.fromEntries(keys.map((k) => {
     const v = perSeed.map((r) => r[k]!);
-    return [k, { mean: mean(v), std: std(v) }];
+    return [k, { mean: mean(v), std: std(v), min: Math.min(...v), max: Math.max(...v) }];
   }));
-  const file = path.join(root, '.runs', 'heavy', `${name}.json`);
-  writeJsonAtomic(file, { ...resultMeta(testFile, [], `CA_HEAVY=1 CA_HEAVY_SEEDS=${perSeed.map((r) => r.seed).join(',')} npx vitest run ${testFile}`), backend: tf.getBackend(), seeds: perSeed.map((r) => r.seed), setup, summary, perSeed });
-  return file;
+}
+
+/** The seeds of an earlier, interrupted run of the same setup at the same commit, if its file exists. */
+function readPrevious(file: string, setup: object, commit: string | null): { perSeed: HeavySeedFigures[]; runs: HeavySeedRun[] } | null {
+  if (!fs.existsSync(file) || commit === null) return null;
+  let old: { commit?: string; setup?: object; perSeed?: HeavySeedFigures[]; runs?: HeavySeedRun[] };
+  try {
+    old = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new FormatError('json', file, `an earlier result file that is not JSON (${(e as Error).message}); delete it to start over`);
+  }
+  if (old.commit !== commit || JSON.stringify(old.setup) !== JSON.stringify(setup)) return null;
+  return { perSeed: old.perSeed ?? [], runs: old.runs ?? [] };
 }
 
 /** The seeds of a `CA_HEAVY` run: `CA_HEAVY_SEEDS=0,1,2` (default), for the run-to-run spread. */
 export function heavySeeds(): number[] {
-  return (process.env.CA_HEAVY_SEEDS ?? '0,1,2').split(',').map(Number);
+  const seeds = (process.env.CA_HEAVY_SEEDS ?? '0,1,2').split(',').map(Number);
+  if (seeds.length === 0 || !seeds.every(Number.isInteger)) throw new ValidationError('heavySeeds', 'CA_HEAVY_SEEDS', 'comma-separated integers', process.env.CA_HEAVY_SEEDS);
+  return seeds;
 }

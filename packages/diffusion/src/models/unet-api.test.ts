@@ -118,6 +118,8 @@ describe('UNet2DConditionModel API', () => {
     expect(fail({ time_embedding_type: 'fourier' })).toThrow(/'config.time_embedding_type' expected "positional"/);
     expect(fail({ encoder_hid_dim_type: 'text_proj' })).toThrow(/'config.encoder_hid_dim_type' expected null or one of 'ip_image_proj', got "text_proj"/);
     expect(fail({ reverse_transformer_layers_per_block: [1] })).toThrow(/'config.reverse_transformer_layers_per_block' expected null or 2 values/);
+    // SDXL's added time / text embeddings are not implemented (README, "SDXL: what is supported"): its configs are refused.
+    expect(fail({ addition_embed_type: 'text_time', addition_time_embed_dim: 256, projection_class_embeddings_input_dim: 2816 })).toThrow(/'config.addition_embed_type' expected null/);
     expect(fail({ cross_attention_dims: 16 })).toThrow(/UNet2DConditionModel: argument 'config.cross_attention_dims' expected a known field \(sample_size, in_channels, /);
     // Inert diffusers fields are accepted with their inert value and kept for the JSON round trip.
     const withInert = resolveUNetConfig({ ...TINY, addition_time_embed_dim: null, attention_type: 'default', addition_embed_type_num_heads: 64 });

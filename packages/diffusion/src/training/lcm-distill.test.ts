@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Rng, tf, useBackend, ValidationError } from '@consistent-avatar/core';
 import { DDPMScheduler, LcmDistillTrainer, UNet2DConditionModel, ddimSolverGrid, ddimSolverStep, lcmStudentFromTeacher, type LcmDistillBatch } from '../index.js';
-import { TOY_CLASS_UNET, TOY_NOISE, classBatch, classTokens, distillationToy, heavySeeds, writeHeavyResult } from '../../test/toy-tasks.js';
+import { TOY_CLASS_UNET, TOY_NOISE, classBatch, classTokens, distillationToy, runHeavySeeds } from '../../test/toy-tasks.js';
 
 const HEAVY = process.env.CA_HEAVY === '1';
 
@@ -96,15 +96,18 @@ describe('LcmDistillTrainer', () => {
   }, 900_000); // ~1.5 min on a lightly loaded 2-core VM
 
   it.runIf(HEAVY)('toy task: the distilled student in 4 LCM steps beats the teacher in 4 DDIM steps (MSE to teacher DDIM-50)', async () => {
-    // One run per seed (CA_HEAVY_SEEDS, default 0,1,2); every seed's figures and their spread go to .runs/heavy/lcm-distill-toy.json.
+    // One run per seed (CA_HEAVY_SEEDS, default 0,1,2); the result file (lcm-distill-toy.json in CA_HEAVY_OUT_DIR, default
+    // .runs/heavy) is written after every seed, before any assertion, so a failing seed is still recorded.
     const setup = { teacherSteps: 200, distillSteps: 500, batch: 8, evalCount: 16, guidance: 3 };
-    const perSeed = [];
-    for (const seed of heavySeeds()) {
+    const { file, perSeed } = await runHeavySeeds('lcm-distill-toy', 'packages/diffusion/src/training/lcm-distill.test.ts', setup, async (seed) => {
       const r = await distillationToy({ ...setup, seed, onLog: console.log });
       console.log(JSON.stringify(r));
-      perSeed.push({ seed, mseTeacherDdim4: r.mseTeacherDdim4, mseStudentLcm4: r.mseStudentLcm4, mseInitialStudentLcm4: r.mseInitialStudentLcm4, teacherLoss: r.teacherLoss });
-      expect(r.mseStudentLcm4).toBeLessThan(r.mseTeacherDdim4);
-    }
-    console.log(`wrote ${writeHeavyResult('lcm-distill-toy', 'packages/diffusion/src/training/lcm-distill.test.ts', setup, perSeed)}`);
+      const { mseTeacherDdim4, mseStudentLcm4, mseInitialStudentLcm4, teacherLoss, distillLossFirst, distillLossLast } = r;
+      return { mseTeacherDdim4, mseStudentLcm4, mseInitialStudentLcm4, ratioStudentLcm4ToTeacherDdim4: mseStudentLcm4 / mseTeacherDdim4, teacherLoss, distillLossFirst, distillLossLast };
+    });
+    console.log(`wrote ${file}`);
+    // The 2026-12-03 run (bench/results/lcm-distill-toy.json) fails this in seed 1 (ratio 1.107): a finding, reported
+    // in the README, not a reason to loosen the bound.
+    for (const r of perSeed) expect.soft(r.mseStudentLcm4, `seed ${r.seed}: student LCM-4 < teacher DDIM-4`).toBeLessThan(r.mseTeacherDdim4);
   }, 3 * 3_600_000);
 });
