@@ -3,6 +3,12 @@
  * `GroupNorm`, `LayerNorm`, `Embedding`, `Dropout`. Activations are NHWC ([B, H, W, C]) for images and [..., C] for
  * sequences.
  *
+ * Non-finite numbers: a layer's `forward` carries NaN / ±Infinity from its input to the outputs that depend on it and
+ * never checks (a check reads the tensor back from the device, once per layer per training step). The library's
+ * entry points check before the layers run (the UNet timestep, scheduler samples, estimator and encoder inputs) and
+ * training stops with a `NonFiniteError` at the loss or gradient; a caller that builds its own network from these
+ * layers checks its inputs with `checkFinite`.
+ *
  * @example
  * ```ts
  * import { nn, Rng, tf } from '@consistent-avatar/core';
