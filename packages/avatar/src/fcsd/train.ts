@@ -307,7 +307,7 @@ export async function trainFcsd(data: FcsdData, config: Partial<FcsdConfig>, opt
           const dropRng = rng.fork(`dropout-${loop.step}`);
           const tensors = tf.tidy(() => {
             const noise = tf.tensor4d(noiseData, shape);
-            return { noise, xt: scheduler.addNoise(batch.x0, noise, ts) as tf.Tensor4D };
+            return { noise, xt: scheduler.addNoise(batch.x0, noise, ts, { allowNonFinite: true }) as tf.Tensor4D }; // per step: the loss check fails fast
           });
           let loss: number;
           try {
