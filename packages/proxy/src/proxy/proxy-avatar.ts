@@ -400,6 +400,9 @@ export async function fitProxyAvatar(dataset: AvatarDataset, options: ProxyFitOp
  */
 export function renderProxy(proxy: ProxyAvatar, params: ProxyFrameParams = {}, options: { supersample?: number; background?: [number, number, number] } = {}): RasterOutput {
   if (!(proxy instanceof ProxyAvatar)) throw new ValidationError('renderProxy', 'proxy', 'a ProxyAvatar from fitProxyAvatar', proxy);
+  if (params === null || typeof params !== 'object') throw new ValidationError('renderProxy', 'params', '{ expression?, paperPose? | pose?, camera? }', params);
+  // The non-finite policy, named here before any tensor exists (FLAME would name itself and its tensor).
+  for (const key of ['expression', 'paperPose', 'pose'] as const) if (params[key] !== undefined) checkFinite('renderProxy', `params.${key}`, params[key]);
   const positions = posedVertices(proxy.model, proxy.shape, [params])[0]!;
   return rasterize(meshOf(proxy.model, positions), params.camera ?? proxy.camera, {
     texture: proxy.texture, shading: 'sh', sh: proxy.sh, supersample: options.supersample ?? 1, background: options.background ?? [0, 0, 0],
