@@ -163,6 +163,7 @@ export class Rng {
    * draws elsewhere never shifts the child's numbers.
    */
   fork(key: string | number): Rng {
+    if (typeof key === 'number' && !Number.isInteger(key)) throw new ValidationError('Rng.fork', 'key', 'a string or an integer', key); // NaN forked stream 0
     const k = typeof key === 'number' ? key >>> 0 : hashString(key);
     return new Rng((Math.imul(this.seed ^ 0x5bd1e995, 0x27d4eb2d) ^ Math.imul(k, 0x165667b1)) >>> 0);
   }

@@ -2,10 +2,14 @@
  * Issue 19 (reliability), item 10 in core: a NaN test per public numeric entry point. The layer forwards and the
  * activations carry NaN / ±Infinity to the outputs that depend on them (documented in `nn/layers.ts`; a check there
  * would read every activation back once per layer per step), `clipGradNorm` carries them to `totalNorm`, and the
- * entry points a caller feeds numbers directly (`Rng.uniform` / `normal` bounds, PNG encoding, images) reject them.
+ * entry points a caller feeds numbers directly (`Rng.uniform` / `normal` bounds, PNG encoding, images, optimiser and
+ * layer settings) reject them; storage formats keep them bit for bit.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Rng, ValidationError, clipGradNorm, encodePng, imageToTensor, initBackend, nn, tf, toByteImage } from '../src/index.js';
+import {
+  AdamW, Ema, Rng, TrainingLoopState, ValidationError, clipGradNorm, conv2dInputGrad, encodePng, encodeSafetensors, float16ToFloat32, formatDuration, imageFromTensor,
+  imageToTensor, initBackend, nn, readSafetensors, tf, toByteImage,
+} from '../src/index.js';
 
 beforeAll(async () => {
   await initBackend('cpu');
@@ -71,6 +75,14 @@ describe('10. the nn layers and activations carry a non-finite input to the outp
     x.dispose();
   });
 
+  it('Dropout keeps NaN whether the element is dropped or kept (it multiplies: NaN · 0 is NaN)', () => {
+    const dropout = new nn.Dropout(0.5);
+    const x = tf.fill([64], Number.NaN);
+    const y = dropout.forward(x, new Rng(3));
+    expect(nonFinite(y)).toHaveLength(64);
+    tf.dispose([x, y]);
+  });
+
   it('clipGradNorm returns totalNorm NaN and the gradients unscaled, so the optimiser names the tensor', () => {
     const grads = { w: tf.tensor1d([3, Number.NaN]) };
     const { grads: clipped, totalNorm } = clipGradNorm(grads, 1);
@@ -78,6 +90,25 @@ describe('10. the nn layers and activations carry a non-finite input to the outp
     expect(nonFinite(clipped.w!)).toEqual([1]);
     expect(clipped.w!.dataSync()[0]).toBe(3);
     tf.dispose([grads.w, clipped.w!]);
+  });
+
+  it('the training kernels carry like the ops they replace: a NaN in dy reaches the input gradient', () => {
+    const dy = tf.tensor4d([0, 0, 0, 0, Number.NaN, 0, 0, 0, 0], [1, 3, 3, 1]);
+    const filter = tf.ones([1, 1, 1, 1]) as tf.Tensor4D;
+    const dx = conv2dInputGrad([1, 3, 3, 1], dy, filter, 1, 'same');
+    expect(nonFinite(dx)).toEqual([4]);
+    tf.dispose([dy, filter, dx]);
+  });
+});
+
+describe('10. storage and formatting keep non-finite values as they are (documented: a file holds what the caller wrote)', () => {
+  it('safetensors round-trips NaN / ±Infinity bit for bit; float16 NaN bits decode to NaN; formatDuration prints ?', () => {
+    const values = Float32Array.from([Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, 1]);
+    const back = readSafetensors(encodeSafetensors({ x: { dtype: 'F32', shape: [4], data: values } })).tensors.x!.data as Float32Array;
+    expect(Array.from(back)).toEqual(Array.from(values));
+    expect(Number.isNaN(float16ToFloat32(Uint16Array.from([0x7e00]))[0])).toBe(true);
+    expect(formatDuration(Number.NaN)).toBe('?');
+    expect(formatDuration(Number.POSITIVE_INFINITY)).toBe('?');
   });
 });
 
@@ -88,6 +119,28 @@ describe('10. core entry points that take numbers reject NaN and ±Infinity nami
     expect(() => rng.uniform(4, 0, Number.POSITIVE_INFINITY)).toThrow(/Rng\.uniform: argument 'high' expected finite/);
     expect(() => rng.normal(4, Number.NaN)).toThrow(/Rng\.normal: argument 'mean' expected finite/);
     expect(() => rng.normal(4, 0, Number.NEGATIVE_INFINITY)).toThrow(/Rng\.normal: argument 'std' expected finite/);
+  });
+
+  it('optimiser, training-loop, layer and Rng numbers (Infinity passed `> 0`; NaN forked stream 0 and gave bound 0)', () => {
+    const model = new nn.Linear(2, 1, { rng: new Rng(0) });
+    expect(() => new AdamW(model, { lr: Number.POSITIVE_INFINITY })).toThrow("AdamW: argument 'lr' expected a finite number > 0, got Infinity");
+    expect(() => new AdamW(model, { eps: Number.POSITIVE_INFINITY })).toThrow(/AdamW: argument 'eps' expected a finite number > 0/);
+    const opt = new AdamW(model, { lr: 0.1 });
+    expect(() => opt.setLearningRate(Number.POSITIVE_INFINITY)).toThrow(/AdamW\.setLearningRate: argument 'lr' expected a finite number > 0/);
+    opt.dispose();
+    model.dispose();
+    expect(() => new TrainingLoopState(new Rng(0), Number.NaN, 10)).toThrow(/TrainingLoopState: argument 'logEvery' expected a positive integer/);
+    expect(() => new TrainingLoopState(new Rng(0), 1, Number.POSITIVE_INFINITY)).toThrow(/TrainingLoopState: argument 'iterations'/);
+    expect(() => new TrainingLoopState(new Rng(0), 1, 10).record(Number.NaN)).toThrow(/TrainingLoopState\.record: argument 'loss' expected finite numbers/);
+    expect(() => new nn.GroupNorm(1, 2, Number.NaN)).toThrow(/GroupNorm: argument 'eps'/);
+    expect(() => new nn.LayerNorm(2, Number.POSITIVE_INFINITY)).toThrow(/LayerNorm: argument 'eps'/);
+    expect(() => nn.torchDefaultBound(Number.NaN)).toThrow(/torchDefaultBound: argument 'fanIn' expected an integer ≥ 0, got NaN/);
+    const source = new nn.Linear(1, 1, { rng: new Rng(1) });
+    expect(() => new Ema(source, Number.NaN)).toThrow(/Ema: argument 'decay' expected a number in \[0, 1\], got NaN/);
+    source.dispose();
+    expect(() => nn.uniformTensor(new Rng(0), [2], Number.NaN)).toThrow(/Rng\.uniform: argument 'low' expected finite/);
+    expect(() => nn.normalTensor(new Rng(0), [2], Number.POSITIVE_INFINITY)).toThrow(/Rng\.normal: argument 'std' expected finite/);
+    expect(() => new Rng(0).fork(Number.NaN)).toThrow(/Rng\.fork: argument 'key' expected a string or an integer, got NaN/);
   });
 
   it('encodePng rejects NaN and ±Infinity (Infinity was clamped to white)', () => {
@@ -104,5 +157,8 @@ describe('10. core entry points that take numbers reject NaN and ±Infinity nami
     expect(() => imageToTensor(image)).toThrow(/imageToTensor: argument 'image\.data' expected finite samples .*-Infinity/);
     expect(tf.memory().numTensors).toBe(before);
     expect(() => toByteImage({ ...image, data: Float32Array.from([Number.NaN, 0, 0]) })).toThrow(/toByteImage: argument 'image\.data'.*NaN/);
+    const tensor = tf.tensor3d([0, Number.NaN, 0, 0, 0, 0, 0, 0], [1, 1, 8]); // 8 channels: any count is an image here
+    expect(() => imageFromTensor(tensor)).toThrow(/imageFromTensor: argument 'tensor\.data' expected finite samples .*NaN at pixel \[0, 0\] \(x, y\) channel 1/);
+    tensor.dispose();
   });
 });

@@ -271,6 +271,7 @@ export class GroupNorm extends Module {
     checkConfigField('GroupNorm', 'numGroups', POSITIVE_INT, numGroups);
     checkConfigField('GroupNorm', 'numChannels', POSITIVE_INT, numChannels);
     if (numChannels % numGroups) throw new ValidationError('GroupNorm', 'numGroups', `a divisor of numChannels (${numChannels})`, numGroups);
+    checkConfigField('GroupNorm', 'eps', configField.number({ min: 0 }), eps); // finite: a NaN eps made every output NaN
     this.weight = affine ? this.registerParameter('weight', tf.ones([numChannels])) : null;
     this.bias = affine ? this.registerParameter('bias', tf.zeros([numChannels])) : null;
   }
@@ -353,6 +354,7 @@ export class LayerNorm extends Module {
   ) {
     super();
     checkConfigField('LayerNorm', 'dim', POSITIVE_INT, dim);
+    checkConfigField('LayerNorm', 'eps', configField.number({ min: 0 }), eps);
     this.weight = elementwiseAffine ? this.registerParameter('weight', tf.ones([dim])) : null;
     this.bias = elementwiseAffine ? this.registerParameter('bias', tf.zeros([dim])) : null;
   }
