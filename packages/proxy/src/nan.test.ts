@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend, tf } from '@consistent-avatar/core';
 import {
-  ProxyAvatar, SYNTHETIC_NUM_SHAPE, batchRodrigues, bilinearPlan, createSyntheticHead, defaultShCoefficients, embeddedPoints, headRotationFromCamera, invertRigid,
+  LandmarkRig, ProxyAvatar, SYNTHETIC_NUM_SHAPE, batchRodrigues, fitLandmarkSequence, fitProxyAvatar, bilinearPlan, createSyntheticHead, defaultShCoefficients, embeddedPoints, headRotationFromCamera, invertRigid,
   lookAtCamera, paperPoseToFull, renderProxy, sampleTexture, sampleTextureBilinear, shBasis, splitLastFrames, syntheticEmotionExpression, syntheticMediapipeEmbedding,
   syntheticSurfacePoint, vertexNormals, wrinkledTexture, type SyntheticHead,
 } from './index.js';
@@ -68,6 +68,27 @@ describe('10. stage-1 entry points reject NaN / ±Infinity naming the argument',
     expect(embeddedPoints(mesh, 3, embedding).every(Number.isFinite)).toBe(true);
     mesh[used * 3 + 1] = Number.POSITIVE_INFINITY;
     expect(() => embeddedPoints(mesh, 3, embedding)).toThrow(`embeddedPoints: argument 'mesh' expected finite numbers (no NaN or ±Infinity) at the embedded points, got "Infinity at point ${used}"`);
+  });
+
+  it('fitProxyAvatar names options.shape / options.lr; fitLandmarkSequence the frame of a NaN landmark and an infinite focal', async () => {
+    const dataset = { root: '/nonexistent', frames: [], split: { train: [0], test: [], val: [] } } as never;
+    await expect(fitProxyAvatar(dataset, { shape: [0, Number.NaN] })).rejects.toThrow(`fitProxyAvatar: argument 'options.shape' expected ${EXPECTED}, got "NaN at index 1"`);
+    await expect(fitProxyAvatar(dataset, { lr: Number.POSITIVE_INFINITY })).rejects.toThrow(/fitProxyAvatar: argument 'options\.lr' expected a finite number > 0/);
+    const rig = new LandmarkRig(head.model, syntheticMediapipeEmbedding());
+    const camera = lookAtCamera({ eye: [0, 0, 0.6], target: [0, 0, 0], fx: 40, fy: 40, width: 16, height: 16 });
+    const points = [new Float32Array(2 * rig.numLandmarks).fill(8), new Float32Array(2 * rig.numLandmarks).fill(8)];
+    points[1]![3] = Number.NaN;
+    expect(() => fitLandmarkSequence(rig, camera, points)).toThrow(/fitLandmarkSequence: argument 'points\[1\]' expected finite pixel coordinates/);
+    expect(() => fitLandmarkSequence(rig, { ...camera, fx: Number.POSITIVE_INFINITY }, [points[0]!])).toThrow(/fitLandmarkSequence: argument 'camera'/);
+    // LandmarkRig.forward runs once per fitting step: it carries a NaN pose row to that frame's landmarks only.
+    const pose = tf.tensor2d([[0, 0, 0, 0, 0, 0], [Number.NaN, 0, 0, 0, 0, 0]]); // [B = 2, 6]
+    const landmarks = rig.forward({ paperPose: pose }); // [2, K, 3]
+    const values = Array.from(landmarks.dataSync());
+    const k3 = rig.numLandmarks * 3;
+    expect(values.slice(0, k3).every(Number.isFinite)).toBe(true);
+    expect(values.slice(k3).some(Number.isNaN)).toBe(true);
+    tf.dispose([pose, landmarks]);
+    rig.dispose();
   });
 
   it('splitLastFrames refuses a NaN frame count or val count (it returned empty splits)', () => {

@@ -189,7 +189,7 @@ export async function fitProxyAvatar(dataset: AvatarDataset, options: ProxyFitOp
   if (!Number.isInteger(size) || size < 4 || size > 2048) throw new ValidationError(fn, 'options.textureSize', 'an integer in [4, 2048]', size);
   if (!Number.isInteger(steps) || steps < 0) throw new ValidationError(fn, 'options.steps', 'a non-negative integer', steps);
   if (!Number.isInteger(batch) || batch < 1) throw new ValidationError(fn, 'options.batchPixels', 'a positive integer', batch);
-  if (!(lr > 0)) throw new ValidationError(fn, 'options.lr', 'a number > 0', lr);
+  if (!(lr > 0 && lr < Infinity)) throw new ValidationError(fn, 'options.lr', 'a finite number > 0', lr);
   if (dataset.split.train.length === 0) throw new ValidationError(fn, 'dataset.split.train', 'at least one training frame', dataset.split.train);
 
   // 1. The model: given, or the synthetic head of a synthetic dataset. Every later check may throw, so an owned model
