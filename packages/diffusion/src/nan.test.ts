@@ -52,6 +52,25 @@ describe('10. the forward process rejects non-finite samples and noise (x_t came
   });
 });
 
+describe('10. every scheduler\'s step rejects a non-finite sample or model output (DDIM is in reliability.test.ts)', () => {
+  it('DDPMScheduler.step and LCMScheduler.step name themselves and the tensor', () => {
+    const clean = poisoned(0.5);
+    const noise = poisoned(0.1);
+    for (const scheduler of [new DDPMScheduler(), new LCMScheduler()]) {
+      scheduler.setTimesteps(4);
+      const t = scheduler.timesteps[0]!;
+      const name = scheduler.constructor.name;
+      for (const bad of [Number.NaN, Number.POSITIVE_INFINITY]) {
+        const x = poisoned(bad);
+        expect(() => scheduler.step(clean, t, x, { noise })).toThrow(new RegExp(`^${name}\\.step: argument 'sample' expected ${EXPECTED}`));
+        expect(() => scheduler.step(x, t, clean, { noise })).toThrow(new RegExp(`^${name}\\.step: argument 'modelOutput' expected finite`));
+        x.dispose();
+      }
+    }
+    tf.dispose([clean, noise]);
+  });
+});
+
 describe('10. sampler inputs are checked once per call, before any step', () => {
   it('sample names options.latents / initLatents / noise (the denoiser form)', () => {
     let calls = 0;

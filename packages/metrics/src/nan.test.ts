@@ -7,7 +7,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Rng, initBackend, tf, type FloatImage } from '@consistent-avatar/core';
 import {
-  Lpips, columnStats, compareFaces, endPointError, evaluatePoseExpression, faceConsistency, flowCurveSvg, lpipsFrames, mseFrames, poseExpressionError,
+  Lpips, columnStats, compareFaces, endPointError, evaluate, evaluatePoseExpression, poseExpressionAccuracy, faceConsistency, flowCurveSvg, lpipsFrames, mseFrames, poseExpressionError,
   psnrFrames, samplePoseExpression, ssimFrames, toGray, warpingError, type FaceAnalysis, type PoseExpressionCodes, type PoseExpressionEstimator,
 } from './index.js';
 import { fixture } from '../test/png.js';
@@ -42,6 +42,15 @@ describe('10. pose / expression error (PE / EE came out NaN for the whole video)
       estimate: async (frames) => frames.map((_, i) => (i === 1 ? codes(Number.NaN) : codes())),
     };
     await expect(evaluatePoseExpression(estimator, [frame(), frame()], [frame(), frame()])).rejects.toThrow(/poseExpressionError: argument 'generated\[1\]\.pose'/);
+  });
+
+  it('poseExpressionAccuracy names the estimate, the truth or the baseline', () => {
+    expect(() => poseExpressionAccuracy([codes(Number.NaN)], [codes()], codes())).toThrow(/poseExpressionAccuracy: argument 'estimates\[0\]\.pose' expected finite/);
+    expect(() => poseExpressionAccuracy([codes()], [codes()], codes(0.1, Number.POSITIVE_INFINITY))).toThrow(/poseExpressionAccuracy: argument 'baseline\.expression' expected finite/);
+  });
+
+  it('evaluate names the frame before computing anything', async () => {
+    await expect(evaluate([frame(undefined, 16)], [frame(Number.NaN, 16)], { temporal: false })).rejects.toThrow(/^evaluate: argument 'reference\[0\]\.data' expected finite samples/);
   });
 });
 
