@@ -5,10 +5,13 @@
  * entry points a caller feeds numbers directly (`Rng.uniform` / `normal` bounds, PNG encoding, images, optimiser and
  * layer settings) reject them; storage formats keep them bit for bit.
  */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   AdamW, Ema, Rng, TrainingLoopState, ValidationError, clipGradNorm, conv2dInputGrad, encodePng, encodeSafetensors, float16ToFloat32, formatDuration, imageFromTensor,
-  imageToTensor, initBackend, nn, readSafetensors, tf, toByteImage,
+  hasFfmpeg, imageToTensor, initBackend, nn, readSafetensors, tf, toByteImage, writeVideo,
 } from '../src/index.js';
 
 beforeAll(async () => {
@@ -132,6 +135,8 @@ describe('10. core entry points that take numbers reject NaN and ±Infinity nami
     expect(() => new TrainingLoopState(new Rng(0), Number.NaN, 10)).toThrow(/TrainingLoopState: argument 'logEvery' expected a positive integer/);
     expect(() => new TrainingLoopState(new Rng(0), 1, Number.POSITIVE_INFINITY)).toThrow(/TrainingLoopState: argument 'iterations'/);
     expect(() => new TrainingLoopState(new Rng(0), 1, 10).record(Number.NaN)).toThrow(/TrainingLoopState\.record: argument 'loss' expected finite numbers/);
+    expect(() => new nn.Linear(Number.NaN, 1)).toThrow(/Linear: argument 'inFeatures' expected a positive integer/);
+    expect(() => new nn.Dropout(Number.NaN)).toThrow(/Dropout: argument 'p'/);
     expect(() => new nn.GroupNorm(1, 2, Number.NaN)).toThrow(/GroupNorm: argument 'eps'/);
     expect(() => new nn.LayerNorm(2, Number.POSITIVE_INFINITY)).toThrow(/LayerNorm: argument 'eps'/);
     expect(() => nn.torchDefaultBound(Number.NaN)).toThrow(/torchDefaultBound: argument 'fanIn' expected an integer ≥ 0, got NaN/);
@@ -148,6 +153,21 @@ describe('10. core entry points that take numbers reject NaN and ±Infinity nami
       const encode = (): Buffer => encodePng({ width: 1, height: 1, channels: 3, data: [0, bad, 0] });
       expect(encode).toThrow(ValidationError);
       expect(encode).toThrow(`encodePng: argument 'image' expected finite values (no NaN or ±Infinity), got "${bad} at sample 1"`);
+    }
+  });
+
+  it('writeVideo names the frame of a non-finite sample, with either encoder (NaN was written as black)', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ca-nan-video-'));
+    const frame = (bad?: number) => ({ width: 2, height: 2, channels: 3, data: Float32Array.from({ length: 12 }, (_, i) => (i === 4 && bad !== undefined ? bad : 0.5)) });
+    try {
+      for (const encoder of hasFfmpeg() ? (['gifenc', 'ffmpeg'] as const) : (['gifenc'] as const)) {
+        for (const bad of [Number.NaN, Number.NEGATIVE_INFINITY]) {
+          await expect(writeVideo(path.join(dir, 'a.gif'), [frame(), frame(bad)], { encoder })).rejects.toThrow(`writeVideo: argument 'frames[1]' expected finite values (no NaN or ±Infinity), got "${bad} at sample 4"`);
+        }
+      }
+      expect(fs.readdirSync(dir)).toEqual([]); // nothing left behind
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 

@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend, tf } from '@consistent-avatar/core';
 import {
-  LandmarkRig, ProxyAvatar, SYNTHETIC_NUM_SHAPE, batchRodrigues, fitLandmarkSequence, fitProxyAvatar, bilinearPlan, createSyntheticHead, defaultShCoefficients, embeddedPoints, headRotationFromCamera, invertRigid,
+  LandmarkRig, ProxyAvatar, SYNTHETIC_NUM_SHAPE, axisAngleToMatrix, batchRodrigues, headCameraToWorld, matrixToAxisAngle, matrixToRotation6d, rotation6dToMatrix, trackingCamera, fitLandmarkSequence, fitProxyAvatar, bilinearPlan, createSyntheticHead, defaultShCoefficients, embeddedPoints, headRotationFromCamera, invertRigid,
   lookAtCamera, paperPoseToFull, renderProxy, sampleTexture, sampleTextureBilinear, shBasis, splitLastFrames, syntheticEmotionExpression, syntheticMediapipeEmbedding,
   syntheticSurfacePoint, vertexNormals, wrinkledTexture, type SyntheticHead,
 } from './index.js';
@@ -46,6 +46,17 @@ describe('10. stage-1 entry points reject NaN / ±Infinity naming the argument',
     }
   });
 
+  it('the rotation conversions and the tracking camera', () => {
+    for (const bad of BAD) {
+      expect(() => axisAngleToMatrix([0, bad, 0])).toThrow(/axisAngleToMatrix: argument 'axisAngle' expected 3 finite numbers/);
+      expect(() => matrixToAxisAngle([1, 0, 0, 0, 1, 0, 0, 0, bad])).toThrow(/matrixToAxisAngle: argument 'matrix' expected 9 finite numbers/);
+      expect(() => rotation6dToMatrix([1, 0, 0, 0, 1, bad])).toThrow(/rotation6dToMatrix: argument 'd6' expected 6 finite numbers/);
+      expect(() => matrixToRotation6d([1, 0, 0, 0, 1, 0, 0, 0, bad])).toThrow(/matrixToRotation6d: argument 'matrix' expected 9 finite numbers/);
+      expect(() => trackingCamera(8, 8, bad)).toThrow(/trackingCamera: argument 'focal'/);
+      expect(() => headCameraToWorld([0, 0, bad])).toThrow(/headCameraToWorld: argument 'translation' expected 3 finite numbers/);
+    }
+  });
+
   it('renderProxy names the frame parameter before any tensor exists', () => {
     const camera = lookAtCamera({ eye: [0, 0, 0.6], target: [0, 0, 0], fx: 40, fy: 40, width: 16, height: 16 });
     const proxy = new ProxyAvatar(head.model, new Float32Array(SYNTHETIC_NUM_SHAPE), head.texture.albedo, defaultShCoefficients(), camera, [], false);
@@ -74,7 +85,7 @@ describe('10. stage-1 entry points reject NaN / ±Infinity naming the argument',
     const dataset = { root: '/nonexistent', frames: [], split: { train: [0], test: [], val: [] } } as never;
     await expect(fitProxyAvatar(dataset, { shape: [0, Number.NaN] })).rejects.toThrow(`fitProxyAvatar: argument 'options.shape' expected ${EXPECTED}, got "NaN at index 1"`);
     await expect(fitProxyAvatar(dataset, { lr: Number.POSITIVE_INFINITY })).rejects.toThrow(/fitProxyAvatar: argument 'options\.lr' expected a finite number > 0/);
-    const rig = new LandmarkRig(head.model, syntheticMediapipeEmbedding());
+    const rig = new LandmarkRig(head.model, syntheticMediapipeEmbedding(), { shape: 1, expression: 1 }); // few components: fast to build
     const camera = lookAtCamera({ eye: [0, 0, 0.6], target: [0, 0, 0], fx: 40, fy: 40, width: 16, height: 16 });
     const points = [new Float32Array(2 * rig.numLandmarks).fill(8), new Float32Array(2 * rig.numLandmarks).fill(8)];
     points[1]![3] = Number.NaN;

@@ -6,7 +6,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend, tf, type FloatImage } from '@consistent-avatar/core';
-import { TsdmModel, downsampleImage, extractTsdTensor, normalizeTsd, releaseTsd, releaseTsdMagnitude, tsdmTsd, TSDM_DEFAULTS } from './index.js';
+import { TsdmModel, downsampleImage, extractTsdTensor, normalizeTsd, releaseTsd, releaseTsdMagnitude, tsdmTsd, tsdmWindowInputs, TSDM_DEFAULTS } from './index.js';
 
 beforeAll(async () => {
   await initBackend('cpu');
@@ -42,6 +42,17 @@ describe('10. TSD helpers reject NaN / ±Infinity naming the argument and the in
       const big = image(bad, 64);
       expect(() => tsdmTsd(big.data, 64, 64, TSDM_DEFAULTS)).toThrow(new RegExp(`^tsdmTsd: argument 'rgb' expected finite numbers .*${bad} at index 10`));
     }
+  });
+});
+
+describe('10. the TSDM window assembly (per training step) carries, its callers check', () => {
+  it('tsdmWindowInputs copies a NaN pose value into the windows that contain its frame only (trainTsdm / alignTsd check the frames first)', () => {
+    const config = { size: 2, poseDim: 2, expressionDim: 1, temporalWindow: 1 };
+    const frames = [0, 1, 2, 3].map(() => ({ proxy: new Float32Array(12), pose: new Float32Array(2), expression: new Float32Array(1) }));
+    frames[3]!.pose[0] = Number.NaN;
+    const { pose } = tsdmWindowInputs(frames, [0, 3], config); // [B = 2, W·poseDim = 6]
+    expect(Array.from(pose.slice(0, 6)).every(Number.isFinite)).toBe(true);
+    expect(Array.from(pose.slice(6)).some(Number.isNaN)).toBe(true);
   });
 });
 
