@@ -10,7 +10,7 @@ import { initBackend, tf } from '@consistent-avatar/core';
 import {
   LandmarkRig, ProxyAvatar, SYNTHETIC_NUM_SHAPE, axisAngleToMatrix, batchRodrigues, headCameraToWorld, matrixToAxisAngle, matrixToRotation6d, rotation6dToMatrix, trackingCamera, fitLandmarkSequence, fitProxyAvatar, bilinearPlan, createSyntheticHead, defaultShCoefficients, embeddedPoints, headRotationFromCamera, invertRigid,
   lookAtCamera, paperPoseToFull, renderProxy, sampleTexture, sampleTextureBilinear, shBasis, splitLastFrames, syntheticEmotionExpression, syntheticMediapipeEmbedding,
-  syntheticSurfacePoint, vertexNormals, wrinkledTexture, type SyntheticHead,
+  syntheticSurfacePoint, vertexNormals, wrinkledTexture, barycentricLandmarks, fullPoseToPaper, linearBlendSkinning, type SyntheticHead,
 } from './index.js';
 
 const BAD = [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY];
@@ -128,5 +128,22 @@ describe('10. per-pixel and per-step helpers carry NaN to what depends on it (do
     const full = paperPoseToFull(tf.tensor2d([[0, 0, 0, Number.NaN, 0, 0]])); // [1, 15]: jaw at 6..8
     expect(Array.from(full.dataSync()).map(Number.isFinite).indexOf(false)).toBe(6);
     tf.dispose([texture, sampled, rotations, full]);
+  });
+
+  it('linearBlendSkinning, barycentricLandmarks and fullPoseToPaper (inside FlameModel.forward, which checks) keep it in its row', () => {
+    const L = head.model.tensors.shapedirsT.shape[0];
+    const betas = tf.tensor2d(Float32Array.from({ length: 2 * L }, (_, i) => (i === L ? Number.NaN : 0)), [2, L]); // row 1 poisoned
+    const pose = tf.zeros([2, 15]) as tf.Tensor2D;
+    const { vertices, joints } = linearBlendSkinning(betas, pose, head.model.tensors); // [2, V, 3], [2, J, 3]
+    const v = vertices.dataSync(), half = v.length / 2;
+    expect(v.subarray(0, half).every(Number.isFinite)).toBe(true);
+    expect(v.subarray(half).some(Number.isNaN)).toBe(true);
+    const triangle = tf.tensor3d([[[0, 0, 0], [1, 0, 0], [0, Number.NaN, 0]]]); // [1, 3 vertices, 3]
+    const landmarks = barycentricLandmarks(triangle, Uint32Array.from([0, 1, 2]), Int32Array.from([0]), Float32Array.from([0.2, 0.3, 0.5])); // [1, 1, 3]
+    expect(Array.from(landmarks.dataSync()).map(Number.isFinite)).toEqual([true, false, true]);
+    // global | neck | jaw | eyes → global | jaw: the jaw's NaN is carried, the neck's is not part of the paper pose.
+    const paper = fullPoseToPaper(tf.tensor2d([[0, 0, 0, Number.NaN, 0, 0, Number.NaN, 0, 0, 0, 0, 0, 0, 0, 0]]));
+    expect(Array.from(paper.dataSync()).map(Number.isFinite)).toEqual([true, true, true, false, true, true]);
+    tf.dispose([betas, pose, vertices, joints, triangle, landmarks, paper]);
   });
 });

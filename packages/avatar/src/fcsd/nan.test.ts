@@ -6,6 +6,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { tf, useBackend } from '@consistent-avatar/core';
 import { meanStd } from '../pipeline/ablation-tables.js';
+import { scoreShard } from '../pipeline/eval-shards.js';
 import type { FcsdData } from './data.js';
 import { resizeMap, withAlignedTsd } from './data.js';
 import { FcsdModel } from './fcsd-model.js';
@@ -41,6 +42,15 @@ describe('10. stage-3 data helpers reject NaN / ±Infinity naming the argument',
       expect(() => fcsdTarget({ gt: map(2), proxyRgb: map(2) }, { target: 'residual', residualScale: bad })).toThrow(/fcsdTarget: argument 'c\.residualScale' expected a finite number > 0/);
     }
     expect(fcsdTarget({ gt: map(2), proxyRgb: map(2) }, { target: 'residual', residualScale: 0.5 })[0]).toBe(0);
+  });
+
+  it('scoreShard names a non-finite mask itself and a frame through mse (one frame: no flow pairs, no OpenCV)', async () => {
+    const image = (bad?: number) => ({ data: map(16, bad), height: 16, width: 16, channels: 3 });
+    const mask = (bad?: number) => Float32Array.from({ length: 256 }, (_, i) => (i === 9 && bad !== undefined ? bad : 1));
+    for (const bad of BAD) {
+      await expect(scoreShard([image(), image()], [image(), image()], [mask(bad), mask()], { start: 0, end: 1 })).rejects.toThrow(`scoreShard: argument 'masks[0]' expected ${EXPECTED}, got "${bad} at index 9"`);
+      await expect(scoreShard([image(bad), image()], [image(), image()], [mask(), mask()], { start: 0, end: 1 })).rejects.toThrow(/^mse: argument 'a\.data' expected finite samples/);
+    }
   });
 
   it('meanStd names the value (a NaN score would poison the table)', () => {
