@@ -8,7 +8,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ValidationError, initBackend, tf } from '@consistent-avatar/core';
 import {
-  AutoencoderKL, ControlNetModel, DDIMScheduler, DDPMScheduler, LCMScheduler, UNet2DConditionModel, ddimSolverGrid, ddimSolverStep, guidanceScaleEmbedding,
+  Attention, AutoencoderKL, ControlNetModel, ResnetBlock2D, DDIMScheduler, DDPMScheduler, LCMScheduler, UNet2DConditionModel, ddimSolverGrid, ddimSolverStep, guidanceScaleEmbedding,
   sample, timestepEmbedding,
 } from './index.js';
 
@@ -154,5 +154,21 @@ describe('10. embeddings and the distillation solver', () => {
     expect(nonFinite(images)).toBeGreaterThan(0);
     tf.dispose([latents, images]);
     vae.dispose();
+  });
+
+  it('Attention carries a NaN key token to every query (softmax mixes tokens); ResnetBlock2D to its group', () => {
+    const attention = new Attention({ queryDim: 8, heads: 2, dimHead: 4, seed: 1 });
+    const tokens = tf.tensor3d(Float32Array.from({ length: 3 * 8 }, (_, i) => (i === 9 ? Number.NaN : 0.1 * (i % 5))), [1, 3, 8]); // token 1 poisoned
+    const out = attention.forward(tokens, null, {}); // [1, 3, 8]
+    expect(nonFinite(out)).toBe(3 * 8);
+    const block = new ResnetBlock2D({ inChannels: 8, groups: 4, tembChannels: null, seed: 2 });
+    const x = tf.tensor4d(Float32Array.from({ length: 2 * 2 * 2 * 8 }, (_, i) => (i === 8 * 4 ? Number.NaN : 0.1)), [2, 2, 2, 8]); // item 1 poisoned
+    const y = block.forward(x, null);
+    const values = Array.from(y.dataSync());
+    expect(values.slice(0, 32).every(Number.isFinite)).toBe(true); // item 0 untouched: GroupNorm's statistics are per item
+    expect(values.slice(32).some(Number.isNaN)).toBe(true);
+    tf.dispose([tokens, out, x, y]);
+    attention.dispose();
+    block.dispose();
   });
 });
