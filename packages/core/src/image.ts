@@ -161,7 +161,8 @@ export function imageToTensor(image: Image): tf.Tensor3D {
 }
 
 /**
- * A {@link FloatImage} from a `[H, W, C]` (or `[H, W]`) float tensor with values in [0, 1] (read synchronously).
+ * A {@link FloatImage} from a `[H, W, C]` (or `[H, W]`) float tensor with values in [0, 1] (read synchronously;
+ * NaN / ±Infinity are rejected naming the sample).
  * @example
  * ```ts
  * const img = imageFromTensor(tf.zeros([2, 2, 3])); // { data: Float32Array(12), height: 2, width: 2, channels: 3 }
@@ -173,5 +174,7 @@ export function imageFromTensor(tensor: tf.Tensor): FloatImage {
   }
   const [height, width] = tensor.shape as [number, number];
   const channels = tensor.rank === 2 ? 1 : tensor.shape[2]!;
-  return { data: tensor.dataSync() as Float32Array, height, width, channels };
+  const image: FloatImage = { data: tensor.dataSync() as Float32Array, height, width, channels };
+  checkImage('imageFromTensor', 'tensor', image, { channels: [channels] }); // the non-finite policy, on the values it reads anyway
+  return image;
 }

@@ -15,6 +15,7 @@
  */
 import { checkConfigField, configField } from './config.js';
 import { ValidationError } from './errors.js';
+import { checkFinite } from './finite.js';
 
 /** Sample counts: integers ≥ 0. */
 const COUNT = configField.nonNegativeInt();
@@ -108,6 +109,8 @@ export class Rng {
   /** `n` uniform draws in [low, high) as a Float32Array. */
   uniform(n: number, low = 0, high = 1): Float32Array {
     checkConfigField('Rng.uniform', 'n', COUNT, n);
+    checkFinite('Rng.uniform', 'low', low); // the non-finite policy: a NaN bound made every draw NaN
+    checkFinite('Rng.uniform', 'high', high);
     const out = new Float32Array(n);
     const span = high - low;
     for (let i = 0; i < n; i++) out[i] = low + span * this.next();
@@ -117,6 +120,8 @@ export class Rng {
   /** `n` normal draws with the given mean and standard deviation as a Float32Array. */
   normal(n: number, mean = 0, std = 1): Float32Array {
     checkConfigField('Rng.normal', 'n', COUNT, n);
+    checkFinite('Rng.normal', 'mean', mean);
+    checkFinite('Rng.normal', 'std', std);
     const out = new Float32Array(n);
     for (let i = 0; i < n; i++) out[i] = mean + std * this.nextNormal();
     return out;
@@ -158,6 +163,7 @@ export class Rng {
    * draws elsewhere never shifts the child's numbers.
    */
   fork(key: string | number): Rng {
+    if (typeof key === 'number' && !Number.isInteger(key)) throw new ValidationError('Rng.fork', 'key', 'a string or an integer', key); // NaN forked stream 0
     const k = typeof key === 'number' ? key >>> 0 : hashString(key);
     return new Rng((Math.imul(this.seed ^ 0x5bd1e995, 0x27d4eb2d) ^ Math.imul(k, 0x165667b1)) >>> 0);
   }

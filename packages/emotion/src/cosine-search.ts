@@ -42,7 +42,7 @@
  * @packageDocumentation
  */
 import { availableParallelism } from 'node:os';
-import { tf, ValidationError } from '@consistent-avatar/core';
+import { checkFinite, tf, ValidationError } from '@consistent-avatar/core';
 import { WasmCosineScanner, wasmCosineSupported } from './wasm-cosine-search.js';
 
 /**
@@ -425,6 +425,9 @@ export async function cosineTopK(
   database: Float32Array,
   options: CosineSearchOptions & Omit<CosineIndexOptions, 'resident'>,
 ): Promise<CosineSearchResult> {
+  // The non-finite policy, named here (the index and its search would name themselves): one pass over each array.
+  if (queries instanceof Float32Array) checkFinite('cosineTopK', 'queries', queries);
+  if (database instanceof Float32Array) checkFinite('cosineTopK', 'database', database);
   const index = new CosineIndex(database, { ...options, resident: false });
   try {
     return await index.search(queries, options);
@@ -471,8 +474,16 @@ const inverseNormCache = new WeakMap<Float32Array, Float64Array>();
  * ```
  */
 export function inverseRowNorms(matrix: Float32Array, dimension: number): Float64Array {
+  const fn = 'inverseRowNorms';
+  if (!Number.isInteger(dimension) || dimension < 1) throw new ValidationError(fn, 'dimension', 'a positive integer', dimension);
+  if (!(matrix instanceof Float32Array) || matrix.length % dimension !== 0) {
+    throw new ValidationError(fn, 'matrix', `a Float32Array [N, D = ${dimension}] (length a multiple of ${dimension})`, matrix);
+  }
   const cached = inverseNormCache.get(matrix);
   if (cached && cached.length * dimension === matrix.length) return cached;
+  // The non-finite policy, on a cache miss only (one pass, as the norms): a NaN row's norm was NaN, and so was every
+  // similarity with it.
+  checkFinite(fn, 'matrix', matrix);
   const n = matrix.length / dimension;
   const out = new Float64Array(n);
   for (let r = 0; r < n; r++) {

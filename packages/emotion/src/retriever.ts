@@ -17,7 +17,7 @@
  *
  * @packageDocumentation
  */
-import { tf, ValidationError } from '@consistent-avatar/core';
+import { checkFinite, tf, ValidationError } from '@consistent-avatar/core';
 import { CosineIndex, type CosineIndexOptions, type CosineKernel, type CosineSearchResult } from './cosine-search.js';
 import type { ExpressionDatabase } from './database.js';
 import { smoothLabels } from './temporal-smoothing.js';
@@ -127,6 +127,7 @@ export class EmotionRetriever {
     } else {
       throw new ValidationError(fn, 'frames', `a Float32Array [T, D = ${d}] (length a multiple of ${d}) or a tensor`, frames);
     }
+    checkFinite(fn, 'frames', queries); // the non-finite policy, named here rather than by the index's search
     if (options === null || typeof options !== 'object') throw new ValidationError(fn, 'options', 'an object', options);
     const vote = options.vote ?? 'weighted';
     if (vote !== 'majority' && vote !== 'weighted') throw new ValidationError(fn, 'options.vote', "'majority' or 'weighted'", vote);

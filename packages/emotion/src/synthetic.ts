@@ -106,7 +106,8 @@ export function syntheticMeadDatabase(options: SyntheticMeadOptions = {}): Expre
     if (!Number.isInteger(o[key]) || o[key] < 1) throw new ValidationError(fn, `options.${key}`, 'a positive integer', o[key]);
   }
   for (const key of ['actorGainStd', 'actorStyleStd', 'speechAmplitude', 'frameNoiseStd', 'residualNoiseStd'] as const) {
-    if (typeof o[key] !== 'number' || !(o[key] >= 0)) throw new ValidationError(fn, `options.${key}`, 'a number ≥ 0', o[key]);
+    // The non-finite policy: Infinity passed `>= 0` and made every vector non-finite.
+    if (typeof o[key] !== 'number' || !(o[key] >= 0 && o[key] < Number.POSITIVE_INFINITY)) throw new ValidationError(fn, `options.${key}`, 'a finite number ≥ 0', o[key]);
   }
   if (o.classes !== 7 && o.classes !== 8) throw new ValidationError(fn, 'options.classes', '7 or 8', o.classes);
   if (!Array.isArray(o.levels) || o.levels.length === 0 || o.levels.some((l) => !Number.isInteger(l) || l < 1)) {

@@ -21,7 +21,7 @@
  *
  * @packageDocumentation
  */
-import { ValidationError } from '@consistent-avatar/core';
+import { checkFinite, ValidationError } from '@consistent-avatar/core';
 
 /**
  * Per-frame input of {@link smoothLabels}.
@@ -89,6 +89,7 @@ export function smoothLabels(perFrame: PerFrameLabels, options: SmoothingOptions
   if (!(evidence instanceof Float64Array) || evidence.length !== t * c) {
     throw new ValidationError(fn, 'perFrame.evidence', `a Float64Array [T = ${t}, C = ${c}]`, evidence);
   }
+  checkFinite(fn, 'perFrame.evidence', evidence); // the non-finite policy: NaN evidence never wins or loses a vote
   for (let i = 0; i < t; i++) {
     const l = labelIndices[i]!;
     if (l < 0 || l >= c) throw new ValidationError(fn, `perFrame.labelIndices[${i}]`, `a class index in [0, ${c})`, l);

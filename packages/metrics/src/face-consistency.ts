@@ -112,6 +112,15 @@ function xy(mesh: Float32Array): Float64Array {
  */
 export function compareFaces(generated: FaceAnalysis, reference: FaceAnalysis): FaceFrameComparison {
   const fn = 'compareFaces';
+  // The non-finite policy: a NaN mesh point, angle or embedding value made the frame's distances NaN.
+  for (const [side, face] of [['generated', generated], ['reference', reference]] as const) {
+    if (face === null || typeof face !== 'object' || !(face.mesh instanceof Float32Array) || !(face.embedding instanceof Float32Array) || typeof face.rotation !== 'object' || face.rotation === null) {
+      throw new ValidationError(fn, side, 'a FaceAnalysis (mesh, rotation, embedding)', face);
+    }
+    checkFinite(fn, `${side}.mesh`, face.mesh);
+    checkFinite(fn, `${side}.rotation`, [face.rotation.pitch, face.rotation.yaw, face.rotation.roll]); // pitch, yaw, roll
+    checkFinite(fn, `${side}.embedding`, face.embedding);
+  }
   if (generated.mesh.length !== reference.mesh.length || reference.mesh.length < 3 * 468) {
     throw new ValidationError(fn, 'generated.mesh', `a mesh like the reference's (${reference.mesh.length / 3} points)`, generated.mesh);
   }

@@ -180,3 +180,18 @@ describe('temporalConsistency', () => {
     await expect(temporalConsistency(real, real.slice(1))).rejects.toThrow(/temporalConsistency: argument 'reference'/);
   });
 });
+
+describe('10. Farneback rejects non-finite frames (issue 19: a NaN test per public numeric entry point)', () => {
+  it('compute / computeSequence name the frame and the sample; the instance keeps working', () => {
+    const frame = (bad?: number): FloatImage => {
+      const data = new Float32Array(16 * 16).fill(0.5);
+      if (bad !== undefined) data[17] = bad;
+      return { data, height: 16, width: 16, channels: 1 };
+    };
+    for (const bad of [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]) {
+      expect(() => flow.compute(frame(), frame(bad))).toThrow(new RegExp(`^FarnebackFlow\\.compute: argument 'frames\\[1\\]\\.data' expected finite samples .*${bad} at pixel \\[1, 1\\]`));
+      expect(() => flow.computeSequence([frame(), frame(), frame(bad)])).toThrow(/FarnebackFlow\.computeSequence: argument 'frames\[2\]\.data' expected finite/);
+    }
+    expect(flow.compute(frame(), frame()).data.every(Number.isFinite)).toBe(true);
+  });
+});

@@ -150,6 +150,8 @@ export function poseExpressionAccuracy(
   const n = truth[0]!.expression.length;
   const check = (c: PoseExpressionCodes | null, arg: string) => {
     if (!c || c.pose?.length !== 6 || c.expression?.length !== n) throw new ValidationError(fn, arg, `codes with pose [6] and expression [${n}]`, c);
+    checkFinite(fn, `${arg}.pose`, c.pose); // named here (rotationAngleDeg would name itself)
+    checkFinite(fn, `${arg}.expression`, c.expression);
   };
   estimates.forEach((c, i) => check(c, `estimates[${i}]`));
   truth.forEach((c, i) => check(c, `truth[${i}]`));

@@ -22,7 +22,7 @@
  * console.log(set.images.length, set.poses.length, set.expressions.length); // 64·64·64·3, 64·6, 64·100
  * ```
  */
-import { Rng, ValidationError } from '@consistent-avatar/core';
+import { checkFinite, Rng, ValidationError } from '@consistent-avatar/core';
 import { createSyntheticHead, defaultShCoefficients, SYNTHETIC_EMOTIONS, rasterize, SH_CONSTANTS, SYNTHETIC_EMOTION_PROTOTYPES, SYNTHETIC_NUM_EXPRESSION, syntheticCamera, type SyntheticEmotion } from '@consistent-avatar/proxy';
 
 /**
@@ -109,6 +109,11 @@ export function samplePoseExpression(
   rotationDeg: { readonly pitch: number; readonly yaw: number; readonly roll: number } = { pitch: 20, yaw: 30, roll: 20 },
   maxJaw = 0.35,
 ): PoseExpressionDraw {
+  const fn = 'samplePoseExpression';
+  if (!(rng instanceof Rng)) throw new ValidationError(fn, 'rng', 'a seeded Rng', rng);
+  if (rotationDeg === null || typeof rotationDeg !== 'object') throw new ValidationError(fn, 'rotationDeg', '{ pitch, yaw, roll } in degrees', rotationDeg);
+  checkFinite(fn, 'rotationDeg', [rotationDeg.pitch, rotationDeg.yaw, rotationDeg.roll]); // pitch, yaw, roll
+  checkFinite(fn, 'maxJaw', maxJaw);
   const sym = (half: number) => (2 * rng.next() - 1) * half;
   // 1–2. Global rotation and jaw.
   const fullPose = new Float32Array(15);

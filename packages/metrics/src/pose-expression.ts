@@ -6,7 +6,7 @@
  * Implementations plug in here (a DECA-architecture regressor loading converted DECA weights, the embedded
  * regressor trained on synthetic-head renders); this package only defines the contract and the measure.
  */
-import { ValidationError, type Image } from '@consistent-avatar/core';
+import { checkFinite, ValidationError, type Image } from '@consistent-avatar/core';
 
 /**
  * One frame's codes.
@@ -99,6 +99,11 @@ export function poseExpressionError(
     }
     if (g.expression.length !== r.expression.length) {
       throw new ValidationError(fn, `generated[${i}].expression`, `length ${r.expression.length}`, g.expression);
+    }
+    // The non-finite policy: a NaN code made PE / EE NaN for the whole video.
+    for (const [side, codes] of [['generated', g], ['reference', r]] as const) {
+      checkFinite(fn, `${side}[${i}].pose`, codes.pose);
+      checkFinite(fn, `${side}[${i}].expression`, codes.expression);
     }
     return { pe: l2(g.pose, r.pose), ee: l2(g.expression, r.expression) };
   });

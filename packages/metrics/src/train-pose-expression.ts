@@ -23,6 +23,7 @@ import {
   AdamW,
   CheckpointManager,
   checkConfigField,
+  checkFinite,
   configField as f,
   resumeTraining,
   Rng,
@@ -110,6 +111,12 @@ export interface TrainPoseExpressionResult {
  * ```
  */
 export function columnStats(rows: Float32Array, width: number): { mean: number[]; std: number[] } {
+  const fn = 'columnStats';
+  if (!Number.isInteger(width) || width < 1) throw new ValidationError(fn, 'width', 'a positive integer', width);
+  if (!(rows instanceof Float32Array) || rows.length === 0 || rows.length % width !== 0) {
+    throw new ValidationError(fn, 'rows', `a non-empty Float32Array [N, ${width}] (length a multiple of ${width})`, rows);
+  }
+  checkFinite(fn, 'rows', rows); // a NaN row made its column's mean and std NaN, and the estimator's normalisation
   const n = rows.length / width;
   const mean = new Array<number>(width).fill(0), sq = new Array<number>(width).fill(0);
   for (let i = 0; i < n; i++) for (let k = 0; k < width; k++) mean[k]! += rows[i * width + k]! / n;

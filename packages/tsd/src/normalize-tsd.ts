@@ -24,7 +24,7 @@
  * @packageDocumentation
  */
 import ndarray from 'ndarray';
-import { ValidationError } from '@consistent-avatar/core';
+import { checkFinite, ValidationError } from '@consistent-avatar/core';
 
 /**
  * Target range.
@@ -119,12 +119,9 @@ export function normalizeTsd(
   if (options.signed !== undefined && typeof options.signed !== 'boolean') {
     throw new ValidationError(FN, 'options.signed', 'a boolean', options.signed);
   }
+  checkFinite(FN, 'tsd.data', data); // the non-finite policy: names the first bad index
   let anyNegative = false;
-  for (let t = 0; t < size; t++) {
-    const v = data[t]!;
-    if (!Number.isFinite(v)) throw new ValidationError(FN, 'tsd.data', `finite values (index ${t} is not)`, v);
-    if (v < 0) anyNegative = true;
-  }
+  for (let t = 0; t < size; t++) if (data[t]! < 0) anyNegative = true;
   const signed = options.signed ?? anyNegative;
 
   // 2. Map to [0, 1] (u), then to the requested range.

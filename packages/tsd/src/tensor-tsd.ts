@@ -3,7 +3,7 @@
  *
  * @packageDocumentation
  */
-import { tf, ValidationError, type FloatImage } from '@consistent-avatar/core';
+import { checkFinite, tf, ValidationError, type FloatImage } from '@consistent-avatar/core';
 import { extractTsd, type TsdOptions } from './extract-tsd.js';
 
 /**
@@ -34,6 +34,7 @@ export function extractTsdTensor(image: tf.Tensor3D | tf.Tensor4D, options?: Tsd
     throw new ValidationError('extractTsdTensor', 'image', 'a tensor of rank 3 [H, W, C] or 4 [B, H, W, C]', image);
   }
   const values = image.dtype === 'float32' ? (image.dataSync() as Float32Array) : Float32Array.from(image.dataSync());
+  checkFinite('extractTsdTensor', 'image', values); // named here, with the flat index (extractTsd would name itself)
   const [batch, height, width, channels] = image.rank === 4 ? image.shape : [1, ...image.shape];
   const size = height! * width! * channels!;
   const frames: FloatImage[] = Array.from({ length: batch! }, (_, b) => ({

@@ -14,7 +14,7 @@
  *
  * @packageDocumentation
  */
-import { readPng, ValidationError } from '@consistent-avatar/core';
+import { checkFinite, readPng, ValidationError } from '@consistent-avatar/core';
 import { frameParams, ProxyAvatar, readFrameMask, renderProxy, type AvatarDataset } from '@consistent-avatar/proxy';
 import { downsampleImage, type TsdmData } from '@consistent-avatar/tsd';
 import type { FcsdConfig } from './config.js';
@@ -71,6 +71,14 @@ export interface PrepareFcsdOptions {
  * ```
  */
 export function resizeMap(data: Float32Array, side: number, channels: number, size: number): Float32Array {
+  const FN = 'resizeMap';
+  for (const [argument, value] of [['side', side], ['channels', channels], ['size', size]] as const) {
+    if (!Number.isInteger(value) || value < 1) throw new ValidationError(FN, argument, 'a positive integer', value);
+  }
+  if (!(data instanceof Float32Array) || data.length !== side * side * channels) {
+    throw new ValidationError(FN, 'data', `a Float32Array [${side}, ${side}, ${channels}] (${side * side * channels} values)`, data);
+  }
+  checkFinite(FN, 'data', data); // the non-finite policy: a NaN value spread to up to four output pixels
   if (side === size) return data;
   if (side > size && side % size === 0) return downsampleImage(data, side, side, channels, size);
   const out = new Float32Array(size * size * channels);
@@ -167,6 +175,7 @@ export function withAlignedTsd(data: FcsdData, indices: number[], aligned: Float
     if (!frame) throw new ValidationError(FN, `indices[${k}]`, `a frame index < ${data.frames.length}`, i);
     const map = aligned[k]!;
     if (map.length !== tsdmSize * tsdmSize * 3) throw new ValidationError(FN, `aligned[${k}]`, `${tsdmSize}·${tsdmSize}·3 values`, map.length);
+    checkFinite(FN, `aligned[${k}]`, map);
     frame.alignedTsd = resizeMap(map, tsdmSize, 3, data.size);
   });
 }

@@ -28,7 +28,7 @@
  * @packageDocumentation
  */
 import { join } from 'node:path';
-import { nn, Rng, tf, ValidationError } from '@consistent-avatar/core';
+import { checkFinite, nn, Rng, tf, ValidationError } from '@consistent-avatar/core';
 import { AutoencoderKL, attachIPAdapter, ControlNetModel, fromPretrained, TokenConditioner, UNet2DConditionModel, type Conditions, type TokenConditionSpec, type UNet2DConditionConfig } from '@consistent-avatar/diffusion';
 import { LabelEmbeddingTable } from '@consistent-avatar/emotion';
 import { TsdEncoder } from '@consistent-avatar/tsd';
@@ -330,6 +330,7 @@ export class FcsdModel extends nn.Module {
   denoise(xt: tf.Tensor4D, timestep: number | number[], conditions: FcsdConditions, options: { timestepCond?: tf.Tensor | null; unet?: UNet2DConditionModel } = {}): tf.Tensor4D {
     const FN = 'FcsdModel.denoise';
     const c = this.config;
+    checkFinite(FN, 'timestep', timestep); // numbers only: no device read (xt and the conditions are carried, as in every module)
     const [, side, , channels] = this.sampleShape(1);
     if (!(xt instanceof tf.Tensor) || xt.rank !== 4 || xt.shape[1] !== side || xt.shape[3] !== channels) throw new ValidationError(FN, 'xt', `a [B, ${side}, ${side}, ${channels}] tensor`, xt);
     const B = xt.shape[0];

@@ -105,7 +105,7 @@ export async function trainFcsdRefiner(model: FcsdModel, data: FcsdData, options
       const noiseData = Float32Array.from(rng.normal(shape.reduce((a, b) => a * b, 1)));
       const dropRng = rng.fork(`dropout-${loop.step}`);
       const noise = tf.tensor4d(noiseData, shape);
-      const xt = scheduler.addNoise(batch.x0, noise, ts) as tf.Tensor4D;
+      const xt = scheduler.addNoise(batch.x0, noise, ts, { allowNonFinite: true }) as tf.Tensor4D; // per step: the loss check fails fast
       let loss: number;
       try {
         // 2. Eq. 9 with the refiner in the backbone's place (ControlNet and tokens frozen: not in the optimiser).

@@ -22,7 +22,7 @@
  * @packageDocumentation
  */
 import { basename, join } from 'node:path';
-import { AdamW, CheckpointManager, parseCheckpointStep, Rng, resumeTraining, saveTrainingCheckpoint, tf, TrainingLoopState, ValidationError } from '@consistent-avatar/core';
+import { AdamW, checkFinite, CheckpointManager, parseCheckpointStep, Rng, resumeTraining, saveTrainingCheckpoint, tf, TrainingLoopState, ValidationError } from '@consistent-avatar/core';
 import { DDPMScheduler } from '@consistent-avatar/diffusion';
 import { resolveFcsdConfig, type FcsdConfig } from './config.js';
 import type { FcsdData, FcsdFrame } from './data.js';
@@ -139,6 +139,12 @@ export function fcsdScheduler(c: Pick<FcsdConfig, 'numTrainTimesteps' | 'betaSta
  * ```
  */
 export function fcsdTarget(frame: Pick<FcsdFrame, 'gt' | 'proxyRgb'>, c: Pick<FcsdConfig, 'target' | 'residualScale'>): Float32Array {
+  // The non-finite policy: the residual's clip turned ±Infinity into ±1 silently (CPU arrays: no device read).
+  checkFinite('fcsdTarget', 'frame.gt', frame.gt);
+  if (c.target === 'residual') {
+    checkFinite('fcsdTarget', 'frame.proxyRgb', frame.proxyRgb);
+    if (!(c.residualScale > 0 && c.residualScale < Number.POSITIVE_INFINITY)) throw new ValidationError('fcsdTarget', 'c.residualScale', 'a finite number > 0', c.residualScale);
+  }
   const out = new Float32Array(frame.gt.length);
   for (let k = 0; k < out.length; k++) {
     out[k] = c.target === 'residual' ? Math.max(-1, Math.min(1, (frame.gt[k]! - frame.proxyRgb[k]!) / c.residualScale)) : 2 * frame.gt[k]! - 1;
@@ -307,7 +313,7 @@ export async function trainFcsd(data: FcsdData, config: Partial<FcsdConfig>, opt
           const dropRng = rng.fork(`dropout-${loop.step}`);
           const tensors = tf.tidy(() => {
             const noise = tf.tensor4d(noiseData, shape);
-            return { noise, xt: scheduler.addNoise(batch.x0, noise, ts) as tf.Tensor4D };
+            return { noise, xt: scheduler.addNoise(batch.x0, noise, ts, { allowNonFinite: true }) as tf.Tensor4D }; // per step: the loss check fails fast
           });
           let loss: number;
           try {

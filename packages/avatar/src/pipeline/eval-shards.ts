@@ -19,7 +19,7 @@
  *
  * @packageDocumentation
  */
-import { ValidationError, type FloatImage } from '@consistent-avatar/core';
+import { checkFinite, ValidationError, type FloatImage } from '@consistent-avatar/core';
 import { curveAgreement, mse, poseExpressionError, psnr, ssim, temporalConsistency, type PoseExpressionEstimator } from '@consistent-avatar/metrics';
 import type { SequenceScores } from '../eval/score-sequence.js';
 
@@ -77,6 +77,7 @@ export async function scoreShard(generated: FloatImage[], reference: FloatImage[
   if (!Number.isInteger(start) || !Number.isInteger(end) || start < 0 || start > end || end > total) throw new ValidationError(FN, 'range', `0 ≤ start ≤ end ≤ ${total}`, range);
   // 1. Per frame: the same calls as scoreSequence's means, one frame at a time.
   const frames = Array.from({ length: end - start }, (_, k) => start + k);
+  for (const i of frames) checkFinite(FN, `masks[${i}]`, masks[i]!); // as scoreSequence: a NaN weight poisons the masked scores
   const image = (masked: boolean): FrameImageScores => {
     const opts = (i: number) => (masked ? { mask: { data: masks[i]!, height: generated[i]!.height, width: generated[i]!.width } } : {});
     return {

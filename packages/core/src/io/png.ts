@@ -228,7 +228,8 @@ export function encodePng(image: PngInput, options: WritePngOptions = {}): Buffe
   const samples = bitDepth === 16 ? new Uint16Array(data.length) : Buffer.alloc(data.length);
   for (let i = 0; i < data.length; i++) {
     const v = data[i]!;
-    if (Number.isNaN(v)) throw new ValidationError(fn, 'image', 'values without NaN', `NaN at sample ${i}`);
+    // The non-finite policy: NaN has no pixel value, and ±Infinity was clamped to 0 / 1 silently.
+    if (v - v !== 0) throw new ValidationError(fn, 'image', 'finite values (no NaN or ±Infinity)', `${v} at sample ${i}`);
     samples[i] = Math.round(Math.min(1, Math.max(0, v)) * maxValue);
   }
   const colorType = COLOR_TYPE_FOR_CHANNELS[channels as 1 | 2 | 3 | 4];

@@ -22,6 +22,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as gifencModule from 'gifenc';
 import { BackendUnavailableError, IoError, ValidationError, asIoError } from '../errors.js';
+import { firstNonFinite } from '../finite.js';
 import { temporarySibling, writeFileAtomic } from './atomic.js';
 import { encodePng, imageFromInput, type PngInput } from './png.js';
 
@@ -128,11 +129,14 @@ export function hasFfmpeg(): boolean {
 }
 
 /** A frame as packed 8-bit RGB or RGBA (alpha 255), clamped and rounded. */
-function frameBytes(fn: string, frame: PngInput, channelsOut: 3 | 4): { width: number; height: number; bytes: Uint8Array } {
+function frameBytes(fn: string, arg: string, frame: PngInput, channelsOut: 3 | 4): { width: number; height: number; bytes: Uint8Array } {
   const { width, height, channels, data } = imageFromInput(fn, frame);
+  // The non-finite policy (as encodePng): NaN was written as black and ±Infinity clamped, silently.
+  const bad = firstNonFinite(data);
+  if (bad >= 0) throw new ValidationError(fn, arg, 'finite values (no NaN or ±Infinity)', `${data[bad]} at sample ${bad}`);
   const pixels = width * height;
   const bytes = new Uint8Array(pixels * channelsOut);
-  const q = (v: number) => Math.round(Math.min(1, Math.max(0, Number.isNaN(v) ? 0 : v)) * 255);
+  const q = (v: number) => Math.round(Math.min(1, Math.max(0, v)) * 255);
   for (let p = 0; p < pixels; p++) {
     const i = p * channels;
     const o = p * channelsOut;
@@ -180,7 +184,7 @@ async function encodeWithFfmpeg(
   let height = 0;
   try {
     for await (const frame of asAsync(frames)) {
-      const rgb = frameBytes('writeVideo', frame, 3);
+      const rgb = frameBytes('writeVideo', `frames[${count}]`, frame, 3);
       if (!child) {
         ({ width, height } = rgb);
         child = spawn(ffmpeg, ffmpegArgs(kind, width, height, fps, crf, loop, tmp), { stdio: ['pipe', 'ignore', 'pipe'] });
@@ -227,7 +231,7 @@ async function encodeGifInJs(
   let width = 0;
   let height = 0;
   for await (const frame of asAsync(frames)) {
-    const rgba = frameBytes('writeVideo', frame, 4);
+    const rgba = frameBytes('writeVideo', `frames[${count}]`, frame, 4);
     if (count === 0) ({ width, height } = rgba);
     else if (rgba.width !== width || rgba.height !== height) {
       throw new ValidationError('writeVideo', `frames[${count}]`, `the size of frame 0 (${width}x${height})`, `${rgba.width}x${rgba.height}`);

@@ -1,5 +1,6 @@
 /**
- * Activations tfjs lacks, composed from its ops (all differentiable on every backend).
+ * Activations tfjs lacks, composed from its ops (all differentiable on every backend). Like the layers, they carry
+ * NaN / ±Infinity elementwise and never check (see `layers.ts`).
  *
  * @example
  * ```ts

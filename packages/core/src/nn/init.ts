@@ -46,5 +46,6 @@ export function normalTensor(rng: Rng, shape: number[], std = 1, mean = 0): tf.T
  * the same bound.
  */
 export function torchDefaultBound(fanIn: number): number {
+  if (!Number.isInteger(fanIn) || fanIn < 0) throw new ValidationError('torchDefaultBound', 'fanIn', 'an integer ≥ 0', fanIn); // NaN gave 0
   return fanIn > 0 ? 1 / Math.sqrt(fanIn) : 0;
 }

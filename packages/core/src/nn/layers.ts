@@ -3,6 +3,12 @@
  * `GroupNorm`, `LayerNorm`, `Embedding`, `Dropout`. Activations are NHWC ([B, H, W, C]) for images and [..., C] for
  * sequences.
  *
+ * Non-finite numbers: a layer's `forward` carries NaN / ±Infinity from its input to the outputs that depend on it and
+ * never checks (a check reads the tensor back from the device, once per layer per training step). The library's
+ * entry points check before the layers run (the UNet timestep, scheduler samples, estimator and encoder inputs) and
+ * training stops with a `NonFiniteError` at the loss or gradient; a caller that builds its own network from these
+ * layers checks its inputs with `checkFinite`.
+ *
  * @example
  * ```ts
  * import { nn, Rng, tf } from '@consistent-avatar/core';
@@ -265,6 +271,7 @@ export class GroupNorm extends Module {
     checkConfigField('GroupNorm', 'numGroups', POSITIVE_INT, numGroups);
     checkConfigField('GroupNorm', 'numChannels', POSITIVE_INT, numChannels);
     if (numChannels % numGroups) throw new ValidationError('GroupNorm', 'numGroups', `a divisor of numChannels (${numChannels})`, numGroups);
+    checkConfigField('GroupNorm', 'eps', configField.number({ min: 0 }), eps); // finite: a NaN eps made every output NaN
     this.weight = affine ? this.registerParameter('weight', tf.ones([numChannels])) : null;
     this.bias = affine ? this.registerParameter('bias', tf.zeros([numChannels])) : null;
   }
@@ -347,6 +354,7 @@ export class LayerNorm extends Module {
   ) {
     super();
     checkConfigField('LayerNorm', 'dim', POSITIVE_INT, dim);
+    checkConfigField('LayerNorm', 'eps', configField.number({ min: 0 }), eps);
     this.weight = elementwiseAffine ? this.registerParameter('weight', tf.ones([dim])) : null;
     this.bias = elementwiseAffine ? this.registerParameter('bias', tf.zeros([dim])) : null;
   }

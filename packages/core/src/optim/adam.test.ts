@@ -108,7 +108,7 @@ describe('optimisers', () => {
 
   it('rejects bad hyper-parameters', () => {
     const m = new nn.Linear(1, 1);
-    expect(() => new Adam(m, { lr: -1 })).toThrow(/Adam: argument 'lr' expected a number > 0, got -1/);
+    expect(() => new Adam(m, { lr: -1 })).toThrow(/Adam: argument 'lr' expected a finite number > 0, got -1/);
     expect(() => new AdamW(m, { beta1: 1 })).toThrow(/beta1/);
     m.dispose();
   });

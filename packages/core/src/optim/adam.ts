@@ -59,10 +59,10 @@ export class Adam {
   constructor(params: Module | Array<[string, tf.Variable]>, config: Partial<AdamConfig> = {}, defaultWeightDecay = 0) {
     this.config = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: defaultWeightDecay, ...config };
     const c = this.config;
-    if (!(c.lr > 0)) throw new ValidationError(this.constructor.name, 'lr', 'a number > 0', c.lr);
+    if (!(c.lr > 0 && c.lr < Infinity)) throw new ValidationError(this.constructor.name, 'lr', 'a finite number > 0', c.lr);
     if (!(c.beta1 >= 0 && c.beta1 < 1)) throw new ValidationError(this.constructor.name, 'beta1', 'a number in [0, 1)', c.beta1);
     if (!(c.beta2 >= 0 && c.beta2 < 1)) throw new ValidationError(this.constructor.name, 'beta2', 'a number in [0, 1)', c.beta2);
-    if (!(c.eps > 0)) throw new ValidationError(this.constructor.name, 'eps', 'a number > 0', c.eps);
+    if (!(c.eps > 0 && c.eps < Infinity)) throw new ValidationError(this.constructor.name, 'eps', 'a finite number > 0', c.eps);
     if (!(c.weightDecay >= 0)) throw new ValidationError(this.constructor.name, 'weightDecay', 'a number ≥ 0', c.weightDecay);
     const pairs = Array.isArray(params) ? params : params.namedParameters().filter(([, v]) => v.trainable);
     if (pairs.length === 0) throw new ValidationError(this.constructor.name, 'params', 'at least one trainable parameter', pairs);
@@ -82,7 +82,7 @@ export class Adam {
 
   /** Change the learning rate (schedules). */
   setLearningRate(lr: number): void {
-    if (!(lr > 0)) throw new ValidationError(`${this.constructor.name}.setLearningRate`, 'lr', 'a number > 0', lr);
+    if (!(lr > 0 && lr < Infinity)) throw new ValidationError(`${this.constructor.name}.setLearningRate`, 'lr', 'a finite number > 0', lr);
     this.config.lr = lr;
   }
 

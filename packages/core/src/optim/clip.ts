@@ -15,6 +15,10 @@ import { ValidationError } from '../errors.js';
  * @param grads - gradients by name.
  * @param maxNorm - the largest allowed global L2 norm (> 0).
  * @returns clipped gradients (new tensors; the inputs are not disposed) and the norm before clipping.
+ *
+ * Non-finite gradients are carried, not checked here (this runs once per training step): `totalNorm` is then NaN or
+ * Infinity and the gradients come back unscaled, so the optimiser's `applyGradients` stops with a `NonFiniteError`
+ * naming the tensor, before any update.
  */
 export function clipGradNorm(grads: Record<string, tf.Tensor>, maxNorm: number): { grads: Record<string, tf.Tensor>; totalNorm: number } {
   if (!(maxNorm > 0)) throw new ValidationError('clipGradNorm', 'maxNorm', 'a number > 0', maxNorm);

@@ -19,6 +19,7 @@
  */
 import { tf } from '../backend/tf.js';
 import { ValidationError } from '../errors.js';
+import { checkFinite } from '../finite.js';
 import type { CheckpointManager } from '../io/checkpoint.js';
 import { jsonDepth, readLimits } from '../io/limits.js';
 import { Rng, type RngState } from '../random.js';
@@ -150,7 +151,10 @@ export class TrainingLoopState {
    * @param logEvery - log period in steps (a window also closes at step `iterations`).
    * @param iterations - the run's total steps.
    */
-  constructor(public rng: Rng, private readonly logEvery: number, private readonly iterations: number) {}
+  constructor(public rng: Rng, private readonly logEvery: number, private readonly iterations: number) {
+    if (!Number.isInteger(logEvery) || logEvery < 1) throw new ValidationError('TrainingLoopState', 'logEvery', 'a positive integer', logEvery);
+    if (!Number.isInteger(iterations) || iterations < 0) throw new ValidationError('TrainingLoopState', 'iterations', 'an integer ≥ 0', iterations);
+  }
 
   /**
    * Check a checkpoint's loop state without applying it: `step` an integer in [0, iterations], `rng` a valid
@@ -212,6 +216,7 @@ export class TrainingLoopState {
    * `logEvery` steps and at step `iterations`; the mean is also appended to `lossLog`), otherwise `null`.
    */
   record(loss: number): number | null {
+    checkFinite('TrainingLoopState.record', 'loss', loss); // a NaN loss would make the logged window mean NaN
     this.step += 1;
     this.window.push(loss);
     if (this.step % this.logEvery !== 0 && this.step !== this.iterations) return null;

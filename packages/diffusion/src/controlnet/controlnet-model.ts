@@ -22,7 +22,7 @@
  * const eps = unet.forward(latents, 500, text, { downBlockAdditionalResiduals: downBlockResSamples, midBlockAdditionalResidual: midBlockResSample });
  * ```
  */
-import { configField as f, nn, resolveConfig, tf, ValidationError, type ConfigSchema } from '@consistent-avatar/core';
+import { checkFinite, configField as f, nn, resolveConfig, tf, ValidationError, type ConfigSchema } from '@consistent-avatar/core';
 import type { Attention } from '../models/attention.js';
 import type { AttentionProcessor, EncoderHiddenStates } from '../models/attention-processors.js';
 import { attentionProcessors, setAttentionProcessor, setAttentionProcessors } from '../models/processor-registry.js';
@@ -368,6 +368,7 @@ export class ControlNetModel extends nn.Module {
   }
 
   private timesteps(timestep: number | number[] | tf.Tensor, batch: number): tf.Tensor1D {
+    checkFinite(`${FN}.forward`, 'timestep', timestep); // as the UNet's: a NaN timestep made every residual NaN
     if (typeof timestep === 'number') return tf.fill([batch], timestep, 'float32') as tf.Tensor1D;
     const t = Array.isArray(timestep) ? tf.tensor1d(timestep, 'float32') : tf.cast(timestep, 'float32').reshape([-1]);
     if (t.shape[0] === 1 && batch !== 1) return tf.tile(t, [batch]) as tf.Tensor1D;

@@ -12,7 +12,7 @@
  * const emb = mlp.forward(features);                                                    // [2, 128]
  * ```
  */
-import { nn, tf, ValidationError } from '@consistent-avatar/core';
+import { checkFinite, nn, tf, ValidationError } from '@consistent-avatar/core';
 import { modelRng, type ModelInitOptions } from './init.js';
 
 /** Options of {@link timestepEmbedding}. */
@@ -32,7 +32,9 @@ export interface TimestepEmbeddingOptions {
  * freq_i = exp(−ln(maxPeriod)·i / (half − shift)), arg = t·freq_i·scale, features = [sin(arg), cos(arg)]
  * (or [cos, sin] with `flipSinToCos`), zero-padded by one column when `dim` is odd.
  *
- * @param timesteps - `[B]` float timesteps (integers allowed).
+ * @param timesteps - `[B]` float timesteps (integers allowed). Not checked for NaN / ±Infinity (it runs inside every
+ *   UNet and ControlNet forward, which check their `timestep` argument first): a non-finite timestep gives a
+ *   non-finite row.
  * @param dim - feature size.
  * @returns `[B, dim]`.
  * @example
@@ -48,6 +50,7 @@ export function timestepEmbedding(timesteps: tf.Tensor, dim: number, options: Ti
   const shift = options.downscaleFreqShift ?? 1;
   const maxPeriod = options.maxPeriod ?? 10000;
   const scale = options.scale ?? 1;
+  for (const [key, value] of [['downscaleFreqShift', shift], ['maxPeriod', maxPeriod], ['scale', scale]] as const) checkFinite('timestepEmbedding', `options.${key}`, value);
   const half = Math.floor(dim / 2);
   if (half - shift === 0) throw new ValidationError('timestepEmbedding', 'options.downscaleFreqShift', `a value ≠ dim/2 (${half})`, shift);
   // Frequencies in float32 exactly as torch computes them: exp(float32(−ln(P)·i) / (half − shift)).

@@ -12,7 +12,7 @@
  * const w = guidanceScaleEmbedding([7.5, 7.5], 256); // [2, 256] (guidance scale 8.5 in the LCM pipeline)
  * ```
  */
-import { tf, ValidationError } from '@consistent-avatar/core';
+import { checkFinite, tf, ValidationError } from '@consistent-avatar/core';
 import { timestepEmbedding } from '../models/embeddings.js';
 
 /**
@@ -30,9 +30,10 @@ export function guidanceScaleEmbedding(w: readonly number[] | tf.Tensor1D, dim: 
   if (!Number.isInteger(dim) || dim < 4) throw new ValidationError(fn, 'dim', 'an integer ≥ 4', dim);
   if (w instanceof tf.Tensor) {
     if (w.rank !== 1) throw new ValidationError(fn, 'w', 'a rank-1 tensor [B]', w);
-  } else if (!Array.isArray(w) || w.length === 0 || w.some((v) => typeof v !== 'number' || !Number.isFinite(v))) {
-    throw new ValidationError(fn, 'w', 'a non-empty array of finite numbers', w);
+  } else if (!Array.isArray(w) || w.length === 0 || w.some((v) => typeof v !== 'number')) {
+    throw new ValidationError(fn, 'w', 'a non-empty array of numbers', w);
   }
+  checkFinite(fn, 'w', w); // the non-finite policy, for the tensor form too (it gave a NaN embedding)
   return tf.tidy(() => {
     const scaled = tf.mul(w instanceof tf.Tensor ? tf.cast(w, 'float32') : tf.tensor1d(w as number[], 'float32'), 1000); // [B]
     // get_timestep_embedding with downscale_freq_shift 1 = the same frequencies; [sin, cos] order (no flip).

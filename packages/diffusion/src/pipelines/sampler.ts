@@ -30,7 +30,7 @@
  * sample({ unet, encoderHiddenStates: text, negativeEncoderHiddenStates: empty, guidanceScale: 7.5, scheduler: new DDIMScheduler(), numInferenceSteps: 10, shape: [1, 16, 16, 4] });
  * ```
  */
-import { Rng, tf, ValidationError } from '@consistent-avatar/core';
+import { checkFinite, Rng, tf, ValidationError } from '@consistent-avatar/core';
 import { ControlNetModel } from '../controlnet/controlnet-model.js';
 import { MultiControlNet } from '../controlnet/multi-controlnet.js';
 import type { Conditions } from '../models/conditions.js';
@@ -204,6 +204,11 @@ function checkUNetInputs(o: UNetSampleOptions, cfg: boolean, B: number, spatial:
     throw new ValidationError(FN, 'options.concatInput', `${o.unet.config.in_channels - spatial![3]!} channels (unet in_channels ${o.unet.config.in_channels} − latent channels ${spatial![3]})`, o.concatInput);
   }
   if (o.ipTokens && !Array.isArray(o.ipTokens)) throw new ValidationError(FN, 'options.ipTokens', 'an array of [B, N, D] tensors (one per adapter)', o.ipTokens);
+  // The non-finite policy for what the UNet form's wrappers read at every step: checked once here, not per step.
+  const controlImages = Array.isArray(o.controlImage) ? o.controlImage : [o.controlImage];
+  const perStep: [string, unknown][] = [['options.encoderHiddenStates', o.encoderHiddenStates], ['options.negativeEncoderHiddenStates', o.negativeEncoderHiddenStates], ['options.concatInput', o.concatInput]];
+  controlImages.forEach((image, i) => perStep.push([Array.isArray(o.controlImage) ? `options.controlImage[${i}]` : 'options.controlImage', image]));
+  for (const [argument, value] of perStep) if (value instanceof tf.Tensor) checkFinite(FN, argument, value);
 }
 
 /**
@@ -301,6 +306,10 @@ export function sample<C extends Conditions = DenoiserConditions>(options: Sampl
   }
   if (o.denoisingStart !== undefined && !o.initLatents) throw new ValidationError(FN, 'options.initLatents', 'the handed-over latent (required with denoisingStart)', o.initLatents);
   if (o.initLatents) checkTensor('options.initLatents', o.initLatents, 4);
+  // The non-finite policy, once per call before any work (each step then checks x again).
+  for (const [argument, value] of [['options.initLatents', o.initLatents], ['options.latents', o.latents], ['options.noise', o.noise]] as const) {
+    if (value instanceof tf.Tensor) checkFinite(FN, argument, value);
+  }
   const B = o.initLatents?.shape[0] ?? o.latents?.shape[0] ?? o.shape?.[0];
   if (B === undefined) throw new ValidationError(FN, 'options.latents', 'latents, shape, or initLatents', undefined);
   const spatial = o.initLatents?.shape ?? o.latents?.shape ?? o.shape;

@@ -18,7 +18,7 @@
  * const target = scheduler.getVelocity(x0, noise, [10, 900]); // v-prediction training target
  * ```
  */
-import { checkFinite, tf, ValidationError, type Rng } from '@consistent-avatar/core';
+import { checkFinite, tf, ValidationError, type FiniteOptions, type Rng } from '@consistent-avatar/core';
 import { alphasCumprodFromBetas, computeBetas } from './beta-schedules.js';
 import type {
   BaseSchedulerConfig,
@@ -90,13 +90,16 @@ export abstract class SchedulerBase<C extends BaseSchedulerConfig> implements Sc
    * @param originalSamples - x0, `[B, …]`.
    * @param noise - ε, same shape.
    * @param timestep - one integer for the whole batch, or one per batch item (length B).
+   * @param options - `allowNonFinite: true` skips the non-finite check of both tensors (one reduction and one scalar
+   *   read each); training loops whose data was checked at their entry, and whose loss check fails fast, pass it.
    * @returns x_t, same shape (new tensor).
    */
-  addNoise(originalSamples: tf.Tensor, noise: tf.Tensor, timestep: number | readonly number[]): tf.Tensor {
+  addNoise(originalSamples: tf.Tensor, noise: tf.Tensor, timestep: number | readonly number[], options: FiniteOptions = {}): tf.Tensor {
     const fn = `${this.className}.addNoise`;
     this.checkTensor(fn, 'originalSamples', originalSamples);
     this.checkSameShape(fn, 'noise', noise, originalSamples);
     const [sqrtAlpha, sqrtOneMinusAlpha] = this.forwardCoefficients(fn, timestep, originalSamples);
+    this.checkFiniteInputs(fn, [['originalSamples', originalSamples], ['noise', noise]], options);
     return tf.tidy(() => {
       const a = this.coefficientTensor(sqrtAlpha, originalSamples.rank);
       const b = this.coefficientTensor(sqrtOneMinusAlpha, originalSamples.rank);
@@ -110,12 +113,14 @@ export abstract class SchedulerBase<C extends BaseSchedulerConfig> implements Sc
    * @param sample - x0, `[B, …]`.
    * @param noise - ε, same shape.
    * @param timestep - one integer, or one per batch item.
+   * @param options - `allowNonFinite: true` skips the non-finite check (as {@link SchedulerBase.addNoise}).
    */
-  getVelocity(sample: tf.Tensor, noise: tf.Tensor, timestep: number | readonly number[]): tf.Tensor {
+  getVelocity(sample: tf.Tensor, noise: tf.Tensor, timestep: number | readonly number[], options: FiniteOptions = {}): tf.Tensor {
     const fn = `${this.className}.getVelocity`;
     this.checkTensor(fn, 'sample', sample);
     this.checkSameShape(fn, 'noise', noise, sample);
     const [sqrtAlpha, sqrtOneMinusAlpha] = this.forwardCoefficients(fn, timestep, sample);
+    this.checkFiniteInputs(fn, [['sample', sample], ['noise', noise]], options);
     return tf.tidy(() => {
       const a = this.coefficientTensor(sqrtAlpha, sample.rank);
       const b = this.coefficientTensor(sqrtOneMinusAlpha, sample.rank);
@@ -123,7 +128,10 @@ export abstract class SchedulerBase<C extends BaseSchedulerConfig> implements Sc
     });
   }
 
-  /** Identity (these schedulers need no input scaling); returns a new handle to the same data — dispose it. */
+  /**
+   * Identity (these schedulers need no input scaling); returns a new handle to the same data — dispose it. It runs once
+   * per sampling step and carries NaN / ±Infinity unchecked: `step` checks the same sample.
+   */
   scaleModelInput(sample: tf.Tensor, timestep?: number): tf.Tensor {
     const fn = `${this.className}.scaleModelInput`;
     this.checkTensor(fn, 'sample', sample);
@@ -153,6 +161,12 @@ export abstract class SchedulerBase<C extends BaseSchedulerConfig> implements Sc
     if (!(value instanceof tf.Tensor)) throw new ValidationError(fn, argument, 'a tf.Tensor', value);
     if (value.isDisposed) throw new ValidationError(fn, argument, 'a live (not disposed) tensor', value);
     if (value.dtype !== 'float32') throw new ValidationError(fn, argument, 'a float32 tensor', value);
+  }
+
+  /** The non-finite policy for the forward process: each named tensor must be finite unless the caller opts out. */
+  private checkFiniteInputs(fn: string, tensors: [string, tf.Tensor][], options: FiniteOptions): void {
+    if (options === null || typeof options !== 'object') throw new ValidationError(fn, 'options', 'an options object', options);
+    for (const [argument, value] of tensors) checkFinite(fn, argument, value, options);
   }
 
   /** {@link SchedulerBase.checkTensor}, and `value` must have the shape of `reference` (the sample). */

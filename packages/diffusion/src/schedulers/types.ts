@@ -19,7 +19,7 @@
  *
  * @packageDocumentation
  */
-import type { Rng, tf } from '@consistent-avatar/core';
+import type { FiniteOptions, Rng, tf } from '@consistent-avatar/core';
 
 /** How betas are laid out over the training timesteps (diffusers `beta_schedule`). */
 export type BetaSchedule = 'linear' | 'scaled_linear' | 'squaredcos_cap_v2';
@@ -151,10 +151,13 @@ export interface Scheduler {
   setBeginIndex(beginIndex: number): void;
   /** One reverse step from x_t to x_{t−1}. `modelOutput` and `sample` have the same shape. */
   step(modelOutput: tf.Tensor, timestep: number, sample: tf.Tensor, options?: StepOptions): StepResult;
-  /** Forward process q(x_t | x_0): √ᾱ_t·x0 + √(1−ᾱ_t)·noise; `timestep` is one integer or one per batch item. */
-  addNoise(originalSamples: tf.Tensor, noise: tf.Tensor, timestep: number | readonly number[]): tf.Tensor;
-  /** v-prediction target: √ᾱ_t·noise − √(1−ᾱ_t)·x0. */
-  getVelocity(sample: tf.Tensor, noise: tf.Tensor, timestep: number | readonly number[]): tf.Tensor;
+  /**
+   * Forward process q(x_t | x_0): √ᾱ_t·x0 + √(1−ᾱ_t)·noise; `timestep` is one integer or one per batch item. Non-finite
+   * tensors are rejected unless `options.allowNonFinite`.
+   */
+  addNoise(originalSamples: tf.Tensor, noise: tf.Tensor, timestep: number | readonly number[], options?: FiniteOptions): tf.Tensor;
+  /** v-prediction target: √ᾱ_t·noise − √(1−ᾱ_t)·x0 (non-finite tensors rejected unless `options.allowNonFinite`). */
+  getVelocity(sample: tf.Tensor, noise: tf.Tensor, timestep: number | readonly number[], options?: FiniteOptions): tf.Tensor;
   /** Input scaling before the model (identity here; returns a new handle to the same data). */
   scaleModelInput(sample: tf.Tensor, timestep?: number): tf.Tensor;
   /** diffusers `scheduler_config.json` content. */

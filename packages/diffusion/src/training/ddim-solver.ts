@@ -16,7 +16,7 @@
  * const xPrev = ddimSolverStep(grid, tf.zeros([2, 8, 8, 3]), tf.ones([2, 8, 8, 3]), [49, 0]); // [2, 8, 8, 3]
  * ```
  */
-import { tf, ValidationError } from '@consistent-avatar/core';
+import { checkFinite, tf, ValidationError } from '@consistent-avatar/core';
 
 /** The solver's tables. */
 export interface DDIMSolverGrid {
@@ -42,6 +42,7 @@ export interface DDIMSolverGrid {
 export function ddimSolverGrid(alphasCumprod: Float32Array | readonly number[], numDdimTimesteps = 50): DDIMSolverGrid {
   const fn = 'ddimSolverGrid';
   if (!(alphasCumprod instanceof Float32Array) && !Array.isArray(alphasCumprod)) throw new ValidationError(fn, 'alphasCumprod', 'a Float32Array or number[] of length T', alphasCumprod);
+  checkFinite(fn, 'alphasCumprod', alphasCumprod);
   const T = alphasCumprod.length;
   if (!Number.isInteger(numDdimTimesteps) || numDdimTimesteps < 1 || numDdimTimesteps > T) {
     throw new ValidationError(fn, 'numDdimTimesteps', `an integer in [1, ${T}]`, numDdimTimesteps);
@@ -62,7 +63,8 @@ export function ddimSolverGrid(alphasCumprod: Float32Array | readonly number[], 
  * @param predX0 - x̂0 `[B, …]`.
  * @param predNoise - ε̂ `[B, …]` (same shape).
  * @param index - grid index i per batch item.
- * @returns x_prev `[B, …]`.
+ * @returns x_prev `[B, …]`. NaN / ±Infinity in `predX0` or `predNoise` are carried to it, unchecked: this runs once
+ *   per distillation step on the teacher's outputs, and the student's loss check (`NonFiniteError`) stops there.
  */
 export function ddimSolverStep(grid: DDIMSolverGrid, predX0: tf.Tensor, predNoise: tf.Tensor, index: readonly number[]): tf.Tensor {
   const fn = 'ddimSolverStep';

@@ -353,7 +353,8 @@ export class LcmDistillTrainer<C = EncoderHiddenStates> {
     // 2, 5, 6. Noisy input, teacher solver step and the EMA target — no gradients.
     const fixed = tf.tidy(() => {
       const eps = tf.tensor(noise, x0.shape, 'float32');
-      const xStart = this.noiseScheduler.addNoise(x0, eps, tStart) as tf.Tensor4D;
+      // Per step, no extra device read: a non-finite x0 makes the loss non-finite, and the optimiser stops there.
+      const xStart = this.noiseScheduler.addNoise(x0, eps, tStart, { allowNonFinite: true }) as tf.Tensor4D;
       const wEmb = guidanceScaleEmbedding(w, c.timeCondProjDim); // [B, timeCondProjDim]
       const alphasStart = tStart.map((t) => ac[t]!);
       const cond = predictions(this.call(this.teacher, xStart, tStart, conditions, null), xStart, alphasStart, type);

@@ -70,7 +70,9 @@ export interface AvatarDataset {
  * ```
  */
 export function splitLastFrames(numFrames: number, testFrames = 350, valFrames = 20): { train: number[]; test: number[]; val: number[] } {
+  if (!Number.isInteger(numFrames) || numFrames < 1) throw new ValidationError('splitLastFrames', 'numFrames', 'a positive integer', numFrames);
   if (!Number.isInteger(testFrames) || testFrames < 0) throw new ValidationError('splitLastFrames', 'testFrames', 'a non-negative integer', testFrames);
+  if (!Number.isInteger(valFrames) || valFrames < 0) throw new ValidationError('splitLastFrames', 'valFrames', 'a non-negative integer', valFrames);
   if (testFrames >= numFrames) {
     throw new ValidationError('splitLastFrames', 'testFrames', `fewer than the ${numFrames} frames of the dataset (pass a smaller testFrames)`, testFrames);
   }

@@ -45,7 +45,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { FormatError, ValidationError, readJson, tf, writeFileAtomic, writeJsonAtomic, writePng, type PngInput } from '@consistent-avatar/core';
+import { checkFinite, FormatError, ValidationError, readJson, tf, writeFileAtomic, writeJsonAtomic, writePng, type PngInput } from '@consistent-avatar/core';
 import { invertRigid } from '../raster/camera.js';
 import {
   type AvatarDataset, type AvatarFrame, asObject, datasetFile, numberField, parseMatrix, pngHasAlpha, pngSize, readFloatText, requireFile,
@@ -85,6 +85,7 @@ const CANONICAL_W2C_ROTATION = [1, 0, 0, 0, -1, 0, 0, 0, -1];
  */
 export function headRotationFromCamera(cameraToWorld: ArrayLike<number>): Float64Array {
   if (!cameraToWorld || cameraToWorld.length !== 16) throw new ValidationError('headRotationFromCamera', 'cameraToWorld', 'a row-major 4×4 matrix (16 numbers)', cameraToWorld);
+  checkFinite('headRotationFromCamera', 'cameraToWorld', cameraToWorld);
   const w2c = invertRigid(cameraToWorld);
   const r = new Float64Array(9);
   for (let i = 0; i < 3; i++) {

@@ -36,7 +36,8 @@ export const FLAME_PARENTS: readonly number[] = [-1, 0, 1, 1, 1];
  *
  * @param paperPose - `[B, 6]` axis-angle.
  * @param extra - optional neck `[B, 3]` and eyes `[B, 6]` (default zeros).
- * @returns `[B, 15]` = global | neck | jaw | eyeL | eyeR.
+ * @returns `[B, 15]` = global | neck | jaw | eyeL | eyeR. Values are copied as they are, NaN included (an unchecked
+ *   tensor op inside `FlameModel.forward`, which checks its parameters).
  * @example
  * ```ts
  * const full = paperPoseToFull(tf.zeros([2, 6]) as tf.Tensor2D); // [2, 15]

@@ -17,7 +17,8 @@ import { tf, ValidationError } from '@consistent-avatar/core';
  * Rotation matrices from axis-angle vectors.
  *
  * @param axisAngle - `[N, 3]` axis-angle vectors (radians).
- * @returns `[N, 3, 3]` rotation matrices (row-major, R·x rotates column vectors).
+ * @returns `[N, 3, 3]` rotation matrices (row-major, R·x rotates column vectors). A non-finite row gives a non-finite
+ *   matrix for that row only, unchecked (this runs inside `FlameModel.forward`, which checks its parameters).
  * @example
  * ```ts
  * const R = batchRodrigues(tf.tensor2d([[0, 0, Math.PI / 2]])); // [1, 3, 3]: x → y

@@ -11,6 +11,7 @@
  * const noseTip = syntheticSurfacePoint(0, SYNTHETIC_FACE.noseTipY); // [x, y, z] in metres
  * ```
  */
+import { checkFinite } from '@consistent-avatar/core';
 
 /**
  * Landmark angles (radians) of the synthetic face layout.
@@ -103,6 +104,8 @@ export function faceDirection(x: number, y: number): [number, number, number] {
  * ```
  */
 export function syntheticSurfacePoint(x: number, y: number): [number, number, number] {
+  checkFinite('syntheticSurfacePoint', 'x', x);
+  checkFinite('syntheticSurfacePoint', 'y', y);
   const [dx, dy, dz] = faceDirection(x, y);
   const a = 0.077, b = 0.112, c = 0.1, n = 2.4;
   const r = Math.pow(Math.pow(Math.abs(dx / a), n) + Math.pow(Math.abs(dy / b), n) + Math.pow(Math.abs(dz / c), n), -1 / n);

@@ -11,7 +11,7 @@
  * const frameAlbedo = wrinkledTexture(tex, new Float32Array(100).fill(0).map((_, i) => (i === 1 ? 1.5 : 0))); // smiling
  * ```
  */
-import { ValidationError, hashString } from '@consistent-avatar/core';
+import { checkFinite, ValidationError, hashString } from '@consistent-avatar/core';
 import type { Texture } from '../raster/shading.js';
 import { SYNTHETIC_FACE, bump, smoothstep } from './surface.js';
 
@@ -249,6 +249,7 @@ export function buildSyntheticTexture(options: { size?: number; seed?: number } 
  * ```
  */
 export function wrinkledTexture(texture: SyntheticTexture, expression: ArrayLike<number>): Texture {
+  checkFinite('wrinkledTexture', 'expression', expression); // a NaN coefficient made every wrinkle texel NaN
   const base = texture.albedo;
   const out = new Float32Array(base.data);
   const n = base.width * base.height;

@@ -189,7 +189,7 @@ export async function fitProxyAvatar(dataset: AvatarDataset, options: ProxyFitOp
   if (!Number.isInteger(size) || size < 4 || size > 2048) throw new ValidationError(fn, 'options.textureSize', 'an integer in [4, 2048]', size);
   if (!Number.isInteger(steps) || steps < 0) throw new ValidationError(fn, 'options.steps', 'a non-negative integer', steps);
   if (!Number.isInteger(batch) || batch < 1) throw new ValidationError(fn, 'options.batchPixels', 'a positive integer', batch);
-  if (!(lr > 0)) throw new ValidationError(fn, 'options.lr', 'a number > 0', lr);
+  if (!(lr > 0 && lr < Infinity)) throw new ValidationError(fn, 'options.lr', 'a finite number > 0', lr);
   if (dataset.split.train.length === 0) throw new ValidationError(fn, 'dataset.split.train', 'at least one training frame', dataset.split.train);
 
   // 1. The model: given, or the synthetic head of a synthetic dataset. Every later check may throw, so an owned model
@@ -400,6 +400,9 @@ export async function fitProxyAvatar(dataset: AvatarDataset, options: ProxyFitOp
  */
 export function renderProxy(proxy: ProxyAvatar, params: ProxyFrameParams = {}, options: { supersample?: number; background?: [number, number, number] } = {}): RasterOutput {
   if (!(proxy instanceof ProxyAvatar)) throw new ValidationError('renderProxy', 'proxy', 'a ProxyAvatar from fitProxyAvatar', proxy);
+  if (params === null || typeof params !== 'object') throw new ValidationError('renderProxy', 'params', '{ expression?, paperPose? | pose?, camera? }', params);
+  // The non-finite policy, named here before any tensor exists (FLAME would name itself and its tensor).
+  for (const key of ['expression', 'paperPose', 'pose'] as const) if (params[key] !== undefined) checkFinite('renderProxy', `params.${key}`, params[key]);
   const positions = posedVertices(proxy.model, proxy.shape, [params])[0]!;
   return rasterize(meshOf(proxy.model, positions), params.camera ?? proxy.camera, {
     texture: proxy.texture, shading: 'sh', sh: proxy.sh, supersample: options.supersample ?? 1, background: options.background ?? [0, 0, 0],

@@ -65,7 +65,8 @@ export function bilinearPlan(uvs: Float32Array, width: number, height: number): 
  *
  * @param texture - `[H*W, C]` texels, row-major, top row first.
  * @param plan - from {@link bilinearPlan} (or a subset of one).
- * @returns `[N, C]`.
+ * @returns `[N, C]`. A non-finite texel reaches the samples that read it, unchecked (once per fitting step; the
+ *   optimiser's loss check stops the fit).
  * @example
  * ```ts
  * const rgb = sampleTexture(textureVariable, plan); // [N, 3], differentiable w.r.t. the texture

@@ -69,6 +69,8 @@ export function worldToCameraCv(camera: PinholeCamera, fn = 'worldToCameraCv'): 
  * ```
  */
 export function invertRigid(m: ArrayLike<number>): Float64Array {
+  if (!m || m.length !== 16) throw new ValidationError('invertRigid', 'm', 'a row-major 4×4 matrix (16 numbers)', m);
+  checkFinite('invertRigid', 'm', m);
   const out = new Float64Array(16);
   for (let r = 0; r < 3; r++) {
     for (let c = 0; c < 3; c++) out[r * 4 + c] = m[c * 4 + r]!; // Rᵀ

@@ -91,6 +91,8 @@ export interface RasterOutput {
  * ```
  */
 export function vertexNormals(positions: Float32Array, faces: Uint32Array): Float32Array {
+  if (!(positions instanceof Float32Array) || positions.length % 3 !== 0) throw new ValidationError('vertexNormals', 'positions', 'a Float32Array [V*3]', positions);
+  checkFinite('vertexNormals', 'positions', positions); // a NaN vertex made the normals of every face around it NaN
   const n = new Float32Array(positions.length);
   for (let f = 0; f < faces.length; f += 3) {
     const a = faces[f]! * 3, b = faces[f + 1]! * 3, c = faces[f + 2]! * 3;

@@ -10,7 +10,11 @@
  * sampleTextureBilinear(tex, 0.5, 0.5, rgb, 0); // rgb = [0.5, 0.5, 0.5]
  * const basis = shBasis(0, 0, 1);              // 9 numbers
  * ```
+ *
+ * Non-finite numbers: `sampleTextureBilinear` and `shBasis` run once per pixel inside `rasterize`, which checks the
+ * UVs, normals and texture first; they do not check again and carry a NaN coordinate or normal to their output.
  */
+import { checkFinite } from '@consistent-avatar/core';
 
 /** A float image `[height, width, channels]` row-major, top row first, values usually in [0, 1]. */
 export interface Texture {
@@ -78,6 +82,9 @@ export function shBasis(nx: number, ny: number, nz: number): number[] {
  * ```
  */
 export function defaultShCoefficients(ambient = 0.75, frontal = 0.35, fromAbove = 0.15): Float32Array {
+  checkFinite('defaultShCoefficients', 'ambient', ambient);
+  checkFinite('defaultShCoefficients', 'frontal', frontal);
+  checkFinite('defaultShCoefficients', 'fromAbove', fromAbove);
   const coeffs = new Float32Array(27);
   for (let c = 0; c < 3; c++) {
     coeffs[c] = ambient / SH_CONSTANTS[0]!;

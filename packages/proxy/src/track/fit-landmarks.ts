@@ -212,8 +212,8 @@ export function fitLandmarkSequence(
 ): LandmarkFitResult {
   const fn = 'fitLandmarkSequence';
   if (!rig || typeof rig.forward !== 'function') throw new ValidationError(fn, 'rig', 'a LandmarkRig', rig);
-  if (!camera || !(camera.fx > 0) || !(camera.fy > 0) || !Number.isFinite(camera.cx) || !Number.isFinite(camera.cy)) {
-    throw new ValidationError(fn, 'camera', 'a PinholeCamera with fx, fy > 0 and a finite principal point', camera);
+  if (!camera || !(camera.fx > 0 && camera.fx < Infinity) || !(camera.fy > 0 && camera.fy < Infinity) || !Number.isFinite(camera.cx) || !Number.isFinite(camera.cy)) {
+    throw new ValidationError(fn, 'camera', 'a PinholeCamera with finite fx, fy > 0 and a finite principal point', camera);
   }
   if (!Array.isArray(points) || points.length === 0) throw new ValidationError(fn, 'points', 'a non-empty array of Float32Array [K*2], one per frame', points);
   const k = rig.numLandmarks;

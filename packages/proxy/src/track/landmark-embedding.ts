@@ -17,7 +17,7 @@
  * ```
  */
 import * as fs from 'node:fs';
-import { FormatError, ValidationError, readNpz } from '@consistent-avatar/core';
+import { firstNonFinite, FormatError, ValidationError, readNpz } from '@consistent-avatar/core';
 import {
   SYNTHETIC_MEDIAPIPE_BARYCENTRICS,
   SYNTHETIC_MEDIAPIPE_FACE_INDICES,
@@ -140,5 +140,10 @@ export function embeddedPoints(mesh: ArrayLike<number>, stride: 2 | 3, embedding
     out[2 * i] = mesh[m * stride]!;
     out[2 * i + 1] = mesh[m * stride + 1]!;
   });
+  // The non-finite policy, on the points used (a face tracker may leave unused points undefined): names the mesh point.
+  const bad = firstNonFinite(out);
+  if (bad >= 0) {
+    throw new ValidationError(fn, 'mesh', 'finite numbers (no NaN or ±Infinity) at the embedded points', `${out[bad]} at point ${embedding.landmarkIndices[bad >> 1]}`);
+  }
   return out;
 }

@@ -140,7 +140,9 @@ export class LandmarkRig {
 
   /**
    * Pose the landmarks.
-   * @returns `[B, K, 3]` landmark positions (model / world units, translation included).
+   * @returns `[B, K, 3]` landmark positions (model / world units, translation included). Runs once per fitting
+   *   step: a non-finite parameter row is carried to that frame's landmarks, unchecked (`fitLandmarkSequence` checks
+   *   its points).
    * @example
    * ```ts
    * const lmk = rig.forward({ shape, expression, paperPose, translation }); // [B, K, 3]

@@ -10,7 +10,7 @@
  *
  * @packageDocumentation
  */
-import { readPng, ValidationError } from '@consistent-avatar/core';
+import { checkFinite, readPng, ValidationError } from '@consistent-avatar/core';
 import { renderProxy, frameParams, ProxyAvatar, type AvatarDataset } from '@consistent-avatar/proxy';
 import { extractTsd } from '../extract-tsd.js';
 import { normalizeTsd } from '../normalize-tsd.js';
@@ -61,6 +61,7 @@ export function downsampleImage(data: ArrayLike<number>, height: number, width: 
   const FN = 'downsampleImage';
   if (height !== width || height % size !== 0) throw new ValidationError(FN, 'size', `a divisor of the square image side ${height}×${width}`, size);
   if (data.length !== height * width * channels) throw new ValidationError(FN, 'data', `${height}·${width}·${channels} values`, data.length);
+  checkFinite(FN, 'data', data); // the non-finite policy: a NaN sample made its whole output pixel NaN
   const f = height / size;
   if (f === 1) return Float32Array.from(data);
   const out = new Float32Array(size * size * channels);
@@ -91,6 +92,7 @@ export function downsampleImage(data: ArrayLike<number>, height: number, width: 
  * ```
  */
 export function tsdmTsd(rgb: ArrayLike<number>, height: number, width: number, config: Pick<TsdmConfig, 'size' | 'tsdRadius' | 'tsdScale'>): Float32Array {
+  checkFinite('tsdmTsd', 'rgb', rgb); // named here rather than by downsampleImage
   const small = downsampleImage(rgb, height, width, 3, config.size);
   const tsd = extractTsd({ data: small, height: config.size, width: config.size, channels: 3 }, { preset: 'paper', radius: config.tsdRadius });
   const norm = normalizeTsd(tsd, '[-1,1]', { mode: 'fixed', scale: config.tsdScale, signed: true });

@@ -150,7 +150,8 @@ export async function trainTsdm(data: TsdmData, config: Partial<TsdmConfig> = {}
       });
       const inputs = tf.tidy(() => {
         const noise = tf.tensor4d(noiseData, [B, S, S, 3]);
-        const xt = scheduler.addNoise(tf.tensor4d(x0, [B, S, S, 3]), noise, ts) as tf.Tensor4D; // Eq. 5
+        // Eq. 5; x0 was checked at the entry (data.frames) and the noise is drawn here: no per-step device read.
+        const xt = scheduler.addNoise(tf.tensor4d(x0, [B, S, S, 3]), noise, ts, { allowNonFinite: true }) as tf.Tensor4D;
         return {
           noise, xt,
           x0T: tf.tensor4d(x0, [B, S, S, 3]),

@@ -16,7 +16,7 @@
  *
  * @packageDocumentation
  */
-import { nn, Rng, tf, ValidationError } from '@consistent-avatar/core';
+import { checkFinite, nn, Rng, tf, ValidationError } from '@consistent-avatar/core';
 import {
   UNet2DConditionModel,
   TokenConditioner,
@@ -146,7 +146,9 @@ export class TsdmModel extends nn.Module {
    * @param proxyTsd - the frames' own proxy TSD `[B, size, size, 3]` in [−1, 1].
    * @param pose - paper pose P of the window `[B, W·poseDim]` (W = 2·temporalWindow + 1, oldest frame first; `[B, poseDim]` with window 0).
    * @param expression - expression E of the window `[B, W·expressionDim]`.
-   * @returns `[B, 3, tokenDim]` = [E(TSD_proxy), Linear(P), Linear(E)].
+   * @returns `[B, 3, tokenDim]` = [E(TSD_proxy), Linear(P), Linear(E)]. Non-finite numbers: the TSD encoder rejects a
+   *   non-finite `proxyTsd`; `pose` and `expression` are carried to their token unchecked (this runs once per training
+   *   step, whose loss check fails fast; `alignTsd` and `trainTsdm` check them at their entry).
    * @example
    * ```ts
    * const fc = model.condition(proxyTsd, pose, expression); // [B, 3, 256]
@@ -180,6 +182,7 @@ export class TsdmModel extends nn.Module {
   denoise(xt: tf.Tensor4D, timestep: number | number[], conditions: TsdmConditions): tf.Tensor4D {
     const FN = 'TsdmModel.denoise';
     const c = this.config;
+    checkFinite(FN, 'timestep', timestep); // numbers only: no device read (xt and the tokens are carried, as in every module)
     if (!(xt instanceof tf.Tensor) || xt.rank !== 4 || xt.shape[3] !== 3) throw new ValidationError(FN, 'xt', `a [B, ${c.size}, ${c.size}, 3] tensor`, xt);
     const B = xt.shape[0];
     if (typeof conditions !== 'object' || conditions === null) throw new ValidationError(FN, 'conditions', '{ tokens, proxyWindow }', conditions);

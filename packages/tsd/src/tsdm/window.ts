@@ -36,7 +36,8 @@ export interface TsdmWindowInputs {
  * @param frames - a sequence in time order (consecutive frames; from `prepareTsdmData` or a test slice of it).
  * @param centers - indices into `frames` of the batch's frames.
  * @param config - `size`, `poseDim`, `expressionDim`, `temporalWindow`.
- * @returns the packed data (see {@link TsdmWindowInputs} for the shapes).
+ * @returns the packed data (see {@link TsdmWindowInputs} for the shapes). Values are copied unchecked (once per
+ *   training step): `trainTsdm` and `alignTsd` check the frames for NaN / ±Infinity before they call it.
  * @example
  * ```ts
  * import { tsdmWindowInputs, resolveTsdmConfig } from '@consistent-avatar/tsd';
