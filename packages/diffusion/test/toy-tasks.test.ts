@@ -26,7 +26,7 @@ describe('ControlNet toy task: held-out centres', () => {
     const h = diskBatch(rng, 64, 'held-out');
     expect(h.centres.every((c) => heldOut.has(key(c)))).toBe(true);
     // The condition marks the drawn centre: its 3×3 dot sums to 9 and is centred there.
-    const cond = h.condition.dataSync();
+    const cond = h.condition.dataSync() as Float32Array;
     const [cy, cx] = h.centres[0]!;
     expect(cond.subarray(0, 256).reduce((a, b) => a + b, 0)).toBe(9);
     expect(cond[cy * 16 + cx]).toBe(1);
