@@ -8,7 +8,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ValidationError, initBackend, tf } from '@consistent-avatar/core';
 import {
-  Attention, AutoencoderKL, ControlNetModel, ResnetBlock2D, DDIMScheduler, DDPMScheduler, LCMScheduler, UNet2DConditionModel, ddimSolverGrid, ddimSolverStep, guidanceScaleEmbedding,
+  Attention, AutoencoderKL, ControlNetModel, ImageProjection, ResnetBlock2D, TokenConditioner, DDIMScheduler, DDPMScheduler, LCMScheduler, UNet2DConditionModel, ddimSolverGrid, ddimSolverStep, guidanceScaleEmbedding,
   sample, timestepEmbedding,
 } from './index.js';
 
@@ -170,5 +170,88 @@ describe('10. embeddings and the distillation solver', () => {
     tf.dispose([tokens, out, x, y]);
     attention.dispose();
     block.dispose();
+  });
+});
+
+/** Item 0 of `t` ([2, …]) is finite, item 1 holds a non-finite value: the module carried NaN only to what depends on it. */
+const carriedToItem1 = (t: tf.Tensor): void => {
+  const values = t.dataSync();
+  const half = values.length / 2;
+  expect(Array.from(values.subarray(0, half)).every(Number.isFinite)).toBe(true);
+  expect(Array.from(values.subarray(half)).some((v) => !Number.isFinite(v))).toBe(true);
+};
+
+describe('10. the composed network modules carry a NaN to the batch item it came from, and only there', () => {
+  // GroupNorm statistics, attention and convolutions all stay inside one batch item, so a poisoned item 1 must leave
+  // item 0 bit-finite: a module that hid the NaN (item 1 finite) or leaked it across the batch (item 0 NaN) fails.
+  const nanInItem1 = (shape: [number, number, number, number]): tf.Tensor4D => {
+    const size = shape.reduce((a, b) => a * b, 1);
+    const data = new Float32Array(size).map((_, i) => 0.1 * ((i * 7) % 11) - 0.5);
+    data[size / 2 + 5] = Number.NaN; // item 1
+    return tf.tensor4d(data, shape);
+  };
+
+  it('UNet2DConditionModel.forward: the sample through DownBlock2D, CrossAttnDownBlock2D (Transformer2DModel), UNetMidBlock2DCrossAttn, UpBlock2D, CrossAttnUpBlock2D', () => {
+    const unet = new UNet2DConditionModel({
+      sample_size: 8, in_channels: 4, out_channels: 4, block_out_channels: [32, 32], layers_per_block: 1,
+      down_block_types: ['CrossAttnDownBlock2D', 'DownBlock2D'], up_block_types: ['UpBlock2D', 'CrossAttnUpBlock2D'],
+      cross_attention_dim: 16, attention_head_dim: 8, norm_num_groups: 8,
+    } as never, { seed: 1 });
+    const sampleNaN = nanInItem1([2, 8, 8, 4]);
+    const text = tf.fill([2, 3, 16], 0.1) as tf.Tensor3D;
+    const out = unet.forward(sampleNaN, 10, text); // [2, 8, 8, 4]
+    carriedToItem1(out);
+    // The text tokens reach the transformer blocks' cross-attention: a NaN token of item 1 is carried the same way.
+    const textNaN = tf.tensor3d(Float32Array.from({ length: 2 * 3 * 16 }, (_, i) => (i === 3 * 16 + 2 ? Number.NaN : 0.1)), [2, 3, 16]);
+    const clean = tf.fill([2, 8, 8, 4], 0.2) as tf.Tensor4D;
+    const out2 = unet.forward(clean, 10, textNaN);
+    carriedToItem1(out2);
+    tf.dispose([sampleNaN, text, out, textNaN, clean, out2]);
+    unet.dispose();
+  });
+
+  it('ControlNetModel.forward: a NaN control pixel through ControlNetConditioningEmbedding reaches every residual of its item only', () => {
+    const unet = new UNet2DConditionModel({
+      sample_size: 8, in_channels: 4, out_channels: 4, block_out_channels: [32, 32], layers_per_block: 1,
+      down_block_types: ['CrossAttnDownBlock2D', 'DownBlock2D'], up_block_types: ['UpBlock2D', 'CrossAttnUpBlock2D'],
+      cross_attention_dim: 16, attention_head_dim: 8, norm_num_groups: 8,
+    } as never, { seed: 1 });
+    const controlnet = ControlNetModel.fromUnet(unet, { conditioningEmbeddingOutChannels: [16, 32], seed: 3 });
+    const latents = tf.fill([2, 8, 8, 4], 0.2) as tf.Tensor4D;
+    const text = tf.fill([2, 3, 16], 0.1) as tf.Tensor3D;
+    const image = nanInItem1([2, 16, 16, 3]);
+    const out = controlnet.forward(latents, 10, text, image);
+    // The zero convolutions of a fresh ControlNet multiply by 0, and 0 · NaN = NaN: the residuals still carry it.
+    for (const residual of [...out.downBlockResSamples, out.midBlockResSample]) carriedToItem1(residual);
+    tf.dispose([latents, text, image, ...out.downBlockResSamples, out.midBlockResSample]);
+    controlnet.dispose();
+    unet.dispose();
+  });
+
+  it('AutoencoderKL.encode: a NaN pixel through Encoder, DownEncoderBlock2D and UNetMidBlock2D reaches its item\'s latent mean only', () => {
+    const vae = new AutoencoderKL({ block_out_channels: [8, 16], norm_num_groups: 4, down_block_types: ['DownEncoderBlock2D', 'DownEncoderBlock2D'], up_block_types: ['UpDecoderBlock2D', 'UpDecoderBlock2D'] }, { seed: 3 });
+    const images = nanInItem1([2, 8, 8, 3]);
+    const posterior = vae.encode(images);
+    carriedToItem1(posterior.mean); // [2, 4, 4, 4]
+    const decoded = vae.decode(posterior.mean); // Decoder, UpDecoderBlock2D
+    carriedToItem1(decoded);
+    tf.dispose([images, decoded]);
+    posterior.dispose?.();
+    vae.dispose();
+  });
+
+  it('ImageProjection.forward and TokenConditioner.forward carry a NaN feature to their item\'s tokens only', () => {
+    const projection = new ImageProjection({ imageEmbedDim: 6, crossAttentionDim: 8, numImageTextEmbeds: 2, seed: 4 });
+    const embeds = tf.tensor2d(Float32Array.from({ length: 12 }, (_, i) => (i === 8 ? Number.NaN : 0.1 * i)), [2, 6]);
+    const tokens = projection.forward(embeds); // [2, 2, 8]
+    carriedToItem1(tokens);
+    const conditioner = new TokenConditioner({ tokenDim: 8, seed: 5, conditions: [{ name: 'gaze', kind: 'vector', inFeatures: 2 }, { name: 'audio', kind: 'vector', inFeatures: 3, tokens: 2 }] });
+    const gaze = tf.tensor2d([0.1, 0.2, 0.3, Number.POSITIVE_INFINITY], [2, 2]);
+    const audio = tf.fill([2, 3], 0.5) as tf.Tensor2D;
+    const conditioned = conditioner.forward({ gaze, audio }); // [2, 3, 8]
+    carriedToItem1(conditioned);
+    tf.dispose([embeds, tokens, gaze, audio, conditioned]);
+    projection.dispose();
+    conditioner.dispose();
   });
 });

@@ -6,7 +6,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { tf, useBackend } from '@consistent-avatar/core';
 import { meanStd } from '../pipeline/ablation-tables.js';
-import { scoreShard } from '../pipeline/eval-shards.js';
+import { mergeScoreShards, scoreShard, type ScoreShardPart } from '../pipeline/eval-shards.js';
 import type { FcsdData } from './data.js';
 import { resizeMap, withAlignedTsd } from './data.js';
 import { FcsdModel } from './fcsd-model.js';
@@ -51,6 +51,24 @@ describe('10. stage-3 data helpers reject NaN / ±Infinity naming the argument',
       await expect(scoreShard([image(), image()], [image(), image()], [mask(bad), mask()], { start: 0, end: 1 })).rejects.toThrow(`scoreShard: argument 'masks[0]' expected ${EXPECTED}, got "${bad} at index 9"`);
       await expect(scoreShard([image(bad), image()], [image(), image()], [mask(), mask()], { start: 0, end: 1 })).rejects.toThrow(/^mse: argument 'a\.data' expected finite samples/);
     }
+  });
+
+  it('mergeScoreShards names a NaN frame score or pair value of a part; a frame PSNR of +Infinity (identical frames) is kept', () => {
+    const part = (over: Partial<ScoreShardPart['whole']> = {}, pairs: Partial<ScoreShardPart['pairs']> = {}, pe: number = 0.5): ScoreShardPart => ({
+      start: 0, end: 2, total: 2,
+      whole: { mse: [0.01, 0.02], psnr: [20, 17], ssim: [0.9, 0.8], ...over },
+      face: { mse: [0.01, 0.02], psnr: [20, 17], ssim: [0.9, 0.8] },
+      poseExpression: [{ pe, ee: 1 }, null],
+      pairs: { curve: [0.3], referenceCurve: [0.2], warping: [0.01], referenceWarping: [0.02], ...pairs },
+    });
+    expect(mergeScoreShards([part()]).whole.mse).toBeCloseTo(0.015, 12);
+    expect(mergeScoreShards([part({ psnr: [Number.POSITIVE_INFINITY, 17] })]).whole.psnr).toBe(Number.POSITIVE_INFINITY);
+    for (const bad of BAD) {
+      expect(() => mergeScoreShards([part({ mse: [0.01, bad] })])).toThrow(`mergeScoreShards: argument 'parts[0].whole.mse' expected ${EXPECTED}, got "${bad} at index 1"`);
+      expect(() => mergeScoreShards([part({}, { warping: [bad] })])).toThrow(`mergeScoreShards: argument 'parts[0].pairs.warping' expected ${EXPECTED}`);
+      expect(() => mergeScoreShards([part({}, {}, bad)])).toThrow(`mergeScoreShards: argument 'parts[0].poseExpression[0]' expected ${EXPECTED}`);
+    }
+    expect(() => mergeScoreShards([part({ psnr: [Number.NaN, 17] })])).toThrow(/mergeScoreShards: argument 'parts\[0\]\.whole\.psnr' expected numbers \(\+Infinity for identical frames\), no NaN/);
   });
 
   it('meanStd names the value (a NaN score would poison the table)', () => {

@@ -70,6 +70,18 @@ describe('summarizeAblation', () => {
     expect(() => summarizeAblation([a, { ...identity(2, [3, 4]), rows: a.rows.slice(0, 1) }])).toThrow(/the rows proxy,full/);
     expect(() => summarizeAblation([a, { ...identity(2, [3, 4]), notes: { ...a.notes, lpips: 'alex' } }])).toThrow(/notes/);
   });
+
+  it('10. a NaN or ±Infinity metric or curve is refused naming the identity, row and metric (issue 19)', () => {
+    const a = identity(1, [1, 2]);
+    const poisoned = identity(2, [Number.NaN, 4]);
+    expect(() => summarizeAblation([a, poisoned])).toThrow(/summarizeAblation: argument 'identities\[1\]\.rows\[0\]\.metrics\.psnr' expected a finite number or null/);
+    const infinite = identity(2, [3, Number.POSITIVE_INFINITY]);
+    expect(() => summarizeAblation([a, infinite])).toThrow(/identities\[1\]\.rows\[1\]\.metrics\.psnr/);
+    const badCurve = identity(2, [3, 4], [[1, 2], [1, Number.NaN], [2, 2]]);
+    expect(() => meanCurves([a, badCurve])).toThrow(/meanCurves: argument 'identities\[1\]\.rows\[0\]\.curve' expected finite/);
+    const badReference = identity(2, [3, 4], [[Number.NEGATIVE_INFINITY, 2], [1, 3], [2, 2]]);
+    expect(() => meanCurves([a, badReference])).toThrow(/meanCurves: argument 'identities\[1\]\.referenceCurve'/);
+  });
 });
 
 describe('sharding and merging', () => {

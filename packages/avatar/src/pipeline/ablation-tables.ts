@@ -18,7 +18,7 @@
  *
  * @packageDocumentation
  */
-import { ValidationError } from '@consistent-avatar/core';
+import { checkFinite, ValidationError } from '@consistent-avatar/core';
 
 /**
  * The columns of the ablation, one number per row and identity (`null`: not computed for this row / identity).
@@ -173,6 +173,12 @@ function checkIdentities(fn: string, list: readonly AblationIdentityResult[]): v
  */
 export function summarizeAblation(identities: readonly AblationIdentityResult[]): AblationSummary {
   checkIdentities('summarizeAblation', identities);
+  identities.forEach((id, i) => id.rows.forEach((row, r) => ABLATION_METRICS.forEach((m) => {
+    const v = row.metrics[m];
+    if (v !== null && v !== undefined && (typeof v !== 'number' || !Number.isFinite(v))) {
+      throw new ValidationError('summarizeAblation', `identities[${i}].rows[${r}].metrics.${m}`, 'a finite number or null (not computed)', v);
+    }
+  })));
   const sorted = [...identities].sort((a, b) => a.identity - b.identity);
   const rows = sorted[0]!.rows.map((row, r) => ({
     name: row.name,
@@ -192,6 +198,12 @@ export function summarizeAblation(identities: readonly AblationIdentityResult[])
  */
 export function meanCurves(identities: readonly AblationIdentityResult[]): { reference: number[]; rows: { name: string; values: number[] }[] } | null {
   checkIdentities('meanCurves', identities);
+  identities.forEach((id, i) => {
+    if (id.referenceCurve) checkFinite('meanCurves', `identities[${i}].referenceCurve`, id.referenceCurve);
+    id.rows.forEach((row, r) => {
+      if (row.curve) checkFinite('meanCurves', `identities[${i}].rows[${r}].curve`, row.curve);
+    });
+  });
   const average = (curves: (number[] | null)[]): number[] | null => {
     if (curves.some((c) => !c || c.length !== curves[0]!.length)) return null;
     return curves[0]!.map((_, k) => curves.reduce((s, c) => s + c![k]!, 0) / curves.length);

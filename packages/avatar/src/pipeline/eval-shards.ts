@@ -128,6 +128,19 @@ export function mergeScoreShards(parts: ScoreShardPart[]): SequenceScores {
     next = p.end;
   }
   if (next !== total) throw new ValidationError(FN, 'parts', `ranges tiling [0, ${total})`, sorted.map((q) => [q.start, q.end]));
+  // 0. Every number of every part: finite (a frame's PSNR may be +Infinity: identical frames), never NaN.
+  parts.forEach((p, i) => {
+    for (const k of ['whole', 'face'] as const) {
+      checkFinite(FN, `parts[${i}].${k}.mse`, p[k].mse);
+      checkFinite(FN, `parts[${i}].${k}.ssim`, p[k].ssim);
+      const at = p[k].psnr.findIndex((v) => Number.isNaN(v) || v === Number.NEGATIVE_INFINITY);
+      if (at >= 0) throw new ValidationError(FN, `parts[${i}].${k}.psnr`, 'numbers (+Infinity for identical frames), no NaN or -Infinity', `${p[k].psnr[at]} at index ${at}`);
+    }
+    for (const k of ['curve', 'referenceCurve', 'warping', 'referenceWarping'] as const) checkFinite(FN, `parts[${i}].pairs.${k}`, p.pairs[k]);
+    p.poseExpression?.forEach((r, j) => {
+      if (r !== null) checkFinite(FN, `parts[${i}].poseExpression[${j}]`, [r.pe, r.ee]);
+    });
+  });
   const withEstimator = sorted.filter((p) => p.end > p.start).map((p) => p.poseExpression !== null);
   if (withEstimator.some((x) => x !== withEstimator[0])) throw new ValidationError(FN, 'parts', 'shards scored all with or all without an estimator', withEstimator);
   // 1. Frame means (L2 / PSNR / SSIM), concatenated in frame order: scoreSequence's sums, term for term.
