@@ -16,6 +16,12 @@ beforeAll(async () => {
   await initBackend('cpu');
 });
 
+/** A two-level UNet with cross-attention (8² latents, 16-wide text tokens), seed 1. */
+const tinyUnet = (): UNet2DConditionModel => new UNet2DConditionModel({
+  sample_size: 8, in_channels: 4, out_channels: 4, block_out_channels: [32, 32], layers_per_block: 1,
+  down_block_types: ['CrossAttnDownBlock2D', 'DownBlock2D'], up_block_types: ['UpBlock2D', 'CrossAttnUpBlock2D'],
+  cross_attention_dim: 16, attention_head_dim: 8, norm_num_groups: 8,
+} as never, { seed: 1 });
 const EXPECTED = 'finite numbers \\(no NaN or ±Infinity\\)';
 const nonFinite = (t: tf.Tensor): number => Array.from(t.dataSync()).filter((v) => !Number.isFinite(v)).length;
 const poisoned = (value: number, at = 3): tf.Tensor4D => {
@@ -90,11 +96,7 @@ describe('10. sampler inputs are checked once per call, before any step', () => 
   });
 
   it('the UNet form names the text tokens and the control image; ControlNetModel.forward names a NaN timestep', () => {
-    const unet = new UNet2DConditionModel({
-      sample_size: 8, in_channels: 4, out_channels: 4, block_out_channels: [32, 32], layers_per_block: 1,
-      down_block_types: ['CrossAttnDownBlock2D', 'DownBlock2D'], up_block_types: ['UpBlock2D', 'CrossAttnUpBlock2D'],
-      cross_attention_dim: 16, attention_head_dim: 8, norm_num_groups: 8,
-    } as never, { seed: 1 });
+    const unet = tinyUnet();
     const controlnet = ControlNetModel.fromUnet(unet, { conditioningEmbeddingOutChannels: [16, 32], seed: 3 });
     const text = tf.zeros([1, 3, 16]) as tf.Tensor3D;
     const nanText = tf.fill([1, 3, 16], Number.NaN) as tf.Tensor3D;
@@ -192,11 +194,7 @@ describe('10. the composed network modules carry a NaN to the batch item it came
   };
 
   it('UNet2DConditionModel.forward: the sample through DownBlock2D, CrossAttnDownBlock2D (Transformer2DModel), UNetMidBlock2DCrossAttn, UpBlock2D, CrossAttnUpBlock2D', () => {
-    const unet = new UNet2DConditionModel({
-      sample_size: 8, in_channels: 4, out_channels: 4, block_out_channels: [32, 32], layers_per_block: 1,
-      down_block_types: ['CrossAttnDownBlock2D', 'DownBlock2D'], up_block_types: ['UpBlock2D', 'CrossAttnUpBlock2D'],
-      cross_attention_dim: 16, attention_head_dim: 8, norm_num_groups: 8,
-    } as never, { seed: 1 });
+    const unet = tinyUnet();
     const sampleNaN = nanInItem1([2, 8, 8, 4]);
     const text = tf.fill([2, 3, 16], 0.1) as tf.Tensor3D;
     const out = unet.forward(sampleNaN, 10, text); // [2, 8, 8, 4]
@@ -211,11 +209,7 @@ describe('10. the composed network modules carry a NaN to the batch item it came
   });
 
   it('ControlNetModel.forward: a NaN control pixel through ControlNetConditioningEmbedding reaches every residual of its item only', () => {
-    const unet = new UNet2DConditionModel({
-      sample_size: 8, in_channels: 4, out_channels: 4, block_out_channels: [32, 32], layers_per_block: 1,
-      down_block_types: ['CrossAttnDownBlock2D', 'DownBlock2D'], up_block_types: ['UpBlock2D', 'CrossAttnUpBlock2D'],
-      cross_attention_dim: 16, attention_head_dim: 8, norm_num_groups: 8,
-    } as never, { seed: 1 });
+    const unet = tinyUnet();
     const controlnet = ControlNetModel.fromUnet(unet, { conditioningEmbeddingOutChannels: [16, 32], seed: 3 });
     const latents = tf.fill([2, 8, 8, 4], 0.2) as tf.Tensor4D;
     const text = tf.fill([2, 3, 16], 0.1) as tf.Tensor3D;
