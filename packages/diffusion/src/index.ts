@@ -107,6 +107,18 @@ export {
   type UNetDownBlockType,
   type UNetUpBlockType,
 } from './models/unet-2d-condition.js';
+export { exportUNetOnnx, type UNetOnnxOptions, type UNetOnnxExport } from './models/unet-onnx.js';
+export { OrtUNet, type OrtUNetOptions } from './models/ort-unet.js';
+export {
+  emitAttention,
+  emitDownsample,
+  emitFeedForward,
+  emitResnetBlock,
+  emitTransformer2D,
+  emitTransformerBlock,
+  emitUpsample,
+  type OnnxAttentionContext,
+} from './models/onnx-emitters.js';
 export { DownEncoderBlock2D, UpDecoderBlock2D, UNetMidBlock2D, type VaeBlockOptions } from './models/vae-blocks.js';
 export {
   AutoencoderKL,

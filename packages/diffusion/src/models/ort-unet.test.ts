@@ -1,0 +1,135 @@
+/**
+ * The exported UNet graph run by ONNX Runtime against the tfjs forward and against diffusers' own outputs (the
+ * model fixtures of models.parity.test.ts, made by diffusers 0.40): plain, with ControlNet residuals, with IP-Adapter
+ * tokens (and a per-call scale), at another batch / latent size through the same session, and a DDIM loop through
+ * the sampler. Tolerance: max |ort − ref| ≤ 1e-4 · max |ref| (the issue's bound).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BackendUnavailableError, loadOrtBinding, Rng, simulateOrtAbsent, tf, useBackend } from '@consistent-avatar/core';
+import { attachIPAdapter, DDIMScheduler, exportUNetOnnx, loadWeightsFile, OrtUNet, readModelConfig, sample, UNet2DConditionModel, unetDenoiser } from '../index.js';
+import { maxAbsError, modelFixture, npyNhwc, npyTensor } from '../../test/models-fixtures.js';
+
+const REL_TOL = 1e-4;
+const ortAvailable = loadOrtBinding().available;
+
+function expectClose(actual: tf.Tensor, reference: tf.Tensor, label: string): void {
+  expect(actual.shape).toEqual(reference.shape);
+  const { err, ref } = maxAbsError(actual, reference);
+  expect(err, `${label}: max abs error ${err} vs bound ${REL_TOL * ref}`).toBeLessThanOrEqual(REL_TOL * ref);
+}
+
+describe('OrtUNet without onnxruntime-node', () => {
+  it('throws BackendUnavailableError saying why', () => {
+    const unet = new UNet2DConditionModel(readModelConfig(modelFixture('unet')), { init: 'zeros' });
+    const before = simulateOrtAbsent('simulated absence');
+    try {
+      expect(() => new OrtUNet(unet)).toThrow(BackendUnavailableError);
+      expect(() => new OrtUNet(unet)).toThrow(/simulated absence/);
+    } finally {
+      simulateOrtAbsent(before);
+      unet.dispose();
+    }
+  });
+});
+
+describe.skipIf(!ortAvailable)('OrtUNet: the exported UNet in ONNX Runtime', () => {
+  let unet: UNet2DConditionModel;
+  beforeAll(async () => {
+    await useBackend('wasm');
+    unet = UNet2DConditionModel.fromPretrained(modelFixture('unet'));
+  });
+  afterAll(async () => {
+    unet.dispose();
+    await useBackend('cpu');
+  });
+
+  it('names every initializer as the diffusers state dict does, with its PyTorch shape', () => {
+    const spec = exportUNetOnnx(unet).graph.spec();
+    const torch = unet.stateDict({ layout: 'torch' });
+    const named = new Map(spec.initializers!.filter((t) => !t.name.startsWith('const_')).map((t) => [t.name, t.dims]));
+    expect([...named.keys()].sort()).toEqual(Object.keys(torch).sort());
+    for (const [key, t] of Object.entries(torch)) expect(named.get(key), key).toEqual(t.shape);
+    tf.dispose(Object.values(torch));
+  });
+
+  it('matches diffusers and the tfjs forward on the unet fixture; the same session serves another batch and size', () => {
+    const native = new OrtUNet(unet);
+    const x = npyNhwc('unet/in_sample.npy');
+    const t = npyTensor('unet/in_timestep.npy');
+    const text = npyTensor('unet/in_encoder_hidden_states.npy');
+    const ref = npyNhwc('unet/out_sample.npy');
+    const before = tf.memory().numTensors;
+    const out = native.forward(x, t, text);
+    expect(tf.memory().numTensors).toBe(before + 1); // only the output
+    tf.tidy(() => {
+      expectClose(out, ref, 'ort vs diffusers');
+      expectClose(out, unet.forward(x, t, text), 'ort vs tfjs');
+      // Batch 1, a 12×10 latent (not divisible by 2: the upsampler resizes to the skip's size), a shorter text.
+      const x2 = tf.randomNormal([1, 12, 10, 4], 0, 1, 'float32', 3) as tf.Tensor4D;
+      const text2 = tf.randomNormal([1, 3, 32], 0, 1, 'float32', 4);
+      expectClose(native.forward(x2, 321, text2), unet.forward(x2, 321, text2), 'ort vs tfjs, [1, 12, 10] latent');
+    });
+    native.dispose();
+    expect(() => native.forward(x, t, text)).toThrow(/disposed/);
+    tf.dispose([out, x, t, text, ref]);
+  });
+
+  it('adds ControlNet residuals as the tfjs UNet does (controlnet fixture, diffusers reference); none = zeros', () => {
+    const native = new OrtUNet(unet, { controlnet: true });
+    const x = npyNhwc('controlnet/in_sample.npy');
+    const t = npyTensor('controlnet/in_timestep.npy');
+    const text = npyTensor('controlnet/in_encoder_hidden_states.npy');
+    const down = [0, 1, 2, 3].map((i) => npyNhwc(`controlnet/out_s100_down_${i}.npy`));
+    const mid = npyNhwc('controlnet/out_s100_mid.npy');
+    const ref = npyNhwc('controlnet/out_s100_unet_sample.npy');
+    tf.tidy(() => {
+      const residuals = { downBlockAdditionalResiduals: down, midBlockAdditionalResidual: mid };
+      expectClose(native.forward(x, t, text, residuals), ref, 'ort vs diffusers');
+      expectClose(native.forward(x, t, text, residuals), unet.forward(x, t, text, residuals), 'ort vs tfjs');
+      expectClose(native.forward(x, t, text), unet.forward(x, t, text), 'no residuals');
+    });
+    expect(() => new OrtUNet(unet).forward(x, t, text, { downBlockAdditionalResiduals: down, midBlockAdditionalResidual: mid })).toThrow(/controlnet: true/);
+    native.dispose();
+    tf.dispose([x, t, text, ...down, mid, ref]);
+  });
+
+  it('runs IP-Adapter processors on image-token inputs, with the per-call scale (unet_ip_adapter fixture)', () => {
+    const dir = 'unet_ip_adapter';
+    const ipUnet = new UNet2DConditionModel(readModelConfig(modelFixture(dir)), { init: 'zeros' });
+    attachIPAdapter(ipUnet, { numTokens: 4, scale: 0.7, imageEmbedDim: 24, init: 'zeros' });
+    loadWeightsFile(ipUnet, modelFixture(`${dir}/model.safetensors`));
+    const native = new OrtUNet(ipUnet);
+    expect(native.numIpAdapters).toBe(1);
+    const x = npyNhwc(`${dir}/in_sample.npy`);
+    const t = npyTensor(`${dir}/in_timestep.npy`);
+    const text = npyTensor(`${dir}/in_text_embeds.npy`);
+    const tokens = npyTensor(`${dir}/in_ip_tokens.npy`);
+    const ref = npyNhwc(`${dir}/out_sample.npy`);
+    const plainRef = npyNhwc('unet/out_sample.npy');
+    tf.tidy(() => {
+      const states = { text, ipTokens: [tokens] };
+      expectClose(native.forward(x, t, states), ref, 'ort vs diffusers');
+      expectClose(native.forward(x, t, states), ipUnet.forward(x, t, states), 'ort vs tfjs');
+      const half = { crossAttentionKwargs: { scale: 0.35 } };
+      expectClose(native.forward(x, t, states, half), ipUnet.forward(x, t, states, half), 'scale 0.35');
+      // Scale 0: the IP branches vanish and the plain UNet's diffusers output comes back.
+      expectClose(native.forward(x, t, states, { crossAttentionKwargs: { scale: 0 } }), plainRef, 'scale 0 vs plain diffusers');
+    });
+    expect(() => native.forward(x, t, text)).toThrow(/ipTokens/);
+    native.dispose();
+    ipUnet.dispose();
+    tf.dispose([x, t, text, tokens, ref, plainRef]);
+  });
+
+  it('drives the sampler: a 4-step DDIM loop through the session matches the loop through tfjs', () => {
+    const native = new OrtUNet(unet, { intraOpThreads: 2 });
+    const text = tf.randomNormal([2, 5, 32], 0, 1, 'float32', 7);
+    const run = (model: UNet2DConditionModel | OrtUNet) =>
+      sample({ denoiser: unetDenoiser(model), conditions: { text }, scheduler: new DDIMScheduler(), numInferenceSteps: 4, shape: [2, 16, 16, 4], rng: new Rng(11) });
+    const viaOrt = run(native);
+    const viaTfjs = run(unet);
+    expectClose(viaOrt, viaTfjs, 'DDIM latents');
+    native.dispose();
+    tf.dispose([text, viaOrt, viaTfjs]);
+  });
+});
