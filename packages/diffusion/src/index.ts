@@ -109,9 +109,17 @@ export {
 } from './models/unet-2d-condition.js';
 export { exportUNetOnnx, type UNetOnnxOptions, type UNetOnnxExport } from './models/unet-onnx.js';
 export { OrtUNet, type OrtUNetOptions } from './models/ort-unet.js';
+export { nhwcToOrt, ortToNhwc, ortTimesteps, openOrtSession, requireOrt, type OrtSessionPlacement } from './models/ort-io.js';
+export { exportControlNetOnnx, type ControlNetOnnxExport } from './controlnet/controlnet-onnx.js';
+export { OrtControlNet } from './controlnet/ort-controlnet.js';
 export {
   emitAttention,
+  emitDownBlock,
   emitDownsample,
+  emitMidBlock,
+  emitTimestepEmbedding,
+  emitUpBlock,
+  type OnnxTimestepOptions,
   emitFeedForward,
   emitResnetBlock,
   emitTransformer2D,

@@ -22,9 +22,11 @@
 import { emitConv2d, emitGelu, emitGroupNorm, emitLayerNorm, emitLinear, emitSilu, nn, ValidationError, type OnnxGraph } from '@consistent-avatar/core';
 import type { Attention } from './attention.js';
 import { IPAdapterAttnProcessor } from './attention-processors.js';
+import type { TimestepEmbedding } from './embeddings.js';
 import type { Downsample2D, Upsample2D } from './resampling.js';
 import type { ResnetBlock2D } from './resnet.js';
 import type { BasicTransformerBlock, FeedForward, GEGLU, Transformer2DModel } from './transformer-2d.js';
+import type { UNetDownBlock, UNetMidBlock2DCrossAttn, UNetUpBlock } from './unet-blocks.js';
 
 /**
  * The attention context of an exported graph: value names of the text tokens and, for IP-Adapter layers, of each
@@ -221,4 +223,98 @@ export function emitTransformer2D(g: OnnxGraph, name: string, t: Transformer2DMo
     out = emitConv2d(g, `${name}.proj_out`, t.proj_out as nn.Conv2d, map);
   }
   return g.op('Add', [out, x], [], name);
+}
+
+/** Options of {@link emitTimestepEmbedding} (the config fields of the UNet / ControlNet). */
+export interface OnnxTimestepOptions {
+  /** Size of the sinusoidal features (`block_out_channels[0]`). */
+  dim: number;
+  flipSinToCos: boolean;
+  freqShift: number;
+}
+
+/**
+ * The time embedding from the timestep *input*: sinusoidal features (diffusers `get_timestep_embedding`, the float32
+ * frequencies exactly as `timestepEmbedding` computes them), (+ `cond_proj(w)` for LCM), linear_1 → SiLU → linear_2.
+ * @param timestep - `[B]` float timesteps.
+ * @param cond - `[B, time_cond_proj_dim]` or null.
+ * @returns `[B, time_embed_dim]`.
+ * @example
+ * ```ts
+ * const emb = emitTimestepEmbedding(g, 'time_embedding', unet.time_embedding, timestep, null, { dim: 320, flipSinToCos: true, freqShift: 0 });
+ * ```
+ */
+export function emitTimestepEmbedding(g: OnnxGraph, name: string, te: TimestepEmbedding, timestep: string, cond: string | null, o: OnnxTimestepOptions): string {
+  const half = Math.floor(o.dim / 2);
+  if (half - o.freqShift === 0) throw new ValidationError('emitTimestepEmbedding', 'o.freqShift', `a value ≠ dim/2 (${half})`, o.freqShift);
+  const freqs = new Float32Array(half);
+  for (let i = 0; i < half; i++) freqs[i] = Math.exp(Math.fround(Math.fround(Math.fround(-Math.log(10000)) * i) / (half - o.freqShift)));
+  const args = g.op('Mul', [g.op('Unsqueeze', [timestep, g.int64([1])], [], 'time_proj'), g.float(freqs, [1, half])], [], 'time_proj'); // [B, half]
+  const sin = g.op('Sin', [args], [], 'time_proj');
+  const cos = g.op('Cos', [args], [], 'time_proj');
+  let features = g.op('Concat', o.flipSinToCos ? [cos, sin] : [sin, cos], [{ name: 'axis', int: 1 }], 'time_proj'); // [B, 2·half]
+  if (o.dim % 2 === 1) features = g.op('Pad', [features, g.int64([0, 0, 0, 1])], [], 'time_proj'); // [B, dim]
+  if (cond && te.cond_proj) features = g.op('Add', [features, emitLinear(g, `${name}.cond_proj`, te.cond_proj, cond)], [], name);
+  return emitLinear(g, `${name}.linear_2`, te.linear_2, emitSilu(g, emitLinear(g, `${name}.linear_1`, te.linear_1, features)));
+}
+
+/**
+ * A down block (`CrossAttnDownBlock2D` / `DownBlock2D`): ResNet [→ Transformer2D] per layer, then the downsampler.
+ * @param h - `[B, in, H, W]`.
+ * @returns the hidden state and the skips in production order (as the tfjs block returns them).
+ * @example
+ * ```ts
+ * const { hidden, skips } = emitDownBlock(g, 'down_blocks.0', block, h, emb, context);
+ * ```
+ */
+export function emitDownBlock(g: OnnxGraph, name: string, block: UNetDownBlock, h: string, emb: string, context: OnnxAttentionContext): { hidden: string; skips: string[] } {
+  const skips: string[] = [];
+  block.resnets.items.forEach((resnet, j) => {
+    h = emitResnetBlock(g, `${name}.resnets.${j}`, resnet, h, emb);
+    if (block.attentions) h = emitTransformer2D(g, `${name}.attentions.${j}`, block.attentions.at(j), h, context);
+    skips.push(h);
+  });
+  if (block.downsamplers) {
+    h = emitDownsample(g, `${name}.downsamplers.0`, block.downsamplers.at(0), h);
+    skips.push(h);
+  }
+  return { hidden: h, skips };
+}
+
+/**
+ * `UNetMidBlock2DCrossAttn`: ResNet, then (Transformer2D → ResNet)×n.
+ * @param h - `[B, C, H, W]`.
+ * @returns `[B, C, H, W]`.
+ * @example
+ * ```ts
+ * const h2 = emitMidBlock(g, 'mid_block', unet.mid_block, h, emb, context);
+ * ```
+ */
+export function emitMidBlock(g: OnnxGraph, name: string, mid: UNetMidBlock2DCrossAttn, h: string, emb: string, context: OnnxAttentionContext): string {
+  h = emitResnetBlock(g, `${name}.resnets.0`, mid.resnets.at(0), h, emb);
+  mid.attentions.items.forEach((attention, i) => {
+    h = emitTransformer2D(g, `${name}.attentions.${i}`, attention, h, context);
+    h = emitResnetBlock(g, `${name}.resnets.${i + 1}`, mid.resnets.at(i + 1), h, emb);
+  });
+  return h;
+}
+
+/**
+ * An up block (`CrossAttnUpBlock2D` / `UpBlock2D`): per layer, concat the next skip (last first) on channels, ResNet
+ * [→ Transformer2D]; then the upsampler, resized to `sizeOf`'s spatial size.
+ * @param skips - this block's skips in production order.
+ * @param sizeOf - the value whose H, W the upsampler resizes to (the next skip), or null for ×2.
+ * @returns `[B, out, H', W']`.
+ * @example
+ * ```ts
+ * h = emitUpBlock(g, 'up_blocks.0', block, h, blockSkips, emb, context, nextSkip);
+ * ```
+ */
+export function emitUpBlock(g: OnnxGraph, name: string, block: UNetUpBlock, h: string, skips: string[], emb: string, context: OnnxAttentionContext, sizeOf: string | null): string {
+  block.resnets.items.forEach((resnet, j) => {
+    const skip = skips[skips.length - 1 - j]!;
+    h = emitResnetBlock(g, `${name}.resnets.${j}`, resnet, g.op('Concat', [h, skip], [{ name: 'axis', int: 1 }], name), emb); // [B, C + Cskip, H, W]
+    if (block.attentions) h = emitTransformer2D(g, `${name}.attentions.${j}`, block.attentions.at(j), h, context);
+  });
+  return block.upsamplers ? emitUpsample(g, `${name}.upsamplers.0`, block.upsamplers.at(0), h, sizeOf) : h;
 }

@@ -7,16 +7,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BackendUnavailableError, loadOrtBinding, Rng, simulateOrtAbsent, tf, useBackend } from '@consistent-avatar/core';
 import { attachIPAdapter, DDIMScheduler, exportUNetOnnx, loadWeightsFile, OrtUNet, readModelConfig, sample, UNet2DConditionModel, unetDenoiser } from '../index.js';
-import { maxAbsError, modelFixture, npyNhwc, npyTensor } from '../../test/models-fixtures.js';
+import { expectRelClose, modelFixture, npyNhwc, npyTensor } from '../../test/models-fixtures.js';
 
-const REL_TOL = 1e-4;
 const ortAvailable = loadOrtBinding().available;
-
-function expectClose(actual: tf.Tensor, reference: tf.Tensor, label: string): void {
-  expect(actual.shape).toEqual(reference.shape);
-  const { err, ref } = maxAbsError(actual, reference);
-  expect(err, `${label}: max abs error ${err} vs bound ${REL_TOL * ref}`).toBeLessThanOrEqual(REL_TOL * ref);
-}
+const expectClose = (actual: tf.Tensor, reference: tf.Tensor, label: string) => expectRelClose(expect, actual, reference, label);
 
 describe('OrtUNet without onnxruntime-node', () => {
   it('throws BackendUnavailableError saying why', () => {

@@ -18,21 +18,14 @@
  * native.dispose();
  * ```
  */
-import { BackendUnavailableError, checkFinite, loadOrtBinding, tf, ValidationError, writeOnnxModel, encodeOnnxModel, type OrtSyncSession } from '@consistent-avatar/core';
+import { checkFinite, tf, ValidationError, type OrtFloatTensor, type OrtSyncSession } from '@consistent-avatar/core';
+import { nhwcToOrt, openOrtSession, ortTimesteps, ortToNhwc, requireOrt, type OrtSessionPlacement } from './ort-io.js';
 import { isTextAndImageTokens, type EncoderHiddenStates } from './attention-processors.js';
 import type { UNet2DConditionConfig, UNet2DConditionModel, UNetForwardOptions } from './unet-2d-condition.js';
 import { exportUNetOnnx, type UNetOnnxOptions } from './unet-onnx.js';
 
 /** Options of {@link OrtUNet}. */
-export interface OrtUNetOptions extends UNetOnnxOptions {
-  /** ONNX Runtime intra-op threads (default 1). */
-  intraOpThreads?: number;
-  /**
-   * Write the model to this `.onnx` path (weights in `<file>.data`, ONNX external data) and load it from there —
-   * required above 2 GiB of weights. Default: in memory, weights inline.
-   */
-  file?: string;
-}
+export interface OrtUNetOptions extends UNetOnnxOptions, OrtSessionPlacement {}
 
 const FN = 'OrtUNet';
 
@@ -64,11 +57,7 @@ export class OrtUNet {
    */
   constructor(unet: UNet2DConditionModel, options: OrtUNetOptions = {}) {
     if (typeof options !== 'object' || options === null) throw new ValidationError(FN, 'options', 'an options object', options);
-    const threads = options.intraOpThreads ?? 1;
-    if (!Number.isInteger(threads) || threads < 1) throw new ValidationError(FN, 'options.intraOpThreads', 'an integer ≥ 1', options.intraOpThreads);
-    if (options.file !== undefined && (typeof options.file !== 'string' || options.file === '')) throw new ValidationError(FN, 'options.file', 'a .onnx path', options.file);
-    const ort = loadOrtBinding();
-    if (!ort.available) throw new BackendUnavailableError(`${FN}: ONNX Runtime is not available (${ort.reason})`);
+    requireOrt(FN);
     const exported = exportUNetOnnx(unet, options);
     this.config = unet.config;
     this.numSkips = unet.numSkips;
@@ -76,20 +65,7 @@ export class OrtUNet {
     this.numIpAdapters = exported.numIpAdapters;
     this.ipAdapterScale = exported.ipAdapterScale;
     this.skipChannels = exported.skipChannels;
-    const spec = exported.graph.spec('unet');
-    if (options.file) {
-      writeOnnxModel(options.file, spec, { externalData: true });
-      this.session = ort.createSessionFromFile(options.file, { intraOpThreads: threads });
-    } else {
-      this.session = ort.createSession(encodeOnnxModel(spec), { intraOpThreads: threads });
-    }
-  }
-
-  /** NHWC tensor → NCHW values for the session. */
-  private static nchw(x: tf.Tensor4D): { dims: number[]; data: Float32Array } {
-    const [B, H, W, C] = x.shape;
-    const data = tf.tidy(() => tf.transpose(x, [0, 3, 1, 2]).dataSync() as Float32Array); // [B, C, H, W]
-    return { dims: [B, C, H, W], data };
+    this.session = openOrtSession(FN, exported.graph.spec('unet'), options);
   }
 
   private checkMap(arg: string, x: unknown, batch: number): asserts x is tf.Tensor4D {
@@ -124,9 +100,9 @@ export class OrtUNet {
     if (ipTokens.length !== this.numIpAdapters) {
       throw new ValidationError(F, 'encoderHiddenStates.ipTokens', `${this.numIpAdapters} token tensor(s) (the graph's IP-Adapter inputs)`, ipTokens);
     }
-    const inputs: Record<string, { dims: number[]; data: Float32Array }> = {};
-    inputs.sample = OrtUNet.nchw(sample);
-    inputs.timestep = { dims: [B], data: this.timesteps(timestep, B) };
+    const inputs: Record<string, OrtFloatTensor> = {};
+    inputs.sample = nhwcToOrt(sample);
+    inputs.timestep = { dims: [B], data: ortTimesteps(F, timestep, B) };
     inputs.encoder_hidden_states = { dims: [...text.shape], data: text.dataSync() as Float32Array };
     if (c.time_cond_proj_dim) {
       const cond = options.timestepCond;
@@ -144,10 +120,10 @@ export class OrtUNet {
       const zeros = (channels: number) => ({ dims: [B, channels, 1, 1], data: new Float32Array(B * channels) });
       this.skipChannels.forEach((channels, k) => {
         if (down) this.checkMap(`options.downBlockAdditionalResiduals[${k}]`, down[k], B);
-        inputs[`down_block_additional_residual_${k}`] = down ? OrtUNet.nchw(down[k] as tf.Tensor4D) : zeros(channels);
+        inputs[`down_block_additional_residual_${k}`] = down ? nhwcToOrt(down[k] as tf.Tensor4D) : zeros(channels);
       });
       if (mid) this.checkMap('options.midBlockAdditionalResidual', mid, B);
-      inputs.mid_block_additional_residual = mid ? OrtUNet.nchw(mid as tf.Tensor4D) : zeros(c.block_out_channels.at(-1)!);
+      inputs.mid_block_additional_residual = mid ? nhwcToOrt(mid as tf.Tensor4D) : zeros(c.block_out_channels.at(-1)!);
     }
     if (this.numIpAdapters) {
       ipTokens.forEach((t, i) => {
@@ -162,16 +138,7 @@ export class OrtUNet {
     }
     const out = new Float32Array(B * c.out_channels * H * W);
     this.session.run(inputs, { out_sample: { dims: [B, c.out_channels, H, W], data: out } });
-    return tf.tidy(() => tf.transpose(tf.tensor4d(out, [B, c.out_channels, H, W]), [0, 2, 3, 1])); // [B, H, W, C]
-  }
-
-  /** Timesteps as `[B]` float32 values (a number or one value broadcasts). */
-  private timesteps(timestep: number | number[] | tf.Tensor, batch: number): Float32Array {
-    checkFinite(`${FN}.forward`, 'timestep', timestep);
-    const values = typeof timestep === 'number' ? [timestep] : Array.isArray(timestep) ? timestep : Array.from(timestep.dataSync());
-    if (values.length === 1) return new Float32Array(batch).fill(values[0]!);
-    if (values.length !== batch) throw new ValidationError(`${FN}.forward`, 'timestep', `a number, or ${batch} timesteps (one per batch item)`, timestep);
-    return Float32Array.from(values);
+    return ortToNhwc(out, [B, c.out_channels, H, W]);
   }
 
   /** Release the native session (idempotent); `forward` throws afterwards. */

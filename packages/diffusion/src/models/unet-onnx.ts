@@ -23,11 +23,10 @@
  * writeOnnxModel('unet.onnx', graph.spec('unet'), { externalData: true }); // unet.onnx + unet.onnx.data
  * ```
  */
-import { OnnxGraph, emitConv2d, emitGroupNorm, emitLinear, emitSilu, ValidationError } from '@consistent-avatar/core';
+import { OnnxGraph, emitConv2d, emitGroupNorm, emitSilu, ValidationError } from '@consistent-avatar/core';
 import { IPAdapterAttnProcessor } from './attention-processors.js';
-import { emitDownsample, emitResnetBlock, emitTransformer2D, emitUpsample, type OnnxAttentionContext } from './onnx-emitters.js';
+import { emitDownBlock, emitMidBlock, emitTimestepEmbedding, emitUpBlock, type OnnxAttentionContext } from './onnx-emitters.js';
 import type { UNet2DConditionModel } from './unet-2d-condition.js';
-import type { UNetDownBlock, UNetUpBlock } from './unet-blocks.js';
 
 /** Options of {@link exportUNetOnnx}. */
 export interface UNetOnnxOptions {
@@ -113,60 +112,29 @@ export function exportUNetOnnx(unet: UNet2DConditionModel, options: UNetOnnxOpti
   const ipScale = withIp ? input('ip_adapter_scale', [ip!.count]) : null;
   const context: OnnxAttentionContext = { text, ipTokens, ipScale };
 
-  // 1. Time embedding from the timestep input: sinusoidal features (diffusers get_timestep_embedding, float32
-  //    frequencies exactly as timestepEmbedding computes them), (+ cond_proj(w)), linear_1 → SiLU → linear_2.
-  const dim = c.block_out_channels[0]!;
-  const half = Math.floor(dim / 2);
-  const freqs = new Float32Array(half);
-  for (let i = 0; i < half; i++) freqs[i] = Math.exp(Math.fround(Math.fround(Math.fround(-Math.log(10000)) * i) / (half - c.freq_shift)));
-  const args = g.op('Mul', [g.op('Unsqueeze', [timestep, g.int64([1])], [], 'time_proj'), g.float(freqs, [1, half])], [], 'time_proj'); // [B, half]
-  const sin = g.op('Sin', [args], [], 'time_proj');
-  const cos = g.op('Cos', [args], [], 'time_proj');
-  let tFeatures = g.op('Concat', c.flip_sin_to_cos ? [cos, sin] : [sin, cos], [{ name: 'axis', int: 1 }], 'time_proj'); // [B, 2·half]
-  if (dim % 2 === 1) tFeatures = g.op('Pad', [tFeatures, g.int64([0, 0, 0, 1])], [], 'time_proj'); // [B, dim]
-  const te = unet.time_embedding;
-  if (timestepCond && te.cond_proj) tFeatures = g.op('Add', [tFeatures, emitLinear(g, 'time_embedding.cond_proj', te.cond_proj, timestepCond)], [], 'time_embedding');
-  const emb = emitLinear(g, 'time_embedding.linear_2', te.linear_2, emitSilu(g, emitLinear(g, 'time_embedding.linear_1', te.linear_1, tFeatures))); // [B, temb]
-
+  // 1. Time embedding from the timestep input.
+  const emb = emitTimestepEmbedding(g, 'time_embedding', unet.time_embedding, timestep, timestepCond, { dim: c.block_out_channels[0]!, flipSinToCos: c.flip_sin_to_cos, freqShift: c.freq_shift });
   // 2. Pre-process.
   let h = c.center_input_sample ? g.op('Sub', [g.op('Mul', [sample, g.float([2])]), g.float([1])]) : sample;
   h = emitConv2d(g, 'conv_in', unet.conv_in, h);
   // 3. Down path, collecting skips.
   let skips = [h];
-  unet.down_blocks.items.forEach((block: UNetDownBlock, i) => {
-    const name = `down_blocks.${i}`;
-    block.resnets.items.forEach((resnet, j) => {
-      h = emitResnetBlock(g, `${name}.resnets.${j}`, resnet, h, emb);
-      if (block.attentions) h = emitTransformer2D(g, `${name}.attentions.${j}`, block.attentions.at(j), h, context);
-      skips.push(h);
-    });
-    if (block.downsamplers) {
-      h = emitDownsample(g, `${name}.downsamplers.0`, block.downsamplers.at(0), h);
-      skips.push(h);
-    }
+  unet.down_blocks.items.forEach((block, i) => {
+    const out = emitDownBlock(g, `down_blocks.${i}`, block, h, emb, context);
+    h = out.hidden;
+    skips.push(...out.skips);
   });
   // ControlNet: add residual k to skip k.
   if (downResiduals.length) skips = skips.map((s, k) => g.op('Add', [s, downResiduals[k]!], [], 'controlnet'));
-  // 4. Mid block (+ ControlNet mid residual): ResNet, then (Transformer2D → ResNet)×n.
-  const mid = unet.mid_block;
-  h = emitResnetBlock(g, 'mid_block.resnets.0', mid.resnets.at(0), h, emb);
-  mid.attentions.items.forEach((attention, i) => {
-    h = emitTransformer2D(g, `mid_block.attentions.${i}`, attention, h, context);
-    h = emitResnetBlock(g, `mid_block.resnets.${i + 1}`, mid.resnets.at(i + 1), h, emb);
-  });
+  // 4. Mid block (+ ControlNet mid residual).
+  h = emitMidBlock(g, 'mid_block', unet.mid_block, h, emb, context);
   if (midResidual) h = g.op('Add', [h, midResidual], [], 'controlnet');
   // 5. Up path: each block takes layers+1 skips from the end, last first; each upsampler resizes to the next skip.
-  unet.up_blocks.items.forEach((block: UNetUpBlock, i) => {
-    const name = `up_blocks.${i}`;
+  unet.up_blocks.items.forEach((block, i) => {
     const k = block.resnets.length;
     const blockSkips = skips.slice(skips.length - k);
     skips = skips.slice(0, skips.length - k);
-    block.resnets.items.forEach((resnet, j) => {
-      const skip = blockSkips[blockSkips.length - 1 - j]!;
-      h = emitResnetBlock(g, `${name}.resnets.${j}`, resnet, g.op('Concat', [h, skip], [{ name: 'axis', int: 1 }], name), emb); // [B, C + Cskip, H, W]
-      if (block.attentions) h = emitTransformer2D(g, `${name}.attentions.${j}`, block.attentions.at(j), h, context);
-    });
-    if (block.upsamplers) h = emitUpsample(g, `${name}.upsamplers.0`, block.upsamplers.at(0), h, skips[skips.length - 1] ?? null);
+    h = emitUpBlock(g, `up_blocks.${i}`, block, h, blockSkips, emb, context, skips[skips.length - 1] ?? null);
   });
   // 6. Post-process.
   h = emitConv2d(g, 'conv_out', unet.conv_out, emitSilu(g, emitGroupNorm(g, 'conv_norm_out', unet.conv_norm_out, h)));
