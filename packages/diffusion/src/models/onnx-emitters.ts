@@ -141,10 +141,15 @@ function emitMultiHeadAttention(g: OnnxGraph, name: string, attn: Attention, que
  * ```
  */
 export function emitAttention(g: OnnxGraph, name: string, attn: Attention, x: string, context: OnnxAttentionContext | null): string {
-  const FN = 'emitAttention';
   if (attn.group_norm || attn.residualConnection || attn.rescaleOutputFactor !== 1) {
-    throw new ValidationError(FN, 'attn', 'a UNet attention layer (no inner group norm, residual or rescale)', name);
+    throw new ValidationError('emitAttention', 'attn', 'a token attention layer (no inner group norm, residual or rescale: see emitSpatialSelfAttention)', name);
   }
+  return emitAttentionTokens(g, name, attn, x, context);
+}
+
+/** The processor's attention and `to_out.0` on tokens `[B, L, queryDim]` (no group norm / residual / rescale). */
+function emitAttentionTokens(g: OnnxGraph, name: string, attn: Attention, x: string, context: OnnxAttentionContext | null): string {
+  const FN = 'emitAttention';
   const processor = attn.processor;
   const ip = processor instanceof IPAdapterAttnProcessor ? processor : null;
   if (!ip && processor.kind !== 'AttnProcessor') throw new ValidationError(FN, `${name}.processor`, 'an AttnProcessor or IPAdapterAttnProcessor (the processors with an ONNX emitter)', processor.kind);
@@ -163,6 +168,26 @@ export function emitAttention(g: OnnxGraph, name: string, attn: Attention, x: st
     });
   }
   return emitLinear(g, `${name}.to_out.0`, attn.to_out.at(0) as nn.Linear, merged); // dropout: identity at inference
+}
+
+/**
+ * A VAE-style self-attention layer on a feature map (withAttentionTail's frame): the inner group norm, tokens,
+ * attention + `to_out.0`, back to the map, + the input when `residualConnection`, ÷ `rescaleOutputFactor`. Group norm
+ * statistics do not depend on the token order, so it runs on the NCHW map before flattening.
+ * @param x - `[B, C, H, W]`.
+ * @returns `[B, C, H, W]`.
+ * @example
+ * ```ts
+ * const h = emitSpatialSelfAttention(g, 'decoder.mid_block.attentions.0', attn, x);
+ * ```
+ */
+export function emitSpatialSelfAttention(g: OnnxGraph, name: string, attn: Attention, x: string): string {
+  const normed = attn.group_norm ? emitGroupNorm(g, `${name}.group_norm`, attn.group_norm, x) : x; // [B, C, H, W]
+  const tokens = g.op('Transpose', [g.op('Reshape', [normed, g.int64([0, attn.queryDim, -1])], [], name)], [{ name: 'perm', ints: [0, 2, 1] }], name); // [B, H·W, C]
+  const out = emitAttentionTokens(g, name, attn, tokens, null); // [B, H·W, C]
+  let map = g.op('Reshape', [g.op('Transpose', [out], [{ name: 'perm', ints: [0, 2, 1] }], name), g.op('Shape', [x], [], name)], [], name); // [B, C, H, W]
+  if (attn.residualConnection) map = g.op('Add', [map, x], [], name);
+  return attn.rescaleOutputFactor === 1 ? map : g.op('Div', [map, g.float([attn.rescaleOutputFactor])], [], name);
 }
 
 /**

@@ -2,11 +2,11 @@
  * The exported UNet graph run by ONNX Runtime against the tfjs forward and against diffusers' own outputs (the
  * model fixtures of models.parity.test.ts, made by diffusers 0.40): plain, with ControlNet residuals, with IP-Adapter
  * tokens (and a per-call scale), at another batch / latent size through the same session, and a DDIM loop through
- * the sampler. Tolerance: max |ort − ref| ≤ 1e-4 · max |ref| (the issue's bound).
+ * the sampler; the VAE decoder likewise (diffusers decode, tfjs decode at another size). Tolerance: max |ort − ref| ≤ 1e-4 · max |ref| (the issue's bound).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BackendUnavailableError, loadOrtBinding, Rng, simulateOrtAbsent, tf, useBackend } from '@consistent-avatar/core';
-import { attachIPAdapter, DDIMScheduler, exportUNetOnnx, loadWeightsFile, OrtUNet, readModelConfig, sample, UNet2DConditionModel, unetDenoiser } from '../index.js';
+import { attachIPAdapter, AutoencoderKL, DDIMScheduler, exportUNetOnnx, exportVaeDecoderOnnx, loadWeightsFile, OrtUNet, OrtVaeDecoder, readModelConfig, sample, UNet2DConditionModel, unetDenoiser } from '../index.js';
 import { expectRelClose, modelFixture, npyNhwc, npyTensor } from '../../test/models-fixtures.js';
 
 const ortAvailable = loadOrtBinding().available;
@@ -125,5 +125,28 @@ describe.skipIf(!ortAvailable)('OrtUNet: the exported UNet in ONNX Runtime', () 
     expectClose(viaOrt, viaTfjs, 'DDIM latents');
     native.dispose();
     tf.dispose([text, viaOrt, viaTfjs]);
+  });
+});
+
+describe.skipIf(!ortAvailable)('OrtVaeDecoder: the exported VAE decoder in ONNX Runtime', () => {
+  it('matches diffusers decode (vae fixture) and the tfjs decoder at another batch / size; names as diffusers', async () => {
+    await useBackend('wasm');
+    const vae = AutoencoderKL.fromPretrained(modelFixture('vae'));
+    const decoderKeys = Object.keys(vae.stateDict()).filter((k) => k.startsWith('decoder.') || k.startsWith('post_quant_conv.'));
+    const names = exportVaeDecoderOnnx(vae).spec().initializers!.filter((t) => !t.name.startsWith('const_')).map((t) => t.name);
+    expect(names.sort()).toEqual(decoderKeys.sort());
+    const native = new OrtVaeDecoder(vae);
+    const post = vae.encode(npyNhwc('vae/in_image.npy'));
+    const ref = npyNhwc('vae/out_decoded.npy');
+    tf.tidy(() => {
+      expectClose(native.decode(post.mean), ref, 'ort vs diffusers');
+      const z = tf.randomNormal([1, 3, 5, vae.latentChannels], 0, 1, 'float32', 9) as tf.Tensor4D;
+      expectClose(native.decode(z), vae.decode(z), 'ort vs tfjs, [1, 3, 5] latent');
+    });
+    native.dispose();
+    post.dispose();
+    vae.dispose();
+    ref.dispose();
+    await useBackend('cpu');
   });
 });
