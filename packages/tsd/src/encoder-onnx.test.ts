@@ -5,17 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadOrtBinding, readNpz, tf, useBackend } from '@consistent-avatar/core';
 import { exportTsdEncoderOnnx, OrtTsdEncoder, TsdEncoder } from './index.js';
-import { fixture } from '../test/fixture-io.js';
-
-function maxError(actual: ArrayLike<number>, expected: ArrayLike<number>): { err: number; ref: number } {
-  let err = 0;
-  let ref = 0;
-  for (let i = 0; i < expected.length; i++) {
-    err = Math.max(err, Math.abs(actual[i]! - expected[i]!));
-    ref = Math.max(ref, Math.abs(expected[i]!));
-  }
-  return { err, ref };
-}
+import { fixture, maxErrors } from '../test/fixture-io.js';
 
 describe.skipIf(!loadOrtBinding().available)('OrtTsdEncoder: the exported TSD encoder in ONNX Runtime', () => {
   it('matches the PyTorch reference and the tfjs forward; initializers carry the torchvision names', async () => {
@@ -32,12 +22,12 @@ describe.skipIf(!loadOrtBinding().available)('OrtTsdEncoder: the exported TSD en
     const input = tf.tidy(() => tf.transpose(tf.tensor4d(x.data as Float32Array, x.shape as [number, number, number, number]), [0, 2, 3, 1])); // [B, H, W, C]
     const code = native.forward(input);
     expect(code.shape).toEqual([2, 16]);
-    const torch = maxError(code.dataSync(), arrays['output']!.data as Float32Array);
+    const torch = maxErrors(code.dataSync(), arrays['output']!.data as Float32Array);
     expect(torch.err, `vs PyTorch: ${torch.err}`).toBeLessThanOrEqual(1e-5 * torch.ref);
     // Batch 3 at 40×56 through the same session vs the tfjs forward.
     const other = tf.randomUniform([3, 40, 56, 3], -1, 1, 'float32', 5) as tf.Tensor4D;
     const [ours, ref] = [native.forward(other), encoder.forward(other)];
-    const tfjs = maxError(ours.dataSync(), ref.dataSync());
+    const tfjs = maxErrors(ours.dataSync(), ref.dataSync());
     expect(tfjs.err, `vs tfjs: ${tfjs.err}`).toBeLessThanOrEqual(1e-4 * tfjs.ref);
     native.dispose();
     encoder.dispose();
