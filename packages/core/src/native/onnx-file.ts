@@ -34,6 +34,8 @@ export interface WrittenOnnxModel {
   /** Bytes of the model file and of the side file. */
   modelBytes: number;
   dataBytes: number;
+  /** Where each external tensor lies in the side file (float32, little-endian, row-major); empty when inline. */
+  tensors: Array<{ name: string; dims: number[]; offset: number; length: number }>;
 }
 
 const ALIGN = 64;
@@ -61,7 +63,7 @@ export function writeOnnxModel(file: string, spec: OnnxModelSpec, options: Write
   if (!external) {
     const bytes = encodeOnnxModel(spec);
     writeFileAtomic(file, bytes);
-    return { modelPath: file, dataPath: null, modelBytes: bytes.length, dataBytes: 0 };
+    return { modelPath: file, dataPath: null, modelBytes: bytes.length, dataBytes: 0, tensors: [] };
   }
   const dataPath = `${file}.data`;
   const location = path.basename(dataPath);
@@ -90,5 +92,6 @@ export function writeOnnxModel(file: string, spec: OnnxModelSpec, options: Write
     void fs;
   });
   writeFileAtomic(file, model);
-  return { modelPath: file, dataPath, modelBytes: model.length, dataBytes: offset };
+  const tensors = placed.map(({ init, offset: start }) => ({ name: init.name, dims: [...init.dims], offset: start, length: 4 * init.data!.length }));
+  return { modelPath: file, dataPath, modelBytes: model.length, dataBytes: offset, tensors };
 }
