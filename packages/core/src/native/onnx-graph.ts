@@ -149,7 +149,7 @@ export class OnnxGraph {
     return names;
   }
 
-  /** Number of float32 weights and their total size in bytes (decides inline vs external data). */
+  /** Total size in bytes of the float32 weights and constants added so far (decides inline vs external data). */
   weightBytes(): number {
     return this.weights.reduce((s, w) => s + 4 * w.data!.length, 0);
   }

@@ -29,7 +29,7 @@ export interface ControlNetOnnxExport {
 
 /**
  * Build the ONNX graph of `controlnet` (its current weights are copied into the graph).
- * @throws {@link ValidationError} for a ControlNet with IP-Adapter processors or processors without an emitter.
+ * @throws `ValidationError` for a ControlNet with IP-Adapter processors or processors without an emitter.
  * @example
  * ```ts
  * const { graph, residualChannels } = exportControlNetOnnx(controlnet); // residualChannels.length = unet.numSkips

@@ -41,7 +41,7 @@ export class OrtControlNet {
   /**
    * Export `controlnet` and load the graph.
    * @param controlnet - the tfjs ControlNet (not owned; its weights are copied now).
-   * @throws {@link ValidationError} for bad options; `BackendUnavailableError` when onnxruntime-node cannot load.
+   * @throws `ValidationError` for bad options; `BackendUnavailableError` when onnxruntime-node cannot load.
    */
   constructor(controlnet: ControlNetModel, options: OrtSessionPlacement = {}) {
     if (typeof options !== 'object' || options === null) throw new ValidationError(FN, 'options', 'an options object', options);

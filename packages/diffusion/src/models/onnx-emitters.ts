@@ -133,7 +133,7 @@ function emitMultiHeadAttention(g: OnnxGraph, name: string, attn: Attention, que
  * @param x - `[B, L, queryDim]`.
  * @param context - the attention context, or null for self-attention.
  * @returns `[B, L, queryDim]`.
- * @throws {@link ValidationError} for a processor without an emitter, a VAE-style layer (inner group norm,
+ * @throws `ValidationError` for a processor without an emitter, a VAE-style layer (inner group norm,
  *   residual, rescale), or an IP-Adapter layer when the graph has no image-token inputs.
  * @example
  * ```ts

@@ -52,7 +52,7 @@ export class OrtUNet {
   /**
    * Export `unet` and load the graph into a session.
    * @param unet - the tfjs UNet (not owned; its weights are copied now).
-   * @throws {@link ValidationError} for bad options or a UNet the exporter cannot express; `BackendUnavailableError`
+   * @throws `ValidationError` for bad options or a UNet the exporter cannot express; `BackendUnavailableError`
    *   when onnxruntime-node is absent or cannot load.
    */
   constructor(unet: UNet2DConditionModel, options: OrtUNetOptions = {}) {

@@ -81,7 +81,7 @@ function ipAdapterLayout(unet: UNet2DConditionModel): { count: number; scale: nu
  * Build the ONNX graph of `unet` (its current weights are copied into the graph).
  * @param unet - the UNet; its attention processors must be `AttnProcessor` or `IPAdapterAttnProcessor`.
  * @returns the graph and its input names; `graph.spec()` serialises with `encodeOnnxModel` / `writeOnnxModel`.
- * @throws {@link ValidationError} for a processor without an emitter, IP inputs asked for a UNet without IP-Adapter
+ * @throws `ValidationError` for a processor without an emitter, IP inputs asked for a UNet without IP-Adapter
  *   processors, or processors that disagree on their adapters.
  * @example
  * ```ts
