@@ -115,6 +115,25 @@ describe.skipIf(!ortAvailable)('OrtUNet: the exported UNet in ONNX Runtime', () 
     tf.dispose([x, t, text, tokens, ref, plainRef]);
   });
 
+  it('exports the other config paths: linear projections, 2 transformer layers, LCM timestep_cond, centred input', () => {
+    const config = {
+      block_out_channels: [16, 24], layers_per_block: 1, norm_num_groups: 8, cross_attention_dim: 12, attention_head_dim: 4,
+      down_block_types: ['CrossAttnDownBlock2D', 'DownBlock2D'], up_block_types: ['UpBlock2D', 'CrossAttnUpBlock2D'],
+      use_linear_projection: true, transformer_layers_per_block: 2, time_cond_proj_dim: 8, center_input_sample: true,
+    } as const;
+    const lcm = new UNet2DConditionModel(config as unknown as Partial<UNet2DConditionModel['config']>, { seed: 21 });
+    const native = new OrtUNet(lcm);
+    tf.tidy(() => {
+      const x = tf.randomNormal([2, 8, 8, 4], 0, 1, 'float32', 1) as tf.Tensor4D;
+      const text = tf.randomNormal([2, 5, 12], 0, 1, 'float32', 2);
+      const w = tf.randomNormal([2, 8], 0, 1, 'float32', 3);
+      expectClose(native.forward(x, [10, 700], text, { timestepCond: w }), lcm.forward(x, [10, 700], text, { timestepCond: w }), 'LCM / linear projection UNet');
+      expect(() => native.forward(x, 10, text)).toThrow(/timestepCond/);
+    });
+    native.dispose();
+    lcm.dispose();
+  });
+
   it('drives the sampler: a 4-step DDIM loop through the session matches the loop through tfjs', () => {
     const native = new OrtUNet(unet, { intraOpThreads: 2 });
     const text = tf.randomNormal([2, 5, 32], 0, 1, 'float32', 7);
