@@ -95,7 +95,10 @@ export {
   type NativeKernelCounters,
   type NativeKernelStatus,
 } from './native/provider.js';
-export { encodeOnnxModel, type OnnxModelSpec, type OnnxNode, type OnnxAttribute, type OnnxValue, type OnnxInt64Constant } from './native/onnx-proto.js';
+export { encodeOnnxModel, type OnnxModelSpec, type OnnxNode, type OnnxAttribute, type OnnxValue, type OnnxInt64Constant, type OnnxFloatInitializer } from './native/onnx-proto.js';
+export { OnnxGraph, ONNX_EXPORT_OPSET } from './native/onnx-graph.js';
+export { emitConv2d, emitGelu, emitGroupNorm, emitLayerNorm, emitLinear, emitSilu } from './native/onnx-nn.js';
+export { writeOnnxModel, type WriteOnnxModelOptions, type WrittenOnnxModel } from './native/onnx-file.js';
 export { loadOrtBinding, simulateOrtAbsent, ORT_PINNED_VERSION, type OrtBinding, type OrtSyncSession, type OrtFloatTensor, type OrtSessionOptions } from './native/ort-binding.js';
 export {
   float16ToFloat32,

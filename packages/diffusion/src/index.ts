@@ -107,6 +107,28 @@ export {
   type UNetDownBlockType,
   type UNetUpBlockType,
 } from './models/unet-2d-condition.js';
+export { exportUNetOnnx, type UNetOnnxOptions, type UNetOnnxExport } from './models/unet-onnx.js';
+export { OrtUNet, type OrtUNetOptions } from './models/ort-unet.js';
+export { nhwcToOrt, ortToNhwc, ortTimesteps, openOrtSession, requireOrt, type OrtSessionPlacement } from './models/ort-io.js';
+export { exportControlNetOnnx, type ControlNetOnnxExport } from './controlnet/controlnet-onnx.js';
+export { OrtControlNet } from './controlnet/ort-controlnet.js';
+export { exportVaeDecoderOnnx, OrtVaeDecoder } from './models/vae-onnx.js';
+export {
+  emitAttention,
+  emitDownBlock,
+  emitDownsample,
+  emitMidBlock,
+  emitTimestepEmbedding,
+  emitUpBlock,
+  type OnnxTimestepOptions,
+  emitFeedForward,
+  emitResnetBlock,
+  emitSpatialSelfAttention,
+  emitTransformer2D,
+  emitTransformerBlock,
+  emitUpsample,
+  type OnnxAttentionContext,
+} from './models/onnx-emitters.js';
 export { DownEncoderBlock2D, UpDecoderBlock2D, UNetMidBlock2D, type VaeBlockOptions } from './models/vae-blocks.js';
 export {
   AutoencoderKL,

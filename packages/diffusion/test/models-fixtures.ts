@@ -29,3 +29,10 @@ export function maxAbsError(actual: tf.Tensor, reference: tf.Tensor): { err: num
     ref: tf.max(tf.abs(reference)).dataSync()[0]!,
   }));
 }
+
+/** Assert max |actual − reference| ≤ `tolerance` · max |reference| (the issue's relative bound, 1e-4 by default). */
+export function expectRelClose(expect: (v: unknown, message?: string) => { toEqual(x: unknown): void; toBeLessThanOrEqual(x: number): void }, actual: tf.Tensor, reference: tf.Tensor, label: string, tolerance = 1e-4): void {
+  expect(actual.shape, label).toEqual(reference.shape);
+  const { err, ref } = maxAbsError(actual, reference);
+  expect(err, `${label}: max abs error ${err} vs bound ${tolerance * ref}`).toBeLessThanOrEqual(tolerance * ref);
+}

@@ -2,18 +2,7 @@ import { describe, expect, expectTypeOf, it } from 'vitest';
 import { Rng } from '@consistent-avatar/core';
 import { extractTsd, type TsdImage, type TsdOptions, type TsdSettings } from './extract-tsd.js';
 import { fmaExact, releaseTsd, releaseTsdMagnitude } from './release-tsd.js';
-import { readCases, readNpyFloat, readPngBytes, readPngFloat } from '../test/fixture-io.js';
-
-/** max |a − b| and max |b|. */
-function maxErrors(actual: ArrayLike<number>, expected: ArrayLike<number>): { err: number; ref: number } {
-  let err = 0;
-  let ref = 0;
-  for (let i = 0; i < expected.length; i++) {
-    err = Math.max(err, Math.abs(actual[i]! - expected[i]!));
-    ref = Math.max(ref, Math.abs(expected[i]!));
-  }
-  return { err, ref };
-}
+import { maxErrors, readCases, readNpyFloat, readPngBytes, readPngFloat } from '../test/fixture-io.js';
 
 describe('extractTsd: parity with the numpy fixtures (test/fixtures/cases.json)', () => {
   for (const c of readCases()) {

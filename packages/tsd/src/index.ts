@@ -21,6 +21,7 @@ export { releaseTsd, releaseTsdMagnitude } from './release-tsd.js';
 export { extractTsdTensor } from './tensor-tsd.js';
 export { normalizeTsd, type NormalizeTsdOptions, type TsdRange } from './normalize-tsd.js';
 export { TsdEncoder, TSD_ENCODER_DEFAULTS, type TsdEncoderConfig } from './encoder.js';
+export { exportTsdEncoderOnnx, OrtTsdEncoder } from './encoder-onnx.js';
 export { TSDM_DEFAULTS, TSDM_PAPER_CONDITIONING, TSDM_PAPER_TRAINING, resolveTsdmConfig, type TsdmConfig } from './tsdm/config.js';
 export { prepareTsdmData, tsdmTsd, downsampleImage, type TsdmData, type TsdmFrame } from './tsdm/condition.js';
 export { TsdmModel, type TsdmConditions } from './tsdm/tsdm-model.js';

@@ -51,3 +51,14 @@ export function readNpyFloat(name: string): { data: Float32Array; shape: number[
   if (!(array.data instanceof Float32Array)) throw new Error(`${name}: expected float32, got ${array.dtype}`);
   return { data: array.data, shape: array.shape };
 }
+
+/** max |a − b| and max |b|. */
+export function maxErrors(actual: ArrayLike<number>, expected: ArrayLike<number>): { err: number; ref: number } {
+  let err = 0;
+  let ref = 0;
+  for (let i = 0; i < expected.length; i++) {
+    err = Math.max(err, Math.abs(actual[i]! - expected[i]!));
+    ref = Math.max(ref, Math.abs(expected[i]!));
+  }
+  return { err, ref };
+}

@@ -21,8 +21,8 @@
  */
 import { ValidationError } from '../errors.js';
 
-/** One attribute of a node: an int, a list of ints, or a float. */
-export type OnnxAttribute = { name: string; int: number } | { name: string; ints: number[] } | { name: string; float: number };
+/** One attribute of a node: an int, a list of ints, a float, or a string (`auto_pad`, `mode`, …). */
+export type OnnxAttribute = { name: string; int: number } | { name: string; ints: number[] } | { name: string; float: number } | { name: string; string: string };
 
 /** One node: `op` (`'Conv'`, `'MatMul'`, …) from `inputs` to `outputs`. `''` is an omitted optional input. */
 export interface OnnxNode {
@@ -47,6 +47,19 @@ export interface OnnxInt64Constant {
   values: number[];
 }
 
+/**
+ * A float32 initializer (a weight): its values inline (`raw_data`), or — with `external` — a reference to
+ * `length` bytes at `offset` of the side file `location` (ONNX's external data, resolved relative to the model
+ * file; see {@link writeOnnxModel}). `data` is still required for the inline form only.
+ */
+export interface OnnxFloatInitializer {
+  name: string;
+  dims: number[];
+  /** Row-major values (`product(dims)` of them). Unused when `external` is set. */
+  data?: Float32Array;
+  external?: { location: string; offset: number; length: number };
+}
+
 /** A whole single-graph model. */
 export interface OnnxModelSpec {
   /** Default-domain opset version (ONNX Runtime 1.30 supports up to 23). */
@@ -55,25 +68,43 @@ export interface OnnxModelSpec {
   outputs: OnnxValue[];
   nodes: OnnxNode[];
   constants?: OnnxInt64Constant[];
+  /** float32 initializers (weights, float constants). */
+  initializers?: OnnxFloatInitializer[];
   /** Graph name (default `'graph'`). */
   name?: string;
 }
 
 const FLOAT = 1; // TensorProto.DataType.FLOAT
 const INT64 = 7; // TensorProto.DataType.INT64
-const ATTR_FLOAT = 1, ATTR_INT = 2, ATTR_INTS = 7; // AttributeProto.AttributeType
+const ATTR_FLOAT = 1, ATTR_INT = 2, ATTR_STRING = 3, ATTR_INTS = 7; // AttributeProto.AttributeType
 
-/** Append-only protobuf encoder. */
+/**
+ * Append-only protobuf encoder. Bytes accumulate as a list of chunks (a tensor's raw data is one chunk, not copied);
+ * a nested message is encoded into its own writer and spliced in by reference, so a model is copied once, in
+ * {@link ProtoWriter.finish}.
+ */
 class ProtoWriter {
-  private readonly bytes: number[] = [];
+  private readonly chunks: Uint8Array[] = [];
+  private pending: number[] = [];
+  length = 0;
 
+  private flush(): void {
+    if (this.pending.length) {
+      this.chunks.push(Uint8Array.from(this.pending));
+      this.pending = [];
+    }
+  }
+  private byte(b: number): void {
+    this.pending.push(b);
+    this.length++;
+  }
   varint(value: number | bigint): this {
     let v = BigInt.asUintN(64, BigInt(value)); // negative int64 → two's complement, 10 bytes
     while (v >= 0x80n) {
-      this.bytes.push(Number(v & 0x7fn) | 0x80);
+      this.byte(Number(v & 0x7fn) | 0x80);
       v >>= 7n;
     }
-    this.bytes.push(Number(v));
+    this.byte(Number(v));
     return this;
   }
   private key(field: number, wireType: number): this {
@@ -86,12 +117,14 @@ class ProtoWriter {
     this.key(field, 5);
     const b = new Uint8Array(4);
     new DataView(b.buffer).setFloat32(0, value, true);
-    this.bytes.push(...b);
+    for (const x of b) this.byte(x);
     return this;
   }
-  raw(field: number, content: Uint8Array | number[]): this {
+  raw(field: number, content: Uint8Array): this {
     this.key(field, 2).varint(content.length);
-    for (const b of content) this.bytes.push(b);
+    this.flush();
+    this.chunks.push(content);
+    this.length += content.length;
     return this;
   }
   string(field: number, value: string): this {
@@ -100,10 +133,22 @@ class ProtoWriter {
   message(field: number, build: (w: ProtoWriter) => void): this {
     const inner = new ProtoWriter();
     build(inner);
-    return this.raw(field, inner.bytes);
+    inner.flush();
+    this.key(field, 2).varint(inner.length);
+    this.flush();
+    this.chunks.push(...inner.chunks);
+    this.length += inner.length;
+    return this;
   }
   finish(): Uint8Array {
-    return Uint8Array.from(this.bytes);
+    this.flush();
+    const out = new Uint8Array(this.length);
+    let offset = 0;
+    for (const c of this.chunks) {
+      out.set(c, offset);
+      offset += c.length;
+    }
+    return out;
   }
 }
 
@@ -113,7 +158,8 @@ function attribute(w: ProtoWriter, a: OnnxAttribute): void {
   else if ('ints' in a) {
     for (const v of a.ints) w.int(8, v); // ints (unpacked)
     w.int(20, ATTR_INTS);
-  } else w.float(2, a.float).int(20, ATTR_FLOAT); // f, type
+  } else if ('string' in a) w.string(4, a.string).int(20, ATTR_STRING); // s, type
+  else w.float(2, a.float).int(20, ATTR_FLOAT); // f, type
 }
 
 function valueInfo(w: ProtoWriter, v: OnnxValue): void {
@@ -133,9 +179,10 @@ function checkName(argument: string, name: unknown): void {
 }
 
 /**
- * Serialise a single-graph ONNX model (IR version 8) to protobuf bytes.
+ * Serialise a single-graph ONNX model (IR version 8) to protobuf bytes. A protobuf message cannot exceed 2 GiB: models
+ * with more weight than that keep their initializers in a side file (`external`, written by {@link writeOnnxModel}).
  *
- * @param spec - opset, float32 inputs / outputs, nodes, int64 constants.
+ * @param spec - opset, float32 inputs / outputs, nodes, int64 constants, float32 initializers.
  * @returns the `ModelProto` bytes, ready for `InferenceSession.loadModel`.
  * @throws {@link ValidationError} for an empty name, a node without op / outputs, a non-integer dim or constant, or
  *   a constant whose value count does not match its dims.
@@ -164,6 +211,21 @@ export function encodeOnnxModel(spec: OnnxModelSpec): Uint8Array {
       throw new ValidationError('encodeOnnxModel', `constants.${c.name}.values`, `${count} integers (dims ${JSON.stringify(c.dims)})`, c.values);
     }
   }
+  for (const t of spec.initializers ?? []) {
+    checkName('initializers[].name', t.name);
+    if (!Array.isArray(t.dims) || !t.dims.every((d) => Number.isInteger(d) && d >= 0)) {
+      throw new ValidationError('encodeOnnxModel', `initializers.${t.name}.dims`, 'integers ≥ 0', t.dims);
+    }
+    const count = t.dims.reduce((p, q) => p * q, 1);
+    if (t.external) {
+      const { location, offset, length } = t.external;
+      if (typeof location !== 'string' || location === '' || !Number.isSafeInteger(offset) || offset < 0 || length !== 4 * count) {
+        throw new ValidationError('encodeOnnxModel', `initializers.${t.name}.external`, `{ location, offset ≥ 0, length: ${4 * count} }`, t.external);
+      }
+    } else if (!(t.data instanceof Float32Array) || t.data.length !== count) {
+      throw new ValidationError('encodeOnnxModel', `initializers.${t.name}.data`, `a Float32Array of ${count} values (dims ${JSON.stringify(t.dims)})`, t.data);
+    }
+  }
   const model = new ProtoWriter();
   model.int(1, 8); // ModelProto.ir_version
   model.string(2, '@consistent-avatar/core'); // producer_name
@@ -185,6 +247,23 @@ export function encodeOnnxModel(spec: OnnxModelSpec): Uint8Array {
         t.int(2, INT64); // data_type
         for (const v of c.values) t.int(7, v); // int64_data
         t.string(8, c.name); // name
+      });
+    }
+    for (const c of spec.initializers ?? []) {
+      graph.message(5, (t) => { // GraphProto.initializer: TensorProto
+        for (const d of c.dims) t.int(1, d); // dims
+        t.int(2, FLOAT); // data_type
+        t.string(8, c.name); // name
+        if (c.external) {
+          const entry = (key: string, value: string) => t.message(13, (e) => e.string(1, key).string(2, value)); // external_data: StringStringEntryProto
+          entry('location', c.external.location);
+          entry('offset', String(c.external.offset));
+          entry('length', String(c.external.length));
+          t.int(14, 1); // data_location = EXTERNAL
+        } else {
+          const data = c.data!;
+          t.raw(9, new Uint8Array(data.buffer, data.byteOffset, data.byteLength)); // raw_data, little-endian float32
+        }
       });
     }
     for (const v of spec.inputs) graph.message(11, (w) => valueInfo(w, v));

@@ -71,12 +71,18 @@ export type OrtBinding =
       version: string;
       /** Load ONNX model bytes into a synchronous native session with the given intra-op threads. */
       createSession(model: Uint8Array, options: OrtSessionOptions): OrtSyncSession;
+      /**
+       * Load an `.onnx` file (needed for models with external data: ONNX Runtime resolves the side file relative to
+       * the model's folder).
+       */
+      createSessionFromFile(file: string, options: OrtSessionOptions): OrtSyncSession;
     }
   | { available: false; reason: string };
 
 /** The members of the native `InferenceSession` this adapter relies on (onnxruntime-node 1.30.0). */
 interface NativeSession {
   loadModel(buffer: ArrayBuffer, byteOffset: number, byteLength: number, options: object): void;
+  loadModel(file: string, options: object): void;
   run(feeds: object, fetches: object, options?: object): unknown;
   dispose(): void;
   readonly inputMetadata: Array<{ name: string }>;
@@ -134,45 +140,54 @@ function load(): OrtBinding {
   if (typeof Session !== 'function' || typeof Session.prototype.run !== 'function' || typeof Session.prototype.loadModel !== 'function') {
     return { available: false, reason: 'onnxruntime-node: the native InferenceSession lacks loadModel / run (binding changed)' };
   }
+  /** Check the options, create a native session, load it with `load`, and wrap it. */
+  function open(fn: string, options: OrtSessionOptions, load: (session: NativeSession, loadOptions: object) => void): OrtSyncSession {
+    if (!Number.isInteger(options?.intraOpThreads) || options.intraOpThreads < 1) {
+      throw new ValidationError(fn, 'options.intraOpThreads', 'an integer ≥ 1', options?.intraOpThreads);
+    }
+    const session = new Session();
+    const loadOptions = {
+      intraOpNumThreads: options.intraOpThreads,
+      interOpNumThreads: 1,
+      executionMode: 'sequential',
+      graphOptimizationLevel: options.optimization ?? 'all',
+      enableCpuMemArena: options.memoryArena ?? true,
+      // ORT's thread pool spins between parallel sections by default; the tfjs work between our calls would
+      // then compete with spinning threads for the same cores.
+      extra: { session: { intra_op: { allow_spinning: '0' } } },
+    };
+    load(session, loadOptions);
+    const inputNames = session.inputMetadata.map((m) => m.name);
+    const outputNames = session.outputMetadata.map((m) => m.name);
+    let disposed = false;
+    return {
+      inputNames,
+      outputNames,
+      run(inputs, outputs) {
+        if (disposed) throw new Error('OrtSyncSession.run: the session was disposed');
+        const feeds: Record<string, object> = {};
+        for (const name of inputNames) feeds[name] = toNative(inputs[name]!);
+        const fetches: Record<string, object> = {};
+        for (const name of outputNames) fetches[name] = toNative(outputs[name]!);
+        const result = session.run(feeds, fetches);
+        if (result instanceof Promise) throw new Error('onnxruntime-node: the native run returned a Promise (binding changed; see ort-binding.ts)');
+      },
+      dispose() {
+        if (!disposed) session.dispose();
+        disposed = true;
+      },
+    };
+  }
   return {
     available: true,
     version,
     createSession(model, options) {
       if (!(model instanceof Uint8Array) || model.length === 0) throw new ValidationError('createSession', 'model', 'ONNX model bytes (Uint8Array)', model);
-      if (!Number.isInteger(options?.intraOpThreads) || options.intraOpThreads < 1) {
-        throw new ValidationError('createSession', 'options.intraOpThreads', 'an integer ≥ 1', options?.intraOpThreads);
-      }
-      const session = new Session();
-      session.loadModel(model.buffer as ArrayBuffer, model.byteOffset, model.byteLength, {
-        intraOpNumThreads: options.intraOpThreads,
-        interOpNumThreads: 1,
-        executionMode: 'sequential',
-        graphOptimizationLevel: options.optimization ?? 'all',
-        enableCpuMemArena: options.memoryArena ?? true,
-        // ORT's thread pool spins between parallel sections by default; the tfjs work between our calls would
-        // then compete with spinning threads for the same cores.
-        extra: { session: { intra_op: { allow_spinning: '0' } } },
-      });
-      const inputNames = session.inputMetadata.map((m) => m.name);
-      const outputNames = session.outputMetadata.map((m) => m.name);
-      let disposed = false;
-      return {
-        inputNames,
-        outputNames,
-        run(inputs, outputs) {
-          if (disposed) throw new Error('OrtSyncSession.run: the session was disposed');
-          const feeds: Record<string, object> = {};
-          for (const name of inputNames) feeds[name] = toNative(inputs[name]!);
-          const fetches: Record<string, object> = {};
-          for (const name of outputNames) fetches[name] = toNative(outputs[name]!);
-          const result = session.run(feeds, fetches);
-          if (result instanceof Promise) throw new Error('onnxruntime-node: the native run returned a Promise (binding changed; see ort-binding.ts)');
-        },
-        dispose() {
-          if (!disposed) session.dispose();
-          disposed = true;
-        },
-      };
+      return open('createSession', options, (session, o) => session.loadModel(model.buffer as ArrayBuffer, model.byteOffset, model.byteLength, o));
+    },
+    createSessionFromFile(file, options) {
+      if (typeof file !== 'string' || file === '') throw new ValidationError('createSessionFromFile', 'file', 'the path of an .onnx file', file);
+      return open('createSessionFromFile', options, (session, o) => session.loadModel(file, o));
     },
   };
 }

@@ -155,6 +155,18 @@ export class Conv2d extends Module {
   }
 
   /**
+   * The padding as constructed: `'same'`, `'valid'`, or `[ph, pw]` zeros on each side of H and W (read by exporters,
+   * e.g. the ONNX emitter).
+   * @example
+   * ```ts
+   * new nn.Conv2d(4, 8, 3, { padding: 1 }).padding; // [1, 1]
+   * ```
+   */
+  get padding(): 'same' | 'valid' | Pair {
+    return Array.isArray(this.pad) ? [this.pad[1][0], this.pad[2][0]] : this.pad;
+  }
+
+  /**
    * Convolve with the layer's stride, padding, dilation and groups, then add the bias.
    * @param x - `[B, H, W, in]` → `[B, H', W', out]`.
    */

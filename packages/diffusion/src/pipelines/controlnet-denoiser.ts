@@ -19,6 +19,7 @@
 import { tf, ValidationError } from '@consistent-avatar/core';
 import { ControlNetModel, type ControlNetOutput } from '../controlnet/controlnet-model.js';
 import { MultiControlNet } from '../controlnet/multi-controlnet.js';
+import { OrtControlNet } from '../controlnet/ort-controlnet.js';
 import type { Denoiser, DenoiserConditions } from './denoiser.js';
 
 /**
@@ -29,8 +30,8 @@ import type { Denoiser, DenoiserConditions } from './denoiser.js';
  * ```
  */
 export interface ControlNetDenoiserOptions {
-  /** One ControlNet, or several whose residuals add up. Not owned. */
-  controlnet: ControlNetModel | MultiControlNet;
+  /** One ControlNet (tfjs, or an {@link OrtControlNet} in ONNX Runtime), or several whose residuals add up. Not owned. */
+  controlnet: ControlNetModel | OrtControlNet | MultiControlNet;
   /** Name of the condition holding the conditioning image(s) (one per net for a MultiControlNet). Default `'controlImage'`. */
   image?: string;
   /** Name of the condition holding the ControlNet's text tokens. Default `'text'`. */
@@ -71,7 +72,9 @@ export function withControlNet<C extends DenoiserConditions = DenoiserConditions
   if (typeof options !== 'object' || options === null) throw new ValidationError(FN, 'options', '{ controlnet, … }', options);
   const { controlnet } = options;
   const multi = controlnet instanceof MultiControlNet;
-  if (!(controlnet instanceof ControlNetModel) && !multi) throw new ValidationError(FN, 'options.controlnet', 'a ControlNetModel or MultiControlNet', controlnet);
+  if (!(controlnet instanceof ControlNetModel) && !(controlnet instanceof OrtControlNet) && !multi) {
+    throw new ValidationError(FN, 'options.controlnet', 'a ControlNetModel, OrtControlNet or MultiControlNet', controlnet);
+  }
   const imageName = options.image ?? 'controlImage';
   const textName = options.text ?? 'text';
   for (const [arg, v] of [['options.image', imageName], ['options.text', textName]] as const) {
@@ -102,7 +105,7 @@ export function withControlNet<C extends DenoiserConditions = DenoiserConditions
         if (!(single instanceof tf.Tensor) || Array.isArray(scale)) {
           throw new ValidationError(call, `conditions.${imageName} / options.conditioningScale`, 'one conditioning image and one scale for a single ControlNet', image);
         }
-        residuals = (controlnet as ControlNetModel).forward(x, timestep, text, single as tf.Tensor4D, { conditioningScale: scale, guessMode: options.guessMode, conditions });
+        residuals = (controlnet as ControlNetModel | OrtControlNet).forward(x, timestep, text, single as tf.Tensor4D, { conditioningScale: scale, guessMode: options.guessMode, conditions });
       }
       // 2. Add to the residuals of an outer ControlNet wrapper, if any, and hand them on as named conditions.
       const down = conditions.downBlockAdditionalResiduals;

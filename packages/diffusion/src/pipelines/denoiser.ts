@@ -16,6 +16,7 @@
  */
 import { tf, ValidationError } from '@consistent-avatar/core';
 import type { Conditions } from '../models/conditions.js';
+import { OrtUNet } from '../models/ort-unet.js';
 import { UNet2DConditionModel } from '../models/unet-2d-condition.js';
 
 /**
@@ -82,7 +83,7 @@ function checkName(fn: string, arg: string, name: unknown): asserts name is stri
  * conditions named in `options.ipTokens`), `timestepCond`, the ControlNet residuals and `ipAdapterScale` from their
  * names, and the whole record as the UNet's `conditions`, so every attention processor sees every condition.
  *
- * @param unet - the UNet (not owned).
+ * @param unet - the UNet (not owned): the tfjs model, or an {@link OrtUNet} running its exported graph in ONNX Runtime.
  * @returns a {@link Denoiser} calling `unet.forward` once per call.
  * @example
  * ```ts
@@ -91,9 +92,9 @@ function checkName(fn: string, arg: string, name: unknown): asserts name is stri
  * const eps = denoiser(latents, 999, { text, pose: poseTokens, gaze: gazeTokens }); // [B, H, W, out_channels]
  * ```
  */
-export function unetDenoiser(unet: UNet2DConditionModel, options: UNetDenoiserOptions = {}): Denoiser<DenoiserConditions> {
+export function unetDenoiser(unet: UNet2DConditionModel | OrtUNet, options: UNetDenoiserOptions = {}): Denoiser<DenoiserConditions> {
   const FN = 'unetDenoiser';
-  if (!(unet instanceof UNet2DConditionModel)) throw new ValidationError(FN, 'unet', 'a UNet2DConditionModel', unet);
+  if (!(unet instanceof UNet2DConditionModel) && !(unet instanceof OrtUNet)) throw new ValidationError(FN, 'unet', 'a UNet2DConditionModel or an OrtUNet', unet);
   if (typeof options !== 'object' || options === null) throw new ValidationError(FN, 'options', 'an options object', options);
   const textName = options.text ?? 'text';
   checkName(FN, 'options.text', textName);
