@@ -93,9 +93,9 @@ const FULL: Setup = {
   // 16² maps (ω = 2 bins), 40 steps of batch 16, DDIM only (LCM samples one frame per UNet call): what fits 6 runs in
   // ~35 min on the shared 2-core machine at a load average near 20 (a first, larger setting did not).
   tsdm: { size: 16, tsdRadius: 2, iterations: 40, batchSize: 16 },
-  // The full 2⁴ factorial per run: one candidate (a 40-step TSDM and one DDIM-10 sample of the validation block)
-  // measured ~40 s at a load average near 4, so 6 runs × 16 candidates fit in about 35–45 min with 3 processes
-  // (every candidate's seconds are in the result file); `--config '{"designSearch":"greedy"}'` tries 5 per run.
+  // The full 2⁴ factorial per run: 16 TSDM trainings per run instead of 1 (each candidate's training and sampling
+  // seconds are in the result file, runs[k].stage2.validation.design.candidates); on the loaded shared machine the
+  // 6 runs take over an hour with 3 processes. `--config '{"designSearch":"greedy"}'` tries 5 designs per run.
   designSearch: 'factorial',
   designSpace: DESIGN_SPACE,
   designSampler: { sampler: 'ddim', steps: 10 },
