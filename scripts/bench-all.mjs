@@ -47,7 +47,7 @@ export const BENCHES = [
   { name: 'synthetic-eval', pkg: 'emotion', script: 'synthetic-eval.ts', full: ['--json', 'packages/emotion/bench/results/synthetic-eval.json'], quick: ['--json', '.runs/bench-all-quick/synthetic-eval-own.json'], writes: ['packages/emotion/bench/results/synthetic-eval.json'], minutes: 1 },
   { name: 'metrics', pkg: 'metrics', script: 'metrics.ts', full: ['5'], quick: ['1'], minutes: 2 },
   { name: 'fcsd-toy', pkg: 'avatar', script: 'fcsd-toy.ts', full: [], quick: ['--steps', '5', '--seeds', '0', '--out', '.runs/bench-all-quick/fcsd-toy-own.json'], writes: ['packages/avatar/bench/results/fcsd-toy.json'], minutes: 8 },
-  { name: 'eval-stage12', pkg: 'avatar', script: 'eval-stage12.ts', full: [], quick: ['--quick'], writes: ['docs/experiments/<date>-stage12-eval.json', 'docs/experiments/<date>-stage12-eval.md'], minutes: 35 },
+  { name: 'eval-stage12', pkg: 'avatar', script: 'eval-stage12.ts', full: [], quick: ['--quick'], writes: ['docs/experiments/<date>-stage12-eval.json', 'docs/experiments/<date>-stage12-eval.md'], minutes: 70 },
 ];
 
 const git = (args) => {
