@@ -4,7 +4,8 @@
  * backbone (`fcsdBackboneConfig(resolveFcsdConfig())`: 32², [16, 32], 6 input channels, 3 tokens of 64), batch 8
  * (alignTsd's default sampling batch), on wasm with core's ONNX Runtime kernel provider off / on with 1 and 2
  * threads, against the PyTorch twin (packages/diffusion/bench/unet_torch.py, same weights and inputs) with 1 and 2
- * threads, in one run. The conditions reach the bare UNet as 3 cross-attention tokens (the TSDM / FCSD add them
+ * threads, and the whole UNet exported to one ONNX Runtime session (`OrtUNet`, inference only) with 1 and 2 threads,
+ * in one run. The conditions reach the bare UNet as 3 cross-attention tokens (the TSDM / FCSD add them
  * through IP-Adapter processors and the ControlNet's residuals, which this bench leaves out). Also times
  * forward + backward. Writes a JSON result file.
  *
@@ -16,7 +17,7 @@ import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tf, initBackend, enableNativeKernels, disableNativeKernels, writeNpz, writeJsonAtomic, gitState, nativeKernelStatus } from '@consistent-avatar/core';
-import { UNet2DConditionModel, type UNet2DConditionConfig } from '@consistent-avatar/diffusion';
+import { OrtUNet, UNet2DConditionModel, type UNet2DConditionConfig } from '@consistent-avatar/diffusion';
 import { TsdmModel, resolveTsdmConfig } from '@consistent-avatar/tsd';
 import { fcsdBackboneConfig, resolveFcsdConfig } from '../src/index.js';
 
@@ -81,7 +82,7 @@ for (const c of cases) {
       value.dataSync();
       tf.dispose([value, ...Object.values(grads)]);
     };
-    const rows: Array<{ implementation: string; forwardMs: number; forwardBackwardMs: number }> = [];
+    const rows: Array<{ implementation: string; forwardMs: number; forwardBackwardMs: number | null }> = [];
     disableNativeKernels();
     rows.push({ implementation: 'tfjs wasm (SIMD, 1 thread), native provider off', forwardMs: time(forward), forwardBackwardMs: time(forwardBackward) });
     loads.push(loadavg());
@@ -93,7 +94,20 @@ for (const c of cases) {
       oursOut ??= tf.tidy(() => tf.transpose(unet.forward(sample, t, text), [0, 3, 1, 2]).reshape([-1]).slice(0, 4096)).dataSync() as Float32Array;
     }
     disableNativeKernels();
-    let maxDiff = 0, maxRef = 0;
+    // The whole UNet as one ONNX Runtime session (inference only: no backward).
+    let ortOut: Float32Array | null = null;
+    for (const threads of [1, 2]) {
+      const session = new OrtUNet(unet, { intraOpThreads: threads });
+      try {
+        const ortForward = () => void tf.tidy(() => session.forward(sample, t, text)).dataSync();
+        rows.push({ implementation: `whole UNet in ONNX Runtime (OrtUNet), ${threads} thread${threads > 1 ? 's' : ''}`, forwardMs: time(ortForward), forwardBackwardMs: null });
+        loads.push(loadavg());
+        ortOut ??= tf.tidy(() => tf.transpose(session.forward(sample, t, text), [0, 3, 1, 2]).reshape([-1]).slice(0, 4096)).dataSync() as Float32Array;
+      } finally {
+        session.dispose();
+      }
+    }
+    let maxDiff = 0, maxRef = 0, maxDiffOrt = 0;
     for (const threads of [1, 2]) {
       const out = join(dir, `torch-${threads}.json`);
       const r = spawnSync('/usr/bin/python3', [TORCH_SCRIPT, dir, join(dir, 'inputs.npz'), out, String(threads), String(REPEATS)], { encoding: 'utf8' });
@@ -101,7 +115,7 @@ for (const c of cases) {
       const torch = JSON.parse(readFileSync(out, 'utf8')) as { forward_ms: number; forward_backward_ms: number; output: number[] };
       rows.push({ implementation: `PyTorch CPU, ${threads} thread${threads > 1 ? 's' : ''}`, forwardMs: torch.forward_ms, forwardBackwardMs: torch.forward_backward_ms });
       loads.push(loadavg());
-      if (threads === 1) torch.output.forEach((v, i) => ((maxDiff = Math.max(maxDiff, Math.abs(v - oursOut![i]!))), (maxRef = Math.max(maxRef, Math.abs(v)))));
+      if (threads === 1) torch.output.forEach((v, i) => ((maxDiff = Math.max(maxDiff, Math.abs(v - oursOut![i]!))), (maxDiffOrt = Math.max(maxDiffOrt, Math.abs(v - ortOut![i]!))), (maxRef = Math.max(maxRef, Math.abs(v)))));
     }
     const torch2 = rows.find((r) => r.implementation === 'PyTorch CPU, 2 threads')!;
     const torch1 = rows.find((r) => r.implementation === 'PyTorch CPU, 1 thread')!;
@@ -113,13 +127,16 @@ for (const c of cases) {
       rows,
       forwardRatioNative2VsTorch2: rows[2]!.forwardMs / torch2.forwardMs,
       forwardRatioNative1VsTorch1: rows[1]!.forwardMs / torch1.forwardMs,
+      forwardRatioOrtUNet1VsTorch1: rows[3]!.forwardMs / torch1.forwardMs,
+      forwardRatioOrtUNet2VsTorch2: rows[4]!.forwardMs / torch2.forwardMs,
       outputMaxAbsDiffVsTorch: maxDiff,
+      outputMaxAbsDiffOrtUNetVsTorch: maxDiffOrt,
       outputMaxAbsTorch: maxRef,
     });
     console.log(`\n### ${c.name}: ${unet.parameterCount().toLocaleString('en')} parameters, batch ${BATCH}; output max |ours (native) − torch| ${maxDiff.toExponential(2)} (max |torch| ${maxRef.toFixed(3)})`);
     console.log('| implementation | forward (sampling step) ms | forward + backward ms |');
     console.log('|---|---:|---:|');
-    for (const r of rows) console.log(`| ${r.implementation} | ${r.forwardMs.toFixed(1)} | ${r.forwardBackwardMs.toFixed(1)} |`);
+    for (const r of rows) console.log(`| ${r.implementation} | ${r.forwardMs.toFixed(1)} | ${r.forwardBackwardMs === null ? '—' : r.forwardBackwardMs.toFixed(1)} |`);
     tf.dispose([sample, t, text, nchw]);
   } finally {
     unet.dispose();
