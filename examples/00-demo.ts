@@ -21,7 +21,7 @@ import { execSync } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
-import { backendReport, initBackend, writeFileAtomic, writeJsonAtomic, writeRunManifest } from '@consistent-avatar/core';
+import { backendReport, initBackend, nativeKernelStatus, writeFileAtomic, writeJsonAtomic, writeRunManifest } from '@consistent-avatar/core';
 import { synthesizeDataset } from '@consistent-avatar/proxy';
 import { runMethod, writeMethodOutputs, type RunMethodOptions } from '@consistent-avatar/avatar';
 
@@ -94,7 +94,8 @@ if (record) {
   const commit = (() => { try { return execSync('git rev-parse HEAD', { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim(); } catch { return null; } })();
   const machine = { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? null, memoryGiB: Math.round(totalmem() / 2 ** 30), loadAverage: loadavg(), node: process.version };
   const rows = result.rows.map((r) => ({ name: r.name, label: r.label, msPerFrame: r.msPerFrame, whole: r.scores.whole, face: r.scores.face, pe: r.scores.pe, ee: r.scores.ee, temporal: r.scores.temporal && { curveMeanAbsDiff: r.scores.temporal.curveMeanAbsDiff, curvePearson: r.scores.temporal.curvePearson, warpingError: r.scores.temporal.warpingError, referenceWarpingError: r.scores.temporal.referenceWarpingError } }));
-  writeJsonAtomic(record, { command: `pnpm demo ${args.join(' ')}`, commit, date: new Date().toISOString(), machine, backend: backend.name, seeds: { method: SEED, dataset: 1, identity: IDENTITY }, quick: QUICK, split: { train: result.split.train.length, validation: result.split.validation.length, test: result.split.test.length }, size: result.size, estimator: result.estimator, rows, tsd: result.tsd, timings, config: result.config });
+  const native = nativeKernelStatus();
+  writeJsonAtomic(record, { command: `${process.env.CA_NATIVE !== undefined ? `CA_NATIVE=${process.env.CA_NATIVE} ` : ''}pnpm demo ${args.join(' ')}`, commit, date: new Date().toISOString(), machine, backend: backend.name, nativeKernels: { active: native.active, threads: native.threads, ortVersion: native.ortVersion ?? null, reason: native.reason, counters: native.counters }, seeds: { method: SEED, dataset: 1, identity: IDENTITY }, quick: QUICK, split: { train: result.split.train.length, validation: result.split.validation.length, test: result.split.test.length }, size: result.size, estimator: result.estimator, rows, tsd: result.tsd, timings, config: result.config });
   const f = (v: number | null | undefined, d = 2) => (v === null || v === undefined ? '—' : v.toFixed(d));
   const md = [
     `# Demo run (${new Date().toISOString().slice(0, 10)}): stages 1 → 2 → 3 on the synthetic head`,
