@@ -95,12 +95,13 @@ if (record) {
   const machine = { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? null, memoryGiB: Math.round(totalmem() / 2 ** 30), loadAverage: loadavg(), node: process.version };
   const rows = result.rows.map((r) => ({ name: r.name, label: r.label, msPerFrame: r.msPerFrame, whole: r.scores.whole, face: r.scores.face, pe: r.scores.pe, ee: r.scores.ee, temporal: r.scores.temporal && { curveMeanAbsDiff: r.scores.temporal.curveMeanAbsDiff, curvePearson: r.scores.temporal.curvePearson, warpingError: r.scores.temporal.warpingError, referenceWarpingError: r.scores.temporal.referenceWarpingError } }));
   const native = nativeKernelStatus();
-  writeJsonAtomic(record, { command: `${process.env.CA_NATIVE !== undefined ? `CA_NATIVE=${process.env.CA_NATIVE} ` : ''}pnpm demo ${args.join(' ')}`, commit, date: new Date().toISOString(), machine, backend: backend.name, nativeKernels: { active: native.active, threads: native.threads, ortVersion: native.ortVersion ?? null, reason: native.reason, counters: native.counters }, seeds: { method: SEED, dataset: 1, identity: IDENTITY }, quick: QUICK, split: { train: result.split.train.length, validation: result.split.validation.length, test: result.split.test.length }, size: result.size, estimator: result.estimator, rows, tsd: result.tsd, timings, config: result.config });
+  const command = `${process.env.CA_NATIVE !== undefined ? `CA_NATIVE=${process.env.CA_NATIVE} ` : ''}pnpm demo ${args.join(' ')}`;
+  writeJsonAtomic(record, { command, commit, date: new Date().toISOString(), machine, backend: backend.name, nativeKernels: { active: native.active, threads: native.threads, ortVersion: native.ortVersion ?? null, reason: native.reason, counters: native.counters }, seeds: { method: SEED, dataset: 1, identity: IDENTITY }, quick: QUICK, split: { train: result.split.train.length, validation: result.split.validation.length, test: result.split.test.length }, size: result.size, estimator: result.estimator, rows, tsd: result.tsd, timings, config: result.config });
   const f = (v: number | null | undefined, d = 2) => (v === null || v === undefined ? '—' : v.toFixed(d));
   const md = [
     `# Demo run (${new Date().toISOString().slice(0, 10)}): stages 1 → 2 → 3 on the synthetic head`,
     '',
-    `Written by \`pnpm demo ${args.join(' ')}\` (examples/00-demo.ts) at commit ${commit ?? 'unknown'}; numbers from [${record.split('/').pop()}](${record.split('/').pop()}). ${label}. Protocol: [protocol.md](protocol.md); ${result.split.test.length} held-out frames at ${result.size}², scored once.`,
+    `Written by \`${command}\` (examples/00-demo.ts) at commit ${commit ?? 'unknown'}; numbers from [${record.split('/').pop()}](${record.split('/').pop()}). ${label}. Protocol: [protocol.md](protocol.md); ${result.split.test.length} held-out frames at ${result.size}², scored once.`,
     '',
     '| row | PSNR | PSNR face | SSIM | SSIM face | PE | EE | flow-curve corr. | warping error |',
     '|---|---|---|---|---|---|---|---|---|',
