@@ -16,8 +16,9 @@ import * as path from 'node:path';
 import { Rng, type tf } from '@consistent-avatar/core';
 import { fitProxyAvatar, readInstaDataset, synthesizeDataset } from '@consistent-avatar/proxy';
 import { trainTsdm, type TsdmConfig, type TsdmData } from '@consistent-avatar/tsd';
-import { FcsdModel, distillFcsdLcm, trainFcsd, trainFcsdRefiner, type FcsdConfig, type FcsdData, type FcsdFrame } from '@consistent-avatar/avatar';
+import { FcsdModel, distillFcsdLcm, trainFcsd, trainFcsdRefiner, type FcsdConfig, type FcsdData } from '@consistent-avatar/avatar';
 import { renderPoseExpressionSet, trainPoseExpressionEstimator } from '@consistent-avatar/metrics';
+import { toyFcsdData } from '../packages/avatar/test/fcsd-toy-data.js';
 import { treeDigest, weightsDigest, type Outcome, type Scenario, type ScenarioInputs } from './kill-scenarios.js';
 
 const TSDM: Partial<TsdmConfig> = {
@@ -55,21 +56,7 @@ const FCSD: Partial<FcsdConfig> = {
 };
 
 /** Seeded stand-in stage-3 frames (maps in range, P, E, two emotions). */
-function fcsdData(): FcsdData {
-  const rng = new Rng(11);
-  const map = (lo: number, hi: number) => Float32Array.from(rng.uniform(S * S * 3, lo, hi));
-  const labels = ['happy', 'sad'];
-  return {
-    size: S,
-    labels,
-    frames: Array.from({ length: 4 }, (_, index): FcsdFrame => ({
-      id: String(index).padStart(5, '0'), index,
-      gt: map(0, 1), proxyRgb: map(0, 1), normal: map(0, 1), mask: new Float32Array(S * S).fill(1),
-      gtTsd: map(-1, 1), proxyTsd: map(-1, 1), alignedTsd: map(-1, 1),
-      pose: Float32Array.from(rng.normal(6)), expression: Float32Array.from(rng.normal(100)), emotion: labels[index % 2]!,
-    })),
-  };
-}
+const fcsdData = (): FcsdData => toyFcsdData({ size: S, frames: 4, seed: 11 });
 
 /** trainFcsd: the backbone phase (6 steps: saves at 2, 4, 6, pruning at 6) then the conditions phase (2 steps). */
 async function fcsd(runDir: string): Promise<Outcome> {

@@ -20,6 +20,7 @@ import { tf, initBackend, enableNativeKernels, disableNativeKernels, writeNpz, w
 import { OrtUNet, UNet2DConditionModel, type UNet2DConditionConfig } from '@consistent-avatar/diffusion';
 import { TsdmModel, resolveTsdmConfig } from '@consistent-avatar/tsd';
 import { fcsdBackboneConfig, resolveFcsdConfig } from '../src/index.js';
+import { medianMs } from '../../../scripts/bench/timing.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
@@ -31,17 +32,7 @@ const BATCH = 8;
 const TOKENS = 3;
 const SEED = 7;
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-function time(fn: () => void): number {
-  fn(); // warm-up (and the provider's sessions)
-  const ts: number[] = [];
-  for (let i = 0; i < REPEATS; i++) {
-    const t0 = performance.now();
-    fn();
-    ts.push(performance.now() - t0);
-  }
-  return median(ts);
-}
+const time = (fn: () => void): number => medianMs(fn, REPEATS); // one untimed warm-up (and the provider's sessions), then the median
 
 await initBackend('wasm');
 const tsdm = resolveTsdmConfig();

@@ -12,6 +12,7 @@ import { resolveFcsdConfig, type FcsdConfig } from './config.js';
 import type { FcsdData, FcsdFrame } from './data.js';
 import { FcsdModel } from './fcsd-model.js';
 import { renderFcsd } from './render.js';
+import { toyFcsdData } from '../../test/fcsd-toy-data.js';
 import { fcsdBatchInputs, trainFcsd } from './train.js';
 
 const S = 16;
@@ -21,22 +22,8 @@ const TINY: Partial<FcsdConfig> = {
   checkpointEvery: 3, logEvery: 3, seed: 5, lcmIterations: 0, ddimSteps: 3,
 };
 
-/** Synthetic frames: smooth random maps and vectors (deterministic). */
-function toyData(frames = 6): FcsdData {
-  const rng = new Rng(11);
-  const map = (lo: number, hi: number) => Float32Array.from(rng.uniform(S * S * 3, lo, hi));
-  const labels = ['happy', 'sad'];
-  return {
-    size: S,
-    labels,
-    frames: Array.from({ length: frames }, (_, index): FcsdFrame => ({
-      id: String(index).padStart(5, '0'), index,
-      gt: map(0, 1), proxyRgb: map(0, 1), normal: map(0, 1), mask: new Float32Array(S * S).fill(1),
-      gtTsd: map(-1, 1), proxyTsd: map(-1, 1), alignedTsd: map(-1, 1),
-      pose: Float32Array.from(rng.normal(6)), expression: Float32Array.from(rng.normal(100)), emotion: labels[index % 2]!,
-    })),
-  };
-}
+/** Synthetic frames: random maps and vectors (deterministic). */
+const toyData = (frames = 6): FcsdData => toyFcsdData({ size: S, frames, seed: 11 });
 
 /** Give the ControlNet's zero convolutions and the IP projections random weights, so every path reaches the output. */
 function wake(model: FcsdModel): void {

@@ -5,11 +5,12 @@
  */
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Rng, tf, useBackend, ValidationError } from '@consistent-avatar/core';
+import { tf, useBackend, ValidationError } from '@consistent-avatar/core';
 import type { FcsdConfig } from './config.js';
-import type { FcsdData, FcsdFrame } from './data.js';
+import type { FcsdData } from './data.js';
 import { FcsdModel, loadPretrainedBackbone } from './fcsd-model.js';
 import { renderFcsd } from './render.js';
+import { toyFcsdData } from '../../test/fcsd-toy-data.js';
 import { fcsdBatchTargets, trainFcsd } from './train.js';
 import { distillFcsdLcm } from './lcm.js';
 import { trainFcsdRefiner } from './refiner.js';
@@ -22,18 +23,7 @@ const CONFIG: Partial<FcsdConfig> = {
   lcmIterations: 2, lcmDdimTimesteps: 10, lcmTimeCondDim: 8, refinerIterations: 2, checkpointEvery: 100, logEvery: 2, seed: 1,
 };
 
-function toyData(): FcsdData {
-  const rng = new Rng(4);
-  const map = (lo: number, hi: number) => Float32Array.from(rng.uniform(S * S * 3, lo, hi));
-  return {
-    size: S, labels: ['happy', 'sad'],
-    frames: Array.from({ length: 4 }, (_, index): FcsdFrame => ({
-      id: String(index), index, gt: map(0, 1), proxyRgb: map(0, 1), normal: map(0, 1), mask: new Float32Array(S * S).fill(1),
-      gtTsd: map(-1, 1), proxyTsd: map(-1, 1), alignedTsd: map(-1, 1), pose: Float32Array.from(rng.normal(6)),
-      expression: Float32Array.from(rng.normal(100)), emotion: index % 2 ? 'sad' : 'happy',
-    })),
-  };
-}
+const toyData = (): FcsdData => toyFcsdData({ size: S, frames: 4, seed: 4, ids: 'plain' });
 
 beforeAll(async () => {
   await useBackend('wasm');
