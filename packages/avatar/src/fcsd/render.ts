@@ -46,6 +46,10 @@ export interface RenderFcsdOptions {
  * Frames per {@link renderFcsd} batch by default. The LCM sampler's inner noise is drawn per batch (forked by the
  * batch's first frame index), so a frame's pixels depend on the batching: shards of a render cut the frames in whole
  * batches (see `renderShardRange`).
+ * @example
+ * ```ts
+ * const batches = Math.ceil(frames.length / RENDER_BATCH_SIZE); // render batches of an unsharded run
+ * ```
  */
 export const RENDER_BATCH_SIZE = 8;
 

@@ -55,7 +55,13 @@ export interface RenderShardRecord {
   ids: string[];
 }
 
-/** The folder of render shard `index` of `count` under a run folder's `outputs/`. */
+/**
+ * The folder of render shard `index` of `count` under a run folder's `outputs/`.
+ * @example
+ * ```ts
+ * const dir = renderShardDir('runs/me/outputs', 0, 4); // where `ca render --shard 0/4` writes its part
+ * ```
+ */
 export function renderShardDir(outputs: string, index: number, count: number): string {
   return join(outputs, 'render-shards', `part-${index}-of-${count}`);
 }

@@ -28,7 +28,13 @@
 import { ValidationError } from '../errors.js';
 import type { OnnxAttribute, OnnxFloatInitializer, OnnxInt64Constant, OnnxModelSpec, OnnxNode, OnnxValue } from './onnx-proto.js';
 
-/** The default-domain opset the emitters target: 17 (ONNX Runtime 1.30 implements it fully; `LayerNormalization` is in it). */
+/**
+ * The default-domain opset the emitters target: 17 (ONNX Runtime 1.30 implements it fully; `LayerNormalization` is in it).
+ * @example
+ * ```ts
+ * const graph = new OnnxGraph(); // its models declare opset ONNX_EXPORT_OPSET
+ * ```
+ */
 export const ONNX_EXPORT_OPSET = 17;
 
 /**

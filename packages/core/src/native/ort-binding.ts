@@ -29,7 +29,13 @@
 import { createRequire } from 'node:module';
 import { ValidationError } from '../errors.js';
 
-/** The pinned onnxruntime-node version this adapter was checked against. */
+/**
+ * The pinned onnxruntime-node version this adapter was checked against.
+ * @example
+ * ```ts
+ * if (nativeKernelStatus().ortVersion !== ORT_PINNED_VERSION) console.warn('onnxruntime-node differs from the pinned version');
+ * ```
+ */
 export const ORT_PINNED_VERSION = '1.30.0';
 
 /** A float32 tensor as the binding takes it: a typed array (possibly a view of another heap) and its dims. */

@@ -33,7 +33,13 @@ import { loadOrtBinding, type OrtSyncSession } from './ort-binding.js';
 import { conv2dBackpropFilterGraph, conv2dBackpropInputGraph, conv2dGraph, type ConvAttrs, type KernelGraph } from './conv-graphs.js';
 import { batchMatMulGraph } from './matmul-graph.js';
 
-/** The tfjs kernels the provider can run natively. */
+/**
+ * The tfjs kernels the provider can run natively.
+ * @example
+ * ```ts
+ * for (const kernel of NATIVE_KERNELS) console.log(kernel, nativeKernelStatus().counters[kernel].native);
+ * ```
+ */
 export const NATIVE_KERNELS = ['Conv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter', 'BatchMatMul'] as const;
 /** One of {@link NATIVE_KERNELS}. */
 export type NativeKernelName = (typeof NATIVE_KERNELS)[number];

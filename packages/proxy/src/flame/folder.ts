@@ -18,9 +18,21 @@ import * as path from 'node:path';
 import { FormatError, readNpz, readTextBounded, ValidationError } from '@consistent-avatar/core';
 import { FlameModel, type NdArrayLike } from './model.js';
 
-/** The model file names looked for first, in this order (else the folder's only model `.npz`). */
+/**
+ * The model file names looked for first, in this order (else the folder's only model `.npz`).
+ * @example
+ * ```ts
+ * console.log(`put ${FLAME_MODEL_FILES[0]} in your FLAME folder`);
+ * ```
+ */
 export const FLAME_MODEL_FILES = ['flame2020.npz', 'generic_model.npz'] as const;
-/** FLAME's template mesh with the UVs. */
+/**
+ * FLAME's template mesh with the UVs.
+ * @example
+ * ```ts
+ * const uvs = readObjUvs(path.join('/data/flame', FLAME_UV_FILE));
+ * ```
+ */
 export const FLAME_UV_FILE = 'head_template_mesh.obj';
 /** `.npz` files of a FLAME folder that are not the model (landmark embeddings). */
 const NOT_MODELS = new Set(['mediapipe_landmark_embedding.npz', 'landmark_embedding.npz']);

@@ -13,7 +13,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { FormatError, ValidationError, readJson } from '@consistent-avatar/core';
 
-/** The label `ca track` writes in `tracking.json` when it fitted the embedded synthetic head. */
+/**
+ * The label `ca track` writes in `tracking.json` when it fitted the embedded synthetic head.
+ * @example
+ * ```ts
+ * const synthetic = readJson<{ model: string }>('data/me/tracking.json').model === TRACKED_SYNTHETIC_LABEL;
+ * ```
+ */
 export const TRACKED_SYNTHETIC_LABEL = 'synthetic head (embedded default, not FLAME)';
 
 /**
