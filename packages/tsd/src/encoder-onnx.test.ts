@@ -34,4 +34,18 @@ describe.skipIf(!loadOrtBinding().available)('OrtTsdEncoder: the exported TSD en
     tf.dispose([input, code, other, ours, ref, ...Object.values(dict)]);
     await useBackend('cpu');
   });
+
+  it('refuses bad options, a tensor of the wrong layout and use after dispose, naming the argument', () => {
+    const encoder = new TsdEncoder({ width: 8, outDim: 16 });
+    expect(() => new OrtTsdEncoder(encoder, null as never)).toThrow(/OrtTsdEncoder: argument 'options' expected an options object/);
+    const native = new OrtTsdEncoder(encoder);
+    const nchw = tf.zeros([1, 3, 16, 16]) as tf.Tensor4D; // channels first: 16 channels last
+    expect(() => native.forward(nchw)).toThrow(/OrtTsdEncoder\.forward: argument 'tsd' expected a tensor \[B, H, W, 3\]/);
+    expect(() => native.forward([1, 2, 3] as never)).toThrow(/argument 'tsd'/);
+    native.dispose();
+    native.dispose(); // idempotent
+    expect(() => native.forward(tf.zeros([1, 16, 16, 3]) as tf.Tensor4D)).toThrow(/not disposed/);
+    tf.dispose(nchw);
+    encoder.dispose();
+  });
 });

@@ -24,6 +24,26 @@ describe.skipIf(!loadOrtBinding().available)('OrtControlNet: the exported Contro
     await useBackend('cpu');
   });
 
+  it('refuses a sample, condition, text or scale of the wrong form, naming the argument; and use after dispose', () => {
+    const native = new OrtControlNet(controlnet);
+    const x = npyNhwc('controlnet/in_sample.npy');
+    const t = npyTensor('controlnet/in_timestep.npy');
+    const text = npyTensor('controlnet/in_encoder_hidden_states.npy');
+    const cond = npyNhwc('controlnet/in_controlnet_cond.npy');
+    const F = 'OrtControlNet\\.forward: argument';
+    const [B, H, W, C] = x.shape;
+    tf.tidy(() => {
+      expect(() => native.forward(tf.zeros([B, H, W, C + 1]) as tf.Tensor4D, t, text, cond)).toThrow(new RegExp(`${F} 'sample'`));
+      expect(() => native.forward(x, t, text, tf.zeros([B, 3, 3, cond.shape[3]]) as tf.Tensor4D)).toThrow(new RegExp(`${F} 'controlnetCond'`));
+      expect(() => native.forward(x, t, tf.zeros([B, 2, text.shape[2]! + 1]), cond)).toThrow(new RegExp(`${F} 'encoderHiddenStates'`));
+      expect(() => native.forward(x, t, text, cond, { conditioningScale: Number.NaN })).toThrow(new RegExp(`${F} 'options\\.conditioningScale' expected a finite number`));
+    });
+    expect(() => new OrtControlNet(controlnet, 7 as never)).toThrow(/OrtControlNet: argument 'options' expected an options object/);
+    native.dispose();
+    expect(() => native.forward(x, t, text, cond)).toThrow(/not disposed/);
+    tf.dispose([x, t, text, cond]);
+  });
+
   it('names its initializers as the diffusers state dict does', () => {
     const torch = controlnet.stateDict({ layout: 'torch' });
     const names = exportControlNetOnnx(controlnet).graph.spec().initializers!.filter((t) => !t.name.startsWith('const_')).map((t) => t.name);

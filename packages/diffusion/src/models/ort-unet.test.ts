@@ -162,7 +162,13 @@ describe.skipIf(!ortAvailable)('OrtVaeDecoder: the exported VAE decoder in ONNX 
       const z = tf.randomNormal([1, 3, 5, vae.latentChannels], 0, 1, 'float32', 9) as tf.Tensor4D;
       expectClose(native.decode(z), vae.decode(z), 'ort vs tfjs, [1, 3, 5] latent');
     });
+    // Bad input: the latent channel count, the options, use after dispose.
+    const wrong = tf.zeros([1, 3, 5, vae.latentChannels + 1]) as tf.Tensor4D;
+    expect(() => native.decode(wrong)).toThrow(new RegExp(`OrtVaeDecoder\\.decode: argument 'latents' expected \\[B, h, w, ${vae.latentChannels}\\]`));
+    expect(() => new OrtVaeDecoder(vae, 'file.onnx' as never)).toThrow(/OrtVaeDecoder: argument 'options' expected an options object/);
     native.dispose();
+    expect(() => native.decode(post.mean)).toThrow(/not disposed/);
+    wrong.dispose();
     post.dispose();
     vae.dispose();
     ref.dispose();
