@@ -10,6 +10,14 @@ import { expectRelClose, modelFixture, npyNhwc, npyTensor } from '../../test/mod
 
 const expectClose = (actual: tf.Tensor, reference: tf.Tensor, label: string) => expectRelClose(expect, actual, reference, label);
 
+/** The `controlnet` fixture's inputs: sample and condition NHWC, timestep, text tokens. */
+const fixtureInputs = () => ({
+  x: npyNhwc('controlnet/in_sample.npy'),
+  t: npyTensor('controlnet/in_timestep.npy'),
+  text: npyTensor('controlnet/in_encoder_hidden_states.npy'),
+  cond: npyNhwc('controlnet/in_controlnet_cond.npy'),
+});
+
 describe.skipIf(!loadOrtBinding().available)('OrtControlNet: the exported ControlNet in ONNX Runtime', () => {
   let controlnet: ControlNetModel;
   let unet: UNet2DConditionModel;
@@ -26,10 +34,7 @@ describe.skipIf(!loadOrtBinding().available)('OrtControlNet: the exported Contro
 
   it('refuses a sample, condition, text or scale of the wrong form, naming the argument; and use after dispose', () => {
     const native = new OrtControlNet(controlnet);
-    const x = npyNhwc('controlnet/in_sample.npy');
-    const t = npyTensor('controlnet/in_timestep.npy');
-    const text = npyTensor('controlnet/in_encoder_hidden_states.npy');
-    const cond = npyNhwc('controlnet/in_controlnet_cond.npy');
+    const { x, t, text, cond } = fixtureInputs();
     const F = 'OrtControlNet\\.forward: argument';
     const [B, H, W, C] = x.shape;
     tf.tidy(() => {
@@ -53,10 +58,7 @@ describe.skipIf(!loadOrtBinding().available)('OrtControlNet: the exported Contro
 
   it('matches diffusers residuals at scales 1.0 and 0.5 and the tfjs forward in guess mode', () => {
     const native = new OrtControlNet(controlnet);
-    const x = npyNhwc('controlnet/in_sample.npy');
-    const t = npyTensor('controlnet/in_timestep.npy');
-    const text = npyTensor('controlnet/in_encoder_hidden_states.npy');
-    const cond = npyNhwc('controlnet/in_controlnet_cond.npy');
+    const { x, t, text, cond } = fixtureInputs();
     for (const [s, scale] of [['s100', 1], ['s050', 0.5]] as const) {
       const out = native.forward(x, t, text, cond, { conditioningScale: scale });
       expect(out.downBlockResSamples.length).toBe(4);
