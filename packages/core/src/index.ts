@@ -82,6 +82,7 @@ export {
   type Pad,
 } from './kernels/conv-grads.js';
 export { registerWasmTrainingKernels, registeredWasmKernels, preferConv2DBackpropInputKernel, setWasmBatchMatMulKernel, unsortedSegmentSumFromScatter, wasmBatchMatMulKernelCalls } from './kernels/register.js';
+export { groupNorm, setFusedGroupNorm, fusedGroupNormCalls } from './kernels/group-norm.js';
 export { wasmBinary } from './kernels/wasm-binary.js';
 export {
   enableNativeKernels,

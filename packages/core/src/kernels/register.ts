@@ -14,6 +14,7 @@ import {
   type Pad,
 } from './conv-grads.js';
 import { maxPoolGrad, resizeNearestGrad } from './pool-resize-grads.js';
+import { GROUP_NORM_GRADIENT, GROUP_NORM_KERNELS } from './group-norm.js';
 import { instantiateBatchMatMul, type BatchMatMulKernel, type WasmMemoryLike } from './wasm-batch-matmul.js';
 
 type Attrs = Record<string, unknown>;
@@ -378,7 +379,9 @@ export function registerWasmTrainingKernels(): void {
     if (tf.getKernel(kernel.kernelName, 'cpu')) tf.unregisterKernel(kernel.kernelName, 'cpu');
     tf.registerKernel(kernel);
   }
-  for (const grad of GRADIENTS) tf.registerGradient(grad);
+  // Fused group norm (kernels/group-norm.ts): our own kernel names, on wasm and cpu.
+  for (const kernel of GROUP_NORM_KERNELS) if (!tf.getKernel(kernel.kernelName, kernel.backendName)) tf.registerKernel(kernel);
+  for (const grad of [...GRADIENTS, GROUP_NORM_GRADIENT]) tf.registerGradient(grad);
   registered = true;
 }
 
@@ -391,7 +394,7 @@ export function registerWasmTrainingKernels(): void {
  * ```
  */
 export function registeredWasmKernels(): string[] {
-  return registered ? WASM_KERNELS.map((k) => k.kernelName) : [];
+  return registered ? [...WASM_KERNELS.map((k) => k.kernelName), GROUP_NORM_KERNELS[0]!.kernelName, GROUP_NORM_KERNELS[1]!.kernelName] : [];
 }
 
 /**

@@ -23,6 +23,7 @@ import { ValidationError } from '../errors.js';
 import { Rng } from '../random.js';
 import { Module } from './module.js';
 import { normalTensor, torchDefaultBound, uniformTensor } from './init.js';
+import { groupNorm } from '../kernels/group-norm.js';
 
 /**
  * A `[height, width]` pair (kernel size, stride, padding, dilation); layer options also accept one number for both.
@@ -295,14 +296,7 @@ export class GroupNorm extends Module {
     if (x.rank < 2 || x.shape[x.rank - 1] !== this.numChannels) {
       throw new ValidationError('GroupNorm.forward', 'x', `[B, ..., ${this.numChannels}]`, x);
     }
-    return tf.tidy(() => {
-      const B = x.shape[0]!;
-      const G = this.numGroups;
-      const grouped = x.reshape([B, -1, G, this.numChannels / G]); // [B, P, G, C/G]
-      const { mean, variance } = tf.moments(grouped, [1, 3], true); // [B, 1, G, 1]
-      const normed = tf.mul(tf.sub(grouped, mean), tf.rsqrt(tf.add(variance, this.eps))).reshape(x.shape); // [B, ..., C]
-      return (this.weight ? tf.add(tf.mul(normed, this.weight), this.bias!) : normed) as T;
-    });
+    return groupNorm(x, this.numGroups, this.weight, this.bias, this.eps); // fused kernels on wasm / cpu (kernels/group-norm.ts)
   }
 }
 
