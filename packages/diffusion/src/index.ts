@@ -112,7 +112,7 @@ export { OrtUNet, type OrtUNetOptions } from './models/ort-unet.js';
 export { nhwcToOrt, ortToNhwc, ortTimesteps, openOrtSession, requireOrt, type OrtSessionPlacement } from './models/ort-io.js';
 export { exportControlNetOnnx, type ControlNetOnnxExport } from './controlnet/controlnet-onnx.js';
 export { OrtControlNet } from './controlnet/ort-controlnet.js';
-export { exportVaeDecoderOnnx, OrtVaeDecoder } from './models/vae-onnx.js';
+export { exportVaeDecoderOnnx, exportVaeEncoderOnnx, OrtVaeDecoder, OrtVaeEncoder } from './models/vae-onnx.js';
 export {
   emitAttention,
   emitDownBlock,

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BackendUnavailableError, loadOrtBinding, Rng, simulateOrtAbsent, tf, useBackend } from '@consistent-avatar/core';
-import { attachIPAdapter, AutoencoderKL, DDIMScheduler, exportUNetOnnx, exportVaeDecoderOnnx, loadWeightsFile, OrtUNet, OrtVaeDecoder, readModelConfig, sample, UNet2DConditionModel, unetDenoiser } from '../index.js';
+import { attachIPAdapter, AutoencoderKL, DDIMScheduler, exportUNetOnnx, exportVaeDecoderOnnx, exportVaeEncoderOnnx, loadWeightsFile, OrtUNet, OrtVaeDecoder, OrtVaeEncoder, readModelConfig, sample, UNet2DConditionModel, unetDenoiser } from '../index.js';
 import { expectRelClose, modelFixture, npyNhwc, npyTensor } from '../../test/models-fixtures.js';
 
 const ortAvailable = loadOrtBinding().available;
@@ -172,6 +172,40 @@ describe.skipIf(!ortAvailable)('OrtVaeDecoder: the exported VAE decoder in ONNX 
     post.dispose();
     vae.dispose();
     ref.dispose();
+    await useBackend('cpu');
+  });
+});
+
+describe.skipIf(!ortAvailable)('OrtVaeEncoder: the exported VAE encoder in ONNX Runtime', () => {
+  it('matches diffusers encode (vae fixture: posterior mean and logvar) and the tfjs encoder at another batch / size; names as diffusers', async () => {
+    await useBackend('wasm');
+    const vae = AutoencoderKL.fromPretrained(modelFixture('vae'));
+    const encoderKeys = Object.keys(vae.stateDict()).filter((k) => k.startsWith('encoder.') || k.startsWith('quant_conv.'));
+    const names = exportVaeEncoderOnnx(vae).spec().initializers!.filter((t) => !t.name.startsWith('const_')).map((t) => t.name);
+    expect(names.sort()).toEqual(encoderKeys.sort());
+    const native = new OrtVaeEncoder(vae);
+    const image = npyNhwc('vae/in_image.npy');
+    const [refMean, refLogvar] = [npyNhwc('vae/out_latent_mean.npy'), npyNhwc('vae/out_latent_logvar.npy')];
+    const post = native.encode(image);
+    expectClose(post.mean, refMean, 'ort mean vs diffusers');
+    expectClose(post.logvar, refLogvar, 'ort logvar vs diffusers');
+    const f = vae.downsampleFactor;
+    const other = tf.randomNormal([2, 3 * f, 5 * f, vae.config.in_channels], 0, 0.5, 'float32', 11) as tf.Tensor4D;
+    const [a, b] = [native.encode(other), vae.encode(other)];
+    expectClose(a.mean, b.mean, 'ort vs tfjs mean, [2, 3f, 5f]');
+    expectClose(a.logvar, b.logvar, 'ort vs tfjs logvar, [2, 3f, 5f]');
+    // Bad input: the channel count, a size the encoder cannot halve, the options, use after dispose.
+    const wrong = tf.zeros([1, f, f, vae.config.in_channels + 1]) as tf.Tensor4D;
+    expect(() => native.encode(wrong)).toThrow(new RegExp(`OrtVaeEncoder\\.encode: argument 'images' expected \\[B, H, W, ${vae.config.in_channels}\\]`));
+    const odd = tf.zeros([1, f + 1, f, vae.config.in_channels]) as tf.Tensor4D;
+    expect(() => native.encode(odd)).toThrow(/divisible by/);
+    expect(() => new OrtVaeEncoder(vae, 'file.onnx' as never)).toThrow(/OrtVaeEncoder: argument 'options' expected an options object/);
+    expect(() => exportVaeEncoderOnnx({} as never)).toThrow(/exportVaeEncoderOnnx: argument 'vae' expected an AutoencoderKL/);
+    native.dispose();
+    expect(() => native.encode(image)).toThrow(/not disposed/);
+    for (const p of [post, a, b]) p.dispose();
+    tf.dispose([wrong, odd, other, image, refMean, refLogvar]);
+    vae.dispose();
     await useBackend('cpu');
   });
 });
