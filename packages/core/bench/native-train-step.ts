@@ -1,7 +1,9 @@
 /**
  * bench/native-train-step: one AdamW training step of `TinyUNet` (test/tiny-unet.ts, 2.1 M parameters, batch 4,
  * 64²) on wasm with the native kernel provider off, on with 1 ONNX Runtime thread and on with 2, against PyTorch CPU
- * with 1 and 2 threads (train_step_torch.py: same architecture, weights and inputs), all in one run; then a
+ * with 1 and 2 threads (train_step_torch.py: same architecture, weights and inputs), all in one run — plus the
+ * provider on with 2 threads and core's fused group-norm kernels off (the composition from tf ops), to show what the
+ * fused kernels (src/kernels/group-norm.ts) changed side by side; then a
  * per-kernel profile (`tf.profile`) of one step with the provider on (2 threads), and the cost of the native
  * binding's output copy. Writes everything to a JSON result file.
  *
@@ -24,6 +26,7 @@ import {
   disableNativeKernels,
   nativeKernelStatus,
   resetNativeKernelStats,
+  setFusedGroupNorm,
   encodeOnnxModel,
   loadOrtBinding,
 } from '../src/index.js';
@@ -167,6 +170,10 @@ async function main() {
     }
     for (const threads of [1, 2]) rows.push(runTorch(dir, threads));
     enableNativeKernels({ threads: 2 });
+    setFusedGroupNorm(false);
+    const unfused = runTfjs('tfjs wasm + ONNX Runtime kernels, 2 threads, fused group norm off');
+    setFusedGroupNorm(true);
+    rows.push(unfused);
     const profile = await profileStep();
     const copy = outputCopyCost();
     const torch = (threads: number) => rows.find((r) => r.implementation.endsWith(`${threads} thread${threads > 1 ? 's' : ''}`) && r.implementation.startsWith('PyTorch'))!;
@@ -176,6 +183,8 @@ async function main() {
       wasmVsTorch1Thread: rows[0]!.stepMs / torch(1).stepMs,
       nativeSpeedupOverWasm1Thread: rows[0]!.stepMs / rows[1]!.stepMs,
       nativeSpeedupOverWasm2Threads: rows[0]!.stepMs / rows[2]!.stepMs,
+      fusedGroupNormSpeedup2Threads: unfused.stepMs / rows[2]!.stepMs,
+      unfusedVsTorch2Threads: unfused.stepMs / torch(2).stepMs,
     };
     const maxLossDiff = Math.max(...rows.slice(1).flatMap((r) => r.losses.map((l, i) => Math.abs(l - rows[0]!.losses[i]!))));
     const result = {
@@ -184,7 +193,7 @@ async function main() {
       commit: gitState(process.cwd()),
       date: new Date().toISOString(),
       machine: { cpus: cpus().length, model: cpus()[0]?.model ?? 'cpu', memoryGiB: totalmem() / 2 ** 30, node: process.version },
-      loadAverage: { note: 'os.loadavg() after each configuration; the 2-core machine was shared with other developers, so wall times are inflated and noisy', samples: loads },
+      loadAverage: { note: 'os.loadavg() (1, 5, 15 min) after each configuration; above ~1 the 2-core machine was busy with other work and wall times are inflated', samples: loads },
       seeds: { inputs: SEED, network: 1 },
       network: { name: 'TinyUNet (packages/core/test/tiny-unet.ts)', batch: B, size: S },
       stepsTimed: STEPS,
@@ -193,7 +202,8 @@ async function main() {
       rows,
       ratios,
       maxLossDiffVsWasm: maxLossDiff,
-      profile: { configuration: 'native provider on, 2 threads; tf.profile of one step after one warm-up', kernels: profile },
+      fusedGroupNorm: 'on in every row except the one labelled "fused group norm off"',
+      profile: { configuration: 'native provider on, 2 threads, fused group norm on; tf.profile of one step after one warm-up', kernels: profile },
       bindingOutputCopy: copy,
     };
     mkdirSync(dirname(OUT), { recursive: true });
