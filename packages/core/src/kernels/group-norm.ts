@@ -61,8 +61,17 @@ export function groupNormForwardValues(x: Float32Array, gamma: Float32Array, bet
     const base = b * P * C;
     s1.fill(0);
     s2.fill(0);
-    // 1. per-channel Σx and Σx² over the positions (channels innermost: contiguous reads)
-    for (let p = 0, o = base; p < P; p++, o += C) {
+    // 1. per-channel Σx and Σx² over the positions (channels innermost: contiguous reads; four positions per
+    //    accumulator update)
+    let p = 0;
+    for (let o = base; p + 4 <= P; p += 4, o += 4 * C) {
+      for (let c = 0; c < C; c++) {
+        const v0 = x[o + c]!, v1 = x[o + C + c]!, v2 = x[o + 2 * C + c]!, v3 = x[o + 3 * C + c]!;
+        s1[c] += v0 + v1 + (v2 + v3);
+        s2[c] += v0 * v0 + v1 * v1 + (v2 * v2 + v3 * v3);
+      }
+    }
+    for (let o = base + p * C; p < P; p++, o += C) {
       for (let c = 0; c < C; c++) {
         const v = x[o + c]!;
         s1[c] += v;
@@ -85,9 +94,24 @@ export function groupNormForwardValues(x: Float32Array, gamma: Float32Array, bet
         shift[c] = beta[c]! - mu * r * gamma[c]!;
       }
     }
-    for (let p = 0, o = base; p < P; p++, o += C) {
-      for (let c = 0; c < C; c++) y[o + c] = x[o + c]! * scale[c]! + shift[c]!;
+    applyAffine(x, y, base, P, C, scale, shift);
+  }
+}
+
+/** y = x·scale[c] + shift[c] over positions [0, P) of one item (four positions per load of scale and shift). */
+function applyAffine(x: Float32Array, y: Float32Array, base: number, P: number, C: number, scale: Float64Array, shift: Float64Array): void {
+  let p = 0;
+  for (let o = base; p + 4 <= P; p += 4, o += 4 * C) {
+    for (let c = 0; c < C; c++) {
+      const a = scale[c]!, b = shift[c]!;
+      y[o + c] = x[o + c]! * a + b;
+      y[o + C + c] = x[o + C + c]! * a + b;
+      y[o + 2 * C + c] = x[o + 2 * C + c]! * a + b;
+      y[o + 3 * C + c] = x[o + 3 * C + c]! * a + b;
     }
+  }
+  for (let o = base + p * C; p < P; p++, o += C) {
+    for (let c = 0; c < C; c++) y[o + c] = x[o + c]! * scale[c]! + shift[c]!;
   }
 }
 
@@ -119,7 +143,15 @@ export function groupNormBackwardValues(
     const base = b * P * C;
     A.fill(0);
     D.fill(0);
-    for (let p = 0, o = base; p < P; p++, o += C) {
+    let p = 0;
+    for (let o = base; p + 4 <= P; p += 4, o += 4 * C) {
+      for (let c = 0; c < C; c++) {
+        const g0 = dy[o + c]!, g1 = dy[o + C + c]!, g2 = dy[o + 2 * C + c]!, g3 = dy[o + 3 * C + c]!;
+        A[c] += g0 + g1 + (g2 + g3);
+        D[c] += g0 * x[o + c]! + g1 * x[o + C + c]! + (g2 * x[o + 2 * C + c]! + g3 * x[o + 3 * C + c]!);
+      }
+    }
+    for (let o = base + p * C; p < P; p++, o += C) {
       for (let c = 0; c < C; c++) {
         const g = dy[o + c]!;
         A[c] += g;
@@ -145,7 +177,17 @@ export function groupNormBackwardValues(
         k3[c] = -r * m1 + r * r * m2 * mu;
       }
     }
-    for (let p = 0, o = base; p < P; p++, o += C) {
+    p = 0;
+    for (let o = base; p + 4 <= P; p += 4, o += 4 * C) {
+      for (let c = 0; c < C; c++) {
+        const a = k1[c]!, b = k2[c]!, e = k3[c]!;
+        dx[o + c] = a * dy[o + c]! + b * x[o + c]! + e;
+        dx[o + C + c] = a * dy[o + C + c]! + b * x[o + C + c]! + e;
+        dx[o + 2 * C + c] = a * dy[o + 2 * C + c]! + b * x[o + 2 * C + c]! + e;
+        dx[o + 3 * C + c] = a * dy[o + 3 * C + c]! + b * x[o + 3 * C + c]! + e;
+      }
+    }
+    for (let o = base + p * C; p < P; p++, o += C) {
       for (let c = 0; c < C; c++) dx[o + c] = k1[c]! * dy[o + c]! + k2[c]! * x[o + c]! + k3[c]!;
     }
   }
