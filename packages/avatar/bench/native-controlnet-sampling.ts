@@ -12,7 +12,9 @@
  * The conditions (f_d, z_c, the proxy) are computed once before the loop, as `renderFcsd`'s sampler does. The
  * ControlNet's zero convolutions and conditioning embedding's `conv_out` get seeded random weights (a trained
  * ControlNet's are not zero), so the outputs compared also check the ControlNet path. Writes a JSON result file with
- * the times, the ratios and the max abs differences between the outputs.
+ * the times, the ratios and the max abs differences between the outputs, and the cost of the residuals' NHWC → NCHW
+ * crossing into the UNet's session (diffusion's `nhwcToOrt`, and its previous form that returned the values from a
+ * `tf.tidy`).
  *
  *   node --conditions=source --import tsx packages/avatar/bench/native-controlnet-sampling.ts [--repeats 5] [--out packages/avatar/bench/results/native-controlnet-sampling.json]
  */
@@ -22,7 +24,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tf, initBackend, enableNativeKernels, disableNativeKernels, nativeKernelStatus, readNpz, Rng, writeNpz, writeJsonAtomic } from '@consistent-avatar/core';
-import { OrtControlNet, OrtUNet, type ControlNetOutput } from '@consistent-avatar/diffusion';
+import { nhwcToOrt, OrtControlNet, OrtUNet, type ControlNetOutput } from '@consistent-avatar/diffusion';
 import { MEAD_EMOTIONS } from '@consistent-avatar/emotion';
 import { FcsdModel, resolveFcsdConfig } from '../src/index.js';
 import { medianMs } from '../../../scripts/bench/timing.js';
@@ -127,6 +129,24 @@ for (const threads of [1, 2]) {
   }
 }
 
+// The residuals' NHWC → NCHW crossing into the UNet's session: nhwcToOrt against its previous form, which read the
+// values inside tf.tidy and returned the typed array (tidy then walks every element looking for tensors).
+const shapes = tf.tidy(() => {
+  const r = tfjsResiduals();
+  return [...r.downBlockResSamples, r.midBlockResSample].map((t) => t.shape);
+});
+const residualTensors = shapes.map((shape, k) => tf.randomNormal(shape, 0, 1, 'float32', SEED + 10 + k) as tf.Tensor4D);
+const layoutConversionMs = {
+  note: 'median ms to convert the 5 ControlNet residuals of one step (batch 8) from NHWC tensors to NCHW values',
+  residualShapesNhwc: shapes,
+  nhwcToOrt: time(() => residualTensors.forEach((t) => nhwcToOrt(t))),
+  tidyReturningValues: time(() => residualTensors.forEach((t) => tf.tidy(() => tf.transpose(t, [0, 3, 1, 2]).dataSync()))),
+  tidyReturningValuesNote: 'the previous nhwcToOrt: tf.tidy(() => tf.transpose(x, [0, 3, 1, 2]).dataSync())',
+};
+tf.dispose(residualTensors);
+loads.push(loadavg());
+console.log(layoutConversionMs);
+
 // 3. The PyTorch twin on the same weights (diffusers folders) and inputs.
 const dir = mkdtempSync(join(tmpdir(), 'ca-native-controlnet-'));
 let torch: { output: Float32Array; residuals: Float32Array[]; version: string; params: number } | null = null;
@@ -196,7 +216,7 @@ writeJsonAtomic(OUT, {
   bench: 'packages/avatar/bench/native-controlnet-sampling.ts',
   ...meta,
   loadAverage: {
-    note: 'os.loadavg() after each row (2-core machine shared with other developers, who may have been running tests: wall times are inflated and noisy; the rows run back to back in one process, so their ratios are side by side)',
+    note: 'os.loadavg() after each row and after the layout timing (2-core machine shared with other developers, who may have been running tests: wall times are inflated and noisy; the rows run back to back in one process, so their ratios are side by side)',
     samples: loads,
   },
   seeds: { fcsdInit: config.seed, zeroConvWeights: SEED, xt: SEED, tsd: SEED + 1, normal: SEED + 2, pose: SEED + 3, expression: SEED + 4, proxy: SEED + 5 },
@@ -214,6 +234,7 @@ writeJsonAtomic(OUT, {
   rows,
   ratios,
   agreement,
+  layoutConversionMs,
 });
 tf.dispose([xt, proxyRgb, ...Object.values(inputs), cond.tokens!, cond.controlImage!, cond.proxy!]);
 model.dispose();
