@@ -12,7 +12,10 @@
 import { BackendUnavailableError, checkFinite, encodeOnnxModel, loadOrtBinding, tf, ValidationError, writeOnnxModel, type OnnxModelSpec, type OrtFloatTensor, type OrtSyncSession } from '@consistent-avatar/core';
 
 /**
- * NHWC tensor → NCHW values for a session.
+ * NHWC tensor → NCHW float32 values for a session (int32 tensors are converted). The values are read outside any
+ * `tf.tidy`: a tidy that returns a typed array walks it element by element looking for tensors, a large share of the
+ * ControlNet + UNet step in ONNX Runtime at the FCSD's sizes (`layoutConversionMs` in
+ * packages/avatar/bench/results/native-controlnet-sampling.json).
  * @example
  * ```ts
  * nhwcToOrt(tf.zeros([1, 8, 8, 4]) as tf.Tensor4D).dims; // [1, 4, 8, 8]
@@ -21,8 +24,13 @@ import { BackendUnavailableError, checkFinite, encodeOnnxModel, loadOrtBinding, 
 export function nhwcToOrt(x: tf.Tensor4D): OrtFloatTensor {
   if (!(x instanceof tf.Tensor) || x.rank !== 4) throw new ValidationError('nhwcToOrt', 'x', 'an NHWC tensor [B, H, W, C]', x);
   const [B, H, W, C] = x.shape;
-  const data = tf.tidy(() => tf.transpose(x, [0, 3, 1, 2]).dataSync() as Float32Array); // [B, C, H, W]
-  return { dims: [B, C, H, W], data };
+  const nchw = tf.transpose(x, [0, 3, 1, 2]); // [B, C, H, W]
+  try {
+    const values = nchw.dataSync();
+    return { dims: [B, C, H, W], data: values instanceof Float32Array ? values : Float32Array.from(values) };
+  } finally {
+    nchw.dispose();
+  }
 }
 
 /**
@@ -33,7 +41,8 @@ export function nhwcToOrt(x: tf.Tensor4D): OrtFloatTensor {
  * ```
  */
 export function ortToNhwc(data: Float32Array, dims: number[]): tf.Tensor4D {
-  if (!(data instanceof Float32Array) || dims.length !== 4 || data.length !== dims.reduce((p, q) => p * q, 1)) {
+  if (!Array.isArray(dims) || dims.length !== 4 || !dims.every((d) => Number.isInteger(d) && d >= 0)) throw new ValidationError('ortToNhwc', 'dims', 'four non-negative integers [B, C, H, W]', dims);
+  if (!(data instanceof Float32Array) || data.length !== dims.reduce((p, q) => p * q, 1)) {
     throw new ValidationError('ortToNhwc', 'data', `a Float32Array of ${dims.join('·')} values`, data);
   }
   return tf.tidy(() => tf.transpose(tf.tensor4d(data, dims as [number, number, number, number]), [0, 2, 3, 1])); // [B, H, W, C]
