@@ -13,6 +13,7 @@ import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll } from 'vitest';
 import { accumulateCounters, emptyTotals, recordFileName, RECORD_VERSION } from './select.mjs';
 
@@ -24,14 +25,20 @@ if (recordDir) {
   // Every way `node:child_process` starts a process: CommonJS callers (and libraries) see the patched object, ESM
   // importers see it after syncBuiltinESMExports() — this runs before the test file is imported.
   const childProcess = createRequire(import.meta.url)('node:child_process') as Record<string, (...args: unknown[]) => unknown>;
-  for (const name of ['spawn', 'spawnSync', 'exec', 'execSync', 'execFile', 'execFileSync', 'fork'] as const) {
-    const original = childProcess[name]!;
-    childProcess[name] = function (this: unknown, ...args: unknown[]) {
+  const recording = (name: string, original: (...args: unknown[]) => unknown) =>
+    function (this: unknown, ...args: unknown[]) {
       const command = typeof args[0] === 'string' ? args[0] : String(args[0]);
       // fork() runs a module in a new node process; exec()/execSync() take a shell command line.
       children.push(name === 'fork' ? `node ${basename(command)}` : command.split(/\s+/)[0]!);
       return original.apply(this, args);
     };
+  for (const name of ['spawn', 'spawnSync', 'exec', 'execSync', 'execFile', 'execFileSync', 'fork'] as const) {
+    const original = childProcess[name]!;
+    const wrapper = recording(name, original) as typeof original & Record<symbol, unknown>;
+    // exec / execFile carry util.promisify's custom form ({ stdout, stderr }): keep it, recording too.
+    const custom = (original as unknown as Record<symbol, unknown>)[promisify.custom];
+    if (typeof custom === 'function') wrapper[promisify.custom] = recording(name, custom as (...args: unknown[]) => unknown);
+    childProcess[name] = wrapper;
   }
   syncBuiltinESMExports();
 
