@@ -108,12 +108,18 @@ function main(): number {
     }
   }
 
+  const fileSeconds = (pass: PassResult, keep: (file: string) => boolean = () => true) => pass.durations.filter((d) => keep(d.file)).reduce((sum, d) => sum + d.seconds, 0);
+  const rerun = new Set(selection.selected.map((s) => s.file));
   const summary = {
     ...meta,
     note: 'wall times from one run; the machine may have been shared (see machine.loadAverage at the start and each pass\'s loadAverageAfter)',
     ortAvailable: selection.ortAvailable,
     ortReason: selection.ortReason,
     totalWallSeconds: pass1.wallSeconds + (pass2?.wallSeconds ?? 0),
+    // Sums of vitest's per-file durations (both workers together), and pass 1's share in the files pass 2 skipped.
+    pass1FileSeconds: fileSeconds(pass1),
+    pass1FileSecondsNotRerun: fileSeconds(pass1, (f) => !rerun.has(f)),
+    pass2FileSeconds: pass2 ? fileSeconds(pass2) : 0,
     pass1,
     pass2,
     pass2Selection: selection.selected,
