@@ -21,6 +21,9 @@ export default defineConfig({
     // Two cores on the reference machine; tensor tests are CPU-bound, so one worker at a time per core.
     pool: 'forks',
     maxWorkers: 2,
+    // Inert unless CA_TEST_NATIVE_RECORDS is set: scripts/test-both.ts's first pass records what the native kernel
+    // provider ran in each file, to choose the files its second pass reruns with the provider off.
+    setupFiles: ['scripts/test-both/record-setup.ts'],
     testTimeout: 120_000,
     hookTimeout: 120_000,
   },

@@ -3,14 +3,15 @@
  * architecture refactor (fixture pinned at commit db4e77f by scripts/regression/refactor-fingerprint.ts). This is a
  * regression pin, not a correctness check: the TSDM's quality is evaluated elsewhere.
  *
- * The pin was made with group norm composed from tf ops; core's fused group-norm kernels (on by default since
- * issue 18, `kernels/group-norm.ts`) sum in float64 and so round differently. The bit-identical check therefore runs
- * with them off (everything else must still be unchanged to the bit), and a second run with them on must stay
- * within float32 rounding of the pin.
+ * The pin is the wasm kernels' float rounding, made with group norm composed from tf ops. Two things round
+ * differently and are switched off around the runs (then restored): the native kernel provider (CA_NATIVE=1, pnpm
+ * test's first pass: ONNX Runtime's products), and — for the bit-identical check only — core's fused group-norm
+ * kernels (on by default since issue 18, `kernels/group-norm.ts`: float64 sums). With the fused kernels on, the same
+ * run must stay within float32 rounding of the pin.
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { setFusedGroupNorm, useBackend } from '@consistent-avatar/core';
+import { disableNativeKernels, enableNativeKernels, nativeKernelStatus, setFusedGroupNorm, useBackend } from '@consistent-avatar/core';
 import { FINGERPRINT_TINY, runFingerprint, type FingerprintResult } from './fingerprint.js';
 
 const pinned = JSON.parse(readFileSync(new URL('./fixtures/refactor-fingerprint-tiny.json', import.meta.url), 'utf8')) as { commit: string; results: FingerprintResult[] };
@@ -27,26 +28,33 @@ function relDiff(a: number[] | number[][], b: number[] | number[][]): number {
   return num / den;
 }
 
+/** The fingerprint run on wasm with the native provider off (restored after) and the fused group norm as given. */
+async function fingerprint(fusedGroupNorm: boolean): Promise<FingerprintResult> {
+  await useBackend('wasm');
+  const nativeWasOn = nativeKernelStatus().active;
+  disableNativeKernels();
+  const fusedBefore = setFusedGroupNorm(fusedGroupNorm);
+  try {
+    return await runFingerprint('tiny', FINGERPRINT_TINY, { frames: 8, size: 16, test: 2 }, 5);
+  } finally {
+    setFusedGroupNorm(fusedBefore);
+    if (nativeWasOn) enableNativeKernels();
+  }
+}
+
 describe('refactor fingerprint (wasm)', () => {
   it('with the composed group norm, proxy TSD, 30 TSDM losses and the aligned TSD are bit-identical to the pre-refactor run', async () => {
-    await useBackend('wasm');
     const want = pinned.results[0]!;
     expect(want.config).toEqual(FINGERPRINT_TINY);
-    const before = setFusedGroupNorm(false);
-    try {
-      const got = await runFingerprint('tiny', FINGERPRINT_TINY, { frames: 8, size: 16, test: 2 }, 5);
-      expect(got.proxyTsdFirst).toEqual(want.proxyTsdFirst);
-      expect(got.stepLosses).toEqual(want.stepLosses);
-      expect(got.aligned).toEqual(want.aligned);
-    } finally {
-      setFusedGroupNorm(before);
-    }
+    const got = await fingerprint(false);
+    expect(got.proxyTsdFirst).toEqual(want.proxyTsdFirst);
+    expect(got.stepLosses).toEqual(want.stepLosses);
+    expect(got.aligned).toEqual(want.aligned);
   });
 
   it('with the fused group-norm kernels (the default), the same run stays within float32 rounding of the pin', async () => {
-    await useBackend('wasm');
     const want = pinned.results[0]!;
-    const got = await runFingerprint('tiny', FINGERPRINT_TINY, { frames: 8, size: 16, test: 2 }, 5);
+    const got = await fingerprint(true);
     expect(got.proxyTsdFirst).toEqual(want.proxyTsdFirst); // stage 1 has no group norm
     expect(relDiff(got.stepLosses, want.stepLosses)).toBeLessThan(1e-5);
     expect(relDiff(got.aligned, want.aligned)).toBeLessThan(1e-4);
