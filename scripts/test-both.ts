@@ -4,7 +4,8 @@
  * with it off").
  *
  *  1. Pass 1 — every test file with `CA_NATIVE=1` (`initBackend` enables the provider where onnxruntime-node is
- *     installed). `scripts/test-both/record-setup.ts` writes one record per file: the provider's per-kernel counters,
+ *     installed) and `CA_NATIVE_THREADS=1` (vitest's two workers already fill both cores; two ONNX Runtime threads
+ *     per worker would oversubscribe them — tests that need a thread count set it themselves). `scripts/test-both/record-setup.ts` writes one record per file: the provider's per-kernel counters,
  *     child processes started, counter resets.
  *  2. Pass 2 — with `CA_NATIVE` removed from the environment (the default: the provider off unless a test enables it
  *     itself), the files `scripts/test-both/select.mjs` selects: those that ran a kernel in ONNX Runtime or could
@@ -82,7 +83,7 @@ function main(): number {
   const meta = resultMeta('scripts/test-both.ts', only, `node --import tsx scripts/test-both.ts ${only.join(' ')}`.trim());
 
   // 1. the whole suite (or the files named on the command line), provider on, one record per file
-  const pass1 = runPass('pass1-native-on', { ...process.env, CA_NATIVE: '1', CA_TEST_NATIVE_RECORDS: RECORDS }, only);
+  const pass1 = runPass('pass1-native-on', { ...process.env, CA_NATIVE: '1', CA_NATIVE_THREADS: '1', CA_TEST_NATIVE_RECORDS: RECORDS }, only);
   const files = pass1.durations.map((d) => d.file);
   const records = readRecords(RECORDS);
   const sources = new Map(files.map((f) => [f, readFileSync(resolve(ROOT, f), 'utf8')]));

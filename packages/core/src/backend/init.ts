@@ -93,8 +93,9 @@ async function tryWasm(): Promise<string | null> {
     registerWasmTrainingKernels();
     try {
       const ok = await tf.setBackend('wasm');
-      // CA_NATIVE=1: the heavy products run in ONNX Runtime where it is installed (native/provider.ts).
-      if (ok && process.env.CA_NATIVE === '1') enableNativeKernels();
+      // CA_NATIVE=1: the heavy products run in ONNX Runtime where it is installed (native/provider.ts), with
+      // CA_NATIVE_THREADS intra-op threads when set (checked by initBackend before anything loads).
+      if (ok && process.env.CA_NATIVE === '1') enableNativeKernels(nativeOptionsFromEnv());
       return ok ? null : 'wasm backend failed to initialise';
     } catch (error) {
       return `wasm backend failed to initialise: ${(error as Error).message}`;
@@ -102,6 +103,17 @@ async function tryWasm(): Promise<string | null> {
   } finally {
     done();
   }
+}
+
+/** `{ threads }` from `CA_NATIVE_THREADS` (an integer in [1, 256]), or `{}` when unset; throws for anything else. */
+function nativeOptionsFromEnv(): { threads?: number } {
+  const raw = typeof process !== 'undefined' ? process.env.CA_NATIVE_THREADS : undefined;
+  if (raw === undefined || raw === '') return {};
+  const threads = Number(raw);
+  if (!/^\d+$/.test(raw.trim()) || !Number.isInteger(threads) || threads < 1 || threads > 256) {
+    throw new ValidationError('initBackend', 'CA_NATIVE_THREADS (environment)', 'an integer in [1, 256]', raw);
+  }
+  return { threads };
 }
 
 async function tryCpu(): Promise<string | null> {
@@ -137,6 +149,7 @@ export async function initBackend(preference?: BackendName | 'auto'): Promise<Ba
   if (preference !== undefined && preference !== 'auto' && !isBackendName(preference)) {
     throw new ValidationError('initBackend', 'preference', "one of 'gpu', 'node', 'wasm', 'cpu', 'auto'", preference);
   }
+  nativeOptionsFromEnv(); // a bad CA_NATIVE_THREADS throws here, not as a backend failure
   const fromEnv = typeof process !== 'undefined' ? process.env.CA_BACKEND : undefined;
   if (fromEnv !== undefined && fromEnv !== '' && fromEnv !== 'auto' && !isBackendName(fromEnv)) {
     throw new BackendUnavailableError(`CA_BACKEND=${fromEnv} is not a backend; use gpu, node, wasm or cpu`);
