@@ -29,6 +29,7 @@
  */
 import { tf } from '../backend/tf.js';
 import { ValidationError } from '../errors.js';
+import { wasmHeapView, type WasmBackendInternals } from './wasm-internals.js';
 
 /** Kernel names (registered for the `wasm` and `cpu` backends). */
 export const GROUP_NORM_KERNEL = 'CaGroupNorm';
@@ -204,12 +205,6 @@ interface BufferAccess {
   alloc(shapes: number[][]): { infos: tf.TensorInfo[]; views: () => Float32Array[] };
 }
 
-interface WasmInternals {
-  wasm: { asm?: { memory?: { buffer: ArrayBuffer } } };
-  dataIdMap: { get(id: object): { memoryOffset: number } | undefined };
-  makeOutput(shape: number[], dtype: 'float32'): tf.TensorInfo;
-}
-
 interface CpuInternals {
   data: { get(id: object): { values?: unknown } | undefined };
   makeTensorInfo(shape: number[], dtype: 'float32', values: Float32Array): tf.TensorInfo;
@@ -219,9 +214,8 @@ const count = (shape: readonly number[]) => shape.reduce((p, q) => p * q, 1);
 
 function access(backendName: 'wasm' | 'cpu', backend: unknown): BufferAccess {
   if (backendName === 'wasm') {
-    const be = backend as WasmInternals;
-    const heap = () => be.wasm.asm!.memory!.buffer;
-    const view = (t: tf.TensorInfo) => new Float32Array(heap(), be.dataIdMap.get(t.dataId)!.memoryOffset, count(t.shape));
+    const be = backend as WasmBackendInternals;
+    const view = (t: tf.TensorInfo) => wasmHeapView(be, be.wasm.asm!.memory!.buffer, t);
     return {
       read: view,
       alloc: (shapes) => {

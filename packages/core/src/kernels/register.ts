@@ -15,7 +15,8 @@ import {
 } from './conv-grads.js';
 import { maxPoolGrad, resizeNearestGrad } from './pool-resize-grads.js';
 import { GROUP_NORM_GRADIENT, GROUP_NORM_KERNELS } from './group-norm.js';
-import { instantiateBatchMatMul, type BatchMatMulKernel, type WasmMemoryLike } from './wasm-batch-matmul.js';
+import { instantiateBatchMatMul, type BatchMatMulKernel } from './wasm-batch-matmul.js';
+import type { WasmBackendInternals } from './wasm-internals.js';
 
 type Attrs = Record<string, unknown>;
 type Rounding = 'floor' | 'round' | 'ceil' | undefined;
@@ -233,13 +234,6 @@ export function preferConv2DBackpropInputKernel(prefer: boolean): boolean {
   const before = backpropInputKernelPreferred;
   backpropInputKernelPreferred = prefer;
   return before;
-}
-
-/** The wasm backend's internals our in-place kernel needs (tfjs-backend-wasm 4.22). */
-interface WasmBackendInternals {
-  wasm: { asm?: { memory?: WasmMemoryLike } };
-  dataIdMap: { get(id: object): { memoryOffset: number } | undefined };
-  makeOutput(shape: number[], dtype: 'float32'): tf.TensorInfo;
 }
 
 let simdKernel: BatchMatMulKernel | null | undefined; // undefined: not tried yet

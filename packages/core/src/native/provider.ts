@@ -28,6 +28,7 @@
 import { tf } from '../backend/tf.js';
 import { ValidationError } from '../errors.js';
 import { preferConv2DBackpropInputKernel, registerWasmTrainingKernels } from '../kernels/register.js';
+import { wasmHeapView, type WasmBackendInternals } from '../kernels/wasm-internals.js';
 import { encodeOnnxModel } from './onnx-proto.js';
 import { loadOrtBinding, type OrtSyncSession } from './ort-binding.js';
 import { conv2dBackpropFilterGraph, conv2dBackpropInputGraph, conv2dGraph, type ConvAttrs, type KernelGraph } from './conv-graphs.js';
@@ -82,14 +83,6 @@ export interface NativeKernelStatus {
   /** Open sessions (one per op signature seen). */
   sessions: number;
   counters: Record<NativeKernelName, NativeKernelCounters>;
-}
-
-/** The tfjs-wasm backend internals the provider needs (4.22): the heap, tensor offsets, output allocation. */
-interface WasmBackendInternals {
-  wasm: { asm?: { memory?: { buffer: ArrayBuffer } } };
-  dataIdMap: { get(id: object): { memoryOffset: number } | undefined };
-  makeOutput(shape: number[], dtype: 'float32'): tf.TensorInfo;
-  disposeData(id: object): boolean;
 }
 
 type Entry = { session: OrtSyncSession; graph: KernelGraph } | { unsupported: string };
@@ -200,7 +193,7 @@ function runNative(kernel: NativeKernelName, args: { inputs: tf.NamedTensorInfoM
     be.disposeData(out.dataId);
     return null;
   }
-  const view = (t: tf.TensorInfo) => new Float32Array(heap, be.dataIdMap.get(t.dataId)!.memoryOffset, size(t.shape));
+  const view = (t: tf.TensorInfo) => wasmHeapView(be, heap, t);
   const feeds: Record<string, { dims: number[]; data: Float32Array }> = {};
   plan.names.forEach((n, i) => (feeds[n] = { dims: [...infos[i]!.shape], data: view(infos[i]!) }));
   const outName = entry.session.outputNames[0]!;
