@@ -128,4 +128,24 @@ describe('fused group norm', () => {
     expect(() => setFusedGroupNorm('yes' as unknown as boolean)).toThrow(ValidationError);
     expect(() => setFusedGroupNorm('yes' as unknown as boolean)).toThrow(/setFusedGroupNorm.*enabled.*a boolean/);
   });
+
+  it('groupNorm rejects bad arguments, naming each', () => {
+    const x = tf.zeros([2, 3, 4]);
+    const cases: Array<[() => unknown, RegExp]> = [
+      [() => groupNorm(tf.zeros([4]), 2), /groupNorm: argument 'x' expected a float32 tensor \[B, \.\.\., C\]/],
+      [() => groupNorm(tf.zeros([2, 4], 'int32'), 2), /argument 'x'/],
+      [() => groupNorm([1, 2] as unknown as tf.Tensor, 2), /argument 'x'/],
+      [() => groupNorm(x, 3), /argument 'numGroups' expected a positive divisor of the channel count 4/],
+      [() => groupNorm(x, 0), /argument 'numGroups'/],
+      [() => groupNorm(x, 1.5), /argument 'numGroups'/],
+      [() => groupNorm(x, 2, tf.ones([3])), /argument 'gamma' expected null or a \[4\] tensor/],
+      [() => groupNorm(x, 2, tf.ones([4]), tf.zeros([4, 1])), /argument 'beta'/],
+      [() => groupNorm(x, 2, null, null, Number.NaN), /argument 'eps' expected a finite number ≥ 0/],
+      [() => groupNorm(x, 2, null, null, -1), /argument 'eps'/],
+    ];
+    for (const [call, message] of cases) {
+      expect(call).toThrow(ValidationError);
+      expect(call).toThrow(message);
+    }
+  });
 });

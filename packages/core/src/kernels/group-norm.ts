@@ -323,7 +323,7 @@ export function fusedGroupNormCalls(): number {
 /**
  * Group normalisation of `x` `[B, ..., C]` (NHWC images or `[B, L, C]` sequences) over each group of C/G channels
  * and all non-batch positions, then `y·gamma + beta` — the same function as PyTorch's `F.group_norm` on the NCHW
- * layout. Differentiable in `x`, `gamma` and `beta`. The caller validates (see `nn.GroupNorm`).
+ * layout. Differentiable in `x`, `gamma` and `beta`. Bad arguments throw `ValidationError` naming them.
  *
  * @param x - `[B, ..., C]` float32.
  * @param numGroups - G, a divisor of C.
@@ -337,8 +337,15 @@ export function fusedGroupNormCalls(): number {
  * ```
  */
 export function groupNorm<T extends tf.Tensor>(x: T, numGroups: number, gamma: tf.Tensor | null = null, beta: tf.Tensor | null = null, eps = 1e-5): T {
+  const F = 'groupNorm';
+  if (!(x instanceof tf.Tensor) || x.isDisposed || x.rank < 2 || x.dtype !== 'float32') throw new ValidationError(F, 'x', 'a float32 tensor [B, ..., C]', x);
   const C = x.shape[x.rank - 1]!;
-  if (fusedEnabled && x.dtype === 'float32' && tf.getKernel(GROUP_NORM_KERNEL, tf.getBackend())) {
+  if (!Number.isInteger(numGroups) || numGroups < 1 || C % numGroups) throw new ValidationError(F, 'numGroups', `a positive divisor of the channel count ${C}`, numGroups);
+  for (const [name, t] of [['gamma', gamma], ['beta', beta]] as const) {
+    if (t !== null && (!(t instanceof tf.Tensor) || t.isDisposed || t.rank !== 1 || t.shape[0] !== C)) throw new ValidationError(F, name, `null or a [${C}] tensor`, t);
+  }
+  if (!(eps >= 0 && eps < Infinity)) throw new ValidationError(F, 'eps', 'a finite number ≥ 0', eps);
+  if (fusedEnabled && tf.getKernel(GROUP_NORM_KERNEL, tf.getBackend())) {
     fusedCalls += 1;
     return tf.tidy(() => {
       const [y] = tf.engine().runKernel(GROUP_NORM_KERNEL, { x, gamma: gamma ?? tf.ones([C]), beta: beta ?? tf.zeros([C]) }, { numGroups, eps } as unknown as tf.NamedAttrMap) as tf.Tensor[];
